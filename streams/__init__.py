@@ -1,0 +1,1 @@
+"""riskstream: rider risk stream processor."""

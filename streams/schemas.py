@@ -1,0 +1,289 @@
+"""Pydantic v2 contracts of every riskstream topic.
+
+One model per topic. Every record carries ``event_id``, the event time ``ts`` (UTC)
+and ``schema_version``. Input models reject impossible values (HR 400, negative
+speed, NaN) so that a bad record becomes a dead letter with a reason, never a crash
+or a silently wrong feature.
+
+>>> rec = WearableReading.model_validate_json(
+...     '{"schema_version": 1, "event_id": "w-1", "ts": "2026-07-01T12:00:00Z",'
+...     ' "rider_id": "r1", "heart_rate_bpm": 120, "skin_temp_c": 34.5,'
+...     ' "accel_peak_g": 1.4, "accel_mean_g": 1.0, "accel_var": 0.02}')
+>>> rec.heart_rate_bpm, rec.ts.tzinfo is not None
+(120.0, True)
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+SCHEMA_VERSION = 1
+#: Schema versions this build can read, per input topic.
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number (NaN and infinity are not allowed)")
+    return value
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+RiderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ZoneId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+EventId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Record(BaseModel):
+    """Common envelope: ``schema_version``, ``event_id`` and event time ``ts``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this record's schema.")
+    event_id: EventId = Field(description="Unique id of this event; a repeated id is processed once.")
+    ts: datetime = Field(description="Event time, ISO-8601; naive times are read as UTC.")
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    @property
+    def epoch(self) -> float:
+        """Event time as seconds since the Unix epoch."""
+        return self.ts.timestamp()
+
+
+class _InputRecord(_Record):
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value not in SUPPORTED_SCHEMA_VERSIONS:
+            raise ValueError(
+                f"schema_version {value} is not supported (this build reads "
+                f"{sorted(SUPPORTED_SCHEMA_VERSIONS)})"
+            )
+        return value
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+class WearableReading(_InputRecord):
+    """One on-device summary per second (``telemetry.wearable``, key ``rider_id``).
+
+    Raw 50-100 Hz accelerometer samples stay on the device; only per-second peak,
+    mean and variance of the acceleration magnitude are sent.
+    """
+
+    rider_id: RiderId
+    heart_rate_bpm: Annotated[Finite, Field(ge=25, le=250)] | None = Field(
+        None, description="Heart rate in beats per minute; null when the sensor has no reading."
+    )
+    skin_temp_c: Annotated[Finite, Field(ge=15, le=45)] | None = Field(
+        None, description="Skin temperature in °C (not core temperature)."
+    )
+    accel_peak_g: Annotated[Finite, Field(ge=0, le=32)] = Field(
+        description="Peak acceleration magnitude over the second, in g."
+    )
+    accel_mean_g: Annotated[Finite, Field(ge=0, le=32)] = Field(
+        description="Mean acceleration magnitude over the second, in g (≈1 at rest)."
+    )
+    accel_var: Annotated[Finite, Field(ge=0, le=256)] = Field(
+        description="Variance of acceleration magnitude over the second, in g²."
+    )
+    steps: Annotated[int, Field(ge=0, le=10)] | None = Field(None, description="Steps in the second, if known.")
+    on_body: bool = Field(True, description="Device-side wear detection; false when taken off.")
+
+
+class TripStatus(str, Enum):
+    riding = "riding"
+    waiting = "waiting"  # online, stopped (restaurant, pick-up, traffic light)
+    on_break = "break"
+    offline = "offline"
+
+
+class TripPoint(_InputRecord):
+    """Trip telemetry from the rider's phone or vehicle, about 1 Hz while online (``telemetry.trip``)."""
+
+    rider_id: RiderId
+    zone_id: ZoneId = Field(description="Weather/traffic zone of the current position.")
+    status: TripStatus = Field(description="riding, waiting, break or offline.")
+    lat: Annotated[Finite, Field(ge=-90, le=90)] = Field(description="Latitude; never forwarded to insurers.")
+    lon: Annotated[Finite, Field(ge=-180, le=180)] = Field(description="Longitude; never forwarded to insurers.")
+    speed_kmh: Annotated[Finite, Field(ge=0, le=200)] = Field(description="GPS speed in km/h.")
+    accel_long_g: Annotated[Finite, Field(ge=-3, le=3)] = Field(
+        0.0, description="Longitudinal acceleration in g; negative is braking."
+    )
+    accel_lat_g: Annotated[Finite, Field(ge=-3, le=3)] = Field(0.0, description="Lateral acceleration in g (cornering).")
+    speed_limit_kmh: Annotated[Finite, Field(gt=0, le=200)] | None = Field(
+        None, description="Posted limit of the road, if the map knows it."
+    )
+    phone_handling: bool = Field(False, description="Phone screen touched or held during this second.")
+    trip_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class WeatherObservation(_InputRecord):
+    """Zone weather, every few minutes (``telemetry.weather``, key ``zone_id``)."""
+
+    zone_id: ZoneId
+    air_temp_c: Annotated[Finite, Field(ge=-50, le=60)]
+    relative_humidity_pct: Annotated[Finite, Field(ge=0, le=100)]
+    wind_speed_ms: Annotated[Finite, Field(ge=0, le=80)] = 0.0
+    wind_gust_ms: Annotated[Finite, Field(ge=0, le=100)] = 0.0
+    precipitation_mm_h: Annotated[Finite, Field(ge=0, le=500)] = 0.0
+    visibility_m: Annotated[Finite, Field(ge=0, le=100_000)] = 10_000.0
+    solar_w_m2: Annotated[Finite, Field(ge=0, le=1500)] = 0.0
+    road_flooding: bool = Field(False, description="Waterlogged roads reported in the zone.")
+    daylight: bool = True
+    daily_max_temp_c: Annotated[Finite, Field(ge=-50, le=60)] | None = Field(
+        None, description="Forecast daily maximum, for the China ≥35 °C / ≥40 °C outdoor-work rules."
+    )
+
+
+class IncidentKind(str, Enum):
+    crash = "crash"
+    fall = "fall"
+    heat_illness = "heat_illness"
+    exhaustion = "exhaustion"
+
+
+#: Incident kinds that label the ``accident`` target; the rest label ``injury``.
+ACCIDENT_KINDS = frozenset({IncidentKind.crash})
+
+
+class Incident(_InputRecord):
+    """A reported incident: the delayed label (``incidents``, key ``rider_id``)."""
+
+    rider_id: RiderId
+    kind: IncidentKind
+    source: Literal["rider", "platform", "insurer_claim", "simulator"] = "platform"
+    severity: Literal["minor", "moderate", "severe"] = "minor"
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+class Severity(str, Enum):
+    info = "info"
+    warning = "warning"
+    danger = "danger"
+
+
+class Reason(BaseModel):
+    """One reason code with its plain-language text and the number behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(description="Stable machine code, e.g. HEAT_INDEX_DANGER.")
+    value: float | None = Field(None, description="The measured number behind the reason.")
+    text: dict[str, str] = Field(default_factory=dict, description="Plain text by locale (zh-CN, en).")
+
+
+class RiskScores(BaseModel):
+    """Calibrated probabilities of an event within the model horizon."""
+
+    model_config = ConfigDict(frozen=True)
+
+    injury: float = Field(ge=0, le=1)
+    accident: float = Field(ge=0, le=1)
+    horizon_min: int = Field(60, description="Horizon of the probabilities, in minutes.")
+
+
+class RiderAlert(_Record):
+    """A push safety warning for a rider (``rider.alerts``, key ``rider_id``)."""
+
+    rider_id: RiderId
+    alert_id: str
+    kind: str = Field(description="heat, strain, fatigue, weather, riding, fall, model_risk.")
+    severity: Severity
+    title: dict[str, str] = Field(description="Short headline by locale.")
+    message: dict[str, str] = Field(description="What is wrong and what to do, by locale (zh-CN, en).")
+    reasons: list[Reason]
+    risk: RiskScores | None = None
+    model_versions: dict[str, str]
+    conservative_mode: bool = False
+    requires_response: bool = Field(False, description="True for a suspected fall: the rider is asked 'Are you OK?'.")
+
+
+class RiskBand(str, Enum):
+    low = "low"
+    moderate = "moderate"
+    high = "high"
+    severe = "severe"
+
+
+class InsurerRiskScore(_Record):
+    """Risk score and dynamic premium signal for insurers (``insurer.risk-scores``).
+
+    Keyed by an HMAC pseudonym; carries no position, biometric or raw rider id.
+    """
+
+    rider_pseudonym: str = Field(description="HMAC-SHA256 of the rider id under the platform's key.")
+    period_start: datetime
+    period_end: datetime
+    risk: RiskScores
+    risk_score: float = Field(ge=0, le=1, description="Combined probability of any event within the horizon.")
+    risk_band: RiskBand
+    expected_loss: float = Field(ge=0, description="Expected claim cost per period, in premium currency units.")
+    premium_multiplier: float = Field(gt=0, description="Multiplier against the class base premium.")
+    previous_multiplier: float | None = None
+    credibility: float = Field(ge=0, le=1, description="Z = n/(n+k) by exposure hours.")
+    exposure_hours: float = Field(ge=0)
+    reasons: list[Reason]
+    model_versions: dict[str, str]
+    conservative_mode: bool = False
+
+
+class AuditRecord(_Record):
+    """One record per decision (``audit.decisions``, key ``rider_id``), kept 3 years."""
+
+    decision_id: str
+    decision_type: Literal["alert", "premium_signal", "escalation", "mode_change"]
+    rider_id: str | None = None
+    outcome: str = Field(description="What was decided, e.g. 'alert heat/danger sent'.")
+    inputs: dict[str, float | None] = Field(description="Summary of the feature values the decision used.")
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    reasons: list[Reason]
+    model_versions: dict[str, str]
+    conservative_mode: bool = False
+
+
+class DeadLetter(_Record):
+    """A record that could not be processed (``riskstream.dlq``), with why and where from."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    error_class: str = Field(description="e.g. invalid_json, validation_error, unsupported_schema_version, too_large.")
+    reason: str = Field(description="Human-readable description of what was wrong.")
+    payload: str = Field(description="The original value (UTF-8 with replacement), truncated to 4 KiB.")
+    payload_size: int
+    payload_sha256: str
+
+
+#: topic role -> model. Topic *names* come from settings.
+TOPIC_MODELS: dict[str, type[BaseModel]] = {
+    "wearable": WearableReading,
+    "trip": TripPoint,
+    "weather": WeatherObservation,
+    "incidents": Incident,
+    "alerts": RiderAlert,
+    "risk_scores": InsurerRiskScore,
+    "audit": AuditRecord,
+    "dlq": DeadLetter,
+}
