@@ -1,0 +1,59 @@
+"""Kafka client options from settings: TLS/SASL, and the embedded-broker profile.
+
+The embedded profile exists for one Tansu defect: when a produce request carries a
+multi-record batch, Tansu reports the high watermark as the last batch's base offset
++ 1, which breaks Faust's changelog recovery. Single-record batches (``max_batch_size``
+of 1 byte: every record gets its own batch) give correct watermarks. A real Kafka
+cluster keeps the normal batching.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from streams.settings import KafkaSettings
+
+#: Bytes; forces one record per batch (see module docstring).
+EMBEDDED_MAX_BATCH_BYTES = 1
+#: Seconds; Tansu makes each group join wait about half the session timeout.
+EMBEDDED_SESSION_TIMEOUT_S = 10.0
+
+
+def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
+    if kafka.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    ctx = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+    if kafka.ssl_certfile:
+        ctx.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None)
+    return ctx
+
+
+def security_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    """aiokafka keyword arguments for TLS/SASL."""
+    kwargs: dict[str, Any] = {"security_protocol": kafka.security_protocol}
+    ctx = ssl_context(kafka)
+    if ctx is not None:
+        kwargs["ssl_context"] = ctx
+    if kafka.security_protocol.startswith("SASL"):
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        kwargs["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    return kwargs
+
+
+def producer_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    kwargs = {"bootstrap_servers": kafka.bootstrap_servers, **security_kwargs(kafka)}
+    if kafka.embedded:
+        kwargs["max_batch_size"] = EMBEDDED_MAX_BATCH_BYTES
+    else:
+        kwargs["linger_ms"] = 5
+    return kwargs
+
+
+def consumer_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    kwargs = {"bootstrap_servers": kafka.bootstrap_servers, **security_kwargs(kafka)}
+    if kafka.embedded:
+        kwargs["session_timeout_ms"] = int(EMBEDDED_SESSION_TIMEOUT_S * 1000)
+        kwargs["heartbeat_interval_ms"] = 1000
+    return kwargs

@@ -1,0 +1,99 @@
+"""Prometheus metrics of the worker. No rider id is ever a label (bounded cardinality)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+RECORDS = Counter(
+    "riskstream_records_consumed_total",
+    "Input records consumed, by source topic and outcome (processed, dead_letter, duplicate, too_late).",
+    ["topic", "outcome"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "riskstream_dead_letters_total",
+    "Records sent to the dead-letter topic, by source topic and reason.",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+PROCESSING_LATENCY = Histogram(
+    "riskstream_processing_latency_seconds",
+    "Time from a record's Kafka timestamp to the end of its batch's processing.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+EVENT_LATENESS = Histogram(
+    "riskstream_event_lateness_seconds",
+    "How far behind the rider's newest event an event arrived (event time).",
+    buckets=(0, 1, 5, 15, 30, 60, 120, 300, 900),
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "riskstream_alerts_total", "Rider alerts sent, by kind and severity.", ["kind", "severity"], registry=REGISTRY
+)
+ALERTS_SUPPRESSED = Counter(
+    "riskstream_alerts_suppressed_total",
+    "Alerts held back by policy, by reason (cooldown, hourly_cap, ...).",
+    ["reason"],
+    registry=REGISTRY,
+)
+PREMIUM_SIGNALS = Counter(
+    "riskstream_premium_signals_total", "Premium signals published to insurers.", registry=REGISTRY
+)
+AUDIT_RECORDS = Counter(
+    "riskstream_audit_records_total", "Audit records written, by decision type.", ["decision_type"], registry=REGISTRY
+)
+INCIDENTS = Counter("riskstream_incidents_total", "Incidents reported, by kind.", ["kind"], registry=REGISTRY)
+RIDERS_BY_BAND = Gauge(
+    "riskstream_riders_by_risk_band", "Riders by their latest risk band.", ["band"], registry=REGISTRY
+)
+RIDERS_ACTIVE = Gauge(
+    "riskstream_riders_active", "Riders with state in this worker's memory.", registry=REGISTRY
+)
+SCORES = Histogram(
+    "riskstream_risk_score",
+    "Distribution of combined risk scores (probability of any event within the horizon).",
+    buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+    registry=REGISTRY,
+)
+SCORING_BATCH = Histogram(
+    "riskstream_scoring_batch_riders",
+    "Riders scored per batched model call.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+    registry=REGISTRY,
+)
+MODEL_INFO = Gauge(
+    "riskstream_model_info", "Model versions in use (value 1).", ["model", "version"], registry=REGISTRY
+)
+CONSERVATIVE_MODE = Gauge(
+    "riskstream_conservative_mode", "1 while the rule-based conservative scorer is in use.", registry=REGISTRY
+)
+MODEL_ERRORS = Counter(
+    "riskstream_model_errors_total", "Model load or scoring failures, by model.", ["model"], registry=REGISTRY
+)
+ONLINE_EXAMPLES = Counter(
+    "riskstream_online_examples_total",
+    "Labelled examples the online model learned, by label.",
+    ["label"],
+    registry=REGISTRY,
+)
+ONLINE_METRIC = Gauge(
+    "riskstream_online_model_metric",
+    "Prequential metric of the online model, by target and metric.",
+    ["target", "metric"],
+    registry=REGISTRY,
+)
+
+
+def serve(host: str, port: int) -> None:
+    """Serve ``/metrics`` from a background thread; port 0 disables it."""
+    if port:
+        start_http_server(port, addr=host, registry=REGISTRY)
+
+
+def set_model_versions(versions: dict[str, str]) -> None:
+    MODEL_INFO.clear()
+    for model, version in versions.items():
+        MODEL_INFO.labels(model=model, version=version).set(1)

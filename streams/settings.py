@@ -1,0 +1,140 @@
+"""One frozen settings object, read from ``RISKSTREAM_*`` environment variables.
+
+Nested values use ``__``: ``RISKSTREAM_KAFKA__BROKER=kafka-1:9092`` or
+``RISKSTREAM_FEATURES__HARSH_BRAKE_G=0.4``. Secrets are ``SecretStr`` and are hidden
+when printed (``riskstream config``).
+
+>>> s = Settings()
+>>> s.kafka.broker, s.metrics.port
+('kafka://127.0.0.1:9092', 9464)
+>>> "hmac_key" in s.public_dump()["privacy"], s.public_dump()["privacy"]["hmac_key"]
+(True, '**********')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.config import FeatureConfig
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    broker: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="Bootstrap servers, e.g. kafka://host1:9092;host2:9092 (or host:port).",
+    )
+    embedded: bool = Field(
+        True,
+        description="Embedded-broker profile (Tansu): single-record batches and short session "
+        "timeouts. Set false for a real Kafka cluster.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    replication_factor: int = Field(1, ge=1, description="Replication of topics riskstream creates.")
+
+    @field_validator("broker")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("RISKSTREAM_KAFKA__BROKER is empty: set it to host:port of a Kafka broker")
+        return value if "://" in value else f"kafka://{value}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port,host:port`` for aiokafka clients."""
+        hosts = self.broker.split("://", 1)[1]
+        return ",".join(h.strip() for h in hosts.replace(";", ",").split(",") if h.strip())
+
+
+class TopicSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    wearable: str = "telemetry.wearable"
+    trip: str = "telemetry.trip"
+    weather: str = "telemetry.weather"
+    incidents: str = "incidents"
+    alerts: str = "rider.alerts"
+    risk_scores: str = "insurer.risk-scores"
+    audit: str = "audit.decisions"
+    dlq: str = "riskstream.dlq"
+    partitions: int = Field(4, ge=1, description="Partitions of the rider-keyed topics (all co-partitioned).")
+    audit_retention_days: int = Field(3 * 365, description="Decision logs are kept 3 years.")
+
+    def by_role(self) -> dict[str, str]:
+        return {
+            "wearable": self.wearable,
+            "trip": self.trip,
+            "weather": self.weather,
+            "incidents": self.incidents,
+            "alerts": self.alerts,
+            "risk_scores": self.risk_scores,
+            "audit": self.audit,
+            "dlq": self.dlq,
+        }
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    app_id: str = "riskstream"
+    state_dir: Path = Path(".riskstream/state")
+    score_interval_s: float = Field(2.0, gt=0, description="Wall-clock cadence of batched scoring.")
+    score_every_event_s: float = Field(60.0, gt=0, description="Event-time seconds between scores of one rider.")
+    premium_interval_event_s: float = Field(
+        900.0, gt=0, description="Event-time seconds between premium signals of one rider (material changes go sooner)."
+    )
+    snapshot_every_s: float = Field(300.0, gt=0, description="Event-time seconds between labelled feature snapshots.")
+    max_payload_bytes: int = Field(256 * 1024, description="Larger records are dead-lettered as too_large.")
+    batch_size: int = Field(500, ge=1, description="Records taken from the stream per batch.")
+    batch_within_s: float = Field(0.2, gt=0)
+    model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
+    model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
+    log_level: str = "info"
+
+
+class MetricsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535, description="Prometheus endpoint port; 0 disables it.")
+
+
+class PrivacySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    hmac_key: SecretStr = Field(
+        SecretStr("riskstream-demo-key-change-me"),
+        description="Key of the rider pseudonym on the insurer topic. Set your own in production.",
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RISKSTREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    worker: WorkerSettings = WorkerSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    features: FeatureConfig = FeatureConfig()
+    alerts: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.AlertConfig.")
+    premium: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.PremiumConfig.")
+
+    def public_dump(self) -> dict[str, Any]:
+        """Effective settings as JSON-safe data, secrets hidden."""
+        return json.loads(self.model_dump_json())
