@@ -1,0 +1,110 @@
+"""Batched scoring: the LightGBM scorer, and the rule scorer re-exported for one import point.
+
+One ``predict`` call per target per batch, on a float matrix in
+:data:`features.catalog.FEATURE_NAMES` order (missing → NaN, which LightGBM routes down
+each split's learned default branch). Probabilities are calibrated with the artifact's
+calibration map. Reasons come from LightGBM's TreeSHAP contributions
+(``pred_contrib=True``): the features that pushed this rider's risk up the most.
+
+TreeSHAP costs several times a plain prediction, so :class:`LightGBMScorer` computes it
+only for the rows whose risk reaches ``explain_min_risk`` (default 0: every row).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from features.catalog import FEATURE_NAMES
+from models.artifact import TARGETS, ModelBundle, load_artifact
+from models.errors import ScoringError
+from models.reasons import reason_for
+from models.risk import FeatureRow, ScoredRisk, feature_matrix
+from models.rules import RuleScorer
+
+__all__ = ["LightGBMScorer", "RuleScorer", "ScoredRisk", "feature_matrix"]
+
+#: Contributions (log-odds) smaller than this are noise, not a reason.
+MIN_CONTRIBUTION = 0.05
+
+
+class LightGBMScorer:
+    """Calibrated LightGBM probabilities per target, with reasons from TreeSHAP contributions.
+
+    >>> scorer = LightGBMScorer.from_path()          # the shipped artifact  # doctest: +SKIP
+    >>> scorer.score_batch([{"heat_index_c": 41.0}])[0].injury  # doctest: +SKIP
+    """
+
+    def __init__(self, bundle: ModelBundle, top_k: int = 3, explain_min_risk: float = 0.0) -> None:
+        if tuple(bundle.feature_names) != FEATURE_NAMES:
+            raise ScoringError("the artifact's feature names differ from features.catalog.FEATURE_NAMES")
+        self.bundle = bundle
+        self.top_k = top_k
+        self.explain_min_risk = explain_min_risk
+
+    @classmethod
+    def from_path(cls, path=None, **kwargs) -> LightGBMScorer:  # type: ignore[no-untyped-def]
+        """Load the artifact at ``path`` (default: the shipped ``CURRENT``) and wrap it."""
+        return cls(load_artifact(path), **kwargs)
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    @property
+    def horizon_min(self) -> int:
+        return self.bundle.horizon_min
+
+    def predict_matrix(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per target for a feature matrix (one predict call per target)."""
+        if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
+            raise ScoringError(f"expected a matrix with {len(FEATURE_NAMES)} columns, got shape {X.shape}")
+        out = {}
+        for target in TARGETS:
+            raw = self.bundle.boosters[target].predict(X, num_threads=1)
+            out[target] = self.bundle.calibrators[target].apply(raw)
+        return out
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-row, per-feature contribution to the log-odds, the larger of the two targets'."""
+        per_target = [
+            self.bundle.boosters[t].predict(X, pred_contrib=True, num_threads=1)[:, : len(FEATURE_NAMES)]
+            for t in TARGETS
+        ]
+        return np.maximum(*per_target)
+
+    def _reasons(self, x_row: np.ndarray, contrib_row: np.ndarray) -> list:
+        order = np.argsort(-contrib_row, kind="stable")[: self.top_k]
+        reasons = []
+        for j in order:
+            if contrib_row[j] < MIN_CONTRIBUTION:
+                break
+            value = float(x_row[j])
+            reasons.append(reason_for(FEATURE_NAMES[j], value if math.isfinite(value) else None))
+        return reasons
+
+    def score_batch(self, rows: Sequence[FeatureRow]) -> list[ScoredRisk]:
+        """Score a batch of feature rows; input rows are not modified."""
+        if not rows:
+            return []
+        X = feature_matrix(rows)
+        probs = self.predict_matrix(X)
+        injury, accident = probs["injury"], probs["accident"]
+        explain = np.flatnonzero(np.maximum(injury, accident) >= self.explain_min_risk)
+        reasons: dict[int, list] = {}
+        if explain.size:
+            contrib = self.contributions(X[explain])
+            for k, i in enumerate(explain):
+                reasons[int(i)] = self._reasons(X[i], contrib[k])
+        return [
+            ScoredRisk(
+                injury=float(injury[i]),
+                accident=float(accident[i]),
+                reasons=reasons.get(i, []),
+                source="lightgbm",
+                conservative=False,
+            )
+            for i in range(len(rows))
+        ]
