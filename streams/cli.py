@@ -1,0 +1,228 @@
+"""``riskstream`` command line. Every subcommand has ``--help``; settings come from ``RISKSTREAM_*``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from streams.errors import RiskstreamError
+
+DESCRIPTION = """\
+riskstream: occupational-risk stream processor for gig workers.
+Wearable, trip and weather telemetry in; rider safety alerts (zh-CN/en), insurer risk
+scores with premium signals, audit records and Prometheus metrics out.
+
+Quick start:  riskstream demo            (embedded broker + simulator + worker + console)
+Production:   RISKSTREAM_KAFKA__BROKER=kafka-1:9092 RISKSTREAM_KAFKA__EMBEDDED=false riskstream worker
+"""
+
+
+def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --help
+    from streams.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            var = "RISKSTREAM_" + "__".join(str(p).upper() for p in err["loc"])
+            lines.append(f"  {var}: {err['msg']} (got {err.get('input')!r})")
+        raise RiskstreamError(
+            "invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
+            "`riskstream config` prints the effective settings"
+        ) from None
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from streams.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(args.host, args.port)
+    stop = _StopFlag()
+    with broker.start():
+        print(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap_servers}; Ctrl-C to stop", flush=True)
+        stop.wait(lambda: broker.process is not None and broker.process.poll() is None)
+    print("broker stopped", flush=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    return run_worker(_load_settings(), loglevel=args.log_level)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.simulation import FleetSimulator, SimConfig
+
+    config = SimConfig(
+        riders=args.riders, seed=args.seed, scenario=args.scenario, malformed_rate=args.malformed_rate,
+    )
+    records = FleetSimulator(config).records(args.hours * 3600)
+    if args.to_file:
+        from streams.simulation.files import write_jsonl
+
+        n = write_jsonl(_progress(records, "simulating"), args.to_file)
+        print(f"wrote {n} records to {args.to_file}")
+        return 0
+    return _produce(records, args.speed)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams.simulation.files import read_jsonl
+
+    return _produce(read_jsonl(args.file), args.speed)
+
+
+def _produce(records, speed: float | None) -> int:  # noqa: ANN001
+    from streams.producer import produce
+    from streams.topics import ensure_topics
+
+    settings = _load_settings()
+
+    async def run() -> int:
+        await ensure_topics(settings)
+        stats = await produce(settings, _progress(records, "producing"), speed=speed)
+        print(f"produced {stats.records} records in {stats.elapsed:.1f} s "
+              f"({stats.records / max(stats.elapsed, 1e-9):,.0f}/s): {stats.by_role}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _progress(iterable, desc: str):  # noqa: ANN001, ANN202
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, unit=" rec", disable=not sys.stderr.isatty(), mininterval=0.5)
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from streams.contracts import export_schemas
+
+    written = export_schemas(args.out)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(json.dumps(_load_settings().public_dump(), indent=2, default=str))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import DemoOptions, run_demo
+
+    return run_demo(DemoOptions(
+        duration_s=args.duration, riders=args.riders, seed=args.seed, speed=args.speed,
+        scenario=args.scenario, malformed_rate=args.malformed_rate,
+    ))
+
+
+class _StopFlag:
+    """Blocks until SIGINT/SIGTERM or until ``alive()`` turns false."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGTERM, self._stop)
+
+    def _stop(self, *_: object) -> None:
+        self.stopped = True
+
+    def wait(self, alive) -> None:  # noqa: ANN001
+        import time
+
+        while not self.stopped and alive():
+            time.sleep(0.2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskstream", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="broker + simulator + worker + console view, no configuration")
+    p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90); Ctrl-C stops early")
+    p.add_argument("--riders", type=int, default=40, help="simulated riders (default 40)")
+    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    p.add_argument("--speed", type=float, default=10.0,
+                   help="event-time seconds per wall second (default 10: 15 simulated minutes in 90 s)")
+    p.add_argument("--scenario", default="mixed", choices=["default", "heatwave", "storm", "mixed"],
+                   help="weather scenario (default mixed: a heat wave in some zones, a storm in others)")
+    p.add_argument("--malformed-rate", type=float, default=0.002,
+                   help="share of deliberately malformed records, to show the dead-letter path (default 0.002)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu) in the foreground")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9092, help="listen port (default 9092)")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("worker", help="run the stream processor (Faust) against RISKSTREAM_KAFKA__BROKER")
+    p.add_argument("--log-level", default=None, help="debug, info, warning (default from settings: info)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("simulate", help="simulate a fleet into the input topics, or into a JSON-lines file")
+    p.add_argument("--riders", type=int, default=50, help="riders (default 50)")
+    p.add_argument("--seed", type=int, default=1, help="seed; the same seed gives the same records (default 1)")
+    p.add_argument("--hours", type=float, default=1.0, help="hours of event time to simulate (default 1)")
+    p.add_argument("--scenario", default="mixed", choices=["default", "heatwave", "storm", "mixed"])
+    p.add_argument("--speed", type=float, default=None,
+                   help="pace by event time: N event seconds per wall second (default: as fast as possible)")
+    p.add_argument("--malformed-rate", type=float, default=0.0, help="share of malformed records (default 0)")
+    p.add_argument("--to-file", type=Path, default=None, help="write JSON lines here instead of producing to Kafka")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("replay", help="produce a JSON-lines file (from `simulate --to-file`) into the topics, in order")
+    p.add_argument("file", type=Path)
+    p.add_argument("--speed", type=float, default=None, help="pace by event time (default: as fast as possible)")
+    p.set_defaults(func=cmd_replay)
+
+    sub.add_parser("train", help="train the LightGBM models on simulated history (`riskstream train --help`)")
+
+    p = sub.add_parser("schemas", help="export a JSON Schema per topic")
+    p.add_argument("--out", type=Path, default=Path("docs/contracts"), help="directory (default docs/contracts)")
+    p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("config", help="print the effective settings, secrets hidden")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+#: Subcommands with their own argument parser (they get everything after their name).
+DELEGATED = {"train": ("models.train", "train_main")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        module, func = DELEGATED[argv[0]]
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except RiskstreamError as exc:
+        print(f"riskstream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
