@@ -1,0 +1,198 @@
+"""Thresholds of the rider alert policy and the premium signal, with their sources.
+
+Every number cites where it comes from (see DOMAIN.md); where sources disagree or none
+exists, the default is a documented project choice and can be overridden through
+``streams.settings`` (``RISKSTREAM_ALERTS__...`` / ``RISKSTREAM_PREMIUM__...``).
+Exit thresholds give hysteresis: an alert enters at ``*_c`` and stays until the value
+falls past ``*_exit_*``, so a reading that hovers at the line does not flap.
+
+>>> cfg = AlertConfig()
+>>> cfg.heat_index_danger_c, cfg.heat_index_danger_exit_c, cfg.max_alerts_per_hour
+(39.4, 38.3, 3)
+>>> try:
+...     AlertConfig(heat_index_danger_c=30.0, heat_index_danger_exit_c=29.0)
+... except ValueError as err:
+...     print(err.errors()[0]["msg"])
+Value error, heat_index danger threshold 30.0 must not be below its warning threshold 32.2; set both so danger is the more extreme
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: (warning enter, warning exit, danger enter, danger exit, "above"|"below") per thresholded signal.
+_PAIRS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("heat_index_warning_c", "heat_index_warning_exit_c", "heat_index_danger_c", "heat_index_danger_exit_c", "above"),
+    ("strain_warning", "strain_warning_exit", "strain_danger", "strain_danger_exit", "above"),
+    ("above_85_warning_min", "above_85_warning_exit_min", "above_85_danger_min", "above_85_danger_exit_min", "above"),
+    ("online_warning_h", "online_warning_exit_h", "online_danger_h", "online_danger_exit_h", "above"),
+    ("continuous_warning_min", "continuous_warning_exit_min", "continuous_danger_min", "continuous_danger_exit_min", "above"),
+    ("precip_warning_mm_h", "precip_warning_exit_mm_h", "precip_danger_mm_h", "precip_danger_exit_mm_h", "above"),
+    ("gust_warning_ms", "gust_warning_exit_ms", "gust_danger_ms", "gust_danger_exit_ms", "above"),
+    ("visibility_warning_m", "visibility_warning_exit_m", "visibility_danger_m", "visibility_danger_exit_m", "below"),
+    ("injury_warning_p", "injury_warning_exit_p", "injury_danger_p", "injury_danger_exit_p", "above"),
+    ("accident_warning_p", "accident_warning_exit_p", "accident_danger_p", "accident_danger_exit_p", "above"),
+)
+_SINGLE: tuple[tuple[str, str, str], ...] = (
+    ("hrr_warning_pct", "hrr_warning_exit_pct", "above"),
+    ("harsh_brakes_warning", "harsh_brakes_warning_exit", "above"),
+    ("speeding_warning_s", "speeding_warning_exit_s", "above"),
+    ("phone_warning_s", "phone_warning_exit_s", "above"),
+)
+
+
+def _check_hysteresis(cfg: BaseModel) -> None:
+    def bad(enter: str, exit_: str, direction: str) -> str | None:
+        e, x = getattr(cfg, enter), getattr(cfg, exit_)
+        if (direction == "above" and x > e) or (direction == "below" and x < e):
+            side = "above" if direction == "above" else "below"
+            return f"{exit_}={x} must not be {side} {enter}={e} (exit must be on the safe side of enter)"
+        return None
+
+    for w, wx, d, dx, direction in _PAIRS:
+        for msg in (bad(w, wx, direction), bad(d, dx, direction)):
+            if msg:
+                raise ValueError(msg)
+        wv, dv = getattr(cfg, w), getattr(cfg, d)
+        if (direction == "above" and dv < wv) or (direction == "below" and dv > wv):
+            name = w.split("_warning")[0]
+            raise ValueError(
+                f"{name} danger threshold {dv} must not be {'below' if direction == 'above' else 'above'} "
+                f"its warning threshold {wv}; set both so danger is the more extreme"
+            )
+    for enter, exit_, direction in _SINGLE:
+        if msg := bad(enter, exit_, direction):
+            raise ValueError(msg)
+
+
+class AlertConfig(BaseModel):
+    """Thresholds, cooldown and cap of :class:`alerts.policy.AlertPolicy`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- heat: NWS heat index categories (°F converted), China 安监总安健〔2012〕89号
+    heat_index_warning_c: float = Field(32.2, description="NWS 'extreme caution' starts at 90 °F (32.2 °C).")
+    heat_index_warning_exit_c: float = Field(31.1, description="88 °F; hysteresis margin (project choice).")
+    heat_index_danger_c: float = Field(39.4, description="NWS 'danger' starts at 103 °F (39.4 °C).")
+    heat_index_danger_exit_c: float = Field(38.3, description="101 °F; hysteresis margin (project choice).")
+    cn_heat_40_danger: bool = Field(True, description="Daily max ≥ 40 °C: stop outdoor work (安监总安健〔2012〕89号).")
+
+    # --- physiological strain: Moran 1998 PSI; ACSM intensity bands
+    strain_warning: float = Field(6.0, description="PSI 6: high strain, halfway into Moran's 'very high' band.")
+    strain_warning_exit: float = 5.5
+    strain_danger: float = Field(7.5, description="PSI ≥ 7.5 is the common 'at risk' line (Moran 1998).")
+    strain_danger_exit: float = 7.0
+    hrr_warning_pct: float = Field(90.0, description="≥ 90 % heart-rate reserve is near-maximal effort (ACSM).")
+    hrr_warning_exit_pct: float = 85.0
+    above_85_warning_min: float = Field(
+        5.0, description="Minutes of 15 with HR > 85 % HR_max; sustained near-max HR is a stop-work sign (project choice)."
+    )
+    above_85_warning_exit_min: float = 3.0
+    above_85_danger_min: float = Field(10.0, description="Two thirds of the last 15 min near HR_max (project choice).")
+    above_85_danger_exit_min: float = 8.0
+
+    # --- fatigue: Meituan online-time rules (2024-12-30); EU 561/2006 as an analogy
+    online_warning_h: float = Field(8.0, description="Meituan prompts riders after 8 h online, then hourly.")
+    online_warning_exit_h: float = 7.75
+    online_danger_h: float = Field(12.0, description="Meituan forces riders offline at 12 h online in a day.")
+    online_danger_exit_h: float = 11.75
+    continuous_warning_min: float = Field(240.0, description="4 h without a break: EU 561 asks 45 min after 4.5 h; warn early.")
+    continuous_warning_exit_min: float = 230.0
+    continuous_danger_min: float = Field(270.0, description="4.5 h without a break: the EU 561/2006 driving limit.")
+    continuous_danger_exit_min: float = 260.0
+    break_minutes: float = Field(15.0, description="Advised break; EU 561/2006 allows a split break of 15 + 30 min.")
+
+    # --- weather and road
+    precip_warning_mm_h: float = Field(7.6, description="Heavy rain > 7.6 mm/h (AMS Glossary of Meteorology).")
+    precip_warning_exit_mm_h: float = 5.0
+    precip_danger_mm_h: float = Field(50.0, description="Violent rain > 50 mm/h (UK Met Office).")
+    precip_danger_exit_mm_h: float = 40.0
+    gust_warning_ms: float = Field(17.0, description="Gale, Beaufort 8 starts at 17.2 m/s.")
+    gust_warning_exit_ms: float = 15.0
+    gust_danger_ms: float = Field(24.5, description="Storm, Beaufort 10 starts at 24.5 m/s.")
+    gust_danger_exit_ms: float = 22.0
+    visibility_warning_m: float = Field(200.0, description="CMA fog orange signal: visibility < 200 m.")
+    visibility_warning_exit_m: float = 300.0
+    visibility_danger_m: float = Field(50.0, description="CMA fog red signal: visibility < 50 m.")
+    visibility_danger_exit_m: float = 100.0
+    road_flooding_danger: bool = Field(True, description="Waterlogged roads: > 20x loss-of-control risk for two-wheelers.")
+    freezing_warning: bool = Field(True, description="Ice risk (air ≤ 0 °C with precipitation, or ≤ -2 °C).")
+    rain_onset_warning: bool = Field(True, description="First rain after a dry spell is most slippery (Brodsky & Hakkert 1988).")
+
+    # --- riding behaviour (CMT 2017: crash-involved drivers had 1.8x hard braking, 3x speeding, 3.4x phone use)
+    harsh_brakes_warning: float = Field(3.0, description="Harsh brakes in 10 min (project choice).")
+    harsh_brakes_warning_exit: float = 2.0
+    speeding_warning_s: float = Field(60.0, description="Seconds over limit+tolerance in 10 min (project choice).")
+    speeding_warning_exit_s: float = 30.0
+    phone_warning_s: float = Field(30.0, description="Seconds handling the phone at ≥ 18 km/h in 10 min (project choice).")
+    phone_warning_exit_s: float = 15.0
+
+    # --- model risk: calibrated probabilities within the model horizon (project choice, tune on evaluation)
+    injury_warning_p: float = Field(0.10, ge=0, le=1)
+    injury_warning_exit_p: float = Field(0.08, ge=0, le=1)
+    injury_danger_p: float = Field(0.25, ge=0, le=1)
+    injury_danger_exit_p: float = Field(0.20, ge=0, le=1)
+    accident_warning_p: float = Field(0.10, ge=0, le=1)
+    accident_warning_exit_p: float = Field(0.08, ge=0, le=1)
+    accident_danger_p: float = Field(0.25, ge=0, le=1)
+    accident_danger_exit_p: float = Field(0.20, ge=0, le=1)
+
+    # --- delivery
+    cooldown_s: float = Field(900.0, ge=0, description="Same kind at the same or lower severity is not resent within this (event time).")
+    repeat_after_s: float = Field(3600.0, ge=0, description="A condition that persists is reminded this often (Meituan: hourly).")
+    max_alerts_per_hour: int = Field(3, ge=1, description="Per-rider cap over a sliding hour; more would be ignored.")
+    fall_danger_bypasses_limits: bool = Field(
+        True, description="A suspected fall is sent even over the cap and within cooldown: a missed fall costs more than a repeat."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertConfig:
+        _check_hysteresis(self)
+        if self.repeat_after_s < self.cooldown_s:
+            raise ValueError(f"repeat_after_s={self.repeat_after_s} must be ≥ cooldown_s={self.cooldown_s}")
+        return self
+
+
+class PremiumConfig(BaseModel):
+    """Pricing constants of :class:`alerts.premium.PremiumCalculator`.
+
+    Severities and the class mean are placeholders for an actuary to set: the signal is a
+    multiplier, so only their ratio matters (class mean = Σ class probability × severity).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severity_injury: float = Field(2000.0, gt=0, description="Expected claim cost of one injury event (currency units).")
+    severity_accident: float = Field(5000.0, gt=0, description="Expected claim cost of one accident (crash) event.")
+    class_expected_loss_per_hour: float = Field(
+        3.0, gt=0, description="Class mean expected loss per exposure hour; multiplier = own / class mean."
+    )
+    credibility_k_hours: float = Field(
+        160.0, gt=0, description="Z = n/(n+k); k = 160 h, one month full time, gives Z = 0.5 (project choice)."
+    )
+    low_credibility_z: float = Field(0.25, ge=0, le=1, description="Below this Z the reasons say the price is mostly the class price.")
+    smoothing_halflife_h: float = Field(
+        40.0, gt=0, description="Exponential smoothing of own expected loss, half-life in exposure hours (one working week)."
+    )
+    pricing_period_s: float = Field(86_400.0, gt=0, description="The multiplier moves at most max_change per period (one day).")
+    max_change: float = Field(0.10, gt=0, lt=1, description="Largest change per pricing period, ±10 % (surcharges are capped in UBI).")
+    min_multiplier: float = Field(0.7, gt=0)
+    max_multiplier: float = Field(1.5, gt=0)
+    safe_riding_max_discount: float = Field(
+        0.10, ge=0, lt=1, description="Up to 10 % off for safe periods (UBI behaviour discounts reach 30-45 %; we stay modest)."
+    )
+    band_cuts: tuple[float, float, float] = Field(
+        (0.01, 0.03, 0.10), description="risk_score cut points: low < c0 ≤ moderate < c1 ≤ high < c2 ≤ severe."
+    )
+    stable_tolerance: float = Field(0.001, ge=0, description="A relative move below this is reported as RISK_STABLE.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PremiumConfig:
+        if not self.min_multiplier <= 1.0 <= self.max_multiplier:
+            raise ValueError(
+                f"bounds [{self.min_multiplier}, {self.max_multiplier}] must contain 1.0, the class price of a new rider"
+            )
+        c = self.band_cuts
+        if not 0 < c[0] < c[1] < c[2] < 1:
+            raise ValueError(f"band_cuts {c} must be increasing and inside (0, 1)")
+        return self
