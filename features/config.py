@@ -31,6 +31,27 @@ class FeatureConfig(BaseModel):
     fall_impact_g: float = 3.0
     fall_stillness_var_g2: float = 0.005
     fall_stillness_seconds: int = 5
+    fall_stillness_mean_tol_g: float = Field(0.15, description="Still means |mean accel - 1 g| at most this.")
+    fall_flag_seconds: float = Field(300.0, description="fall_suspected stays 1 this long after detection.")
+    # Physiology thresholds (DOMAIN.md stop-work guidance; NWS/China heat rules)
+    hr_high_fraction: float = Field(0.85, description="HR above this share of HR_max counts as high effort.")
+    hr_rest_floor_bpm: float = Field(35.0, description="The learned resting HR never goes below this.")
+    hr_rest_alpha_down: float = Field(0.2, description="Per-minute EW weight when a minute mean is below HR_rest (fast).")
+    hr_rest_alpha_up: float = Field(0.002, description="Per-minute EW weight when above HR_rest (slow): tracks a low percentile.")
+    stop_min_seconds: float = Field(60.0, description="A stop lasting this long gives an HR-recovery reading.")
+    heat_exposure_hi_c: float = Field(32.2, description="Heat index ≥ 90 °F (NWS extreme caution) counts as heat exposure.")
+    cn_heat_shorten_c: float = Field(35.0, description="安监总安健〔2012〕89号: ≥ 35 °C shorten continuous outdoor work.")
+    cn_heat_stop_c: float = Field(40.0, description="安监总安健〔2012〕89号: ≥ 40 °C stop outdoor work.")
+    # Weather
+    rain_mm_h: float = Field(0.1, description="Precipitation at or above this is rain; below is dry.")
+    rain_onset_window_min: float = Field(60.0, description="Rain onset lasts this long after the rain begins.")
+    rain_onset_dry_h: float = Field(24.0, description="Dry spell before rain that makes the first rain slippery (Brodsky & Hakkert 1988).")
+    freezing_wet_c: float = Field(0.0, description="At or below this with precipitation: ice risk.")
+    freezing_dry_c: float = Field(-2.0, description="At or below this even without precipitation: ice risk.")
+    # Trip time accounting
+    trip_gap_cap_s: int = Field(5, description="A trip record covers at most this many seconds, so a dropout is not riding.")
+    night_start_hour: float = 0.0
+    night_end_hour: float = Field(5.0, description="Night riding 00:00-05:00 local (FHWA crash causation study).")
     # Event time
     allowed_lateness_s: float = Field(120.0, description="Events older than this behind the rider's clock are dropped and counted.")
     local_utc_offset_h: float = Field(8.0, description="Local time offset for 'today' and night riding (China: UTC+8).")
