@@ -1,0 +1,245 @@
+"""Rider alert policy: features and risk in, alert decisions with reason codes out.
+
+Pure and synchronous; all time is event time (``now`` in epoch seconds). Per rider and
+kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the same or a
+lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
+condition that persists (``repeat_after_s``) and an hourly cap per rider. A suspected fall
+at danger level passes cap and cooldown. NaN or missing inputs never raise or clear an alert.
+
+>>> policy = AlertPolicy(AlertConfig())
+>>> state = AlertState()
+>>> [(d.kind, d.severity.value) for d in policy.evaluate(state, {"heat_index_c": 40.1}, None, now=0.0)]
+[('heat', 'danger')]
+>>> policy.evaluate(state, {"heat_index_c": 38.9}, None, now=60.0)   # still above the 38.3 exit: no repeat
+[]
+>>> state.level("heat").value
+'danger'
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.config import AlertConfig
+from alerts.messages import reason_text, render_alert
+from alerts.signals import KINDS, MESSAGE_INPUTS, RANK, Signal, build_signals
+from streams.schemas import Reason, RiskScores, Severity
+
+#: Bound on remembered send times (the cap window normally holds far fewer).
+_MAX_SENT_TIMES = 32
+_CAP_WINDOW_S = 3600.0
+
+
+@dataclass(slots=True)
+class AlertState:
+    """Per-rider alert memory; small, bounded and JSON-safe through :meth:`to_dict`.
+
+    ``active`` holds the severity of each signal (by feature) that is on, so hysteresis works
+    per signal; a kind's level is the highest of its signals (:meth:`level`).
+    ``notified`` is the severity already told in the current episode of a kind.
+    """
+
+    active: dict[str, str] = field(default_factory=dict)
+    active_kind: dict[str, str] = field(default_factory=dict)
+    notified: dict[str, str] = field(default_factory=dict)
+    last_sent_at: dict[str, float] = field(default_factory=dict)
+    last_sent_severity: dict[str, str] = field(default_factory=dict)
+    sent_times: list[float] = field(default_factory=list)
+
+    def level(self, kind: str) -> Severity | None:
+        """Active severity of an alert kind, or None."""
+        value = self.active_kind.get(kind)
+        return Severity(value) if value is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "active": dict(self.active),
+            "active_kind": dict(self.active_kind),
+            "notified": dict(self.notified),
+            "last_sent_at": dict(self.last_sent_at),
+            "last_sent_severity": dict(self.last_sent_severity),
+            "sent_times": list(self.sent_times),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlertState:
+        return cls(
+            active=dict(data.get("active", {})),
+            active_kind=dict(data.get("active_kind", {})),
+            notified=dict(data.get("notified", {})),
+            last_sent_at={k: float(v) for k, v in data.get("last_sent_at", {}).items()},
+            last_sent_severity=dict(data.get("last_sent_severity", {})),
+            sent_times=[float(t) for t in data.get("sent_times", [])][-_MAX_SENT_TIMES:],
+        )
+
+
+@dataclass(frozen=True)
+class AlertDecision:
+    """One alert to send, with everything needed for the push, the audit and the reasons."""
+
+    kind: str
+    severity: Severity
+    reasons: list[Reason]
+    values: dict[str, float | None]
+    thresholds: dict[str, float]
+    title: dict[str, str]
+    message: dict[str, str]
+    requires_response: bool = False
+    escalation: bool = False
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """An alert the policy wanted but held back, and why (``cooldown`` or ``hourly_cap``)."""
+
+    kind: str
+    severity: Severity
+    why: str
+    reasons: list[Reason]
+
+
+def _num(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _clean(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class AlertPolicy:
+    """Decides which alerts a rider gets now. One instance serves all riders."""
+
+    def __init__(self, cfg: AlertConfig | None = None) -> None:
+        self.cfg = cfg or AlertConfig()
+        self.signals: tuple[Signal, ...] = build_signals(self.cfg)
+        #: Alerts held back by the last :meth:`evaluate` call (for audit).
+        self.last_suppressed: list[Suppressed] = []
+        #: Held-back alerts since start, by why (for metrics).
+        self.suppressed_counts: Counter[str] = Counter()
+
+    def evaluate(
+        self, state: AlertState, features: dict[str, float], risk: RiskScores | None, now: float
+    ) -> list[AlertDecision]:
+        """Update ``state`` with this evaluation and return the alerts to send now."""
+        values = {k: _num(v) for k, v in features.items()}
+        if risk is not None:
+            values["p_injury"], values["p_accident"] = risk.injury, risk.accident
+        self.last_suppressed = []
+
+        fired: dict[str, list[tuple[Signal, Severity, float]]] = {}
+        for sig in self.signals:
+            before = state.active.get(sig.feature)
+            x = values.get(sig.feature, math.nan)
+            level = sig.level(x, Severity(before) if before else None)
+            if level is None:
+                state.active.pop(sig.feature, None)
+            else:
+                state.active[sig.feature] = level.value
+                fired.setdefault(sig.kind, []).append((sig, level, x))
+
+        decisions: list[AlertDecision] = []
+        kinds = sorted({s.kind for s in self.signals}, key=KINDS.index)
+        levels = {k: max((lv for _, lv, _ in fired.get(k, [])), key=RANK.__getitem__, default=None) for k in kinds}
+        # danger first, so the most urgent alert gets a slot under the cap
+        for kind in sorted(kinds, key=lambda k: -RANK[levels[k]] if levels[k] else 1):
+            level = levels[kind]
+            if level is None:
+                state.active_kind.pop(kind, None)
+                state.notified.pop(kind, None)
+                continue
+            state.active_kind[kind] = level.value
+            decision = self._decide(state, kind, level, fired[kind], values, now)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def _decide(
+        self,
+        state: AlertState,
+        kind: str,
+        level: Severity,
+        fired: list[tuple[Signal, Severity, float]],
+        values: dict[str, float],
+        now: float,
+    ) -> AlertDecision | None:
+        cfg = self.cfg
+        told = state.notified.get(kind)
+        if told is not None and RANK[level] < RANK[Severity(told)]:
+            state.notified[kind] = told = level.value  # eased: a later rise is news again
+        last_at = state.last_sent_at.get(kind)
+        last_sev = state.last_sent_severity.get(kind)
+        new = told is None or RANK[level] > RANK[Severity(told)]
+        reminder = not new and last_at is not None and now - last_at >= cfg.repeat_after_s
+        if not (new or reminder):
+            return None
+
+        reasons, thresholds = self._reasons(fired, level)
+        escalation = last_sev is not None and RANK[level] > RANK[Severity(last_sev)]
+        exempt = kind == "fall" and level == Severity.danger and cfg.fall_danger_bypasses_limits
+        if last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
+            return self._suppress(kind, level, "cooldown", reasons)
+        state.sent_times = [t for t in state.sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES:]
+        if len(state.sent_times) >= cfg.max_alerts_per_hour and not exempt:
+            return self._suppress(kind, level, "hourly_cap", reasons)
+
+        state.notified[kind] = level.value
+        state.last_sent_at[kind] = float(now)
+        state.last_sent_severity[kind] = level.value
+        if not exempt:  # a fall prompt is outside the cap and does not use up its slots
+            state.sent_times.append(float(now))
+        return self._build(kind, level, reasons, thresholds, fired, values, escalation)
+
+    def _suppress(self, kind: str, level: Severity, why: str, reasons: list[Reason]) -> None:
+        self.last_suppressed.append(Suppressed(kind, level, why, reasons))
+        self.suppressed_counts[why] += 1
+        return None
+
+    @staticmethod
+    def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity) -> tuple[list[Reason], dict[str, float]]:
+        reasons: list[Reason] = []
+        thresholds: dict[str, float] = {}
+        # most severe signals first; all signals that are on are reasons
+        for sig, lv, x in sorted(fired, key=lambda f: -RANK[f[1]]):
+            rule = sig.rule(lv)
+            value = _clean(x)
+            reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, rule.enter)))
+            thresholds[f"{sig.feature}.{lv.value}.enter"] = rule.enter
+            thresholds[f"{sig.feature}.{lv.value}.exit"] = rule.exit
+        return reasons, thresholds
+
+    def _build(
+        self,
+        kind: str,
+        level: Severity,
+        reasons: list[Reason],
+        thresholds: dict[str, float],
+        fired: list[tuple[Signal, Severity, float]],
+        values: dict[str, float],
+        escalation: bool,
+    ) -> AlertDecision:
+        used = {s.feature for s in self.signals if s.kind == kind} | set(MESSAGE_INPUTS.get(kind, ()))
+        used_values = {name: _clean(values.get(name, math.nan)) for name in sorted(used)}
+        params: dict[str, Any] = dict(used_values, break_min=self.cfg.break_minutes)
+        if (minutes := used_values.get("continuous_riding_min")) is not None:
+            params["continuous_riding_h"] = minutes / 60.0
+        # the message leads with the reasons at the alert's own severity
+        top = [r for r, (_, lv, _) in zip(reasons, sorted(fired, key=lambda f: -RANK[f[1]])) if lv == level]
+        by_locale = {loc: [r.text[loc] for r in top] for loc in ("zh-CN", "en")}
+        title, message = render_alert(kind, level.value, params, by_locale)
+        return AlertDecision(
+            kind=kind,
+            severity=level,
+            reasons=reasons,
+            values=used_values,
+            thresholds=thresholds,
+            title=title,
+            message=message,
+            requires_response=kind == "fall",
+            escalation=escalation,
+        )
