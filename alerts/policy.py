@@ -99,6 +99,7 @@ class Suppressed:
     severity: Severity
     why: str
     reasons: list[Reason]
+    values: dict[str, float | None] = field(default_factory=dict)
 
 
 def _num(value: object) -> float:
@@ -182,11 +183,18 @@ class AlertPolicy:
         reasons, thresholds = self._reasons(fired, level)
         escalation = last_sev is not None and RANK[level] > RANK[Severity(last_sev)]
         exempt = kind == "fall" and level == Severity.danger and cfg.fall_danger_bypasses_limits
+        why = None
         if last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
-            return self._suppress(kind, level, "cooldown", reasons)
-        state.sent_times = [t for t in state.sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES:]
-        if len(state.sent_times) >= cfg.max_alerts_per_hour and not exempt:
-            return self._suppress(kind, level, "hourly_cap", reasons)
+            why = "cooldown"
+        else:
+            state.sent_times = [t for t in state.sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES:]
+            if len(state.sent_times) >= cfg.max_alerts_per_hour and not exempt:
+                why = "hourly_cap"
+        if why is not None:
+            seen = {sig.feature: _clean(x) for sig, _, x in fired}
+            self.last_suppressed.append(Suppressed(kind, level, why, reasons, seen))
+            self.suppressed_counts[why] += 1
+            return None
 
         state.notified[kind] = level.value
         state.last_sent_at[kind] = float(now)
@@ -194,11 +202,6 @@ class AlertPolicy:
         if not exempt:  # a fall prompt is outside the cap and does not use up its slots
             state.sent_times.append(float(now))
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
-
-    def _suppress(self, kind: str, level: Severity, why: str, reasons: list[Reason]) -> None:
-        self.last_suppressed.append(Suppressed(kind, level, why, reasons))
-        self.suppressed_counts[why] += 1
-        return None
 
     @staticmethod
     def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity) -> tuple[list[Reason], dict[str, float]]:

@@ -39,6 +39,19 @@ SAFE_RIDING_FEATURES: tuple[str, ...] = (
     "phone_handling_s_10m",
 )
 
+#: Config values recorded with every premium decision (audit).
+_PRICING_CONSTANTS: tuple[str, ...] = (
+    "severity_injury",
+    "severity_accident",
+    "class_expected_loss_per_hour",
+    "credibility_k_hours",
+    "smoothing_halflife_h",
+    "max_change",
+    "min_multiplier",
+    "max_multiplier",
+    "safe_riding_max_discount",
+)
+
 
 @dataclass(slots=True)
 class PremiumState:
@@ -88,6 +101,7 @@ class PremiumDecision:
     period_end: float
     safe_riding_discount: float = 0.0
     inputs: dict[str, float | None] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
 
 
 def combined_probability(risk: RiskScores) -> float:
@@ -196,6 +210,7 @@ class PremiumCalculator:
             period_end=float(now),
             safe_riding_discount=discount,
             inputs=inputs,
+            thresholds={name: float(getattr(cfg, name)) for name in _PRICING_CONSTANTS},
         )
         state.exposure_hours = n
         state.smoothed_expected_loss = own
