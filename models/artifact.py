@@ -139,7 +139,8 @@ def save_artifact(
     return target_dir
 
 
-def _resolve(path: Path | None) -> Path:
+def current_artifact_dir(path: Path | None = None) -> Path:
+    """The version directory ``path`` names: itself if it holds ``metadata.json``, else ``path/CURRENT``'s target."""
     root = Path(path) if path is not None else ARTIFACTS_DIR
     if (root / METADATA_FILE).exists():
         return root
@@ -161,7 +162,7 @@ def load_artifact(path: Path | None = None) -> ModelBundle:
     Raises :class:`~models.errors.ModelLoadError` naming the file when anything is missing,
     unreadable, or was trained on a different feature list than :data:`FEATURE_NAMES`.
     """
-    vdir = _resolve(path)
+    vdir = current_artifact_dir(path)
     meta_path = vdir / METADATA_FILE
     try:
         metadata = json.loads(meta_path.read_text())

@@ -1,0 +1,175 @@
+"""Fitting on a labelled feature frame: rider-and-time split, LightGBM, calibration, held-out metrics.
+
+A *labelled frame* has ``rider_id``, ``ts`` (epoch s), the :data:`FEATURE_NAMES` columns,
+``y_injury``/``y_accident`` (an incident within the horizon after ``ts``) and, when the
+data are simulated, ``p_injury_true``/``p_accident_true`` (the true probability, whose
+AUC on the test fold is the ceiling no model of these features can beat on average).
+
+Folds (:func:`split_frame`), so that no number is measured on data the model saw:
+train = train riders before the time cut (minus one horizon, so no label looks across it);
+valid = other riders before the cut (early stopping and calibration);
+test = held-out riders after the cut (metrics only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from tqdm.auto import tqdm
+
+from features.catalog import FEATURE_NAMES
+from models.artifact import TARGETS, Calibrator, ModelBundle
+from models.evaluate import binary_metrics
+from models.rules import RuleScorer
+
+#: LightGBM hyper-parameters: small trees and strong regularisation for rare events.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "max_depth": 6,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+    "max_bin": 63,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+MAX_ROUNDS = 600
+EARLY_STOPPING_ROUNDS = 50
+#: Isotonic calibration needs enough positives; below this, Platt scaling (2 parameters).
+MIN_POSITIVES_ISOTONIC = 40
+#: Calibrated probabilities never reach exactly 0 ("never silently safe").
+MIN_CALIBRATED_P = 1e-4
+
+
+def split_frame(
+    frame: pd.DataFrame, seed: int, horizon_min: float, test_rider_frac: float = 0.3,
+    valid_rider_frac: float = 0.2, test_time_frac: float = 0.35,
+) -> dict[str, pd.DataFrame]:
+    """Split by rider and by time into ``train``, ``valid`` and ``test`` (see module docstring)."""
+    riders = np.array(sorted(frame["rider_id"].unique()))
+    np.random.default_rng(seed).shuffle(riders)
+    n_test = max(1, int(round(len(riders) * test_rider_frac)))
+    n_valid = max(1, int(round(len(riders) * valid_rider_frac)))
+    test_r = set(riders[:n_test])
+    valid_r = set(riders[n_test : n_test + n_valid])
+    t0, t1 = float(frame["ts"].min()), float(frame["ts"].max())
+    cut = t0 + (t1 - t0) * (1.0 - test_time_frac)
+    early = frame["ts"] < cut - horizon_min * 60.0
+    in_test, in_valid = frame["rider_id"].isin(test_r), frame["rider_id"].isin(valid_r)
+    return {
+        "train": frame[early & ~in_test & ~in_valid],
+        "valid": frame[early & in_valid],
+        "test": frame[(frame["ts"] >= cut) & in_test],
+    }
+
+
+def _tqdm_callback(bar: tqdm):  # type: ignore[no-untyped-def]
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        bar.update(1)
+
+    return callback
+
+
+def fit_booster(
+    train: pd.DataFrame, valid: pd.DataFrame, target: str, seed: int,
+    params: dict[str, Any] | None = None, max_rounds: int = MAX_ROUNDS, progress: bool = True,
+) -> lgb.Booster:
+    """One binary LightGBM model for ``y_<target>``, early-stopped on ``valid`` log loss."""
+    p = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+    y_col = f"y_{target}"
+    dtrain = lgb.Dataset(train[list(FEATURE_NAMES)].to_numpy(float), label=train[y_col].to_numpy(),
+                         feature_name=list(FEATURE_NAMES), free_raw_data=True)
+    dvalid = lgb.Dataset(valid[list(FEATURE_NAMES)].to_numpy(float), label=valid[y_col].to_numpy(), reference=dtrain)
+    with tqdm(total=max_rounds, desc=f"lightgbm {target}", unit="tree", disable=not progress, leave=False) as bar:
+        booster = lgb.train(
+            p, dtrain, num_boost_round=max_rounds, valid_sets=[dvalid], valid_names=["valid"],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), _tqdm_callback(bar)],
+        )
+    # keep only the trees up to the best iteration in the saved model text
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration or -1))
+
+
+def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    """Isotonic map raw → observed rate when there are enough positives, else Platt scaling."""
+    raw = np.asarray(raw, dtype=float)
+    y = np.asarray(y, dtype=int)
+    if y.sum() >= MIN_POSITIVES_ISOTONIC:
+        iso = IsotonicRegression(y_min=MIN_CALIBRATED_P, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+        return Calibrator("isotonic", {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()})
+    if y.sum() == 0 or y.sum() == y.size:
+        return Calibrator("identity", {})
+    from sklearn.linear_model import LogisticRegression
+
+    z = np.log(np.clip(raw, 1e-9, 1 - 1e-9) / (1 - np.clip(raw, 1e-9, 1 - 1e-9))).reshape(-1, 1)
+    lr = LogisticRegression(C=1e4).fit(z, y)
+    return Calibrator("platt", {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])})
+
+
+def fit_bundle(
+    folds: dict[str, pd.DataFrame], seed: int, horizon_min: int, version: str = "dev",
+    params: dict[str, Any] | None = None, max_rounds: int = MAX_ROUNDS, progress: bool = True,
+) -> ModelBundle:
+    """Train both targets on ``train``, stop and calibrate on ``valid``; nothing touches ``test``."""
+    boosters, calibrators, best = {}, {}, {}
+    X_valid = folds["valid"][list(FEATURE_NAMES)].to_numpy(float)
+    for target in TARGETS:
+        booster = fit_booster(folds["train"], folds["valid"], target, seed, params, max_rounds, progress)
+        boosters[target] = booster
+        best[target] = booster.num_trees()
+        calibrators[target] = fit_calibrator(booster.predict(X_valid), folds["valid"][f"y_{target}"].to_numpy())
+    metadata = {
+        "version": version,
+        "feature_names": list(FEATURE_NAMES),
+        "horizon_min": int(horizon_min),
+        "hyperparameters": {**DEFAULT_PARAMS, **(params or {}), "seed": seed, "max_rounds": max_rounds,
+                            "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "trees": best},
+        "folds": {name: {"rows": int(len(f)), "riders": int(f["rider_id"].nunique()),
+                         **{f"pos_{t}": int(f[f"y_{t}"].sum()) for t in TARGETS}} for name, f in folds.items()},
+        "calibration": {t: calibrators[t].to_json() for t in TARGETS},
+    }
+    return ModelBundle(version=version, path=None, boosters=boosters, calibrators=calibrators, metadata=metadata)
+
+
+def evaluate_on_test(bundle: ModelBundle, test: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """Per target: metrics of the calibrated model, the rule scorer, and the true-hazard ceiling."""
+    from models.scoring import LightGBMScorer
+
+    X = test[list(FEATURE_NAMES)].to_numpy(float)
+    probs = LightGBMScorer(bundle).predict_matrix(X)
+    rows = test[list(FEATURE_NAMES)].to_dict("records")
+    rules = RuleScorer().score_batch(rows)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for target in TARGETS:
+        y = test[f"y_{target}"].to_numpy()
+        out[target] = {
+            "lightgbm": binary_metrics(probs[target], y),
+            "rules": binary_metrics([getattr(r, target) for r in rules], y),
+        }
+        true_col = f"p_{target}_true"
+        if true_col in test and not test[true_col].isna().all():
+            out[target]["true_hazard"] = binary_metrics(test[true_col].to_numpy(float), y)
+    return out
+
+
+def headline(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The metadata card's ``metrics``: the model's test metrics plus the ceiling AUCs."""
+    out = {}
+    for target, by in metrics.items():
+        m = dict(by["lightgbm"])
+        if "true_hazard" in by:
+            m["ceiling_roc_auc"] = by["true_hazard"]["roc_auc"]
+            m["ceiling_pr_auc"] = by["true_hazard"]["pr_auc"]
+        m["rules_roc_auc"] = by["rules"]["roc_auc"]
+        out[target] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}
+    return out
