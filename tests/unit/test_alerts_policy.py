@@ -1,0 +1,171 @@
+"""AlertPolicy: hysteresis, cooldown, escalation, reminders, hourly cap, NaN, fall."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from alerts.config import AlertConfig
+from alerts.policy import AlertPolicy, AlertState
+from streams.schemas import RiskScores, Severity
+
+MIN = 60.0
+
+
+@pytest.fixture
+def policy() -> AlertPolicy:
+    return AlertPolicy(AlertConfig())
+
+
+def kinds(decisions) -> list[tuple[str, str]]:
+    return [(d.kind, d.severity.value) for d in decisions]
+
+
+def test_heat_enters_at_39_4_and_stays_until_below_exit(policy: AlertPolicy) -> None:
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"heat_index_c": 39.3}, None, 0)) == [("heat", "warning")]
+    assert kinds(policy.evaluate(state, {"heat_index_c": 39.4}, None, 1 * MIN)) == [("heat", "danger")]
+    for t, hi in enumerate([39.0, 38.6, 38.3], start=2):  # between exit 38.3 and enter 39.4
+        assert policy.evaluate(state, {"heat_index_c": hi}, None, t * MIN) == []
+        assert state.level("heat") is Severity.danger
+    policy.evaluate(state, {"heat_index_c": 38.2}, None, 6 * MIN)
+    assert state.level("heat") is Severity.warning  # below danger exit, still above warning exit
+    policy.evaluate(state, {"heat_index_c": 31.0}, None, 7 * MIN)
+    assert state.level("heat") is None
+
+
+def test_between_exit_and_enter_without_prior_alert_does_not_enter(policy: AlertPolicy) -> None:
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"heat_index_c": 39.0}, None, 0)) == [("heat", "warning")]
+    assert policy.evaluate(AlertState(), {"heat_index_c": 32.0}, None, 0) == []  # below 32.2, above exit 31.1
+
+
+def test_visibility_triggers_below_threshold(policy: AlertPolicy) -> None:
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"visibility_m": 150}, None, 0)) == [("weather", "warning")]
+    policy.evaluate(state, {"visibility_m": 250}, None, MIN)
+    assert state.level("weather") is Severity.warning  # exit is 300 m
+    policy.evaluate(state, {"visibility_m": 300}, None, 2 * MIN)
+    assert state.level("weather") is None
+
+
+def test_cooldown_holds_a_reentry_then_sends_it(policy: AlertPolicy) -> None:
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 0)) == [("weather", "warning")]
+    policy.evaluate(state, {"precip_mm_h": 1}, None, 2 * MIN)  # clears
+    assert policy.evaluate(state, {"precip_mm_h": 10}, None, 5 * MIN) == []  # re-entry inside 15 min
+    assert [(s.kind, s.why) for s in policy.last_suppressed] == [("weather", "cooldown")]
+    assert policy.evaluate(state, {"precip_mm_h": 10}, None, 14.9 * MIN) == []
+    assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 15 * MIN)) == [("weather", "warning")]
+    assert policy.suppressed_counts["cooldown"] == 2
+
+
+def test_persisting_condition_is_not_resent_until_reminder(policy: AlertPolicy) -> None:
+    state = AlertState()
+    f = {"online_hours_today": 8.2}
+    assert kinds(policy.evaluate(state, f, None, 0)) == [("fatigue", "warning")]
+    sent = [t for t in range(1, 120) if policy.evaluate(state, f, None, t * MIN)]
+    assert sent == [60]  # Meituan: hourly after the first prompt
+
+
+def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 0)) == [("weather", "warning")]
+    out = policy.evaluate(state, {"precip_mm_h": 10, "road_flooding": 1}, None, 1 * MIN)
+    assert kinds(out) == [("weather", "danger")] and out[0].escalation
+    assert out[0].reasons[0].code == "ROAD_FLOODING"
+    # dropping back and rising again to danger within the cooldown is not news
+    policy.evaluate(state, {"precip_mm_h": 10, "road_flooding": 0}, None, 2 * MIN)
+    assert policy.evaluate(state, {"precip_mm_h": 10, "road_flooding": 1}, None, 3 * MIN) == []
+
+
+def test_hourly_cap_and_danger_first(policy: AlertPolicy) -> None:
+    state = AlertState()
+    features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
+    out = policy.evaluate(state, features, None, 0)
+    assert len(out) == 3 and out[0] == next(d for d in out if d.kind == "heat")  # danger first
+    assert len(policy.last_suppressed) == 1 and policy.last_suppressed[0].why == "hourly_cap"
+    # a fourth kind within the hour is held; after the hour it goes out
+    state2 = AlertState()
+    sent = 0
+    for i, f in enumerate([{"precip_mm_h": 10}, {"harsh_brakes_10m": 4}, {"online_hours_today": 9}, {"strain_index_est": 6.5}]):
+        sent += len(policy.evaluate(state2, f, None, i * 10 * MIN))
+    assert sent == 3 and policy.last_suppressed[0].why == "hourly_cap"
+    assert kinds(policy.evaluate(state2, {"strain_index_est": 6.5}, None, 60 * MIN)) == [("strain", "warning")]
+
+
+def test_fall_danger_bypasses_cap_and_requires_response(policy: AlertPolicy) -> None:
+    state = AlertState(sent_times=[0.0, 1.0, 2.0])
+    out = policy.evaluate(state, {"fall_suspected": 1, "impact_peak_g_1m": 4.5}, None, 3.0)
+    assert kinds(out) == [("fall", "danger")]
+    assert out[0].requires_response and "4.5 g" in out[0].message["en"]
+    # the flag staying on does not repeat the prompt
+    assert policy.evaluate(state, {"fall_suspected": 1}, None, 30.0) == []
+    other = policy.evaluate(AlertState(), {"heat_index_c": 41}, None, 0)
+    assert not other[0].requires_response
+
+
+@pytest.mark.parametrize("bad", [math.nan, float("inf"), None, "n/a"])
+def test_nan_never_triggers(policy: AlertPolicy, bad: object) -> None:
+    state = AlertState()
+    features = {name: bad for name in ("heat_index_c", "fall_suspected", "visibility_m", "strain_index_est")}
+    assert policy.evaluate(state, features, None, 0) == []  # type: ignore[arg-type]
+    assert state.active == {}
+
+
+def test_nan_does_not_clear_an_active_alert(policy: AlertPolicy) -> None:
+    state = AlertState()
+    policy.evaluate(state, {"heat_index_c": 41}, None, 0)
+    policy.evaluate(state, {"heat_index_c": math.nan}, None, MIN)
+    policy.evaluate(state, {}, None, 2 * MIN)
+    assert state.level("heat") is Severity.danger
+    policy.evaluate(state, {"heat_index_c": 30}, None, 3 * MIN)
+    assert state.level("heat") is None
+
+
+def test_model_risk_from_scores(policy: AlertPolicy) -> None:
+    out = policy.evaluate(AlertState(), {}, RiskScores(injury=0.3, accident=0.01), 0)
+    assert kinds(out) == [("model_risk", "danger")]
+    assert out[0].reasons[0].code == "MODEL_INJURY_DANGER" and out[0].reasons[0].value == 0.3
+
+
+def test_every_decision_has_reasons_values_thresholds_and_both_locales() -> None:
+    features = {
+        "heat_index_c": 41, "continuous_riding_min": 250, "strain_index_est": 8, "visibility_m": 40,
+        "speeding_s_10m": 90, "online_hours_today": 12.5, "fall_suspected": 1,
+    }
+    state = AlertState()
+    cfg = AlertConfig(max_alerts_per_hour=100)  # see every kind at once
+    decisions = AlertPolicy(cfg).evaluate(state, features, RiskScores(injury=0.12, accident=0.0), 0)
+    assert {d.kind for d in decisions} == {"heat", "strain", "weather", "riding", "fatigue", "fall", "model_risk"}
+    for d in decisions:
+        assert d.reasons and all(r.code and set(r.text) == {"zh-CN", "en"} for r in d.reasons)
+        assert d.thresholds and d.values
+        assert set(d.title) == set(d.message) == {"zh-CN", "en"}
+        for text in (*d.title.values(), *d.message.values()):
+            assert "{" not in text and "nan" not in text.lower()
+
+
+def test_state_round_trips_through_json(policy: AlertPolicy) -> None:
+    state = AlertState()
+    policy.evaluate(state, {"heat_index_c": 41, "precip_mm_h": 9}, None, 0)
+    restored = AlertState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert restored == state
+    # the restored state behaves the same: no duplicate
+    assert policy.evaluate(restored, {"heat_index_c": 41, "precip_mm_h": 9}, None, MIN) == []
+
+
+def test_state_stays_bounded(policy: AlertPolicy) -> None:
+    state = AlertState()
+    for i in range(2000):
+        policy.evaluate(state, {"fall_suspected": i % 2, "precip_mm_h": 10 * (i % 2)}, None, i * 20 * MIN)
+    assert len(state.sent_times) <= 32 and len(json.dumps(state.to_dict())) < 2000
+
+
+def test_config_rejects_exit_on_wrong_side() -> None:
+    with pytest.raises(ValueError, match="exit"):
+        AlertConfig(heat_index_warning_exit_c=33.0)
+    with pytest.raises(ValueError, match="repeat_after_s"):
+        AlertConfig(repeat_after_s=60)
