@@ -1,0 +1,132 @@
+"""The River online learner and the delayed-label buffer."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from features.catalog import FEATURE_NAMES
+from models.errors import ModelLoadError
+from models.online import LabelBuffer, OnlineRiskModel
+from models.synthetic import synthetic_frame
+
+
+def test_learns_a_signal_and_metrics_are_prequential():
+    frame = synthetic_frame(4000, seed=5)
+    model = OnlineRiskModel()
+    assert model.auc("injury") is None and model.metrics()["injury"]["log_loss"] is None
+    for x in frame.to_dict("records"):
+        model.learn_one(x, bool(x["y_injury"]), bool(x["y_accident"]))
+    assert model.n_learned == 4000
+    assert model.n_positive["injury"] == int(frame["y_injury"].sum())
+    report = model.metrics()
+    assert report["injury"]["roc_auc"] > 0.6  # test-then-train AUC on a learnable signal
+    assert 0 < report["injury"]["log_loss"] < 0.5
+    hot = {name: 0.0 for name in FEATURE_NAMES} | {"heat_index_c": 48.0, "strain_index_est": 9.5}
+    cool = {name: 0.0 for name in FEATURE_NAMES} | {"heat_index_c": 20.0, "strain_index_est": 1.0}
+    assert model.predict_proba_one(hot)["injury"] > model.predict_proba_one(cool)["injury"]
+
+
+def test_metric_is_updated_before_learning():
+    model = OnlineRiskModel()
+    x = {"heat_index_c": 40.0}
+    p_before = model.predict_proba_one(x)["injury"]
+    model.learn_one(x, True, False)
+    # log loss of the very first example is the loss of the prediction made before learning it
+    assert math.isclose(model.metrics()["injury"]["log_loss"], -math.log(p_before), rel_tol=1e-9)
+
+
+def test_missing_values_and_input_untouched():
+    model = OnlineRiskModel()
+    x = {"heat_index_c": float("nan"), "strain_index_est": None, "wearable_age_s": math.inf}
+    before = repr(x)
+    model.learn_one(x, False, False)
+    p = model.predict_proba_one({})
+    assert all(0 < v < 1 for v in p.values()) and repr(x) == before
+
+
+def test_state_survives_a_restart():
+    model = OnlineRiskModel()
+    for x in synthetic_frame(300, seed=2).to_dict("records"):
+        model.learn_one(x, bool(x["y_injury"]), bool(x["y_accident"]))
+    again = OnlineRiskModel.from_bytes(model.to_bytes())
+    probe = synthetic_frame(5, seed=9).to_dict("records")
+    assert [model.predict_proba_one(x) for x in probe] == [again.predict_proba_one(x) for x in probe]
+    assert again.n_learned == 300 and again.metrics() == model.metrics()
+
+
+@pytest.mark.parametrize("blob", [b"", b"not a pickle", __import__("pickle").dumps({"a": 1})])
+def test_corrupt_state_raises_model_load_error(blob):
+    with pytest.raises(ModelLoadError):
+        OnlineRiskModel.from_bytes(blob)
+
+
+# ------------------------------------------------------------------ label buffer
+
+def test_bounded_snapshots_per_rider():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    for k in range(1000):
+        buf.add_snapshot("r1", 60.0 * k, {"heat_index_c": float(k)})
+    assert len(buf) <= 12 + 1 == buf.max_per_rider
+
+
+def test_incident_labels_matching_target_within_horizon_only():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    for k in range(20):  # snapshots at 0, 300, ..., 5700
+        buf.add_snapshot("r1", 300.0 * k, {"k": k})
+    buf.add_snapshot("r2", 0.0, {"k": -1})
+    ex = buf.on_incident("r1", 5000.0, "fall")
+    ks = sorted(x["k"] for x, _, _ in ex)
+    # snapshots before 5700-3600 aged out as negatives when later ones arrived; 2100..4800 remain
+    assert ks == list(range(7, 17))
+    assert all(inj and not acc for _, inj, acc in ex)
+    assert buf.on_incident("r1", 5000.0, "fall") == []  # learned once
+    crash = buf.on_incident("r1", 5800.0, "crash")
+    assert sorted(x["k"] for x, _, _ in crash) == [17, 18, 19] and all(acc and not inj for _, inj, acc in crash)
+    assert len(buf.to_dict("r2")["ts"]) == 1
+
+
+@pytest.mark.parametrize("kind,injury", [("crash", False), ("fall", True), ("heat_illness", True), ("exhaustion", True)])
+def test_incident_kinds(kind, injury):
+    buf = LabelBuffer()
+    buf.add_snapshot("r", 0.0, {})
+    [(_, y_inj, y_acc)] = buf.on_incident("r", 60.0, kind)
+    assert (y_inj, y_acc) == (injury, not injury)
+
+
+def test_expire_returns_negatives_and_frees_state():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    buf.add_snapshot("a", 0.0, {"v": 1.0})
+    buf.add_snapshot("b", 1000.0, {"v": 2.0})
+    assert buf.expire(3600.0) == []
+    assert buf.expire(3601.0) == [({"v": 1.0}, False, False)]
+    assert buf.riders() == ["b"]
+    assert buf.expire("b", 4601.0) == [({"v": 2.0}, False, False)] and len(buf) == 0
+
+
+def test_add_snapshot_returns_aged_out_snapshots():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    buf.add_snapshot("a", 0.0, {"v": 1.0})
+    assert buf.add_snapshot("a", 4000.0, {"v": 2.0}) == [({"v": 1.0}, False, False)]
+
+
+def test_per_rider_state_round_trips_through_json():
+    buf = LabelBuffer()
+    buf.add_snapshot("r1", 0.0, {"a": 1.0, "b": float("nan"), "c": None})
+    buf.add_snapshot("r1", 400.0, {"a": 2.0})
+    data = json.loads(json.dumps(buf.to_dict("r1")))
+    other = LabelBuffer()
+    other.from_dict("r1", data)
+    assert other.to_dict("r1") == buf.to_dict("r1")
+    assert data["x"][0] == {"a": 1.0, "b": None, "c": None}
+    assert other.on_incident("r1", 500.0, "crash") == buf.on_incident("r1", 500.0, "crash")
+
+
+def test_snapshot_is_a_copy():
+    buf = LabelBuffer()
+    x = {"a": 1.0}
+    buf.add_snapshot("r", 0.0, x)
+    x["a"] = 99.0
+    assert buf.to_dict("r")["x"][0]["a"] == 1.0
