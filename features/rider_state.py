@@ -1,0 +1,260 @@
+"""Bounded per-rider state and its two update functions (wearable, trip), in event time.
+
+State is fixed rings of buckets (61 minutes, 32 ten-second HR buckets, 25 hours,
+8 days), a few scalars, a 256-s fall bitmap, trip records still inside the allowed
+lateness, and a ring of the last 512 event-id digests. Nothing grows with the number
+of events or the length of a window.
+
+>>> from types import SimpleNamespace as W
+>>> from datetime import datetime, timezone
+>>> cfg = FeatureConfig()
+>>> state = RiderState.new("r1")
+>>> t0 = datetime(2026, 7, 1, 4, 0, 0, tzinfo=timezone.utc)
+>>> rec = W(event_id="w1", ts=t0, heart_rate_bpm=120.0, skin_temp_c=34.0, accel_peak_g=1.1,
+...         accel_mean_g=1.0, accel_var=0.02, on_body=True)
+>>> update_wearable(state, rec, cfg).name, update_wearable(state, rec, cfg).name
+('APPLIED', 'DUPLICATE')
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from features.config import FeatureConfig
+from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
+from features.ring import (
+    DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
+    IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, VALID_S,
+    new_ring, ring_from_list, ring_to_list, write_row,
+)
+from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
+
+SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
+_DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
+STATE_VERSION = 1
+
+
+class UpdateResult(enum.Enum):
+    """What an update did with one record."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    TOO_LATE = "too_late"
+
+
+def _ring(n: int) -> Any:
+    return field(default_factory=lambda: new_ring(n)[0])
+
+
+def _rows(n: int) -> Any:
+    return field(default_factory=lambda: new_ring(n)[1])
+
+
+@dataclass(slots=True)
+class RiderState:
+    """Everything the features of one rider need; see the module docstring for the bounds."""
+
+    rider_id: str
+    minute_tags: list[int] = _ring(MINUTE_SLOTS)
+    minute_rows: list[list[int]] = _rows(MINUTE_SLOTS)
+    hr10_tags: list[int] = _ring(HR10_SLOTS)
+    hr10_rows: list[list[int]] = _rows(HR10_SLOTS)
+    hour_tags: list[int] = _ring(HOUR_SLOTS)
+    hour_rows: list[list[int]] = _rows(HOUR_SLOTS)
+    day_tags: list[int] = _ring(DAY_SLOTS)
+    day_rows: list[list[int]] = _rows(DAY_SLOTS)
+    wearable_ts: float | None = None  # newest event time per stream
+    trip_ts: float | None = None
+    zone_id: str | None = None  # from the newest trip record
+    status: str | None = None
+    pending: dict[int, list] = field(default_factory=dict)  # second -> [ts, status, speed, flags]
+    sealed_upto: int | None = None
+    carry: list | None = None  # last sealed record: [second, status, speed, flags]
+    off_since: int | None = None
+    online_since_break_s: int = 0
+    prev_riding: bool = False
+    stop_candidate: int | None = None
+    stop_pending: int | None = None
+    hr_recovery_bpm: float | None = None
+    hr_rest_bpm: float | None = None
+    folded_minute: int | None = None
+    core_temp_c: float | None = None
+    core_temp_var: float = 0.0
+    core_obs_minute: int | None = None
+    fall_base: int | None = None
+    impact_bits: int = 0
+    still_bits: int = 0
+    fall_ts: float | None = None
+    seen: bytearray = field(default_factory=bytearray)
+    seen_pos: int = 0
+    seen_set: set[bytes] = field(default_factory=set)
+
+    @classmethod
+    def new(cls, rider_id: str) -> RiderState:
+        """Empty state of one rider."""
+        return cls(rider_id=rider_id)
+
+    def scratch_copy(self) -> RiderState:
+        """A copy to compute features on: buckets and trackers copied, the dedup ring shared (do not update it)."""
+        out = RiderState.__new__(RiderState)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_rows"):
+                value = [row[:] for row in value]
+            elif f.name == "pending":
+                value = {k: v[:] for k, v in value.items()}
+            elif f.name in ("seen", "seen_set"):
+                pass  # features never touch dedup: share, do not copy
+            elif isinstance(value, (list, bytearray, set)):
+                value = value.copy()
+            object.__setattr__(out, f.name, value)
+        return out
+
+    def newest_ts(self) -> float | None:
+        """Newest event time over both streams."""
+        known = [t for t in (self.wearable_ts, self.trip_ts) if t is not None]
+        return max(known) if known else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact JSON-safe form for the changelog; only buckets that can still be read are kept."""
+        newest = self.newest_ts()
+        minute = int(newest // 60) if newest is not None else 0
+        d: dict[str, Any] = {"v": STATE_VERSION}
+        for f in fields(self):
+            name, value = f.name, getattr(self, f.name)
+            if name.endswith("_tags") or name == "seen_set":
+                continue
+            if name.endswith("_rows"):
+                prefix = name[: -len("_rows")]
+                oldest = {"minute": minute - MINUTE_SLOTS + 1, "hr10": minute * 6 - HR10_SLOTS,
+                          "hour": minute // 60 - HOUR_SLOTS, "day": minute // 1440 - DAY_SLOTS}[prefix]
+                d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
+            elif name == "pending":
+                d[name] = [[k, *v] for k, v in sorted(value.items())]
+            elif name in ("impact_bits", "still_bits"):
+                d[name] = format(value, "x")
+            elif name == "seen":
+                d[name] = base64.b64encode(bytes(value)).decode("ascii")
+            else:
+                d[name] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RiderState:
+        """Inverse of :meth:`to_dict`."""
+        if d.get("v") != STATE_VERSION:
+            raise ValueError(f"rider state version {d.get('v')!r} is not {STATE_VERSION}: rebuild the state table")
+        state = cls.new(d["rider_id"])
+        for prefix, n in (("minute", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS), ("day", DAY_SLOTS)):
+            tags, rows = ring_from_list(n, d[prefix])
+            setattr(state, prefix + "_tags", tags)
+            setattr(state, prefix + "_rows", rows)
+        for f in fields(cls):
+            name = f.name
+            if name.endswith(("_tags", "_rows")) or name in ("seen_set", "rider_id") or name not in d:
+                continue
+            value = d[name]
+            if name == "pending":
+                value = {int(k): list(v) for k, *v in value}
+            elif name in ("impact_bits", "still_bits"):
+                value = int(value, 16)
+            elif name == "seen":
+                value = bytearray(base64.b64decode(value))
+            setattr(state, name, value)
+        state.seen_set = {bytes(state.seen[i:i + _DIGEST]) for i in range(0, len(state.seen), _DIGEST)}
+        return state
+
+
+def _admit(state: RiderState, stream: str, event_id: str, ts: float, newest: float | None,
+           cfg: FeatureConfig) -> tuple[UpdateResult | None, bytes]:
+    digest = hashlib.blake2b(f"{stream}:{event_id}".encode(), digest_size=_DIGEST).digest()
+    if digest in state.seen_set:
+        return UpdateResult.DUPLICATE, digest
+    if newest is not None and ts < newest - cfg.allowed_lateness_s:
+        return UpdateResult.TOO_LATE, digest
+    return None, digest
+
+
+def _remember(state: RiderState, digest: bytes) -> None:
+    start = state.seen_pos * _DIGEST
+    if len(state.seen) < SEEN_IDS * _DIGEST:
+        state.seen += digest
+    else:
+        state.seen_set.discard(bytes(state.seen[start:start + _DIGEST]))
+        state.seen[start:start + _DIGEST] = digest
+    state.seen_set.add(digest)
+    state.seen_pos = (state.seen_pos + 1) % SEEN_IDS
+
+
+def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateResult:
+    """Apply one ``WearableReading`` (per-second summary) to the state."""
+    ts = rec.ts.timestamp()
+    result, digest = _admit(state, "w", rec.event_id, ts, state.wearable_ts, cfg)
+    if result is not None:
+        return result
+    sec = int(ts // 1)
+    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    if row is None:  # its minute already left the ring
+        return UpdateResult.TOO_LATE
+    _remember(state, digest)
+    if rec.on_body:
+        row[ON_BODY_S] += 1
+        row[IMPACT_MAX] = max(row[IMPACT_MAX], round(rec.accel_peak_g * G_SCALE))
+        hr = rec.heart_rate_bpm
+        if hr is not None:
+            hr_q = round(hr * HR_SCALE)
+            row[HR_SUM] += hr_q
+            row[HR_N] += 1
+            row[VALID_S] += 1
+            row[HR_MAX] = max(row[HR_MAX], hr_q)
+            if hr > cfg.hr_high_fraction * cfg.default_hr_max_bpm:
+                row[HR_HIGH_S] += 1
+            hr10 = write_row(state.hr10_tags, state.hr10_rows, sec // 10, 2)
+            if hr10 is not None:
+                hr10[0] += hr_q
+                hr10[1] += 1
+        if rec.skin_temp_c is not None:
+            row[SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
+            row[SKIN_N] += 1
+        still = rec.accel_var < cfg.fall_stillness_var_g2 and abs(rec.accel_mean_g - 1.0) <= cfg.fall_stillness_mean_tol_g
+        mark_fall_bits(state, sec, rec.accel_peak_g >= cfg.fall_impact_g, still, cfg)
+    if state.wearable_ts is None or ts > state.wearable_ts:
+        state.wearable_ts = ts
+        final_minute = math.floor((ts - cfg.allowed_lateness_s) / 60.0) - 1
+        if state.folded_minute is None or final_minute > state.folded_minute:
+            fold_minutes(state, final_minute, cfg)
+        settle_recovery(state, cfg, final=True)
+    return UpdateResult.APPLIED
+
+
+def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_index_c: float | None = None) -> UpdateResult:
+    """Apply one ``TripPoint``; ``zone_heat_index_c`` is the heat index of its zone now (None if unknown).
+
+    The heat index feeds ``heat_exposure_min_today``: the caller looks it up in the
+    zone weather table (``features.weather.zone_heat_index_c``) because trips and
+    weather arrive on different topics.
+    """
+    ts = rec.ts.timestamp()
+    result, digest = _admit(state, "t", rec.event_id, ts, state.trip_ts, cfg)
+    if result is not None:
+        return result
+    sec = int(ts // 1)
+    if state.sealed_upto is not None and sec < state.sealed_upto:
+        return UpdateResult.TOO_LATE
+    _remember(state, digest)
+    status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
+    entry = [ts, STATUS_CODE[status], float(rec.speed_kmh), trip_flags(rec, cfg, zone_heat_index_c)]
+    merge_pending(state.pending, sec, entry)
+    if state.trip_ts is None or ts >= state.trip_ts:
+        state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
+    seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
+    settle_recovery(state, cfg, final=True)
+    return UpdateResult.APPLIED
+
+
+__all__ = ["DAY_WIDTH", "RiderState", "UpdateResult", "update_trip", "update_wearable"]

@@ -1,0 +1,73 @@
+"""Fixed rings of time buckets: the only shape per-rider state may grow into.
+
+A ring has ``n`` slots; slot ``key % n`` holds bucket ``key`` (a minute, hour or day
+number) and its tag says which. Writing a newer key resets the slot; a key older than
+the one a slot holds cannot be written (it fell out of the ring). Sums are integers
+(fixed-point), so they are exact and do not depend on the order events arrive in.
+
+>>> tags, rows = new_ring(3)
+>>> write_row(tags, rows, 7, 2)[0] += 5
+>>> read_row(tags, rows, 7), read_row(tags, rows, 4), write_row(tags, rows, 4, 2)
+([5, 0], None, None)
+"""
+
+from __future__ import annotations
+
+EMPTY = -1
+MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
+HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute
+HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
+DAY_SLOTS = 8  # 7-day window = today + 7 whole days
+
+# Minute bucket fields. Fixed-point: HR in 0.01 bpm, skin in 0.001 °C, speed in 0.001 km/h.
+HR_SUM, HR_N, HR_MAX, HR_HIGH_S, SKIN_SUM, SKIN_N, VALID_S, ON_BODY_S, IMPACT_MAX = range(9)
+ONLINE_S, RIDE_S, SPEED_SUM, SPEED_SQ, SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS = range(9, 19)
+MINUTE_WIDTH = 19
+HR_SCALE, SKIN_SCALE, SPEED_SCALE, G_SCALE = 100, 1000, 1000, 1000
+# Day bucket fields
+DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)
+DAY_WIDTH = 4
+
+
+def new_ring(n: int) -> tuple[list[int], list[list[int]]]:
+    """Empty ring of ``n`` slots: (tags, rows)."""
+    return [EMPTY] * n, [[] for _ in range(n)]
+
+
+def read_row(tags: list[int], rows: list[list[int]], key: int) -> list[int] | None:
+    """The row of bucket ``key``, or None if the ring does not hold it."""
+    i = key % len(tags)
+    return rows[i] if tags[i] == key else None
+
+
+def write_row(tags: list[int], rows: list[list[int]], key: int, width: int) -> list[int] | None:
+    """The row of bucket ``key`` for writing (reset if the slot held an older key); None if too old."""
+    i = key % len(tags)
+    tag = tags[i]
+    if tag == key:
+        return rows[i]
+    if tag > key:
+        return None
+    tags[i] = key
+    row = [0] * width
+    rows[i] = row
+    return row
+
+
+def window_rows(tags: list[int], rows: list[list[int]], newest: int, whole: int) -> list[list[int]]:
+    """Rows of buckets ``newest - whole .. newest``: the current bucket plus ``whole`` whole ones."""
+    lo = newest - whole
+    return [rows[i] for i, tag in enumerate(tags) if lo <= tag <= newest]
+
+
+def ring_to_list(tags: list[int], rows: list[list[int]], oldest: int) -> list[list[int]]:
+    """Compact JSON form: ``[key, *row]`` for held buckets not older than ``oldest`` with any nonzero value."""
+    return sorted([tag, *rows[i]] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
+
+
+def ring_from_list(n: int, items: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    """Inverse of :func:`ring_to_list`."""
+    tags, rows = new_ring(n)
+    for key, *row in items:
+        tags[key % n], rows[key % n] = key, list(row)
+    return tags, rows

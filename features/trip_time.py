@@ -1,0 +1,177 @@
+"""Trip time accounting: which second was online, riding, speeding; breaks, stops and the riding clock.
+
+Trip records arrive about once a second and may arrive out of order. Each record
+covers the seconds from its own until the next record, at most ``cfg.trip_gap_cap_s``
+(so a dropout is not riding). Records wait in ``state.pending`` (one per second) until
+they are older than the allowed lateness, then they are *sealed*: their seconds are
+walked in event-time order into the minute/hour/day buckets and the sequence trackers
+(off-run, break, stop). Nothing that arrives within the lateness can change a sealed
+second, so the result does not depend on arrival order. Features seal a copy of the
+state up to ``now``, so they see the newest records without waiting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from features.config import FeatureConfig
+from features.ring import (
+    BRAKES, ACCELS, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, DAY_WIDTH,
+    EBIKE_S, MINUTE_WIDTH, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S, write_row,
+)
+from features.physiology import qualify_stop
+
+if TYPE_CHECKING:
+    from features.rider_state import RiderState
+
+OFFLINE, RIDING, WAITING, ON_BREAK = 0, 1, 2, 3
+STATUS_CODE = {"offline": OFFLINE, "riding": RIDING, "waiting": WAITING, "break": ON_BREAK}
+F_BRAKE, F_ACCEL, F_CORNER, F_SPEEDING, F_EBIKE, F_PHONE, F_HOT = 1, 2, 4, 8, 16, 32, 64
+_ONSET_FIELDS = ((F_BRAKE, BRAKES), (F_ACCEL, ACCELS), (F_CORNER, CORNERS))
+_SECONDS_FIELDS = ((F_SPEEDING, SPEEDING_S), (F_EBIKE, EBIKE_S), (F_PHONE, PHONE_S))
+# 30 mph: the common speeding rule switches from +5 mph to +10 mph tolerance above it.
+LOW_LIMIT_MAX_KMH = 48.28
+
+
+def is_online(status: int) -> bool:
+    """Riding or waiting for an order counts as online (working)."""
+    return status in (RIDING, WAITING)
+
+
+def trip_flags(rec: object, cfg: FeatureConfig, zone_heat_index_c: float | None) -> int:
+    """Bit flags of one ``TripPoint`` against the configured thresholds."""
+    flags = 0
+    speed = rec.speed_kmh  # type: ignore[attr-defined]
+    if rec.accel_long_g <= -cfg.harsh_brake_g:  # type: ignore[attr-defined]
+        flags |= F_BRAKE
+    if rec.accel_long_g >= cfg.harsh_accel_g:  # type: ignore[attr-defined]
+        flags |= F_ACCEL
+    if abs(rec.accel_lat_g) >= cfg.harsh_corner_g:  # type: ignore[attr-defined]
+        flags |= F_CORNER
+    limit = rec.speed_limit_kmh  # type: ignore[attr-defined]
+    if limit is not None:
+        tol = cfg.speeding_tolerance_low_kmh if limit <= LOW_LIMIT_MAX_KMH else cfg.speeding_tolerance_high_kmh
+        if speed > limit + tol:
+            flags |= F_SPEEDING
+    if speed > cfg.ebike_limit_kmh:
+        flags |= F_EBIKE
+    if rec.phone_handling and speed >= cfg.phone_handling_min_speed_kmh:  # type: ignore[attr-defined]
+        flags |= F_PHONE
+    if zone_heat_index_c is not None and zone_heat_index_c >= cfg.heat_exposure_hi_c:
+        flags |= F_HOT
+    return flags
+
+
+def merge_pending(pending: dict[int, list], sec: int, entry: list) -> None:
+    """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free)."""
+    old = pending.get(sec)
+    if old is None:
+        pending[sec] = entry
+        return
+    later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
+    pending[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
+
+
+def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
+    """Walk every second before ``upto`` into buckets and trackers; pending records before it are consumed."""
+    if state.sealed_upto is None:
+        first = min(state.pending, default=upto)
+        if first >= upto:
+            return
+        state.sealed_upto = first
+    cursor = state.sealed_upto
+    if upto <= cursor:
+        return
+    cap = cfg.trip_gap_cap_s
+    keys = sorted(k for k in state.pending if k < upto)
+    keys.append(upto)
+    for k in keys:
+        carry = state.carry
+        if carry is not None:
+            end = min(k, carry[0] + cap)
+            if end > cursor:
+                _span(state, cursor, end, carry, cfg)
+                cursor = end
+        if cursor < k:
+            _gap(state, cursor)
+            cursor = k
+        if k == upto:
+            break
+        _ts, status, speed, flags = state.pending.pop(k)
+        _count_onsets(state, k, flags, carry, cap)
+        state.carry = [k, status, speed, flags]
+    state.sealed_upto = upto
+
+
+def _count_onsets(state: RiderState, sec: int, flags: int, prev: list | None, cap: int) -> None:
+    # A harsh event lasting several records is one event: count only where the previous record lacked it.
+    prev_flags = prev[3] if prev is not None and sec - prev[0] <= cap else 0
+    if not flags & (F_BRAKE | F_ACCEL | F_CORNER):
+        return
+    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    if row is None:
+        return
+    for bit, field in _ONSET_FIELDS:
+        if flags & bit and not prev_flags & bit:
+            row[field] += 1
+
+
+def _gap(state: RiderState, start: int) -> None:
+    # No data: not online, and not a stop we can measure.
+    if state.off_since is None:
+        state.off_since = start
+    state.prev_riding = False
+    state.stop_candidate = None
+
+
+def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig) -> None:
+    _sec, status, speed, flags = rec
+    online, riding = is_online(status), status == RIDING
+    speed_q = round(speed * 1000)
+    break_s = cfg.break_min_minutes * 60.0
+    offset = cfg.local_utc_offset_h * 3600.0
+    for s in range(start, end):
+        if online:
+            if state.off_since is not None:
+                if s - state.off_since >= break_s:
+                    _day_row(state, s, offset)[DAY_BREAKS] += 1
+                    state.online_since_break_s = 0
+                state.off_since = None
+            state.online_since_break_s += 1
+        elif state.off_since is None:
+            state.off_since = s
+        if riding:
+            state.stop_candidate = None
+        elif state.prev_riding:
+            state.stop_candidate = s
+        if state.stop_candidate is not None and s + 1 - state.stop_candidate >= cfg.stop_min_seconds:
+            qualify_stop(state, state.stop_candidate)
+            state.stop_candidate = None
+        state.prev_riding = riding
+        row = write_row(state.minute_tags, state.minute_rows, s // 60, MINUTE_WIDTH)
+        if row is None:
+            continue
+        if online:
+            row[ONLINE_S] += 1
+            hour = write_row(state.hour_tags, state.hour_rows, s // 3600, 1)
+            if hour is not None:
+                hour[0] += 1
+            day = _day_row(state, s, offset)
+            day[DAY_ONLINE_S] += 1
+            if flags & F_HOT:
+                day[DAY_HEAT_S] += 1
+            if riding:
+                row[RIDE_S] += 1
+                row[SPEED_SUM] += speed_q
+                row[SPEED_SQ] += speed_q * speed_q
+                local_hour = ((s + offset) % 86400.0) / 3600.0
+                if cfg.night_start_hour <= local_hour < cfg.night_end_hour:
+                    day[DAY_NIGHT_RIDE_S] += 1
+        for bit, field in _SECONDS_FIELDS:
+            if flags & bit:
+                row[field] += 1
+
+
+def _day_row(state: RiderState, s: int, offset: float) -> list[int]:
+    row = write_row(state.day_tags, state.day_rows, int((s + offset) // 86400), DAY_WIDTH)
+    return row if row is not None else [0] * DAY_WIDTH

@@ -1,0 +1,183 @@
+"""Zone weather state (one per zone, a global table) and the heat/weather features.
+
+>>> from types import SimpleNamespace as Obs
+>>> from datetime import datetime, timezone
+>>> obs = Obs(zone_id="z1", ts=datetime(2026, 7, 1, 4, tzinfo=timezone.utc), air_temp_c=35.0,
+...           relative_humidity_pct=60.0, wind_speed_ms=1.0, wind_gust_ms=3.0, precipitation_mm_h=0.0,
+...           visibility_m=10000.0, solar_w_m2=800.0, road_flooding=False, daylight=True, daily_max_temp_c=38.0)
+>>> zone = update_zone_weather(None, obs)
+>>> f = weather_features(zone, now=obs.ts.timestamp() + 60)
+>>> round(f["heat_index_c"], 1), f["heat_category"], f["cn_heat_35"], f["cn_heat_40"], f["weather_age_s"]
+(45.1, 3.0, 1.0, 0.0, 60.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from features.config import FeatureConfig
+from features.heat import c_to_f, heat_category, heat_index_c, heat_index_f, wbgt_outdoor_estimate_c
+
+NAN = math.nan
+_DEFAULT_CFG = FeatureConfig()
+
+WEATHER_FEATURE_NAMES: tuple[str, ...] = (
+    "heat_index_c", "heat_category", "wbgt_c_est", "cn_heat_35", "cn_heat_40", "precip_mm_h", "rain_onset",
+    "wind_gust_ms", "visibility_m", "freezing", "darkness", "road_flooding", "weather_age_s",
+)
+
+
+def local_day(ts: float, cfg: FeatureConfig) -> int:
+    """Local calendar day number (days since 1970-01-01 in the configured UTC offset).
+
+    >>> local_day(16 * 3600.0, FeatureConfig(local_utc_offset_h=8.0))  # 16:00 UTC is 00:00 UTC+8 next day
+    1
+    """
+    return int((ts + cfg.local_utc_offset_h * 3600.0) // 86400.0)
+
+
+@dataclass(slots=True)
+class ZoneWeather:
+    """Latest weather of one zone plus what rain onset and the daily maximum need.
+
+    ``dry_since``/``wet_since`` mark the start of the current dry or wet spell;
+    ``dry_spell_s`` is the length of the dry spell that the current rain ended, and
+    ``dry_spell_censored`` says that spell began before our first observation (so
+    its true length is unknown if it looks shorter than the onset threshold).
+    """
+
+    zone_id: str
+    ts: float
+    air_temp_c: float
+    relative_humidity_pct: float
+    wind_speed_ms: float
+    wind_gust_ms: float
+    precipitation_mm_h: float
+    visibility_m: float
+    solar_w_m2: float
+    road_flooding: bool
+    daylight: bool
+    daily_max_temp_c: float | None
+    observed_max_c: float
+    observed_max_day: int
+    first_ts: float
+    last_dry_ts: float | None = None
+    dry_since: float | None = None
+    wet_since: float | None = None
+    dry_spell_s: float | None = None
+    dry_spell_censored: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (plain numbers, booleans, strings and None) for the changelog."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ZoneWeather:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def update_zone_weather(zone: ZoneWeather | None, obs: Any, cfg: FeatureConfig = _DEFAULT_CFG) -> ZoneWeather:
+    """Fold one ``WeatherObservation`` into the zone state (in place) and return it.
+
+    An observation not newer than the zone's latest is ignored (out of order or
+    repeated): the newest observation wins.
+    """
+    ts = obs.ts.timestamp()
+    day = local_day(ts, cfg)
+    if zone is not None and ts <= zone.ts:
+        return zone
+    if zone is None:
+        zone = ZoneWeather(
+            zone_id=obs.zone_id, ts=ts, air_temp_c=obs.air_temp_c, relative_humidity_pct=obs.relative_humidity_pct,
+            wind_speed_ms=0.0, wind_gust_ms=0.0, precipitation_mm_h=0.0, visibility_m=0.0, solar_w_m2=0.0,
+            road_flooding=False, daylight=True, daily_max_temp_c=None,
+            observed_max_c=obs.air_temp_c, observed_max_day=day, first_ts=ts,
+        )
+    zone.ts = ts
+    zone.air_temp_c = float(obs.air_temp_c)
+    zone.relative_humidity_pct = float(obs.relative_humidity_pct)
+    zone.wind_speed_ms = float(obs.wind_speed_ms)
+    zone.wind_gust_ms = float(obs.wind_gust_ms)
+    zone.precipitation_mm_h = float(obs.precipitation_mm_h)
+    zone.visibility_m = float(obs.visibility_m)
+    zone.solar_w_m2 = float(obs.solar_w_m2)
+    zone.road_flooding = bool(obs.road_flooding)
+    zone.daylight = bool(obs.daylight)
+    zone.daily_max_temp_c = None if obs.daily_max_temp_c is None else float(obs.daily_max_temp_c)
+    if day != zone.observed_max_day:
+        zone.observed_max_c, zone.observed_max_day = zone.air_temp_c, day
+    else:
+        zone.observed_max_c = max(zone.observed_max_c, zone.air_temp_c)
+    if zone.precipitation_mm_h < cfg.rain_mm_h:
+        if zone.dry_since is None or zone.wet_since is not None:
+            zone.dry_since = ts
+        zone.wet_since = None
+        zone.last_dry_ts = ts
+    elif zone.wet_since is None:
+        zone.wet_since = ts
+        zone.dry_spell_s = None if zone.dry_since is None else ts - zone.dry_since
+        zone.dry_spell_censored = zone.dry_since is None or zone.dry_since == zone.first_ts
+    return zone
+
+
+def _flag(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+def rain_onset(zone: ZoneWeather, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> float:
+    """1 while rain that began < 60 min ago followed ≥ 24 h dry; 0 otherwise; NaN if the dry spell is unknown.
+
+    Unknown: the zone's history began in rain, or its first dry spell is shorter than
+    24 h only because we have not watched it longer.
+    """
+    if zone.wet_since is None:
+        return 0.0
+    if now - zone.wet_since >= cfg.rain_onset_window_min * 60.0:
+        return 0.0
+    needed = cfg.rain_onset_dry_h * 3600.0
+    if zone.dry_spell_s is not None and zone.dry_spell_s >= needed:
+        return 1.0
+    return NAN if zone.dry_spell_censored else 0.0
+
+
+def weather_features(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> dict[str, float]:
+    """The heat/weather features of :data:`WEATHER_FEATURE_NAMES` at event time ``now``.
+
+    With no weather for the zone every value is NaN: missing is missing, never safe.
+    ``cn_heat_35``/``cn_heat_40`` use the larger of the forecast daily maximum and the
+    maximum observed today; NaN when neither is known for today.
+    """
+    if zone is None:
+        return dict.fromkeys(WEATHER_FEATURE_NAMES, NAN)
+    t, rh = zone.air_temp_c, zone.relative_humidity_pct
+    hi_f = heat_index_f(c_to_f(t), rh)
+    candidates = [zone.daily_max_temp_c] if zone.daily_max_temp_c is not None else []
+    if zone.observed_max_day == local_day(now, cfg):
+        candidates.append(zone.observed_max_c)
+    day_max = max(candidates) if candidates else NAN
+    wet = zone.precipitation_mm_h >= cfg.rain_mm_h
+    freezing = (t <= cfg.freezing_wet_c and wet) or t <= cfg.freezing_dry_c
+    return {
+        "heat_index_c": heat_index_c(t, rh),
+        "heat_category": float(heat_category(hi_f)),
+        "wbgt_c_est": wbgt_outdoor_estimate_c(t, rh, zone.wind_speed_ms, zone.solar_w_m2),
+        "cn_heat_35": NAN if math.isnan(day_max) else _flag(day_max >= cfg.cn_heat_shorten_c),
+        "cn_heat_40": NAN if math.isnan(day_max) else _flag(day_max >= cfg.cn_heat_stop_c),
+        "precip_mm_h": zone.precipitation_mm_h,
+        "rain_onset": rain_onset(zone, now, cfg),
+        "wind_gust_ms": zone.wind_gust_ms,
+        "visibility_m": zone.visibility_m,
+        "freezing": _flag(freezing),
+        "darkness": _flag(not zone.daylight),
+        "road_flooding": _flag(zone.road_flooding),
+        "weather_age_s": max(0.0, now - zone.ts),
+    }
+
+
+def zone_heat_index_c(zone: ZoneWeather | None) -> float | None:
+    """Heat index (°C) of the zone's latest observation, or None without weather: what ``update_trip`` takes."""
+    return None if zone is None else heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
