@@ -1,0 +1,20 @@
+"""Deterministic fleet simulator: a pure data source for riskstream's input topics.
+
+>>> from streams.simulation import FleetSimulator, SimConfig
+>>> sim = FleetSimulator(SimConfig(riders=2, seed=0))
+>>> any(r.role == "weather" for r in sim.records(1))
+True
+"""
+
+from __future__ import annotations
+
+from .files import read_jsonl, write_jsonl
+from .fleet import DEFAULT_ZONES, SCENARIOS, FleetSimulator, SimConfig, SimStats
+from .hazard import HazardContext, HazardRates, event_probability, heat_index_f, true_hazard
+from .records import SimRecord
+
+__all__ = [
+    "DEFAULT_ZONES", "SCENARIOS", "FleetSimulator", "SimConfig", "SimStats", "SimRecord",
+    "HazardContext", "HazardRates", "true_hazard", "event_probability", "heat_index_f",
+    "write_jsonl", "read_jsonl",
+]

@@ -1,0 +1,354 @@
+"""Per-second dynamics of the whole fleet, vectorized over riders with numpy.
+
+States: offline → waiting (pick-up) → riding → waiting (drop-off) → … with breaks
+when continuous work exceeds the rider's habit, and ``down`` for a while after an
+incident, then offline for the rest of the shift. Each second updates speed (red
+lights, harsh brakes/accelerations/corners), position (toward the leg's destination
+inside the home zone, sometimes another zone), phone handling, physiology (core
+temperature and heart rate toward effort- and heat-driven targets, skin temperature),
+the accelerometer summary, the true hazard and the incident draws.
+
+Physiology (documented choices, not a validated thermoregulation model):
+core temperature relaxes (τ 15 min up, 10 min down) toward
+``base + 1.3·effort + 0.045·max(0, HI_°C − 27)`` (0.3× of the heat term on a break);
+heart rate relaxes (τ 20 s up, 40 s down) toward
+``HR_rest + effort·(HR_max − HR_rest) + 22·ΔTcore + 1·online hours``;
+PSI (Moran 1998) uses the true core temperature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .hazard import KINDS, HazardContext, true_hazard
+from .riders import RiderProfile, local_midnight, shift_blocks
+from .weather import ZoneWeather
+
+OFFLINE, RIDING, WAITING, ON_BREAK, DOWN = 0, 1, 2, 3, 4
+KMH_PER_G_S = 35.3  # 1 g for 1 s changes speed by 9.81 m/s = 35.3 km/h
+M_PER_DEG = 111_000.0
+ZONE_RADIUS_DEG = 0.0225  # ≈ 2.5 km: destinations lie within this of the home-zone centre
+KNOWN_ZONE_CENTRES = {
+    "sh-pudong": (31.2215, 121.5440), "sh-jingan": (31.2286, 121.4476),
+    "sh-minhang": (31.1128, 121.3816), "sh-baoshan": (31.4049, 121.4890),
+}
+ROAD_LIMITS = (np.nan, 20.0, 30.0, 40.0, 60.0)  # nan: the map has no limit
+ROAD_LIMIT_WEIGHTS = (0.15, 0.25, 0.3, 0.2, 0.1)
+HARSH_G = 0.35  # features.config default harsh-brake threshold
+ZONE_CHANGE_PER_LEG = 0.03
+RED_LIGHT_PER_S = 1.0 / 90.0
+
+
+def zone_centres(zones: Sequence[str]) -> np.ndarray:
+    """(lat, lon) per zone: known Shanghai districts, others on a ring around the centre."""
+    out = []
+    for i, z in enumerate(zones):
+        ang = 2.0 * np.pi * i / max(len(zones), 1)
+        out.append(KNOWN_ZONE_CENTRES.get(z, (31.23 + 0.12 * np.sin(ang), 121.47 + 0.14 * np.cos(ang))))
+    return np.array(out)
+
+
+@dataclass
+class Tick:
+    """What one second produced: exposure, incidents and per-rider values to emit."""
+
+    online: int
+    riding: int
+    incidents: list[tuple[int, str]]
+    emit: list[int]
+    arrays: dict[str, list]
+    hazard_lists: list[dict[str, float]] | None
+
+
+class FleetState:
+    """Arrays of rider state; :meth:`step` advances all riders by one tick."""
+
+    def __init__(self, profiles: list[RiderProfile], zones: Sequence[str], start_epoch: float, seed: int,
+                 dropout_rate: float = 0.0) -> None:
+        n = len(profiles)
+        self.n, self.profiles, self.dropout_rate = n, profiles, dropout_rate
+        self.rng = np.random.default_rng([seed, 2])
+        self.shift_rngs = [np.random.default_rng([seed, 4, p.index]) for p in profiles]
+        col = lambda name: np.array([getattr(p, name) for p in profiles], dtype=float)  # noqa: E731
+        self.aggr, self.cruise, self.harsh_p = col("aggressiveness"), col("cruise_kmh"), col("harsh_per_h") / 3600.0
+        self.phone_p, self.break_every_s = col("phone_start_per_s"), col("break_every_min") * 60.0
+        self.break_s, self.hr_rest, self.hr_max = col("break_min") * 60.0, col("hr_rest"), col("hr_max")
+        self.core_base = col("core_base_c")
+        self.centres = zone_centres(zones)
+        self.home = np.array([p.home_zone for p in profiles])
+        self.state = np.full(n, OFFLINE)
+        self.left = np.zeros(n)  # seconds left in waiting / break / down
+        self.speed, self.target = np.zeros(n), np.zeros(n)
+        self.limit = np.full(n, np.nan)
+        self.light, self.phone_left, self.still, self.drop = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        self.walking, self.walk_frac = np.zeros(n, dtype=bool), np.full(n, 0.3)
+        self.leg = np.zeros(n, dtype=int)
+        self.leg_deadline = np.zeros(n)
+        lat0, lon0 = self._points(self.home)
+        self.lat, self.lon = lat0, lon0
+        self.dest_lat, self.dest_lon = lat0.copy(), lon0.copy()
+        self.hr, self.core = self.hr_rest.copy(), self.core_base.copy()
+        self.skin = np.full(n, 33.0)
+        self.cont_s, self.shift_s, self.harsh10 = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.shift_end = np.zeros(n)
+        self.shifts: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+        day0 = local_midnight(start_epoch) - 86400.0
+        for i, p in enumerate(profiles):
+            blocks = []
+            for d in range(4):
+                blocks += shift_blocks(p, day0 + d * 86400.0, self.shift_rngs[i])
+            self._planned_until = day0 + 4 * 86400.0
+            blocks = [b for b in sorted(blocks) if b[1] > start_epoch]
+            if blocks and blocks[0][0] < start_epoch:  # the world begins at start: shift starts then
+                dur = blocks[0][1] - blocks[0][0]
+                s = start_epoch + float(self.shift_rngs[i].uniform(0.0, 600.0))
+                blocks[0] = (s, s + dur)
+            self.shifts[i] = blocks
+        self.next_start = np.array([b[0][0] if b else np.inf for b in self.shifts])
+
+    # ------------------------------------------------------------------ helpers
+
+    def _points(self, zone_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = len(zone_idx)
+        r = ZONE_RADIUS_DEG * np.sqrt(self.rng.random(m))
+        ang = 2.0 * np.pi * self.rng.random(m)
+        c = self.centres[zone_idx]
+        return c[:, 0] + r * np.sin(ang), c[:, 1] + r * np.cos(ang) / np.cos(np.radians(c[:, 0]))
+
+    def _new_leg(self, i: int, t: float) -> None:
+        rng = self.rng
+        if len(self.centres) > 1 and rng.random() < ZONE_CHANGE_PER_LEG:
+            d = np.hypot(*(self.centres - self.centres[self.home[i]]).T)
+            w = np.where(d > 0, 1.0 / np.maximum(d, 1e-9), 0.0)
+            self.home[i] = int(rng.choice(len(w), p=w / w.sum()))
+        lat, lon = self._points(np.array([self.home[i]]))
+        self.dest_lat[i], self.dest_lon[i] = lat[0], lon[0]
+        self.limit[i] = ROAD_LIMITS[int(rng.choice(len(ROAD_LIMITS), p=ROAD_LIMIT_WEIGHTS))]
+        rush = 8.0 if rng.random() < 0.1 + 0.4 * self.aggr[i] else 0.0  # running late
+        self.target[i] = self.cruise[i] * rng.uniform(0.9, 1.1) + rush
+        self.leg[i] += 1
+        self.leg_deadline[i] = t + 5400.0
+        self.state[i] = RIDING
+
+    def _wait(self, i: int, pickup: bool) -> None:
+        self.state[i] = WAITING
+        self.left[i] = self.rng.uniform(120.0, 600.0) if pickup else self.rng.uniform(60.0, 360.0)
+        self.walk_frac[i] = 0.25 if pickup else 0.75  # stairs and corridors at drop-off
+        self.speed[i] = 0.0
+
+    def _go_offline(self, i: int, t: float) -> None:
+        self.state[i] = OFFLINE
+        self.speed[i] = 0.0
+        blocks = [b for b in self.shifts[i] if b[1] > t]
+        if len(blocks) < 2:
+            p, rng = self.profiles[i], self.shift_rngs[i]
+            day = local_midnight(max(t, blocks[-1][0] if blocks else t)) + 86400.0
+            blocks += shift_blocks(p, day, rng) + shift_blocks(p, day + 86400.0, rng)
+        self.shifts[i] = blocks
+        self.next_start[i] = blocks[0][0]
+
+    def knock_down(self, i: int, kind: str, t: float) -> None:
+        """After an incident: stop, lie still (crash, fall) or sit (heat, exhaustion), then offline."""
+        self.state[i] = DOWN
+        impact = kind in ("crash", "fall")
+        self.left[i] = self.rng.uniform(20.0, 60.0) if impact else self.rng.uniform(60.0, 180.0)
+        self.still[i] = self.left[i] if impact else 0.0
+        # the rest of this shift (and a split shift's second half) is lost
+        self.shifts[i] = [b for b in self.shifts[i] if b[0] > self.shift_end[i] + 4 * 3600.0]
+
+    # ------------------------------------------------------------------ transitions
+
+    def _transitions(self, t: float, went_offline: list[int]) -> None:
+        st = self.state
+        starting = np.flatnonzero((st == OFFLINE) & (self.next_start <= t))
+        for i in starting.tolist():
+            blocks = self.shifts[i]
+            start, end = blocks.pop(0)
+            if end <= t:
+                self._go_offline(i, t)
+                continue
+            self.shift_end[i], self.shift_s[i], self.cont_s[i] = end, 0.0, 0.0
+            self.next_start[i] = np.inf
+            self._wait(i, pickup=True)
+        arrived = (st == RIDING) & (
+            (np.hypot(self.dest_lat - self.lat, self.dest_lon - self.lon) * M_PER_DEG < 30.0)
+            | (self.leg_deadline <= t))
+        done = ((st == WAITING) | (st == ON_BREAK) | (st == DOWN)) & (self.left <= 0.0)
+        for i in np.flatnonzero(arrived | done).tolist():
+            s = st[i]
+            if s == RIDING:
+                self._wait(i, pickup=self.leg[i] % 2 == 1)
+                continue
+            if s == ON_BREAK:
+                self.cont_s[i] = 0.0
+            if s == DOWN or t >= self.shift_end[i]:
+                self._go_offline(i, t)
+                went_offline.append(i)
+            elif s == WAITING and self.cont_s[i] >= self.break_every_s[i]:
+                st[i] = ON_BREAK
+                self.left[i] = self.break_s[i] * self.rng.uniform(0.8, 1.2)
+            else:
+                self._new_leg(i, t)
+
+    # ------------------------------------------------------------------ one second
+
+    def _weather_arrays(self, weather: list[ZoneWeather]) -> dict[str, np.ndarray]:
+        if getattr(self, "_wx_src", None) is not weather:
+            self._wx_src = weather
+            get = lambda name, dtype=float: np.array([getattr(w, name) for w in weather], dtype=dtype)  # noqa: E731
+            self._wx = {
+                "hi": get("heat_index_f"), "temp": get("air_temp_c"), "precip": get("precipitation_mm_h"),
+                "gust": get("wind_gust_ms"), "vis": get("visibility_m"), "flood": get("road_flooding", bool),
+                "onset": get("rain_onset", bool), "freezing": get("freezing", bool), "night": get("night", bool),
+                "dark": ~get("daylight", bool),
+            }
+        return self._wx
+
+    def step(self, t: float, dt: float, weather: list[ZoneWeather], hazard_scale: float = 1.0,
+             want_hazard: bool = False) -> Tick:
+        """Advance every rider by ``dt`` seconds at epoch ``t``."""
+        went_offline: list[int] = []
+        self._transitions(t, went_offline)
+        n, rng, st = self.n, self.rng, self.state
+        U = rng.random((20, n))
+        N = rng.standard_normal((10, n))
+        riding, waiting, brk, down = st == RIDING, st == WAITING, st == ON_BREAK, st == DOWN
+        active = riding | waiting | brk
+        online = active | down
+        coslat = np.cos(np.radians(self.lat))
+        dz = (self.lat[:, None] - self.centres[:, 0]) ** 2 + ((self.lon[:, None] - self.centres[:, 1]) * coslat[:, None]) ** 2
+        zone = dz.argmin(axis=1)
+        wx = self._weather_arrays(weather)
+        hi_f, air, precip = wx["hi"][zone], wx["temp"][zone], wx["precip"][zone]
+
+        # speed: cruise target, red lights (aggressive riders run some), harsh events
+        self.light -= dt
+        new_light = riding & (self.light <= 0) & (U[0] < RED_LIGHT_PER_S * dt) & (U[1] >= 0.6 * self.aggr)
+        self.light = np.where(new_light, 15.0 + 45.0 * U[2], self.light)
+        stopping = riding & (self.light > 0)
+        target = np.where(stopping, 0.0, self.target)
+        dv = np.clip(target - self.speed, -4.0 * dt, (2.5 + 2.0 * self.aggr) * dt) + 0.6 * N[0]
+        harsh_b = riding & (self.speed > 15.0) & (U[3] < self.harsh_p * dt)
+        harsh_a = riding & (self.speed < 12.0) & ~stopping & (U[4] < 0.7 * self.harsh_p * dt)
+        dv = np.where(harsh_b, -(0.35 + 0.4 * U[5]) * KMH_PER_G_S * dt, dv)
+        dv = np.where(harsh_a, (0.35 + 0.2 * U[5]) * KMH_PER_G_S * dt, dv)
+        speed = np.where(riding, np.clip(self.speed + dv, 0.0, 70.0), 0.0)
+        along = np.clip(np.where(riding, (speed - self.speed) / KMH_PER_G_S / dt + 0.015 * N[1], 0.0), -3.0, 3.0)
+        corner = riding & (speed > 12.0) & (U[6] < 0.5 * self.harsh_p * dt)
+        alat = np.where(corner, np.where(U[7] < 0.5, -1.0, 1.0) * (0.4 + 0.25 * U[8]), riding * 0.04 * N[2])
+        self.speed = speed
+        self.harsh10 = self.harsh10 * np.exp(-dt / 600.0) + (along <= -HARSH_G)
+
+        # phone handling: episodes of 3-12 s while riding; often while waiting
+        self.phone_left -= dt
+        start_phone = riding & (self.phone_left <= 0) & (U[9] < self.phone_p * dt)
+        self.phone_left = np.where(start_phone, 3.0 + 9.0 * U[10], self.phone_left)
+        phone = (riding & (self.phone_left > 0)) | (waiting & (U[10] < 0.4))
+
+        # position toward the leg's destination
+        dlat, dlon = self.dest_lat - self.lat, self.dest_lon - self.lon
+        dist = np.hypot(dlat, dlon * coslat)
+        frac = np.where(riding, np.minimum(1.0, speed / 3.6 * dt / M_PER_DEG / np.maximum(dist, 1e-12)), 0.0)
+        self.lat += dlat * frac
+        self.lon += dlon * frac
+
+        # on foot during waits; a spike while walking is sometimes followed by sitting still (not a fall)
+        p_stop = dt / 30.0
+        p_start = p_stop * self.walk_frac / (1.0 - self.walk_frac)
+        self.walking = waiting & np.where(self.walking, U[11] >= p_stop, U[11] < p_start)
+        self.still -= dt
+        spike = (riding & (U[12] < dt / 900.0)) | (self.walking & (U[12] < dt / 400.0))
+        sit = self.walking & spike & (U[13] < 0.1)
+        self.still = np.where(sit, 15.0 + 15.0 * U[14], self.still)
+        self.walking &= ~sit
+        quiet = (self.still > 0) | down
+
+        # physiology
+        effort = np.select([riding, self.walking, waiting, brk, down],
+                           [0.18 + 0.12 * self.aggr + 0.004 * speed, 0.45, 0.1, 0.05, 0.1], 0.0)
+        hi_c = (hi_f - 32.0) * 5.0 / 9.0
+        tc_eq = (self.core_base + 1.3 * effort + 0.045 * np.maximum(0.0, hi_c - 27.0) * np.where(brk, 0.3, 1.0)
+                 - 0.2 * (precip > 2.0))
+        tau_c = np.where(tc_eq > self.core, 900.0, 600.0)
+        self.core = np.where(online, self.core + (tc_eq - self.core) * dt / tau_c, self.core_base)
+        hr_t = (self.hr_rest + effort * (self.hr_max - self.hr_rest) + 22.0 * (self.core - self.core_base)
+                + self.shift_s / 3600.0)
+        tau_h = np.where(hr_t > self.hr, 20.0, 40.0)
+        self.hr = np.where(online, self.hr + (hr_t - self.hr) * np.minimum(1.0, dt / tau_h) + 0.8 * N[3], self.hr_rest)
+        sk_t = 32.5 + 0.22 * (air - 25.0) + effort + 0.5 * (self.core - self.core_base) - 1.2 * (precip > 1.0)
+        self.skin += (sk_t - self.skin) * min(1.0, dt / 180.0)
+        psi = np.clip(5.0 * (self.core - self.core_base) / (39.5 - self.core_base)
+                      + 5.0 * (self.hr - self.hr_rest) / (180.0 - self.hr_rest), 0.0, 10.0)
+        self.cont_s += (riding | waiting) * dt
+        self.shift_s += online * dt
+        self.left -= dt
+
+        # true hazard and incident draws
+        limit = self.limit
+        rates = true_hazard(HazardContext(
+            riding=riding, on_foot=self.walking, online=active, on_break=brk, speed_kmh=speed,
+            speeding=speed > limit + np.where(limit <= 48.0, 8.0, 16.0), phone_moving=phone & (speed >= 18.0),
+            harsh_brakes_10m=self.harsh10, heat_index_f=hi_f, strain_psi=psi,
+            continuous_riding_min=self.cont_s / 60.0, online_hours=self.shift_s / 3600.0,
+            night=wx["night"][zone], dark=wx["dark"][zone], precip_mm_h=precip, rain_onset=wx["onset"][zone],
+            road_flooding=wx["flood"][zone], visibility_m=wx["vis"][zone], wind_gust_ms=wx["gust"][zone],
+            freezing=wx["freezing"][zone], aggressiveness=self.aggr))
+        by_kind = np.vstack([rates.crash, rates.fall, rates.heat_illness, rates.exhaustion]) * hazard_scale
+        total = by_kind.sum(axis=0)
+        hit = active & (U[15] < 1.0 - np.exp(-total * dt / 3600.0))
+        status = st.copy()
+
+        # accelerometer summary of the second
+        var = np.select([riding, self.walking, waiting, brk],
+                        [0.01 + 0.0015 * speed + 0.008 * np.abs(N[4]), 0.08 + 0.12 * U[16],
+                         0.004 + 0.003 * np.abs(N[4]), 0.002 + 0.001 * np.abs(N[4])], 0.002)
+        var = np.where(quiet, 0.0001 + 0.0009 * U[16], var)
+        mean = np.where(quiet, 1.0 + 0.002 * N[5], 1.0 + 0.01 * N[5] + 0.03 * self.walking)
+        peak = mean + 2.5 * np.sqrt(var) + 0.03 * np.abs(N[6])
+        peak = np.where(spike & ~quiet, 3.0 + 5.0 * U[17], peak)
+        steps = np.where(self.walking, 1 + (U[18] < 0.6) + (U[18] < 0.1), 0)
+
+        incidents: list[tuple[int, str]] = []
+        for i in np.flatnonzero(hit).tolist():
+            x = rng.random() * total[i]
+            j = int(np.searchsorted(np.cumsum(by_kind[:, i]), x, side="right"))
+            kind = KINDS[min(j, 3)]
+            incidents.append((i, kind))
+            if kind in ("crash", "fall"):
+                peak[i] = 4.0 + 6.0 * rng.random()  # impact, then stillness (see knock_down)
+                var[i] = 0.3 + 0.5 * rng.random()
+            if kind == "crash":
+                along[i] = -min(3.0, 1.0 + speed[i] / KMH_PER_G_S)
+                self.speed[i] = speed[i] = 0.0
+            self.knock_down(i, kind, t)
+
+        self.drop -= dt
+        if self.dropout_rate:
+            start_drop = online & (self.drop <= 0) & (U[19] < self.dropout_rate * dt / 65.0)
+            self.drop = np.where(start_drop, 10.0 + 110.0 * U[17], self.drop)
+        emit_mask = online.copy()
+        emit_mask[went_offline] = True
+        e = np.flatnonzero(emit_mask)
+        wear = (online & (self.drop <= 0))[e]
+        self.dropped = int((online & (self.drop > 0)).sum())
+        limits = limit[e].tolist()
+        r = np.round
+        arrays = {
+            "wear": wear.tolist(), "hr": r(np.clip(self.hr[e] + 1.5 * N[7][e], 35.0, 220.0), 1).tolist(),
+            "skin": r(np.clip(self.skin[e] + 0.1 * N[8][e], 20.0, 42.0), 2).tolist(),
+            "peak": r(np.minimum(peak[e], 32.0), 3).tolist(), "mean": r(mean[e], 3).tolist(),
+            "var": r(var[e], 5).tolist(), "steps": steps[e].tolist(),
+            "lat": r(self.lat[e] + 2.5e-5 * N[9][e], 6).tolist(), "lon": r(self.lon[e] + 2.5e-5 * N[9][e], 6).tolist(),
+            "speed": r(speed[e], 1).tolist(), "along": r(along[e], 3).tolist(), "alat": r(alat[e], 3).tolist(),
+            "limit": [None if x != x else x for x in limits], "phone": phone[e].tolist(),
+            "status": status[e].tolist(), "zone": zone[e].tolist(), "leg": self.leg[e].tolist(),
+        }
+        hazard_lists = None
+        if want_hazard:
+            bk = (by_kind[:, e] * active[e]).T.tolist()
+            hazard_lists = [{"accident": c, "injury": f + h + x, "crash": c, "fall": f, "heat_illness": h,
+                             "exhaustion": x} for c, f, h, x in bk]
+        return Tick(int(active.sum()), int(riding.sum()), incidents, e.tolist(), arrays, hazard_lists)
