@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from streams.settings import KafkaSettings
+from streams.settings import KafkaSettings, Settings
 
 #: Bytes; forces one record per batch (see module docstring).
 EMBEDDED_MAX_BATCH_BYTES = 1
@@ -57,3 +57,46 @@ def consumer_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
         kwargs["session_timeout_ms"] = int(EMBEDDED_SESSION_TIMEOUT_S * 1000)
         kwargs["heartbeat_interval_ms"] = 1000
     return kwargs
+
+
+def _credentials(settings: Settings) -> Any:
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    kafka = settings.kafka
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    if kafka.security_protocol.startswith("SASL"):
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        return SASLCredentials(
+            username=kafka.sasl_username or "",
+            password=password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=ssl_context(kafka),
+        )
+    return SSLCredentials(ssl_context(kafka))
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """Faust keyword settings; the embedded profile only when ``kafka.embedded`` is true."""
+    worker = settings.worker
+    conf: dict[str, Any] = {
+        "broker": settings.kafka.broker,
+        "broker_credentials": _credentials(settings),
+        "store": "memory://",
+        "datadir": str(worker.state_dir / "faust"),
+        "topic_partitions": settings.topics.partitions,
+        "topic_replication_factor": settings.kafka.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "web_enabled": False,
+        "broker_max_poll_records": 2000,
+        "stream_buffer_maxsize": 8192,
+        "consumer_max_fetch_size": 4 * 1024 * 1024,
+    }
+    if settings.kafka.embedded:
+        conf.update(
+            producer_max_batch_size=EMBEDDED_MAX_BATCH_BYTES,
+            broker_session_timeout=EMBEDDED_SESSION_TIMEOUT_S,
+            broker_heartbeat_interval=1.0,
+            broker_rebalance_timeout=EMBEDDED_SESSION_TIMEOUT_S,
+        )
+    return conf

@@ -1,0 +1,98 @@
+"""The Faust app: topics, tables and thin agents. All logic lives in :mod:`streams.processor`.
+
+- ``telemetry`` reads ``telemetry.wearable``, ``telemetry.trip`` and ``incidents`` (all keyed
+  by rider id, co-partitioned) as raw bytes in batches, hands them to the processor, sends
+  its outputs and writes the changed riders' state to the changelogged ``rider-state``
+  table before asking for the next batch (so committed offsets never run ahead of state).
+- ``weather`` keeps the zone weather in a global table: every worker needs all of it.
+- A timer publishes gauges and reloads a new model artifact without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from streams import metrics
+from streams.kafka import faust_settings
+from streams.processor import Processor, RawRecord  # noqa: E402
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Utf8Keys:
+    """Read-only view of a bytes-keyed table by ``str`` key."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table.get(key.encode(), default)
+
+
+def create_app(settings: Settings, processor: Processor | None = None) -> faust.App:
+    """Build the app with its agents. ``processor`` may be injected (tests)."""
+    app = faust.App(settings.worker.app_id, **faust_settings(settings))
+    topics = settings.topics
+    proc = processor or Processor(settings)
+    app.processor = proc  # type: ignore[attr-defined]
+
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    rider_topics = app.topic(topics.wearable, topics.trip, topics.incidents, partitions=topics.partitions, **raw)
+    weather_topic = app.topic(topics.weather, partitions=1, **raw)
+    out = {
+        role: app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        for role, name in (("alerts", topics.alerts), ("risk_scores", topics.risk_scores),
+                           ("audit", topics.audit), ("dlq", topics.dlq))
+    }
+
+    # Key by rider id with the producer's partitioner, the same as the input topics, so a
+    # table write from any batch lands in the rider's own changelog partition.
+    # Keys are raw bytes (Faust serializes a str key as JSON, with quotes), values JSON.
+    riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
+                       use_partitioner=True)
+    zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
+    proc.bind_state(rider_store=Utf8Keys(riders), zone_store=Utf8Keys(zones))
+
+    async def send_outputs(outputs: list[tuple[str, str, bytes]]) -> None:
+        for role, key, value in outputs:
+            await out[role].send(key=key, value=value)
+
+    @app.agent(rider_topics, name="telemetry")
+    async def telemetry(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
+            batch = [RawRecord.from_event(ev) for ev in events]
+            result = proc.process_batch(batch)
+            await send_outputs(result.outputs)
+            for rider_id, state in result.states.items():
+                riders[rider_id.encode()] = state
+
+    @app.agent(weather_topic, name="weather")
+    async def weather(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
+            result = proc.process_weather([RawRecord.from_event(ev) for ev in events])
+            await send_outputs(result.outputs)
+            for zone_id, state in result.states.items():
+                zones[zone_id.encode()] = state
+
+    @app.timer(interval=settings.worker.model_reload_interval_s)
+    async def reload_models() -> None:
+        proc.maybe_reload_models()
+
+    @app.timer(interval=5.0)
+    async def publish_gauges() -> None:
+        proc.publish_gauges()
+
+    @app.on_rebalance_start.connect
+    async def on_rebalance(app_: faust.App, **kwargs: Any) -> None:
+        # State of riders this worker may lose moves with the changelog; drop the hot copies.
+        proc.forget_riders()
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(app_: faust.App, **kwargs: Any) -> None:
+        proc.save_online_model()
+
+    return app

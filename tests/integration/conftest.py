@@ -1,0 +1,18 @@
+"""One embedded broker (real Tansu, Kafka protocol) for the whole integration session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker
+from tests.integration.kafka_helpers import free_port
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log_dir: Path = tmp_path_factory.mktemp("broker")
+    with EmbeddedBroker("127.0.0.1", free_port(), log_path=log_dir / "tansu.log") as running:
+        yield running
