@@ -86,9 +86,10 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     async def publish_gauges() -> None:
         proc.publish_gauges()
 
-    @app.on_rebalance_start.connect
-    async def on_rebalance(app_: faust.App, **kwargs: Any) -> None:
-        # State of riders this worker may lose moves with the changelog; drop the hot copies.
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:
+        # The table holds every rider's latest state (written per batch): drop the hot copies,
+        # riders still owned after the rebalance are reloaded from the table on their next event.
         proc.forget_riders()
 
     @app.on_before_shutdown.connect

@@ -108,6 +108,8 @@ class FleetState:
                 blocks[0] = (s, s + dur)
             self.shifts[i] = blocks
         self.next_start = np.array([b[0][0] if b else np.inf for b in self.shifts])
+        self._any_online, self._next_wake = True, -np.inf
+        self.dropped = 0
 
     # ------------------------------------------------------------------ helpers
 
@@ -194,6 +196,14 @@ class FleetState:
                 self._new_leg(i, t)
 
     # ------------------------------------------------------------------ one second
+
+    def idle(self, t: float) -> bool:
+        """True when nobody is online and no shift starts now: the tick has nothing to simulate."""
+        if self._next_wake > t and not self._any_online:
+            return True
+        self._any_online = bool((self.state != OFFLINE).any())
+        self._next_wake = float(self.next_start.min())
+        return not self._any_online and self._next_wake > t
 
     def _weather_arrays(self, weather: list[ZoneWeather]) -> dict[str, np.ndarray]:
         if getattr(self, "_wx_src", None) is not weather:

@@ -143,6 +143,9 @@ class FleetSimulator:
         self._seq += 1
         heapq.heappush(self._pending, (release, self._seq, rec))
 
+    def _tally(self, role: str, n: int) -> None:
+        self.stats.records[role] = self.stats.records.get(role, 0) + n
+
     def _count(self, what: str, n: int = 1) -> None:
         self.stats.faults[what] = self.stats.faults.get(what, 0) + n
 
@@ -153,6 +156,10 @@ class FleetSimulator:
         if k % self._weather_every == 0:
             self._step_weather(t, ts, out)
         st = self.state
+        if st.idle(t):
+            while self._pending and self._pending[0][0] <= t:
+                out.append(heapq.heappop(self._pending)[2])
+            return out
         tick = st.step(t, c.tick_s, self.weather, c.hazard_scale, c.emit_true_hazard)
         if st.dropped:
             self._count("wearable_dropout", st.dropped)
@@ -181,6 +188,7 @@ class FleetSimulator:
                 "daylight": bool(w.daylight), "daily_max_temp_c": round(w.daily_max_temp_c, 1),
             })
             self._put(out, SimRecord("weather", zone, obs), t)
+        self._tally("weather", len(self.weather))
 
     def _incident(self, i: int, kind: str, t: float, ts: datetime) -> None:
         rng = self.fault_rng
@@ -193,11 +201,11 @@ class FleetSimulator:
         self.stats.incidents[kind] += 1
         self.incident_log.append({"rider_id": self._ids[i], "kind": kind, "epoch": t, "reported_epoch": t + delay})
         self._hold(t + delay, SimRecord("incidents", self._ids[i], inc))
+        self._tally("incidents", 1)
 
     def _put(self, out: list[SimRecord], rec: SimRecord, t: float) -> None:
         """Emit ``rec`` now, or apply the late / duplicate faults to it."""
         c = self.config
-        self.stats.records[rec.role] = self.stats.records.get(rec.role, 0) + 1
         if c.late_rate or c.duplicate_rate:
             u = self.fault_rng.random()
             if u < c.late_rate:
@@ -216,8 +224,11 @@ class FleetSimulator:
         a = tick.arrays
         hazard = tick.hazard_lists if c.emit_true_hazard else None
         jump = c.gps_jump_rate
-        put = self._put
+        put = self._put if (c.late_rate or c.duplicate_rate) else (lambda out, rec, t: out.append(rec))
         n_before = len(out)
+        n_wear = sum(a["wear"])
+        self._tally("wearable", n_wear)
+        self._tally("trip", len(tick.emit))
         for j, i in enumerate(tick.emit):
             rid = ids[i]
             th = hazard[j] if hazard is not None else None

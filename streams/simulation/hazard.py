@@ -47,7 +47,7 @@ Protected attributes (sex, age band) are not inputs of this module.
 
 >>> r = true_hazard(HazardContext(riding=True, speed_kmh=20.0))
 >>> round(r.crash, 4), r.accident == r.crash
-(0.02, True)
+(0.03, True)
 >>> wet = true_hazard(HazardContext(riding=True, speed_kmh=20.0, precip_mm_h=3.0))
 >>> round(wet.crash / r.crash, 2)
 2.0
@@ -68,7 +68,7 @@ Num = Union[float, bool, np.ndarray]
 #: Simulated rates are real rates × this, so that training data has enough incidents.
 HAZARD_SCALE = 500.0
 #: Real base rates per hour (order-of-magnitude assumptions, see module docstring).
-REAL_BASE_PER_H = {"crash": 4e-5, "fall": 4e-5, "heat_illness": 1.2e-5, "exhaustion": 8e-6}
+REAL_BASE_PER_H = {"crash": 6e-5, "fall": 1.2e-4, "heat_illness": 1.5e-5, "exhaustion": 1.6e-5}
 BASE_CRASH_PER_H = REAL_BASE_PER_H["crash"] * HAZARD_SCALE  # per riding hour
 BASE_FALL_PER_H = REAL_BASE_PER_H["fall"] * HAZARD_SCALE  # per hour on foot
 BASE_HEAT_PER_H = REAL_BASE_PER_H["heat_illness"] * HAZARD_SCALE  # per online hour

@@ -1,0 +1,208 @@
+"""``riskstream demo``: broker, worker, simulator and a console view, with no configuration.
+
+Starts the embedded broker on 127.0.0.1:9092 and a worker process serving metrics on
+127.0.0.1:9464, produces a simulated fleet paced by event time, prints alerts and premium
+signals as they arrive, and ends with a summary. Every child process is stopped on exit,
+on ``--duration`` or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from streams.broker import EmbeddedBroker, kafka_metadata_ok
+from streams.errors import BrokerError
+from streams.kafka import consumer_kwargs
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+RUN_DIR = Path(".riskstream/demo")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float = 90.0
+    riders: int = 40
+    seed: int = 7
+    speed: float = 10.0
+    scenario: str = "mixed"
+    malformed_rate: float = 0.002
+
+
+class ConsoleView:
+    """Prints rider alerts, premium signals and dead letters as they arrive, and counts them."""
+
+    def __init__(self, out=sys.stdout) -> None:  # noqa: ANN001
+        self.out = out
+        self.alerts: Counter[str] = Counter()
+        self.premiums = 0
+        self.dead_letters: Counter[str] = Counter()
+
+    def show(self, topic_role: str, value: bytes) -> None:
+        data = json.loads(value)
+        if topic_role == "alerts":
+            self.alerts[f"{data['kind']}/{data['severity']}"] += 1
+            self._print(f"ALERT   {data['rider_id']:<8} {data['severity']:<7} {data['message'].get('en', '')}")
+            self._print(f"        {'':<8} {'':<7} {data['message'].get('zh-CN', '')}")
+        elif topic_role == "risk_scores":
+            self.premiums += 1
+            reasons = ", ".join(r["code"] for r in data.get("reasons", [])[:3])
+            self._print(
+                f"PREMIUM {data['rider_pseudonym'][:8]} band={data['risk_band']:<8} "
+                f"risk={data['risk_score']:.3f} x{data['premium_multiplier']:.3f} ({reasons})"
+            )
+        elif topic_role == "dlq":
+            self.dead_letters[data["error_class"]] += 1
+            self._print(f"DLQ     {data['source_topic']}[{data['partition']}]@{data['offset']}: "
+                        f"{data['error_class']}: {data['reason'][:80]}")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+async def watch(settings: Settings, view: ConsoleView, stop: asyncio.Event) -> None:
+    roles = {settings.topics.alerts: "alerts", settings.topics.risk_scores: "risk_scores",
+             settings.topics.dlq: "dlq"}
+    consumer = AIOKafkaConsumer(*roles, auto_offset_reset="earliest", enable_auto_commit=False,
+                                group_id=None, **consumer_kwargs(settings.kafka))
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=300)
+            for tp, messages in batches.items():
+                for msg in messages:
+                    view.show(roles[tp.topic], msg.value)
+    finally:
+        await consumer.stop()
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Sum of each metric family's samples on the worker's endpoint (empty if unreachable)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = sample.name if not sample.labels else f"{sample.name}{{{','.join(f'{k}={v}' for k, v in sorted(sample.labels.items()))}}}"
+            totals[key] = sample.value
+    return totals
+
+
+def start_worker(settings_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_path, "wb")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **settings_env},
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def wait_for_metrics(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BrokerError(f"the worker exited with code {proc.returncode}; see {RUN_DIR / 'worker.log'}")
+        if scrape(port):
+            return
+        time.sleep(0.3)
+    raise BrokerError(f"the worker did not serve metrics on port {port} within {timeout:.0f} s")
+
+
+def run_demo(opts: DemoOptions) -> int:
+    from streams.simulation import FleetSimulator, SimConfig
+
+    settings = Settings()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    host, port = settings.kafka.bootstrap_servers.split(",")[0].rsplit(":", 1)
+    broker: EmbeddedBroker | None = None
+    if kafka_metadata_ok(host, int(port)):
+        print(f"using the broker already running at {host}:{port}")
+    else:
+        broker = EmbeddedBroker(host, int(port), log_path=RUN_DIR / "broker.log").start()
+        print(f"embedded broker (Tansu) on {host}:{port}")
+    worker = None
+    view = ConsoleView()
+    started = time.monotonic()
+    produced = 0
+    try:
+        asyncio.run(ensure_topics(settings))
+        # a fresh state dir per run: the embedded broker forgets everything when it stops
+        state_dir = RUN_DIR / f"state-{int(time.time())}"
+        worker = start_worker({"RISKSTREAM_WORKER__STATE_DIR": str(state_dir)}, RUN_DIR / "worker.log")
+        wait_for_metrics(settings.metrics.port, worker)
+        print(f"worker running; metrics on http://127.0.0.1:{settings.metrics.port}/metrics; "
+              f"simulating {opts.riders} riders at {opts.speed:g}x for {opts.duration_s:g} s (Ctrl-C stops)\n")
+        sim = FleetSimulator(SimConfig(riders=opts.riders, seed=opts.seed, scenario=opts.scenario,
+                                       malformed_rate=opts.malformed_rate))
+        produced = asyncio.run(_run(settings, sim, opts, view))
+    except KeyboardInterrupt:
+        print("\nstopping…")
+    finally:
+        final = scrape(settings.metrics.port)
+        if worker is not None:
+            stop_process(worker)
+        if broker is not None:
+            broker.stop()
+    _summary(view, final, produced, time.monotonic() - started)
+    return 0
+
+
+async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView) -> int:  # noqa: ANN001
+    from streams.producer import ProduceStats, produce
+
+    stop = asyncio.Event()
+    stats = ProduceStats()
+    watcher = asyncio.create_task(watch(settings, view, stop))
+    producer = asyncio.create_task(
+        produce(settings, sim.records(opts.duration_s * opts.speed * 2), speed=opts.speed, stats=stats)
+    )
+    try:
+        await asyncio.wait({producer}, timeout=opts.duration_s)
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        await asyncio.sleep(2.0)  # let the last outputs arrive
+        stop.set()
+        with contextlib.suppress(Exception):
+            await watcher
+    return stats.records
+
+
+def _summary(view: ConsoleView, final: dict[str, float], produced: int, elapsed: float) -> None:
+    consumed = sum(v for k, v in final.items() if k.startswith("riskstream_records_consumed_total{"))
+    dlq = sum(v for k, v in final.items() if k.startswith("riskstream_dead_letters_total{"))
+    print("\n=== summary ===")
+    print(f"records produced      {produced:,}")
+    print(f"records processed     {consumed:,.0f}  ({consumed / max(elapsed, 1e-9):,.0f}/s over {elapsed:.0f} s)")
+    print(f"dead letters          {dlq:,.0f}  {dict(view.dead_letters)}")
+    print(f"alerts                {sum(view.alerts.values())}  {dict(view.alerts)}")
+    print(f"premium signals       {view.premiums}")

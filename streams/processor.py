@@ -1,0 +1,420 @@
+"""The glue between Kafka records and the pure code in ``features``, ``models`` and ``alerts``.
+
+No Faust here: the app hands in :class:`RawRecord` batches and gets back outputs to send
+and rider states to write to the changelogged table. That keeps the agents thin and lets
+tests drive the whole decision path with plain objects.
+
+Per batch: parse (bad → dead letter), update per-rider state in memory (duplicates and
+too-late events counted, not applied), learn from incidents, then score, in ONE batched
+model call, the riders whose last score is older than ``score_every_event_s`` of event
+time, decide alerts and premium signals, and write one audit record per decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alerts import (
+    AlertConfig,
+    AlertPolicy,
+    AlertState,
+    PremiumCalculator,
+    PremiumConfig,
+    PremiumState,
+    audit_for_alert,
+    audit_for_premium,
+    build_insurer_record,
+    build_rider_alert,
+    pseudonymize,
+    should_publish,
+)
+from features import (
+    RiderState,
+    UpdateResult,
+    ZoneWeather,
+    rider_features,
+    update_trip,
+    update_wearable,
+    update_zone_weather,
+)
+from models import BlendedScorer, LabelBuffer, OnlineRiskModel, RuleScorer, load_artifact, LightGBMScorer
+from models.errors import ModelLoadError
+from streams import metrics
+from streams.errors import InputError
+from streams.parsing import dead_letter, parse_record
+from streams.schemas import (
+    Incident,
+    RiskScores,
+    TripPoint,
+    WearableReading,
+    WeatherObservation,
+)
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Output = tuple[str, str, bytes]  # (topic role, key, value)
+ONLINE_STATUSES = frozenset({"riding", "waiting"})
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float | None  # Kafka record timestamp, seconds
+
+    @classmethod
+    def from_event(cls, event: Any) -> RawRecord:
+        msg = event.message
+        return cls(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outputs: list[Output] = field(default_factory=list)
+    states: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RiderSlot:
+    """Everything the worker keeps per rider; bounded, and JSON-safe through ``to_dict``."""
+
+    features: RiderState
+    alerts: AlertState
+    premium: PremiumState
+    labels: dict[str, Any]
+    last_scored: float = -math.inf
+    last_premium: float = -math.inf
+    last_snapshot: float = -math.inf
+    band: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": self.features.to_dict(),
+            "alerts": self.alerts.to_dict(),
+            "premium": self.premium.to_dict(),
+            "labels": self.labels,
+            "last_scored": _finite_or_none(self.last_scored),
+            "last_premium": _finite_or_none(self.last_premium),
+            "last_snapshot": _finite_or_none(self.last_snapshot),
+            "band": self.band,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RiderSlot:
+        return cls(
+            features=RiderState.from_dict(data["features"]),
+            alerts=AlertState.from_dict(data["alerts"]),
+            premium=PremiumState.from_dict(data["premium"]),
+            labels=data.get("labels") or {},
+            last_scored=_or_neg_inf(data.get("last_scored")),
+            last_premium=_or_neg_inf(data.get("last_premium")),
+            last_snapshot=_or_neg_inf(data.get("last_snapshot")),
+            band=data.get("band"),
+        )
+
+    @classmethod
+    def new(cls, rider_id: str) -> RiderSlot:
+        return cls(RiderState.new(rider_id), AlertState(), PremiumState(), {})
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _or_neg_inf(x: float | None) -> float:
+    return -math.inf if x is None else float(x)
+
+
+class Processor:
+    """Turns raw record batches into state updates and decisions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.role_by_topic = {v: k for k, v in settings.topics.by_role().items()}
+        self.feature_cfg = settings.features
+        self.policy = AlertPolicy(AlertConfig(**settings.alerts))
+        self.premium = PremiumCalculator(PremiumConfig(**settings.premium))
+        self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
+        self.hot: dict[str, RiderSlot] = {}
+        self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
+        self.rider_store: MutableMapping[str, Any] = {}
+        self.zone_store: MutableMapping[str, Any] = {}
+        self.online_path = settings.worker.state_dir / "online-model.pkl"
+        self.online = self._load_online_model()
+        self.labels = LabelBuffer()
+        self._artifact_marker: tuple[Path, float] | None = None
+        self.scorer = self._build_scorer()
+
+    # ------------------------------------------------------------------ state
+    def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
+        self.rider_store = rider_store
+        self.zone_store = zone_store
+
+    def slot(self, rider_id: str) -> RiderSlot:
+        slot = self.hot.get(rider_id)
+        if slot is None:
+            stored = self.rider_store.get(rider_id)
+            slot = RiderSlot.from_dict(stored) if stored else RiderSlot.new(rider_id)
+            if slot.labels:
+                self.labels.load_rider(rider_id, slot.labels)
+            self.hot[rider_id] = slot
+        return slot
+
+    def forget_riders(self) -> None:
+        self.hot.clear()
+        self.labels = LabelBuffer()
+
+    def zone(self, zone_id: str | None) -> ZoneWeather | None:
+        if zone_id is None:
+            return None
+        stored = self.zone_store.get(zone_id)
+        if stored is None:
+            return None
+        cached = self.zone_cache.get(zone_id)
+        if cached is not None and cached[0] is stored:
+            return cached[1]
+        zone = ZoneWeather.from_dict(stored)
+        self.zone_cache[zone_id] = (stored, zone)
+        return zone
+
+    # ------------------------------------------------------------------ models
+    def _build_scorer(self) -> BlendedScorer:
+        lgbm = None
+        try:
+            bundle = load_artifact(self.settings.worker.model_dir)
+            lgbm = LightGBMScorer(bundle)
+            self._artifact_marker = self._artifact_stamp()
+        except ModelLoadError as exc:
+            metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
+            log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
+        scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
+        metrics.set_model_versions(scorer.model_versions())
+        return scorer
+
+    def _artifact_stamp(self) -> tuple[Path, float] | None:
+        from models.artifact import current_artifact_dir
+
+        try:
+            path = current_artifact_dir(self.settings.worker.model_dir)
+            return path, (path / "metadata.json").stat().st_mtime
+        except (OSError, ModelLoadError):
+            return None
+
+    def maybe_reload_models(self) -> bool:
+        """Swap in a new artifact version if one appeared; keep the old one if it fails to load."""
+        stamp = self._artifact_stamp()
+        if stamp is None or stamp == self._artifact_marker:
+            return False
+        try:
+            lgbm = LightGBMScorer(load_artifact(self.settings.worker.model_dir))
+        except ModelLoadError as exc:
+            metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
+            log.error("new model artifact at %s failed to load, keeping the current one: %s", stamp[0], exc)
+            self._artifact_marker = stamp
+            return False
+        self.scorer.lgbm = lgbm
+        self._artifact_marker = stamp
+        metrics.set_model_versions(self.scorer.model_versions())
+        log.info("model artifact reloaded: %s", self.scorer.model_versions())
+        return True
+
+    def _load_online_model(self) -> OnlineRiskModel:
+        try:
+            return OnlineRiskModel.from_bytes(self.online_path.read_bytes())
+        except FileNotFoundError:
+            return OnlineRiskModel()
+        except Exception as exc:  # a corrupt file must not stop the worker
+            log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
+            return OnlineRiskModel()
+
+    def save_online_model(self) -> None:
+        self.online_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.online_path.with_suffix(".tmp")
+        tmp.write_bytes(self.online.to_bytes())
+        tmp.replace(self.online_path)
+
+    # ------------------------------------------------------------------ batches
+    def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
+        result = BatchResult()
+        for rec in batch:
+            obs = self._parse(rec, WeatherObservation, result)
+            if obs is None:
+                continue
+            zone = update_zone_weather(self.zone(obs.zone_id), obs)
+            self.zone_cache.pop(obs.zone_id, None)
+            result.states[obs.zone_id] = zone.to_dict()
+            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        return result
+
+    def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
+        result = BatchResult()
+        touched: dict[str, float] = {}
+        started = time.time()
+        timestamps: list[float] = []
+        for rec in batch:
+            role = self.role_by_topic.get(rec.topic)
+            if rec.timestamp:
+                timestamps.append(rec.timestamp)
+            if role == "wearable":
+                self._apply(rec, WearableReading, update_wearable, result, touched)
+            elif role == "trip":
+                self._apply(rec, TripPoint, update_trip, result, touched)
+            elif role == "incidents":
+                self._incident(rec, result, touched)
+            else:
+                log.warning("record from unexpected topic %s partition %s offset %s", rec.topic, rec.partition, rec.offset)
+        self._score(touched, result)
+        for rider_id in touched:
+            result.states[rider_id] = self.hot[rider_id].to_dict()
+        done = time.time()
+        for ts in timestamps:
+            metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
+        log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
+        return result
+
+    def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+        try:
+            return parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+        except InputError as err:
+            letter = dead_letter(
+                source_topic=rec.topic, partition=rec.partition, offset=rec.offset,
+                key=rec.key, raw=rec.value, error=err,
+            )
+            result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
+            metrics.RECORDS.labels(topic=rec.topic, outcome="dead_letter").inc()
+            metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
+            log.warning(
+                "dead letter from %s[%d]@%d key=%s: %s: %s",
+                rec.topic, rec.partition, rec.offset, letter.key, err.error_class, err.reason,
+            )
+            return None
+
+    def _apply(self, rec: RawRecord, model: type, update: Any, result: BatchResult, touched: dict[str, float]) -> None:
+        parsed = self._parse(rec, model, result)
+        if parsed is None:
+            return
+        slot = self.slot(parsed.rider_id)
+        if model is TripPoint:
+            zone = self.zone(parsed.zone_id)
+            hi = None if zone is None else _zone_heat_index(zone)
+            outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
+        else:
+            outcome = update(slot.features, parsed, self.feature_cfg)
+        label = {UpdateResult.APPLIED: "processed", UpdateResult.DUPLICATE: "duplicate"}.get(outcome, "too_late")
+        metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+        newest = slot.features.newest_ts()
+        if newest is None:
+            return
+        if outcome is UpdateResult.APPLIED:
+            metrics.EVENT_LATENESS.observe(max(0.0, newest - parsed.epoch))
+        touched[parsed.rider_id] = max(touched.get(parsed.rider_id, -math.inf), newest)
+
+    def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
+        incident = self._parse(rec, Incident, result)
+        if incident is None:
+            return
+        slot = self.slot(incident.rider_id)
+        metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        examples = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
+        self._learn(examples)
+        slot.labels = self.labels.rider_dict(incident.rider_id)
+        newest = slot.features.newest_ts()
+        if newest is not None:
+            touched.setdefault(incident.rider_id, newest)
+
+    def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
+        for x, y_injury, y_accident in examples:
+            self.online.learn_one(x, y_injury, y_accident)
+            metrics.ONLINE_EXAMPLES.labels(label="positive" if (y_injury or y_accident) else "negative").inc()
+
+    # ------------------------------------------------------------------ decisions
+    def _score(self, touched: dict[str, float], result: BatchResult) -> None:
+        every = self.settings.worker.score_every_event_s
+        due = [(r, now) for r, now in touched.items() if math.isfinite(now) and now - self.hot[r].last_scored >= every]
+        if not due:
+            return
+        rows = []
+        for rider_id, now in due:
+            slot = self.hot[rider_id]
+            rows.append(rider_features(slot.features, self.zone(slot.features.zone_id), now, self.feature_cfg))
+        scored = self.scorer.score_batch(rows)
+        metrics.SCORING_BATCH.observe(len(rows))
+        versions = self.scorer.model_versions()
+        for (rider_id, now), feats, risk_out in zip(due, rows, scored):
+            self._decide(rider_id, now, feats, risk_out, versions, result)
+
+    def _decide(self, rider_id: str, now: float, feats: dict[str, float], scored: Any,
+                versions: dict[str, str], result: BatchResult) -> None:
+        slot = self.hot[rider_id]
+        slot.last_scored = now
+        risk = RiskScores(injury=scored.injury, accident=scored.accident)
+        metrics.SCORES.observe(1 - (1 - scored.injury) * (1 - scored.accident))
+        conservative = scored.conservative
+        for decision in self.policy.evaluate(slot.alerts, feats, risk, now):
+            alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
+            result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
+            self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
+            metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value).inc()
+        for held in self.policy.last_suppressed:
+            metrics.ALERTS_SUPPRESSED.labels(reason=held.why).inc()
+        if now - slot.last_snapshot >= self.settings.worker.snapshot_every_s:
+            self._learn(self.labels.add_snapshot(rider_id, now, feats))
+            slot.last_snapshot = now
+            slot.labels = self.labels.rider_dict(rider_id)
+        decision = self.premium.update(slot.premium, risk, feats, self._exposure_hours(slot, now), now)
+        slot.band = decision.risk_band.value
+        if should_publish(slot.premium, decision, now, self.settings.worker.premium_interval_event_s):
+            pseudonym = pseudonymize(rider_id, self.hmac_key)
+            record = build_insurer_record(pseudonym, decision, versions, conservative,
+                                          period_start=slot.premium.last_published_at)
+            slot.premium.mark_published(decision, now)
+            result.outputs.append(("risk_scores", pseudonym, record.model_dump_json().encode()))
+            self._audit(result, rider_id, audit_for_premium(rider_id, decision, versions, True, conservative,
+                                                            decision_id=record.event_id))
+            metrics.PREMIUM_SIGNALS.inc()
+
+    def _exposure_hours(self, slot: RiderSlot, now: float) -> float:
+        """Online hours since the rider's previous premium update (0 while off shift)."""
+        last, slot.last_premium = slot.last_premium, now
+        if not math.isfinite(last) or slot.features.status not in ONLINE_STATUSES:
+            return 0.0
+        # a long gap means the rider was away: count at most two scoring intervals
+        return min(max(0.0, now - last), 2 * self.settings.worker.score_every_event_s) / 3600.0
+
+    def _audit(self, result: BatchResult, rider_id: str, record: Any) -> None:
+        result.outputs.append(("audit", rider_id, record.model_dump_json().encode()))
+        metrics.AUDIT_RECORDS.labels(decision_type=record.decision_type).inc()
+
+    def publish_gauges(self) -> None:
+        bands: dict[str, int] = {"low": 0, "moderate": 0, "high": 0, "severe": 0}
+        for slot in self.hot.values():
+            if slot.band in bands:
+                bands[slot.band] += 1
+        for band, n in bands.items():
+            metrics.RIDERS_BY_BAND.labels(band=band).set(n)
+        metrics.RIDERS_ACTIVE.set(len(self.hot))
+        metrics.CONSERVATIVE_MODE.set(1 if self.scorer.conservative_mode else 0)
+        for target, values in self.online.metrics().items():
+            for name, value in values.items():
+                if value is not None and math.isfinite(value):
+                    metrics.ONLINE_METRIC.labels(target=target, metric=name).set(value)
+
+
+def _zone_heat_index(zone: ZoneWeather) -> float | None:
+    from features.heat import heat_index_c
+
+    if zone.air_temp_c is None or zone.relative_humidity_pct is None:
+        return None
+    return heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
