@@ -29,7 +29,7 @@ from features.config import FeatureConfig
 from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
 from features.ring import (
     DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
-    IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, VALID_S,
+    IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S,
     new_ring, ring_from_list, ring_to_list, write_row,
 )
 from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
@@ -72,9 +72,9 @@ class RiderState:
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
     status: str | None = None
-    pending: dict[int, list] = field(default_factory=dict)  # second -> [ts, status, speed, flags]
+    pending: dict[int, list] = field(default_factory=dict)  # second -> [ts_ms, status, speed_q, flags]
     sealed_upto: int | None = None
-    carry: list | None = None  # last sealed record: [second, status, speed, flags]
+    carry: list | None = None  # last sealed record: [second, status, speed_q, flags]
     off_since: int | None = None
     online_since_break_s: int = 0
     prev_riding: bool = False
@@ -134,8 +134,12 @@ class RiderState:
                 oldest = {"minute": minute - MINUTE_SLOTS + 1, "hr10": minute * 6 - HR10_SLOTS,
                           "hour": minute // 60 - HOUR_SLOTS, "day": minute // 1440 - DAY_SLOTS}[prefix]
                 d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
-            elif name == "pending":
-                d[name] = [[k, *v] for k, v in sorted(value.items())]
+            elif name == "pending":  # delta-encoded seconds, ms within the second
+                prev, items = 0, []
+                for k, (ts_ms, *rest) in sorted(value.items()):
+                    items.append([k - prev, ts_ms - k * 1000, *rest])
+                    prev = k
+                d[name] = items
             elif name in ("impact_bits", "still_bits"):
                 d[name] = format(value, "x")
             elif name == "seen":
@@ -160,7 +164,11 @@ class RiderState:
                 continue
             value = d[name]
             if name == "pending":
-                value = {int(k): list(v) for k, *v in value}
+                sec, pending = 0, {}
+                for delta, ms, *rest in value:
+                    sec += delta
+                    pending[sec] = [sec * 1000 + ms, *rest]
+                value = pending
             elif name in ("impact_bits", "still_bits"):
                 value = int(value, 16)
             elif name == "seen":
@@ -248,7 +256,7 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
         return UpdateResult.TOO_LATE
     _remember(state, digest)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
-    entry = [ts, STATUS_CODE[status], float(rec.speed_kmh), trip_flags(rec, cfg, zone_heat_index_c)]
+    entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
     merge_pending(state.pending, sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status

@@ -29,9 +29,12 @@ DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)
 DAY_WIDTH = 4
 
 
+_NO_ROW: list[int] = []  # shared placeholder of empty slots; never written (write_row replaces it)
+
+
 def new_ring(n: int) -> tuple[list[int], list[list[int]]]:
     """Empty ring of ``n`` slots: (tags, rows)."""
-    return [EMPTY] * n, [[] for _ in range(n)]
+    return [EMPTY] * n, [_NO_ROW] * n
 
 
 def read_row(tags: list[int], rows: list[list[int]], key: int) -> list[int] | None:

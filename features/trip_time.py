@@ -97,9 +97,9 @@ def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
             cursor = k
         if k == upto:
             break
-        _ts, status, speed, flags = state.pending.pop(k)
+        _ts_ms, status, speed_q, flags = state.pending.pop(k)
         _count_onsets(state, k, flags, carry, cap)
-        state.carry = [k, status, speed, flags]
+        state.carry = [k, status, speed_q, flags]
     state.sealed_upto = upto
 
 
@@ -125,51 +125,59 @@ def _gap(state: RiderState, start: int) -> None:
 
 
 def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig) -> None:
-    _sec, status, speed, flags = rec
+    """Seconds ``start..end-1`` covered by ``rec``: trackers once per span, buckets once per minute chunk."""
+    _sec, status, speed_q, flags = rec
     online, riding = is_online(status), status == RIDING
-    speed_q = round(speed * 1000)
-    break_s = cfg.break_min_minutes * 60.0
     offset = cfg.local_utc_offset_h * 3600.0
-    for s in range(start, end):
-        if online:
-            if state.off_since is not None:
-                if s - state.off_since >= break_s:
-                    _day_row(state, s, offset)[DAY_BREAKS] += 1
-                    state.online_since_break_s = 0
-                state.off_since = None
-            state.online_since_break_s += 1
-        elif state.off_since is None:
-            state.off_since = s
+    if online:
+        if state.off_since is not None:
+            if start - state.off_since >= cfg.break_min_minutes * 60.0:
+                _day_row(state, start, offset)[DAY_BREAKS] += 1
+                state.online_since_break_s = 0
+            state.off_since = None
+        state.online_since_break_s += end - start
+    elif state.off_since is None:
+        state.off_since = start
+    if riding:
+        state.stop_candidate = None
+    elif state.prev_riding:
+        state.stop_candidate = start
+    if state.stop_candidate is not None and end - state.stop_candidate >= cfg.stop_min_seconds:
+        qualify_stop(state, state.stop_candidate)
+        state.stop_candidate = None
+    state.prev_riding = riding
+    a = start
+    while a < end:
+        b = min(end, (a // 60 + 1) * 60)  # one minute chunk: same minute, hour, day and night flag
+        n = b - a
+        row = write_row(state.minute_tags, state.minute_rows, a // 60, MINUTE_WIDTH)
+        if row is not None:
+            _add_chunk(state, row, a, n, online, riding, speed_q, flags, offset, cfg)
+        a = b
+
+
+def _add_chunk(state: RiderState, row: list[int], a: int, n: int, online: bool, riding: bool, speed_q: int,
+               flags: int, offset: float, cfg: FeatureConfig) -> None:
+    if online:
+        row[ONLINE_S] += n
+        hour = write_row(state.hour_tags, state.hour_rows, a // 3600, 1)
+        if hour is not None:
+            hour[0] += n
+        day = _day_row(state, a, offset)
+        day[DAY_ONLINE_S] += n
+        if flags & F_HOT:
+            day[DAY_HEAT_S] += n
         if riding:
-            state.stop_candidate = None
-        elif state.prev_riding:
-            state.stop_candidate = s
-        if state.stop_candidate is not None and s + 1 - state.stop_candidate >= cfg.stop_min_seconds:
-            qualify_stop(state, state.stop_candidate)
-            state.stop_candidate = None
-        state.prev_riding = riding
-        row = write_row(state.minute_tags, state.minute_rows, s // 60, MINUTE_WIDTH)
-        if row is None:
-            continue
-        if online:
-            row[ONLINE_S] += 1
-            hour = write_row(state.hour_tags, state.hour_rows, s // 3600, 1)
-            if hour is not None:
-                hour[0] += 1
-            day = _day_row(state, s, offset)
-            day[DAY_ONLINE_S] += 1
-            if flags & F_HOT:
-                day[DAY_HEAT_S] += 1
-            if riding:
-                row[RIDE_S] += 1
-                row[SPEED_SUM] += speed_q
-                row[SPEED_SQ] += speed_q * speed_q
-                local_hour = ((s + offset) % 86400.0) / 3600.0
-                if cfg.night_start_hour <= local_hour < cfg.night_end_hour:
-                    day[DAY_NIGHT_RIDE_S] += 1
+            row[RIDE_S] += n
+            row[SPEED_SUM] += n * speed_q
+            row[SPEED_SQ] += n * speed_q * speed_q
+            local_hour = ((a + offset) % 86400.0) / 3600.0
+            if cfg.night_start_hour <= local_hour < cfg.night_end_hour:
+                day[DAY_NIGHT_RIDE_S] += n
+    if flags:
         for bit, field in _SECONDS_FIELDS:
             if flags & bit:
-                row[field] += 1
+                row[field] += n
 
 
 def _day_row(state: RiderState, s: int, offset: float) -> list[int]:
