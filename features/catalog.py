@@ -27,7 +27,7 @@ FEATURES: tuple[Feature, ...] = (
     # --- heat (zone weather; NWS heat index, WBGT estimate, China high-temperature rules)
     Feature("heat_index_c", "°C", "latest", "weather", "NWS heat index (Rothfusz, with adjustments), converted to °C"),
     Feature("heat_category", "0-4", "latest", "weather", "NWS heat category: 0 none, 1 caution, 2 extreme caution, 3 danger, 4 extreme danger"),
-    Feature("wbgt_c_est", "°C", "latest", "weather", "Outdoor WBGT estimate from temperature, humidity, wind and sun"),
+    Feature("wbgt_c_est", "°C", "latest", "weather", "Outdoor WBGT estimate from temperature, humidity and sun (BoM approximation, about ±2-3 °C; wind not used)"),
     Feature("heat_exposure_min_today", "min", "day", "weather+trip", "Minutes online today with heat index ≥ 32.2 °C (90 °F)"),
     Feature("cn_heat_35", "flag", "day", "weather", "Daily max ≥ 35 °C: China rule, shorten continuous outdoor work"),
     Feature("cn_heat_40", "flag", "day", "weather", "Daily max ≥ 40 °C: China rule, stop outdoor work"),

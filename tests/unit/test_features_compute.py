@@ -51,3 +51,12 @@ def test_features_do_not_change_the_state() -> None:
     before = s.to_dict()
     rider_features(s, None, START + 200, CFG)
     assert s.to_dict() == before
+
+
+def test_docs_table_is_current() -> None:
+    from pathlib import Path
+
+    from features.docs_table import features_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "features.md"
+    assert doc.read_text(encoding="utf-8") == features_markdown(), "run: python -m features.docs_table > docs/features.md"

@@ -1,0 +1,38 @@
+"""Render the feature catalog as the Markdown table of ``docs/features.md``.
+
+Regenerate with ``python -m features.docs_table > docs/features.md``; a test checks the file is current.
+
+>>> features_markdown().splitlines()[0]
+'# Features'
+"""
+
+from __future__ import annotations
+
+from features.catalog import FEATURES
+
+_PREAMBLE = """# Features
+
+Generated from `features/catalog.py` by `python -m features.docs_table > docs/features.md`; do not edit by hand.
+The model input vector follows this order. Thresholds live in `features/config.py` (`FeatureConfig`).
+
+- **Event time.** `now` is event time. A W-minute window is the minute bucket holding `now` plus the W whole
+  minutes before it (W to W+1 minutes of data); 24 h and 7 d work the same way in hours and local days (UTC+8 by default).
+- **Missing is missing.** A value that cannot be known (no weather for the zone, no wearable, no trip data) is NaN,
+  never a safe 0.
+- **Trip time.** Each trip record covers the seconds until the next one, at most `trip_gap_cap_s` (5 s), so a dropout
+  is not riding. Online = riding or waiting. A break is at least `break_min_minutes` (15 min) not online.
+- **Estimates.** Core temperature is not measured: `strain_index_est` uses an ECTemp (Buller 2013) Kalman estimate from
+  heart rate. `wbgt_c_est` is the BoM approximation blended with a no-sun form (error about ±2-3 °C).
+"""
+
+
+def features_markdown() -> str:
+    """The whole ``docs/features.md`` text."""
+    lines = [_PREAMBLE, "| # | name | meaning | unit | window | source |", "|---|---|---|---|---|---|"]
+    for i, f in enumerate(FEATURES, start=1):
+        lines.append(f"| {i} | `{f.name}` | {f.meaning} | {f.unit} | {f.window} | {f.source} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(features_markdown(), end="")
