@@ -71,6 +71,7 @@ class FleetState:
         n = len(profiles)
         self.n, self.profiles, self.dropout_rate = n, profiles, dropout_rate
         self.rng = np.random.default_rng([seed, 2])
+        self.incident_rng = np.random.default_rng([seed, 5])  # keeps the dynamics stream aligned across runs
         self.shift_rngs = [np.random.default_rng([seed, 4, p.index]) for p in profiles]
         col = lambda name: np.array([getattr(p, name) for p in profiles], dtype=float)  # noqa: E731
         self.aggr, self.cruise, self.harsh_p = col("aggressiveness"), col("cruise_kmh"), col("harsh_per_h") / 3600.0
@@ -156,7 +157,7 @@ class FleetState:
         """After an incident: stop, lie still (crash, fall) or sit (heat, exhaustion), then offline."""
         self.state[i] = DOWN
         impact = kind in ("crash", "fall")
-        self.left[i] = self.rng.uniform(20.0, 60.0) if impact else self.rng.uniform(60.0, 180.0)
+        self.left[i] = self.incident_rng.uniform(20.0, 60.0) if impact else self.incident_rng.uniform(60.0, 180.0)
         self.still[i] = self.left[i] if impact else 0.0
         # the rest of this shift (and a split shift's second half) is lost
         self.shifts[i] = [b for b in self.shifts[i] if b[0] > self.shift_end[i] + 4 * 3600.0]
@@ -277,8 +278,8 @@ class FleetState:
         quiet = (self.still > 0) | down
 
         # physiology
-        effort = np.select([riding, self.walking, waiting, brk, down],
-                           [0.18 + 0.12 * self.aggr + 0.004 * speed, 0.45, 0.1, 0.05, 0.1], 0.0)
+        effort = np.where(riding, 0.18 + 0.12 * self.aggr + 0.004 * speed,
+                          np.where(self.walking, 0.45, np.where(waiting | down, 0.1, np.where(brk, 0.05, 0.0))))
         hi_c = (hi_f - 32.0) * 5.0 / 9.0
         tc_eq = (self.core_base + 1.3 * effort + 0.045 * np.maximum(0.0, hi_c - 27.0) * np.where(brk, 0.3, 1.0)
                  - 0.2 * (precip > 2.0))
@@ -312,9 +313,9 @@ class FleetState:
         status = st.copy()
 
         # accelerometer summary of the second
-        var = np.select([riding, self.walking, waiting, brk],
-                        [0.01 + 0.0015 * speed + 0.008 * np.abs(N[4]), 0.08 + 0.12 * U[16],
-                         0.004 + 0.003 * np.abs(N[4]), 0.002 + 0.001 * np.abs(N[4])], 0.002)
+        an4 = np.abs(N[4])
+        var = np.where(riding, 0.01 + 0.0015 * speed + 0.008 * an4, np.where(
+            self.walking, 0.08 + 0.12 * U[16], np.where(waiting, 0.004 + 0.003 * an4, 0.002 + 0.001 * an4)))
         var = np.where(quiet, 0.0001 + 0.0009 * U[16], var)
         mean = np.where(quiet, 1.0 + 0.002 * N[5], 1.0 + 0.01 * N[5] + 0.03 * self.walking)
         peak = mean + 2.5 * np.sqrt(var) + 0.03 * np.abs(N[6])
@@ -323,13 +324,13 @@ class FleetState:
 
         incidents: list[tuple[int, str]] = []
         for i in np.flatnonzero(hit).tolist():
-            x = rng.random() * total[i]
+            x = self.incident_rng.random() * total[i]
             j = int(np.searchsorted(np.cumsum(by_kind[:, i]), x, side="right"))
             kind = KINDS[min(j, 3)]
             incidents.append((i, kind))
             if kind in ("crash", "fall"):
-                peak[i] = 4.0 + 6.0 * rng.random()  # impact, then stillness (see knock_down)
-                var[i] = 0.3 + 0.5 * rng.random()
+                peak[i] = 4.0 + 6.0 * self.incident_rng.random()  # impact, then stillness (see knock_down)
+                var[i] = 0.3 + 0.5 * self.incident_rng.random()
             if kind == "crash":
                 along[i] = -min(3.0, 1.0 + speed[i] / KMH_PER_G_S)
                 self.speed[i] = speed[i] = 0.0

@@ -150,7 +150,7 @@ class HazardRates:
 
 def _step(x: Any, edges: tuple[float, ...], values: tuple[float, ...]) -> Any:
     """1 below the first edge, ``values[i]`` at or above ``edges[i]`` (edges ascending)."""
-    out = np.ones_like(np.asarray(x, dtype=float))
+    out: Any = 1.0
     for edge, value in zip(edges, values):
         out = np.where(x >= edge, value, out)
     return out

@@ -96,7 +96,7 @@ def test_faults_appear_at_roughly_the_configured_rates():
         newest = r.value.ts if newest is None else max(newest, r.value.ts)
     assert out_of_order >= 0.9 * faults["late"]
     for r in recs:
-        if r.raw is not None:
+        if r.raw is not None and r.fault != "malformed:huge_payload":  # too large, not invalid
             with pytest.raises(ValueError):
                 TOPIC_MODELS["wearable"].model_validate_json(r.raw)
 
@@ -109,7 +109,7 @@ def test_no_faults_by_default():
 
 
 def test_incidents_are_reported_after_they_happen_and_stop_the_rider():
-    sim, recs = _run(3 * 3600, riders=40, seed=10, scenario="storm", hazard_scale=10.0)
+    sim, recs = _run(5400, riders=30, seed=10, scenario="storm", hazard_scale=20.0)
     incidents = [r for r in recs if r.role == "incidents"]
     assert len(incidents) >= 10 and len(incidents) == len(sim.incident_log)
     for entry in sim.incident_log:
