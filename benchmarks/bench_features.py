@@ -74,11 +74,15 @@ def run(riders: int, minutes: float, seed: int = 0) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--scenario", action="append", default=[], metavar="RIDERS:MINUTES",
+                        help="run only these scenarios, e.g. --scenario 100000:3")
     args = parser.parse_args()
-    if args.quick:
+    if args.scenario:
+        scenarios = [(int(r), float(m)) for r, m in (x.split(":") for x in args.scenario)]
+    elif args.quick:
         scenarios = [(100, 2), (100, 10), (1000, 2)]
     else:
-        scenarios = [(1000, 10), (1000, 60), (1000, 180), (100_000, 2), (100_000, 5)]
+        scenarios = [(1000, 10), (1000, 60), (1000, 180), (100_000, 1), (100_000, 3)]
     print(f"{'riders':>8} {'min/rider':>9} {'updates':>10} {'µs/update':>10} {'µs/features':>12} "
           f"{'state B mean':>12} {'state B max':>11}")
     for riders, minutes in scenarios:
