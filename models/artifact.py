@@ -47,7 +47,8 @@ class Calibrator:
     ``kind`` is ``"isotonic"`` (``params`` = thresholds ``x`` → ``y``, linear between,
     clipped outside, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``),
     ``"platt"`` (``params`` = ``a``, ``b``: ``p = 1/(1+exp(-(a·logit(raw)+b)))``) or
-    ``"identity"``.
+    ``"identity"``. An optional ``hazard_scale_correction`` k maps a probability learned
+    on data simulated at k times the hazard back to scale 1: ``p₁ = 1 − (1 − p_k)^(1/k)``.
     """
 
     kind: str = "identity"
@@ -65,6 +66,9 @@ class Calibrator:
             out = p
         else:
             raise ValueError(f"unknown calibration kind {self.kind!r}")
+        k = float(self.params.get("hazard_scale_correction", 1.0))
+        if k != 1.0:  # trained on data simulated at hazard × k: p₁ = 1 − (1 − p_k)^(1/k)
+            out = 1.0 - (1.0 - np.clip(out, 0.0, 1.0)) ** (1.0 / k)
         return np.clip(out, 0.0, 1.0)
 
     def to_json(self) -> dict[str, Any]:
@@ -111,6 +115,19 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN/inf → None, numpy scalars → Python, recursively (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def save_artifact(
     out_dir: Path,
     version: str,
@@ -133,7 +150,7 @@ def save_artifact(
         **metadata,
         "calibration": {t: calibrators[t].to_json() for t in TARGETS},
     }
-    (target_dir / METADATA_FILE).write_text(json.dumps(card, indent=1, ensure_ascii=False, default=float) + "\n")
+    (target_dir / METADATA_FILE).write_text(json.dumps(_json_safe(card), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     if set_current:
         (Path(out_dir) / CURRENT_FILE).write_text(version + "\n")
     return target_dir

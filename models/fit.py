@@ -53,8 +53,8 @@ MIN_CALIBRATED_P = 1e-4
 
 
 def split_frame(
-    frame: pd.DataFrame, seed: int, horizon_min: float, test_rider_frac: float = 0.3,
-    valid_rider_frac: float = 0.2, test_time_frac: float = 0.35,
+    frame: pd.DataFrame, seed: int, horizon_min: float, test_rider_frac: float = 0.35,
+    valid_rider_frac: float = 0.2, test_time_frac: float = 0.4,
 ) -> dict[str, pd.DataFrame]:
     """Split by rider and by time into ``train``, ``valid`` and ``test`` (see module docstring)."""
     riders = np.array(sorted(frame["rider_id"].unique()))

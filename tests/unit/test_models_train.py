@@ -1,0 +1,66 @@
+"""Training pipeline pieces: labels, rider-and-time split, calibration, a tiny simulated frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import FEATURE_NAMES
+from models.artifact import Calibrator
+from models.fit import fit_calibrator, split_frame
+from models.synthetic import synthetic_frame
+from models.train import _label, build_training_frame, rescale_calibrator
+
+
+def test_labels_look_forward_within_horizon_only():
+    frame = pd.DataFrame({"rider_id": ["a"] * 5 + ["b"], "ts": [0.0, 100.0, 200.0, 300.0, 400.0, 150.0]})
+    incidents = {"a": [(250.0, False), (300.0, True)]}  # a fall at 250, a crash at 300
+    out = _label(frame, incidents, horizon_s=100.0)
+    assert out["y_injury"].tolist() == [0, 0, 1, 0, 0, 0]  # only ts=200 has the fall in (ts, ts+100]
+    assert out["y_accident"].tolist() == [0, 0, 1, 0, 0, 0]  # crash at 300: from 200, not from 300 itself
+    assert out["rider_id"].tolist() == frame["rider_id"].tolist()
+
+
+def test_split_is_disjoint_by_rider_and_by_time():
+    frame = synthetic_frame(6000, seed=1, riders=60)
+    folds = split_frame(frame, seed=3, horizon_min=60)
+    riders = {k: set(v["rider_id"]) for k, v in folds.items()}
+    assert not (riders["train"] & riders["test"]) and not (riders["valid"] & riders["test"])
+    assert not (riders["train"] & riders["valid"])
+    assert folds["train"]["ts"].max() + 3600 < folds["test"]["ts"].min()
+    assert folds["valid"]["ts"].max() + 3600 < folds["test"]["ts"].min()
+    assert all(len(f) for f in folds.values())
+
+
+def test_calibrator_choice_and_floor():
+    rng = np.random.default_rng(0)
+    raw = rng.random(5000)
+    y = (rng.random(5000) < raw * 0.1).astype(int)
+    iso = fit_calibrator(raw, y)
+    assert iso.kind == "isotonic" and iso.apply([0.0]).item() > 0.0  # never exactly 0
+    few = fit_calibrator(raw[:300], y[:300])
+    assert few.kind in {"platt", "isotonic"}
+    assert fit_calibrator(raw, np.zeros_like(y)).kind == "identity"
+
+
+def test_hazard_scale_correction_is_exact_for_a_constant_hazard():
+    lam, k = 0.02, 3.0
+    p_k = 1 - np.exp(-k * lam)
+    cal = rescale_calibrator(Calibrator("identity", {}), k)
+    assert cal.apply([p_k]).item() == pytest.approx(1 - np.exp(-lam))
+    assert Calibrator.from_json(cal.to_json()).apply([p_k]).item() == pytest.approx(1 - np.exp(-lam))
+
+
+def test_tiny_simulated_frame():
+    frame = build_training_frame(riders=4, hours=0.75, seed=2, horizon_min=10, snapshot_every_s=120,
+                                 workers=1, progress=False)
+    assert {"rider_id", "ts", "zone_id", "y_injury", "y_accident", "p_injury_true", "p_accident_true"} <= set(frame)
+    assert list(frame.columns[3 : 3 + len(FEATURE_NAMES)]) == list(FEATURE_NAMES)
+    assert len(frame) > 10
+    p = frame[["p_injury_true", "p_accident_true"]].to_numpy()
+    assert np.nanmin(p) >= 0 and np.nanmax(p) <= 1 and np.isfinite(p).mean() > 0.9
+    from streams.simulation.fleet import SimConfig
+
+    end = SimConfig().start.timestamp() + 0.75 * 3600
+    assert frame["ts"].max() + 600 <= end  # snapshots whose horizon is cut off by the end are dropped
