@@ -75,8 +75,11 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             result = proc.process_weather([RawRecord.from_event(ev) for ev in events])
             await send_outputs(result.outputs)
-            for zone_id, state in result.states.items():
+            for zone_id, state in result.zones.items():
                 zones[zone_id.encode()] = state
+            proc.zones_written(result.zones)
+            for rider_id, state in result.states.items():
+                riders[rider_id.encode()] = state
 
     @app.timer(interval=settings.worker.model_reload_interval_s)
     async def reload_models() -> None:

@@ -42,6 +42,7 @@ from features import (
     update_trip,
     update_wearable,
     update_zone_weather,
+    weather_features,
 )
 from models import BlendedScorer, LabelBuffer, OnlineRiskModel, RuleScorer, load_artifact, LightGBMScorer
 from models.errors import ModelLoadError
@@ -81,7 +82,22 @@ class RawRecord:
 @dataclass(slots=True)
 class BatchResult:
     outputs: list[Output] = field(default_factory=list)
-    states: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table
+    zones: dict[str, Any] = field(default_factory=dict)  # zone id -> state for the zone table
+
+
+#: Weather features whose change makes the zone's riders be scored again at once.
+MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
+
+
+def weather_signature(zone: ZoneWeather | None, now: float) -> tuple[float, ...] | None:
+    """What about a zone's weather must not wait for the rider's next scoring."""
+    if zone is None:
+        return None
+    feats = weather_features(zone, now)
+    heavy_rain = feats["precip_mm_h"] >= 7.6  # NWS heavy rain, mm/h
+    low_visibility = feats["visibility_m"] < 200
+    return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
 
 
 @dataclass(slots=True)
@@ -148,6 +164,8 @@ class Processor:
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
         self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
+        self.zones_missing: set[str] = set()
+        self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
         self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
@@ -178,9 +196,16 @@ class Processor:
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
         if zone_id is None:
             return None
+        override = self.zone_override.get(zone_id)
+        if override is not None:
+            return override
         stored = self.zone_store.get(zone_id)
         if stored is None:
+            if zone_id not in self.zones_missing:
+                self.zones_missing.add(zone_id)
+                log.warning("no weather for zone %s yet: its riders are scored with weather unknown", zone_id)
             return None
+        self.zones_missing.discard(zone_id)
         cached = self.zone_cache.get(zone_id)
         if cached is not None and cached[0] is stored:
             return cached[1]
@@ -246,16 +271,37 @@ class Processor:
 
     # ------------------------------------------------------------------ batches
     def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
+        """Update zone weather; riders of a zone whose weather changed materially are scored at once.
+
+        That also covers weather arriving after the riders' telemetry (a backlog read faster on
+        one topic than another): they are not left with "weather unknown" until their next event.
+        """
         result = BatchResult()
+        changed: set[str] = set()
         for rec in batch:
             obs = self._parse(rec, WeatherObservation, result)
             if obs is None:
                 continue
-            zone = update_zone_weather(self.zone(obs.zone_id), obs)
-            self.zone_cache.pop(obs.zone_id, None)
-            result.states[obs.zone_id] = zone.to_dict()
+            before = self.zone(obs.zone_id)
+            zone = update_zone_weather(before, obs)
+            result.zones[obs.zone_id] = zone.to_dict()
+            self.zone_cache[obs.zone_id] = (None, zone)
+            self.zone_override[obs.zone_id] = zone
+            if weather_signature(before, obs.epoch) != weather_signature(zone, obs.epoch):
+                changed.add(obs.zone_id)
             metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        if changed:
+            due = {rider_id: slot.features.newest_ts() for rider_id, slot in self.hot.items()
+                   if slot.features.zone_id in changed}
+            self._score({r: t for r, t in due.items() if t is not None}, result, force=True)
+            for rider_id in due:
+                result.states[rider_id] = self.hot[rider_id].to_dict()
         return result
+
+    def zones_written(self, zone_ids: Iterable[str]) -> None:
+        """The agent wrote these zones to the table: read them from there again."""
+        for zone_id in zone_ids:
+            self.zone_override.pop(zone_id, None)
 
     def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
         result = BatchResult()
@@ -340,8 +386,8 @@ class Processor:
             metrics.ONLINE_EXAMPLES.labels(label="positive" if (y_injury or y_accident) else "negative").inc()
 
     # ------------------------------------------------------------------ decisions
-    def _score(self, touched: dict[str, float], result: BatchResult) -> None:
-        every = self.settings.worker.score_every_event_s
+    def _score(self, touched: dict[str, float], result: BatchResult, force: bool = False) -> None:
+        every = 0.0 if force else self.settings.worker.score_every_event_s
         due = [(r, now) for r, now in touched.items() if math.isfinite(now) and now - self.hot[r].last_scored >= every]
         if not due:
             return

@@ -16,3 +16,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     log_dir: Path = tmp_path_factory.mktemp("broker")
     with EmbeddedBroker("127.0.0.1", free_port(), log_path=log_dir / "tansu.log") as running:
         yield running
+
+# A Faust app started as a child process by the recovery test; importing it needs its environment.
+collect_ignore = ["state_app.py"]

@@ -60,7 +60,7 @@ class Process:
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> Process:
-    return Process([sys.executable, "-m", "streams.cli", "worker"], env, log_path)
+    return Process([sys.executable, "-m", "streams.cli", "-v", "worker"], env, log_path)
 
 
 def scrape(port: int) -> str | None:

@@ -111,3 +111,13 @@ def test_rules_suspected_fall_is_a_likely_injury():
 def test_rules_always_conservative():
     assert all(s.conservative and s.source == "rules" for s in RuleScorer().score_batch(edge_rows()))
     assert all(math.isfinite(s.any_event) for s in RuleScorer().score_batch(edge_rows()))
+
+
+def test_models_package_does_not_import_faust():
+    from pathlib import Path
+
+    import models
+
+    for path in Path(models.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "import faust" not in text and "from faust" not in text, path
