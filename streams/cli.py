@@ -152,10 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="broker + simulator + worker + console view, no configuration")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90); Ctrl-C stops early")
-    p.add_argument("--riders", type=int, default=40, help="simulated riders (default 40)")
+    p.add_argument("--riders", type=int, default=50, help="simulated riders (default 50)")
     p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
-    p.add_argument("--speed", type=float, default=10.0,
-                   help="event-time seconds per wall second (default 10: 15 simulated minutes in 90 s)")
+    p.add_argument("--speed", type=float, default=20.0,
+                   help="event-time seconds per wall second (default 20: 30 simulated minutes in 90 s)")
     p.add_argument("--scenario", default="mixed", choices=["default", "heatwave", "storm", "mixed"],
                    help="weather scenario (default mixed: a heat wave in some zones, a storm in others)")
     p.add_argument("--malformed-rate", type=float, default=0.002,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.broker import EmbeddedBroker, kafka_metadata_ok
+from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
 from streams.errors import BrokerError
 from streams.kafka import consumer_kwargs
 from streams.settings import Settings
@@ -35,9 +36,9 @@ RUN_DIR = Path(".riskstream/demo")
 @dataclass(frozen=True)
 class DemoOptions:
     duration_s: float = 90.0
-    riders: int = 40
+    riders: int = 50
     seed: int = 7
-    speed: float = 10.0
+    speed: float = 20.0
     scenario: str = "mixed"
     malformed_rate: float = 0.002
 
@@ -140,7 +141,13 @@ def run_demo(opts: DemoOptions) -> int:
     from streams.simulation import FleetSimulator, SimConfig
 
     settings = Settings()
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    if settings.metrics.port and not port_is_free(settings.metrics.host, settings.metrics.port):
+        raise BrokerError(
+            f"port {settings.metrics.port} for the worker's metrics is taken (another worker or demo running?); "
+            f"stop it or set RISKSTREAM_METRICS__PORT to a free port"
+        )
     host, port = settings.kafka.bootstrap_servers.split(",")[0].rsplit(":", 1)
     broker: EmbeddedBroker | None = None
     if kafka_metadata_ok(host, int(port)):

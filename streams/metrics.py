@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
+from streams.errors import ConfigError
+
 disable_created_metrics()  # *_created series double the scrape size and no dashboard reads them
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -90,8 +92,15 @@ ONLINE_METRIC = Gauge(
 
 def serve(host: str, port: int) -> None:
     """Serve ``/metrics`` from a background thread; port 0 disables it."""
-    if port:
+    if not port:
+        return
+    try:
         start_http_server(port, addr=host, registry=REGISTRY)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port} ({exc.strerror}): another worker may be running there; "
+            f"set RISKSTREAM_METRICS__PORT to a free port, or 0 to turn metrics off"
+        ) from None
 
 
 def set_model_versions(versions: dict[str, str]) -> None:
