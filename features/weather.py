@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from features.config import FeatureConfig
@@ -81,16 +81,18 @@ class ZoneWeather:
 
 
 def update_zone_weather(zone: ZoneWeather | None, obs: Any, cfg: FeatureConfig = _DEFAULT_CFG) -> ZoneWeather:
-    """Fold one ``WeatherObservation`` into the zone state (in place) and return it.
+    """Fold one ``WeatherObservation`` into a *new* zone state (the argument is not changed).
 
     An observation not newer than the zone's latest is ignored (out of order or
-    repeated): the newest observation wins.
+    repeated): the newest observation wins, and the same object is returned.
     """
     ts = obs.ts.timestamp()
     day = local_day(ts, cfg)
     if zone is not None and ts <= zone.ts:
         return zone
-    if zone is None:
+    if zone is not None:
+        zone = replace(zone)
+    else:
         zone = ZoneWeather(
             zone_id=obs.zone_id, ts=ts, air_temp_c=obs.air_temp_c, relative_humidity_pct=obs.relative_humidity_pct,
             wind_speed_ms=0.0, wind_gust_ms=0.0, precipitation_mm_h=0.0, visibility_m=0.0, solar_w_m2=0.0,

@@ -34,6 +34,12 @@ def test_no_weather_is_all_nan() -> None:
     assert tuple(f) == WEATHER_FEATURE_NAMES and all(math.isnan(v) for v in f.values())
 
 
+def test_update_returns_a_new_state_and_leaves_the_old_one() -> None:
+    before = run(obs(0, temp=30.0))
+    after = update_zone_weather(before, obs(300, temp=34.0), CFG)
+    assert (before.air_temp_c, after.air_temp_c) == (30.0, 34.0)
+
+
 def test_older_observation_does_not_overwrite_newer() -> None:
     zone = run(obs(600, temp=31.0), obs(300, temp=20.0))
     assert zone.air_temp_c == 31.0 and zone.ts == T0 + 600
