@@ -8,7 +8,7 @@ A missing or NaN number renders as "–" rather than "nan" or a crash.
 >>> title["en"]
 'Heat warning'
 >>> message["en"]
-'Heat index 35 °C after 2.5 h riding: rest 15 min in the shade and drink water'
+'Heat index 35 °C: rest 15 min in the shade every hour of riding and drink water'
 >>> reason_text("HEAVY_RAIN", 9.2)["zh-CN"]
 '大雨 9 毫米/小时'
 >>> reason_text("HEAT_INDEX_DANGER", float("nan"), 39.4)["en"]
