@@ -50,7 +50,7 @@ def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
         raise InputError("validation_error", _summarise(exc)) from None
 
 
-def _summarise(exc: ValidationError, limit: int = 5) -> str:
+def _summarise(exc: ValidationError, limit: int = 8) -> str:
     parts = []
     for err in exc.errors()[:limit]:
         where = ".".join(str(p) for p in err["loc"]) or "record"

@@ -164,7 +164,7 @@ class Processor:
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
         self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
-        self.zones_missing: set[str] = set()
+        self.zones_missing: set[str] = set()  # warned about once each
         self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
         self.zone_store: MutableMapping[str, Any] = {}
@@ -201,11 +201,7 @@ class Processor:
             return override
         stored = self.zone_store.get(zone_id)
         if stored is None:
-            if zone_id not in self.zones_missing:
-                self.zones_missing.add(zone_id)
-                log.warning("no weather for zone %s yet: its riders are scored with weather unknown", zone_id)
             return None
-        self.zones_missing.discard(zone_id)
         cached = self.zone_cache.get(zone_id)
         if cached is not None and cached[0] is stored:
             return cached[1]
@@ -394,7 +390,12 @@ class Processor:
         rows = []
         for rider_id, now in due:
             slot = self.hot[rider_id]
-            rows.append(rider_features(slot.features, self.zone(slot.features.zone_id), now, self.feature_cfg))
+            zone_id = slot.features.zone_id
+            zone = self.zone(zone_id)
+            if zone is None and zone_id is not None and zone_id not in self.zones_missing:
+                self.zones_missing.add(zone_id)
+                log.warning("no weather for zone %s (rider %s): scored with weather unknown", zone_id, rider_id)
+            rows.append(rider_features(slot.features, zone, now, self.feature_cfg))
         scored = self.scorer.score_batch(rows)
         metrics.SCORING_BATCH.observe(len(rows))
         versions = self.scorer.model_versions()
