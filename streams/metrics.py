@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 
 from streams.errors import ConfigError
@@ -31,6 +34,12 @@ EVENT_LATENESS = Histogram(
     "riskstream_event_lateness_seconds",
     "How far behind the rider's newest event an event arrived (event time).",
     buckets=(0, 1, 5, 15, 30, 60, 120, 300, 900),
+    registry=REGISTRY,
+)
+PROCESSING_ERRORS = Counter(
+    "riskstream_processing_errors_total",
+    "Unexpected errors while processing (the record is dead-lettered or the rider skipped), by stage.",
+    ["stage"],
     registry=REGISTRY,
 )
 ALERTS = Counter(
@@ -88,6 +97,28 @@ ONLINE_METRIC = Gauge(
     ["target", "metric"],
     registry=REGISTRY,
 )
+RIDERS_ONLINE = Gauge(
+    "riskstream_riders_online",
+    "Riders in this worker whose latest trip status is riding or waiting, by zone of their last position.",
+    ["zone"],
+    registry=REGISTRY,
+)
+ESCALATIONS_OPEN = Gauge(
+    "riskstream_escalations_open",
+    "Suspected falls told to the rider ('Are you OK?') whose condition has not cleared yet, by zone.",
+    ["zone"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "riskstream_consumer_lag_records",
+    "Records in a partition assigned to this worker that are not committed yet (high watermark - committed).",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+
+#: Zone label of a rider with no trip position yet.
+UNKNOWN_ZONE = "unknown"
+BANDS = ("low", "moderate", "high", "severe")
 
 
 def serve(host: str, port: int) -> None:
@@ -107,3 +138,107 @@ def set_model_versions(versions: dict[str, str]) -> None:
     MODEL_INFO.clear()
     for model, version in versions.items():
         MODEL_INFO.labels(model=model, version=version).set(1)
+
+
+# ----------------------------------------------------------------------------- push gateway (streams/push.py)
+
+PUSH_DELIVERIES = Counter(
+    "riskstream_push_deliveries_total",
+    "Alerts finished by the push gateway, by outcome (delivered, duplicate = the provider already had it, "
+    "dead_letter).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PUSH_ATTEMPTS = Counter(
+    "riskstream_push_attempts_total",
+    "HTTP attempts to the push webhook, by result (ok, duplicate, retryable_status, timeout, connection_error, "
+    "rejected).",
+    ["result"],
+    registry=REGISTRY,
+)
+PUSH_RETRIES = Counter(
+    "riskstream_push_retries_total", "Attempts after the first one (each followed a backoff wait).", registry=REGISTRY
+)
+PUSH_LATENCY = Histogram(
+    "riskstream_push_delivery_latency_seconds",
+    "Time from an alert's first attempt to its acceptance by the push provider, retries and backoff included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+PUSH_IN_FLIGHT = Gauge(
+    "riskstream_push_in_flight", "Alerts being delivered now (attempting or waiting to retry).", registry=REGISTRY
+)
+
+
+def _set_family(gauge: Gauge, values: dict[tuple[str, ...], float], previous: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Set ``gauge`` to ``values`` and drop the label sets that disappeared since ``previous``.
+
+    New values are set before stale series are removed, so a scrape never sees the family empty.
+    """
+    for labels, value in values.items():
+        gauge.labels(*labels).set(value)
+    for labels in previous - values.keys():
+        try:
+            gauge.remove(*labels)
+        except KeyError:
+            pass
+    return set(values)
+
+
+_fleet_seen: dict[str, set[tuple[str, ...]]] = {"online": set(), "escalations": set(), "bands": set()}
+_lag_seen: set[tuple[str, ...]] = set()
+
+
+def publish_fleet(riders: Iterable[tuple[str | None, str | None, bool, bool]]) -> None:
+    """Per-zone gauges from ``(zone, band, online, open_escalation)`` of every rider held by this worker.
+
+    Every zone seen gets a series for each band and for ``riders_online`` and ``escalations_open``
+    (zeros included), so dashboards and alert rules see the zone before anything happens in it.
+
+    >>> publish_fleet([("z1", "high", True, False), ("z1", "low", False, True), (None, None, True, False)])
+    >>> REGISTRY.get_sample_value("riskstream_riders_by_risk_band", {"band": "high", "zone": "z1"})
+    1.0
+    >>> REGISTRY.get_sample_value("riskstream_riders_online", {"zone": "unknown"})
+    1.0
+    >>> REGISTRY.get_sample_value("riskstream_escalations_open", {"zone": "z1"})
+    1.0
+    """
+    online: dict[tuple[str, ...], float] = {}
+    escalations: dict[tuple[str, ...], float] = {}
+    bands: dict[tuple[str, ...], float] = {}
+    for zone, band, is_online, open_escalation in riders:
+        z = zone or UNKNOWN_ZONE
+        if (z,) not in online:
+            online[(z,)] = escalations[(z,)] = 0.0
+            for b in BANDS:
+                bands[(b, z)] = 0.0
+        online[(z,)] += bool(is_online)
+        escalations[(z,)] += bool(open_escalation)
+        if band in BANDS:
+            bands[(band, z)] += 1
+    _fleet_seen["online"] = _set_family(RIDERS_ONLINE, online, _fleet_seen["online"])
+    _fleet_seen["escalations"] = _set_family(ESCALATIONS_OPEN, escalations, _fleet_seen["escalations"])
+    _fleet_seen["bands"] = _set_family(RIDERS_BY_BAND, bands, _fleet_seen["bands"])
+
+
+def publish_consumer_lag(consumer: Any) -> None:
+    """Per-partition lag of a Faust consumer (``app.consumer``); call it on the event loop.
+
+    Lag is the high watermark minus the committed offset; a partition with nothing committed
+    yet counts from the offset read so far, or as its whole high watermark if nothing was read.
+    """
+    lags: dict[tuple[str, ...], float] = {}
+    for tp in consumer.assignment():
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # the partition is being (re)assigned
+            continue
+        if high is None:
+            continue
+        done = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust keeps no public accessor
+        if done is None:
+            read = consumer._read_offset.get(tp)  # noqa: SLF001
+            done = read + 1 if read is not None else 0
+        lags[(tp.topic, str(tp.partition))] = float(max(0, high - done))
+    global _lag_seen
+    _lag_seen = _set_family(CONSUMER_LAG, lags, _lag_seen)

@@ -308,14 +308,18 @@ class Processor:
             role = self.role_by_topic.get(rec.topic)
             if rec.timestamp:
                 timestamps.append(rec.timestamp)
-            if role == "wearable":
-                self._apply(rec, WearableReading, update_wearable, result, touched)
-            elif role == "trip":
-                self._apply(rec, TripPoint, update_trip, result, touched)
-            elif role == "incidents":
-                self._incident(rec, result, touched)
-            else:
-                log.warning("record from unexpected topic %s partition %s offset %s", rec.topic, rec.partition, rec.offset)
+            try:
+                if role == "wearable":
+                    self._apply(rec, WearableReading, update_wearable, result, touched)
+                elif role == "trip":
+                    self._apply(rec, TripPoint, update_trip, result, touched)
+                elif role == "incidents":
+                    self._incident(rec, result, touched)
+                else:
+                    log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
+            except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
+                log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
         self._score(touched, result)
         for rider_id in touched:
             result.states[rider_id] = self.hot[rider_id].to_dict()
@@ -329,18 +333,20 @@ class Processor:
         try:
             return parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
         except InputError as err:
-            letter = dead_letter(
-                source_topic=rec.topic, partition=rec.partition, offset=rec.offset,
-                key=rec.key, raw=rec.value, error=err,
-            )
-            result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
-            metrics.RECORDS.labels(topic=rec.topic, outcome="dead_letter").inc()
-            metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
-            log.warning(
-                "dead letter from %s[%d]@%d key=%s: %s: %s",
-                rec.topic, rec.partition, rec.offset, letter.key, err.error_class, err.reason,
-            )
+            self._dead_letter(rec, err, result)
             return None
+
+    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult) -> None:
+        letter = dead_letter(
+            source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
+        )
+        result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
+        metrics.RECORDS.labels(topic=rec.topic, outcome="dead_letter").inc()
+        metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
+        log.warning(
+            "dead letter from %s[%d]@%d key=%s: %s: %s",
+            rec.topic, rec.partition, rec.offset, letter.key, err.error_class, err.reason,
+        )
 
     def _apply(self, rec: RawRecord, model: type, update: Any, result: BatchResult, touched: dict[str, float]) -> None:
         parsed = self._parse(rec, model, result)
@@ -400,7 +406,11 @@ class Processor:
         metrics.SCORING_BATCH.observe(len(rows))
         versions = self.scorer.model_versions()
         for (rider_id, now), feats, risk_out in zip(due, rows, scored):
-            self._decide(rider_id, now, feats, risk_out, versions, result)
+            try:
+                self._decide(rider_id, now, feats, risk_out, versions, result)
+            except Exception:  # one rider's failure must not stop the others or the stream
+                metrics.PROCESSING_ERRORS.labels(stage="decide").inc()
+                log.exception("deciding for rider %s at event time %s failed; skipped this round", rider_id, now)
 
     def _decide(self, rider_id: str, now: float, feats: dict[str, float], scored: Any,
                 versions: dict[str, str], result: BatchResult) -> None:

@@ -115,3 +115,27 @@ def test_duplicates_are_processed_once(heatwave: list[Any], tmp_path: Path) -> N
     once.feed(batch)
     twice.feed([r for rec in batch for r in (rec, rec)], batch_size=400)  # same batch boundaries
     assert twice.outputs == once.outputs
+
+
+def test_an_unexpected_error_dead_letters_the_record_and_the_batch_goes_on(
+    heatwave: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streams.processor as processor_module
+
+    s = settings(tmp_path)
+    batch = raw_records(s, heatwave[:400])
+    real_update = processor_module.update_wearable
+    victim = next(r for r in batch if r.topic == s.topics.wearable)
+
+    def flaky(state: Any, rec: Any, cfg: Any) -> Any:
+        if rec.event_id == json.loads(victim.value)["event_id"]:
+            raise ZeroDivisionError("bug in feature code")
+        return real_update(state, rec, cfg)
+
+    monkeypatch.setattr(processor_module, "update_wearable", flaky)
+    h = Harness(Processor(s))
+    h.feed(batch)
+    letters = h.of("dlq")
+    assert [(d["offset"], d["error_class"]) for d in letters] == [(victim.offset, "processing_error")]
+    assert "ZeroDivisionError" in letters[0]["reason"]
+    assert h.riders, "the other records were processed"
