@@ -185,40 +185,7 @@ def _set_family(gauge: Gauge, values: dict[tuple[str, ...], float], previous: se
     return set(values)
 
 
-_fleet_seen: dict[str, set[tuple[str, ...]]] = {"online": set(), "escalations": set(), "bands": set()}
 _lag_seen: set[tuple[str, ...]] = set()
-
-
-def publish_fleet(riders: Iterable[tuple[str | None, str | None, bool, bool]]) -> None:
-    """Per-zone gauges from ``(zone, band, online, open_escalation)`` of every rider held by this worker.
-
-    Every zone seen gets a series for each band and for ``riders_online`` and ``escalations_open``
-    (zeros included), so dashboards and alert rules see the zone before anything happens in it.
-
-    >>> publish_fleet([("z1", "high", True, False), ("z1", "low", False, True), (None, None, True, False)])
-    >>> REGISTRY.get_sample_value("riskstream_riders_by_risk_band", {"band": "high", "zone": "z1"})
-    1.0
-    >>> REGISTRY.get_sample_value("riskstream_riders_online", {"zone": "unknown"})
-    1.0
-    >>> REGISTRY.get_sample_value("riskstream_escalations_open", {"zone": "z1"})
-    1.0
-    """
-    online: dict[tuple[str, ...], float] = {}
-    escalations: dict[tuple[str, ...], float] = {}
-    bands: dict[tuple[str, ...], float] = {}
-    for zone, band, is_online, open_escalation in riders:
-        z = zone or UNKNOWN_ZONE
-        if (z,) not in online:
-            online[(z,)] = escalations[(z,)] = 0.0
-            for b in BANDS:
-                bands[(b, z)] = 0.0
-        online[(z,)] += bool(is_online)
-        escalations[(z,)] += bool(open_escalation)
-        if band in BANDS:
-            bands[(band, z)] += 1
-    _fleet_seen["online"] = _set_family(RIDERS_ONLINE, online, _fleet_seen["online"])
-    _fleet_seen["escalations"] = _set_family(ESCALATIONS_OPEN, escalations, _fleet_seen["escalations"])
-    _fleet_seen["bands"] = _set_family(RIDERS_BY_BAND, bands, _fleet_seen["bands"])
 
 
 def publish_consumer_lag(consumer: Any) -> None:
