@@ -121,6 +121,17 @@ UNKNOWN_ZONE = "unknown"
 BANDS = ("low", "moderate", "high", "severe")
 
 
+# Known label values start at 0, so rules and panels see the series before the first event
+# (an absent series makes `rate()` and `increase()` return nothing instead of 0).
+for _kind in ("crash", "fall", "heat_illness", "exhaustion"):  # streams.schemas.IncidentKind
+    INCIDENTS.labels(kind=_kind)
+for _why in ("cooldown", "hourly_cap"):  # alerts.policy.Suppressed.why
+    ALERTS_SUPPRESSED.labels(reason=_why)
+for _label in ("positive", "negative"):
+    ONLINE_EXAMPLES.labels(label=_label)
+MODEL_ERRORS.labels(model="lightgbm")
+
+
 def serve(host: str, port: int) -> None:
     """Serve ``/metrics`` from a background thread; port 0 disables it."""
     if not port:

@@ -121,6 +121,36 @@ class PrivacySettings(BaseModel):
     )
 
 
+class PushSettings(BaseModel):
+    """The push gateway (``riskstream push``): ``rider.alerts`` → the push provider's HTTP webhook."""
+
+    model_config = ConfigDict(frozen=True)
+
+    webhook_url: str = Field("http://127.0.0.1:8088/push", description="The push provider's webhook (http or https).")
+    webhook_secret: SecretStr = Field(
+        SecretStr("riskstream-demo-webhook-secret-change-me"),
+        description="Key of the X-Riskstream-Signature HMAC-SHA256 header; shared with the push provider.",
+    )
+    timeout_s: float = Field(5.0, gt=0, description="Per-attempt HTTP timeout (connect + answer).")
+    max_attempts: int = Field(8, ge=1, description="Attempts per alert before it is dead-lettered.")
+    backoff_base_s: float = Field(0.5, gt=0, description="Retry n waits uniform(0, min(cap, base * 2**n)).")
+    backoff_cap_s: float = Field(30.0, gt=0, description="Upper bound of one backoff wait.")
+    retry_after_cap_s: float = Field(300.0, ge=0, description="Longest Retry-After the gateway honours.")
+    concurrency: int = Field(8, ge=1, description="HTTP requests in flight at once, across partitions.")
+    group_id: str = Field("riskstream-push", description="Consumer group of the push gateway.")
+    commit_interval_s: float = Field(0.5, gt=0, description="How often delivered offsets are committed.")
+    shutdown_grace_s: float = Field(10.0, ge=0, description="On stop, time given to deliveries in progress.")
+    metrics_port: int = Field(9465, ge=0, le=65535, description="Prometheus port of the push gateway; 0 disables it.")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("RISKSTREAM_PUSH__WEBHOOK_URL must start with http:// or https://")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RISKSTREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -134,6 +164,7 @@ class Settings(BaseSettings):
     features: FeatureConfig = FeatureConfig()
     alerts: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.AlertConfig.")
     premium: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.PremiumConfig.")
+    push: PushSettings = PushSettings()
 
     def public_dump(self) -> dict[str, Any]:
         """Effective settings as JSON-safe data, secrets hidden."""

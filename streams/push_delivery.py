@@ -1,0 +1,218 @@
+"""Deliver one alert to the push provider's webhook: signature, answer classes, retries with backoff.
+
+Kafka-free, so each rule can be checked on its own; :mod:`streams.push` runs it per alert.
+
+The signature is HMAC-SHA256 of the exact body bytes under the webhook secret, hex, in
+``X-Riskstream-Signature: sha256=<hex>``. With the well-known test vector:
+
+>>> sign(b"key", b"The quick brown fox jumps over the lazy dog")
+'sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timezone
+from enum import Enum
+
+import aiohttp
+
+from streams import metrics
+from streams.settings import PushSettings
+
+SIGNATURE_HEADER = "X-Riskstream-Signature"
+TIMESTAMP_HEADER = "X-Riskstream-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Characters of the provider's answer kept in a dead letter's reason.
+BODY_SNIPPET_CHARS = 200
+#: 408 Request Timeout and 429 Too Many Requests are the 4xx answers that invite a retry (RFC 9110 §15.5.9, RFC 6585 §4).
+RETRYABLE_4XX = frozenset({408, 429})
+
+
+class Verdict(str, Enum):
+    """What one HTTP answer means for the alert."""
+
+    delivered = "delivered"  # 2xx
+    duplicate = "duplicate"  # 409: the provider already has this idempotency key
+    retry = "retry"  # 408, 429, 5xx, timeout, connection error
+    rejected = "rejected"  # any other answer: retrying cannot help
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """Value of the ``X-Riskstream-Signature`` header for ``body`` (see the module docstring)."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def classify(status: int) -> Verdict:
+    """Verdict of an HTTP status code.
+
+    >>> [classify(s).value for s in (200, 202, 409, 429, 503, 400, 404, 301)]
+    ['delivered', 'delivered', 'duplicate', 'retry', 'retry', 'rejected', 'rejected', 'rejected']
+    """
+    if 200 <= status < 300:
+        return Verdict.delivered
+    if status == 409:
+        return Verdict.duplicate
+    if status in RETRYABLE_4XX or 500 <= status < 600:
+        return Verdict.retry
+    return Verdict.rejected
+
+
+def backoff_bound(retry: int, base_s: float, cap_s: float) -> float:
+    """Largest wait before retry number ``retry`` (0 = the first retry): ``min(cap, base * 2**retry)``.
+
+    >>> [backoff_bound(n, 0.5, 3.0) for n in range(5)]
+    [0.5, 1.0, 2.0, 3.0, 3.0]
+    """
+    return min(cap_s, base_s * 2 ** min(retry, 62))
+
+
+def backoff_delay(retry: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
+    """Full-jitter wait: uniform in ``[0, backoff_bound(retry)]`` (spreads retries of many clients)."""
+    return (rng or random).uniform(0.0, backoff_bound(retry, base_s, cap_s))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delay-seconds or an HTTP date); None if absent or unreadable.
+
+    >>> parse_retry_after("3"), parse_retry_after("soon"), parse_retry_after(None)
+    (3.0, None, None)
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0)
+    10.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP attempt: its verdict, and what to report about it."""
+
+    verdict: Verdict
+    result: str  # metric label: ok, duplicate, retryable_status, timeout, connection_error, rejected
+    status: int | None = None
+    detail: str = ""  # status + body snippet, or the error
+    retry_after_s: float | None = None
+
+
+@dataclass
+class Outcome:
+    """How delivering one alert ended."""
+
+    verdict: Verdict  # delivered, duplicate or rejected; retry means the attempts ran out
+    attempts: int
+    last: Attempt
+    waited_s: list[float] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict in (Verdict.delivered, Verdict.duplicate)
+
+    @property
+    def error_class(self) -> str:
+        """Dead-letter class: ``push_rejected_<status>`` or ``push_retries_exhausted``."""
+        if self.verdict is Verdict.rejected:
+            return f"push_rejected_{self.last.status}"
+        return "push_retries_exhausted"
+
+    @property
+    def reason(self) -> str:
+        return f"after {self.attempts} attempt(s): {self.last.detail}"
+
+
+class WebhookClient:
+    """Posts signed alert bodies to the webhook with one shared aiohttp session.
+
+    ``sleep`` and ``rng`` are injectable so tests can see the backoff waits without waiting.
+    """
+
+    def __init__(
+        self,
+        settings: PushSettings,
+        *,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self._secret = settings.webhook_secret.get_secret_value().encode()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._gate = asyncio.Semaphore(settings.concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> WebhookClient:
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
+        connector = aiohttp.TCPConnector(limit=self.settings.concurrency)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def headers(self, idempotency_key: str, body: bytes) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            IDEMPOTENCY_HEADER: idempotency_key,
+            SIGNATURE_HEADER: sign(self._secret, body),
+            TIMESTAMP_HEADER: str(int(time.time())),
+        }
+
+    async def attempt(self, idempotency_key: str, body: bytes) -> Attempt:
+        """POST once and classify the answer; never raises for HTTP or network trouble."""
+        assert self._session is not None, "use `async with WebhookClient(...)`"
+        async with self._gate:
+            try:
+                async with self._session.post(
+                    self.settings.webhook_url, data=body, headers=self.headers(idempotency_key, body),
+                    allow_redirects=False,
+                ) as resp:
+                    snippet = (await resp.content.read(BODY_SNIPPET_CHARS * 4)).decode("utf-8", "replace")
+                    status = resp.status
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            except asyncio.TimeoutError:
+                return Attempt(Verdict.retry, "timeout", detail=f"no answer within {self.settings.timeout_s:g} s")
+            except aiohttp.ClientError as exc:
+                return Attempt(Verdict.retry, "connection_error", detail=f"{type(exc).__name__}: {exc}"[:300])
+        verdict = classify(status)
+        result = {Verdict.delivered: "ok", Verdict.duplicate: "duplicate",
+                  Verdict.retry: "retryable_status", Verdict.rejected: "rejected"}[verdict]
+        detail = f"HTTP {status}: {snippet[:BODY_SNIPPET_CHARS]!r}"
+        return Attempt(verdict, result, status, detail, retry_after)
+
+    async def deliver(self, idempotency_key: str, body: bytes) -> Outcome:
+        """Attempt until accepted, rejected, or ``max_attempts`` ran out; wait with full jitter in between."""
+        s = self.settings
+        waited: list[float] = []
+        n = 0
+        while True:
+            n += 1
+            result = await self.attempt(idempotency_key, body)
+            metrics.PUSH_ATTEMPTS.labels(result=result.result).inc()
+            if result.verdict is not Verdict.retry or n >= s.max_attempts:
+                return Outcome(result.verdict, n, result, waited)
+            delay = backoff_delay(n - 1, s.backoff_base_s, s.backoff_cap_s, self._rng)
+            if result.retry_after_s is not None:
+                delay = max(delay, min(result.retry_after_s, s.retry_after_cap_s))
+            waited.append(delay)
+            metrics.PUSH_RETRIES.inc()
+            await self._sleep(delay)
