@@ -51,6 +51,12 @@ ALERTS_SUPPRESSED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+ESCALATIONS = Counter(
+    "riskstream_escalations_total",
+    "Suspected-fall questions closed, by outcome (escalated to the safety team, cancelled by the rider).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 PREMIUM_SIGNALS = Counter(
     "riskstream_premium_signals_total", "Premium signals published to insurers.", registry=REGISTRY
 )
