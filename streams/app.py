@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import faust
@@ -41,12 +42,13 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     app.processor = proc  # type: ignore[attr-defined]
 
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    rider_topics = app.topic(topics.wearable, topics.trip, topics.incidents, partitions=topics.partitions, **raw)
+    rider_topics = app.topic(topics.wearable, topics.trip, topics.incidents, topics.responses,
+                             partitions=topics.partitions, **raw)
     weather_topic = app.topic(topics.weather, partitions=1, **raw)
     out = {
         role: app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
         for role, name in (("alerts", topics.alerts), ("risk_scores", topics.risk_scores),
-                           ("audit", topics.audit), ("dlq", topics.dlq))
+                           ("escalations", topics.escalations), ("audit", topics.audit), ("dlq", topics.dlq))
     }
 
     # Key by rider id with the producer's partitioner, the same as the input topics, so a
@@ -88,6 +90,13 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     @app.timer(interval=5.0)
     async def publish_gauges() -> None:
         proc.publish_gauges()
+
+    @app.timer(interval=2.0)
+    async def escalations() -> None:
+        result = proc.check_escalations(time.time())
+        await send_outputs(result.outputs)
+        for rider_id, state in result.states.items():
+            riders[rider_id.encode()] = state
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:

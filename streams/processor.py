@@ -17,10 +17,12 @@ import math
 import time
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from alerts import (
+    event_id,
     AlertConfig,
     AlertPolicy,
     AlertState,
@@ -50,8 +52,12 @@ from streams import metrics
 from streams.errors import InputError
 from streams.parsing import dead_letter, parse_record
 from streams.schemas import (
+    AuditRecord,
     Incident,
+    Reason,
+    RiderResponse,
     RiskScores,
+    SafetyEscalation,
     TripPoint,
     WearableReading,
     WeatherObservation,
@@ -112,6 +118,7 @@ class RiderSlot:
     last_premium: float = -math.inf
     last_snapshot: float = -math.inf
     band: str | None = None
+    pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +130,7 @@ class RiderSlot:
             "last_premium": _finite_or_none(self.last_premium),
             "last_snapshot": _finite_or_none(self.last_snapshot),
             "band": self.band,
+            "pending": self.pending,
         }
 
     @classmethod
@@ -136,6 +144,7 @@ class RiderSlot:
             last_premium=_or_neg_inf(data.get("last_premium")),
             last_snapshot=_or_neg_inf(data.get("last_snapshot")),
             band=data.get("band"),
+            pending=data.get("pending"),
         )
 
     @classmethod
@@ -163,6 +172,7 @@ class Processor:
         self.premium = PremiumCalculator(PremiumConfig(**settings.premium))
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
+        self.urgent: set[str] = set()  # riders to score in this batch whatever their cadence
         self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
         self.zones_missing: set[str] = set()  # warned about once each
         self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
@@ -315,12 +325,15 @@ class Processor:
                     self._apply(rec, TripPoint, update_trip, result, touched)
                 elif role == "incidents":
                     self._incident(rec, result, touched)
+                elif role == "responses":
+                    self._response(rec, result, touched)
                 else:
                     log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
             except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
                 log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
                 self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
         self._score(touched, result)
+        self._escalate_overdue(touched, result)
         for rider_id in touched:
             result.states[rider_id] = self.hot[rider_id].to_dict()
         done = time.time()
@@ -353,6 +366,7 @@ class Processor:
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
+        fall_before = slot.features.fall_ts
         if model is TripPoint:
             zone = self.zone(parsed.zone_id)
             hi = None if zone is None else _zone_heat_index(zone)
@@ -367,6 +381,8 @@ class Processor:
         if outcome is UpdateResult.APPLIED:
             metrics.EVENT_LATENESS.observe(max(0.0, newest - parsed.epoch))
         touched[parsed.rider_id] = max(touched.get(parsed.rider_id, -math.inf), newest)
+        if slot.features.fall_ts != fall_before:
+            self.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
     def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
         incident = self._parse(rec, Incident, result)
@@ -382,6 +398,90 @@ class Processor:
         if newest is not None:
             touched.setdefault(incident.rider_id, newest)
 
+    def _response(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
+        answer = self._parse(rec, RiderResponse, result)
+        if answer is None:
+            return
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot = self.slot(answer.rider_id)
+        pending = slot.pending
+        if pending is None or pending["alert_id"] != answer.alert_id:
+            log.info("response from rider %s to alert %s with nothing pending (%s[%d]@%d)",
+                     answer.rider_id, answer.alert_id, rec.topic, rec.partition, rec.offset)
+            return
+        if answer.answer == "need_help":
+            self._escalate(answer.rider_id, "rider_needs_help", answer.epoch, result)
+        else:
+            slot.pending = None
+            metrics.ESCALATIONS.labels(outcome="cancelled").inc()
+            self._audit(result, answer.rider_id, AuditRecord(
+                event_id=event_id("audit", "escalation", answer.rider_id, pending["alert_id"]),
+                ts=answer.ts, decision_id=event_id("escalation", answer.rider_id, pending["alert_id"]),
+                decision_type="escalation", rider_id=answer.rider_id,
+                outcome=f"escalation cancelled: rider answered OK after {answer.epoch - pending['asked_at']:.0f} s",
+                inputs={"waited_s": answer.epoch - pending["asked_at"]},
+                thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
+                reasons=[Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
+                model_versions=self.scorer.model_versions(),
+            ))
+        newest = slot.features.newest_ts()
+        if newest is not None:
+            touched.setdefault(answer.rider_id, newest)
+
+    def _escalate_overdue(self, riders: Iterable[str], result: BatchResult, wall_now: float | None = None) -> None:
+        """Escalate unanswered questions whose time ran out, in event time or (a silent device) wall time."""
+        timeout = self.settings.worker.fall_response_timeout_s
+        for rider_id in list(riders):
+            slot = self.hot.get(rider_id)
+            if slot is None or slot.pending is None:
+                continue
+            newest = slot.features.newest_ts() or slot.pending["asked_at"]
+            waited_event = newest - slot.pending["asked_at"]
+            waited_wall = (wall_now - slot.pending["asked_wall"]) if wall_now is not None else 0.0
+            if waited_event >= timeout or waited_wall >= timeout:
+                self._escalate(rider_id, "no_response", slot.pending["asked_at"] + max(waited_event, waited_wall),
+                               result)
+
+    def check_escalations(self, wall_now: float) -> BatchResult:
+        """Timer hook: escalate questions left unanswered while the rider's device went silent."""
+        result = BatchResult()
+        self._escalate_overdue([r for r, s in self.hot.items() if s.pending], result, wall_now)
+        for rider_id in {key for role, key, _ in result.outputs if role == "escalations"}:
+            result.states[rider_id] = self.hot[rider_id].to_dict()
+        return result
+
+    def _escalate(self, rider_id: str, reason: str, now: float, result: BatchResult) -> None:
+        slot = self.hot[rider_id]
+        pending, slot.pending = slot.pending, None
+        assert pending is not None
+        versions = self.scorer.model_versions()
+        text = {
+            "no_response": {"en": "Suspected fall, no answer to 'Are you OK?'", "zh-CN": "疑似摔倒，骑手未回复“是否安好”"},
+            "rider_needs_help": {"en": "The rider asked for help", "zh-CN": "骑手请求帮助"},
+        }[reason]
+        waited = max(0.0, now - pending["asked_at"])
+        escalation = SafetyEscalation(
+            event_id=event_id("escalation", rider_id, pending["alert_id"]),
+            ts=datetime.fromtimestamp(now, timezone.utc),
+            escalation_id=event_id("escalation", rider_id, pending["alert_id"]),
+            rider_id=rider_id, alert_id=pending["alert_id"], reason=reason,
+            asked_at=datetime.fromtimestamp(pending["asked_at"], timezone.utc), waited_s=waited,
+            zone_id=slot.features.zone_id,
+            reasons=[Reason(code=reason.upper(), value=waited, text=text)], model_versions=versions,
+        )
+        result.outputs.append(("escalations", rider_id, escalation.model_dump_json().encode()))
+        metrics.ESCALATIONS.labels(outcome="escalated").inc()
+        log.warning("escalated rider %s to the safety team: %s after %.0f s (alert %s)",
+                    rider_id, reason, waited, pending["alert_id"])
+        self._audit(result, rider_id, AuditRecord(
+            event_id=event_id("audit", "escalation", rider_id, pending["alert_id"]), ts=escalation.ts,
+            decision_id=escalation.escalation_id, decision_type="escalation", rider_id=rider_id,
+            outcome=f"escalated to the safety team: {reason} after {waited:.0f} s",
+            inputs={"waited_s": waited},
+            thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
+            reasons=escalation.reasons, model_versions=versions,
+        ))
+
     def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
         for x, y_injury, y_accident in examples:
             self.online.learn_one(x, y_injury, y_accident)
@@ -390,7 +490,9 @@ class Processor:
     # ------------------------------------------------------------------ decisions
     def _score(self, touched: dict[str, float], result: BatchResult, force: bool = False) -> None:
         every = 0.0 if force else self.settings.worker.score_every_event_s
-        due = [(r, now) for r, now in touched.items() if math.isfinite(now) and now - self.hot[r].last_scored >= every]
+        urgent, self.urgent = self.urgent, set()
+        due = [(r, now) for r, now in touched.items()
+               if math.isfinite(now) and (r in urgent or now - self.hot[r].last_scored >= every)]
         if not due:
             return
         rows = []
@@ -421,6 +523,8 @@ class Processor:
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now):
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
+            if decision.requires_response and slot.pending is None:
+                slot.pending = {"alert_id": alert.alert_id, "asked_at": now, "asked_wall": time.time()}
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
             self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
             metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value).inc()

@@ -174,6 +174,14 @@ class Incident(_InputRecord):
     severity: Literal["minor", "moderate", "severe"] = "minor"
 
 
+class RiderResponse(_InputRecord):
+    """The rider's answer to an alert that asked "Are you OK?" (``rider.responses``, key ``rider_id``)."""
+
+    rider_id: RiderId
+    alert_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(description="The alert answered.")
+    answer: Literal["ok", "need_help"]
+
+
 # ----------------------------------------------------------------------------- outputs
 
 
@@ -248,6 +256,23 @@ class InsurerRiskScore(_Record):
     conservative_mode: bool = False
 
 
+class SafetyEscalation(_Record):
+    """A suspected fall the rider did not answer, or a call for help (``safety.escalations``).
+
+    For the platform's safety team, who must reach the rider: it names the rider and zone.
+    """
+
+    escalation_id: str
+    rider_id: RiderId
+    alert_id: str = Field(description="The 'Are you OK?' alert this follows.")
+    reason: Literal["no_response", "rider_needs_help"]
+    asked_at: datetime = Field(description="Event time the rider was asked.")
+    waited_s: float = Field(ge=0, description="Seconds between the question and this escalation.")
+    zone_id: str | None = None
+    reasons: list[Reason]
+    model_versions: dict[str, str]
+
+
 class AuditRecord(_Record):
     """One record per decision (``audit.decisions``, key ``rider_id``), kept 3 years."""
 
@@ -282,7 +307,9 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "trip": TripPoint,
     "weather": WeatherObservation,
     "incidents": Incident,
+    "responses": RiderResponse,
     "alerts": RiderAlert,
+    "escalations": SafetyEscalation,
     "risk_scores": InsurerRiskScore,
     "audit": AuditRecord,
     "dlq": DeadLetter,

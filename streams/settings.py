@@ -66,7 +66,9 @@ class TopicSettings(BaseModel):
     trip: str = "telemetry.trip"
     weather: str = "telemetry.weather"
     incidents: str = "incidents"
+    responses: str = "rider.responses"
     alerts: str = "rider.alerts"
+    escalations: str = "safety.escalations"
     risk_scores: str = "insurer.risk-scores"
     audit: str = "audit.decisions"
     dlq: str = "riskstream.dlq"
@@ -79,7 +81,9 @@ class TopicSettings(BaseModel):
             "trip": self.trip,
             "weather": self.weather,
             "incidents": self.incidents,
+            "responses": self.responses,
             "alerts": self.alerts,
+            "escalations": self.escalations,
             "risk_scores": self.risk_scores,
             "audit": self.audit,
             "dlq": self.dlq,
@@ -97,6 +101,9 @@ class WorkerSettings(BaseModel):
         900.0, gt=0, description="Event-time seconds between premium signals of one rider (material changes go sooner)."
     )
     snapshot_every_s: float = Field(300.0, gt=0, description="Event-time seconds between labelled feature snapshots.")
+    fall_response_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds a rider has to answer 'Are you OK?' before the safety team is called."
+    )
     max_payload_bytes: int = Field(256 * 1024, description="Larger records are dead-lettered as too_large.")
     batch_size: int = Field(500, ge=1, description="Records taken from the stream per batch.")
     batch_within_s: float = Field(0.2, gt=0)

@@ -23,7 +23,8 @@ from tests.integration.kafka_helpers import (
 
 pytestmark = pytest.mark.integration
 
-ROLES = ("wearable", "trip", "weather", "incidents", "alerts", "risk_scores", "audit", "dlq")
+ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
+         "dlq")
 
 
 def worker_env(broker: Any, tmp: Path) -> dict[str, str]:
