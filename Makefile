@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: demo test venv install install-test clean
+.PHONY: demo test venv install install-test deb-deps clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ install-test: $(VENV)/bin/activate
 demo: install
 	$(VENV)/bin/riskstream demo
 
-test: install-test
+# Debian packages the tests need: prometheus (prometheus + promtool binaries). Harmless when installed.
+deb-deps:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
+test: install-test deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
