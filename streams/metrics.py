@@ -111,8 +111,13 @@ RIDERS_ONLINE = Gauge(
 )
 ESCALATIONS_OPEN = Gauge(
     "riskstream_escalations_open",
-    "Suspected falls told to the rider ('Are you OK?') whose condition has not cleared yet, by zone.",
+    "Suspected-fall questions ('Are you OK?') neither answered nor escalated yet, by zone.",
     ["zone"],
+    registry=REGISTRY,
+)
+FALL_QUESTION_OLDEST = Gauge(
+    "riskstream_fall_question_oldest_age_seconds",
+    "Wall-clock age of this worker's oldest unanswered suspected-fall question (0 when none is open).",
     registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(
@@ -136,6 +141,8 @@ for _why in ("cooldown", "hourly_cap"):  # alerts.policy.Suppressed.why
 for _label in ("positive", "negative"):
     ONLINE_EXAMPLES.labels(label=_label)
 MODEL_ERRORS.labels(model="lightgbm")
+for _outcome in ("escalated", "cancelled"):
+    ESCALATIONS.labels(outcome=_outcome)
 
 
 def serve(host: str, port: int) -> None:

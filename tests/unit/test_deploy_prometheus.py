@@ -57,7 +57,7 @@ def test_dashboard_panels_read_only_exported_metrics() -> None:
 def test_dashboard_covers_what_the_safety_team_asked_for() -> None:
     used = set().union(*(metric_names(e) for _, e in dashboard_exprs()))
     for name in ("riskstream_riders_online", "riskstream_riders_by_risk_band", "riskstream_alerts_total",
-                 "riskstream_escalations_open", "riskstream_incidents_total", "riskstream_risk_score_bucket",
+                 "riskstream_escalations_open", "riskstream_escalations_total", "riskstream_incidents_total", "riskstream_risk_score_bucket",
                  "riskstream_online_model_metric", "riskstream_model_info", "riskstream_conservative_mode",
                  "riskstream_consumer_lag_records", "riskstream_dead_letters_total",
                  "riskstream_event_lateness_seconds_bucket", "riskstream_processing_latency_seconds_bucket"):
