@@ -20,6 +20,7 @@ from features.config import FeatureConfig
 from features.physiology import ECTEMP_CT0_C, fold_minutes, settle_recovery
 from features.rider_state import RiderState
 from features.ring import (
+    Row,
     ACCELS, BRAKES, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, EBIKE_S, G_SCALE,
     HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM, IMPACT_MAX, ON_BODY_S, PHONE_S, RIDE_S, SKIN_N, SKIN_SCALE,
     SKIN_SUM, SPEED_SCALE, SPEED_SQ, SPEED_SUM, SPEEDING_S, VALID_S, read_row, window_rows,
@@ -36,7 +37,7 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float:
     return num / den / scale if den else NAN
 
 
-def _sum(rows: list[list[int]], field: int) -> int:
+def _sum(rows: list[Row], field: int) -> int:
     return sum(row[field] for row in rows)
 
 
@@ -60,7 +61,7 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
 
     out = weather_features(zone, now, cfg)
 
-    def mw(whole: int) -> list[list[int]]:
+    def mw(whole: int) -> list[Row]:
         return window_rows(s.minute_tags, s.minute_rows, m_now, whole)
 
     w1, w5, w10, w15 = mw(1), mw(5), mw(10), mw(15)

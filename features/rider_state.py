@@ -28,6 +28,7 @@ from typing import Any
 from features.config import FeatureConfig
 from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
 from features.ring import (
+    Row,
     DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
     IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S,
     new_ring, ring_from_list, ring_to_list, write_row,
@@ -61,13 +62,13 @@ class RiderState:
 
     rider_id: str
     minute_tags: list[int] = _ring(MINUTE_SLOTS)
-    minute_rows: list[list[int]] = _rows(MINUTE_SLOTS)
+    minute_rows: list[Row] = _rows(MINUTE_SLOTS)
     hr10_tags: list[int] = _ring(HR10_SLOTS)
-    hr10_rows: list[list[int]] = _rows(HR10_SLOTS)
+    hr10_rows: list[Row] = _rows(HR10_SLOTS)
     hour_tags: list[int] = _ring(HOUR_SLOTS)
-    hour_rows: list[list[int]] = _rows(HOUR_SLOTS)
+    hour_rows: list[Row] = _rows(HOUR_SLOTS)
     day_tags: list[int] = _ring(DAY_SLOTS)
-    day_rows: list[list[int]] = _rows(DAY_SLOTS)
+    day_rows: list[Row] = _rows(DAY_SLOTS)
     wearable_ts: float | None = None  # newest event time per stream
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
@@ -90,9 +91,8 @@ class RiderState:
     impact_bits: int = 0
     still_bits: int = 0
     fall_ts: float | None = None
-    seen: bytearray = field(default_factory=bytearray)
+    seen: bytearray = field(default_factory=bytearray)  # ring of 6-byte digests, searched in C
     seen_pos: int = 0
-    seen_set: set[bytes] = field(default_factory=set)
 
     @classmethod
     def new(cls, rider_id: str) -> RiderState:
@@ -108,7 +108,7 @@ class RiderState:
                 value = [row[:] for row in value]
             elif f.name == "pending":
                 value = {k: v[:] for k, v in value.items()}
-            elif f.name in ("seen", "seen_set"):
+            elif f.name == "seen":
                 pass  # features never touch dedup: share, do not copy
             elif isinstance(value, (list, bytearray, set)):
                 value = value.copy()
@@ -127,7 +127,7 @@ class RiderState:
         d: dict[str, Any] = {"v": STATE_VERSION}
         for f in fields(self):
             name, value = f.name, getattr(self, f.name)
-            if name.endswith("_tags") or name == "seen_set":
+            if name.endswith("_tags"):
                 continue
             if name.endswith("_rows"):
                 prefix = name[: -len("_rows")]
@@ -160,7 +160,7 @@ class RiderState:
             setattr(state, prefix + "_rows", rows)
         for f in fields(cls):
             name = f.name
-            if name.endswith(("_tags", "_rows")) or name in ("seen_set", "rider_id") or name not in d:
+            if name.endswith(("_tags", "_rows")) or name == "rider_id" or name not in d:
                 continue
             value = d[name]
             if name == "pending":
@@ -174,18 +174,26 @@ class RiderState:
             elif name == "seen":
                 value = bytearray(base64.b64decode(value))
             setattr(state, name, value)
-        state.seen_set = {bytes(state.seen[i:i + _DIGEST]) for i in range(0, len(state.seen), _DIGEST)}
         return state
 
 
 def _admit(state: RiderState, stream: str, event_id: str, ts: float, newest: float | None,
            cfg: FeatureConfig) -> tuple[UpdateResult | None, bytes]:
     digest = hashlib.blake2b(f"{stream}:{event_id}".encode(), digest_size=_DIGEST).digest()
-    if digest in state.seen_set:
+    if _seen(state.seen, digest):
         return UpdateResult.DUPLICATE, digest
     if newest is not None and ts < newest - cfg.allowed_lateness_s:
         return UpdateResult.TOO_LATE, digest
     return None, digest
+
+
+def _seen(ring: bytearray, digest: bytes) -> bool:
+    i = ring.find(digest)
+    while i >= 0:
+        if i % _DIGEST == 0:  # only whole digests count, not a match straddling two
+            return True
+        i = ring.find(digest, i + 1)
+    return False
 
 
 def _remember(state: RiderState, digest: bytes) -> None:
@@ -193,9 +201,7 @@ def _remember(state: RiderState, digest: bytes) -> None:
     if len(state.seen) < SEEN_IDS * _DIGEST:
         state.seen += digest
     else:
-        state.seen_set.discard(bytes(state.seen[start:start + _DIGEST]))
         state.seen[start:start + _DIGEST] = digest
-    state.seen_set.add(digest)
     state.seen_pos = (state.seen_pos + 1) % SEEN_IDS
 
 

@@ -4,16 +4,21 @@ A ring has ``n`` slots; slot ``key % n`` holds bucket ``key`` (a minute, hour or
 number) and its tag says which. Writing a newer key resets the slot; a key older than
 the one a slot holds cannot be written (it fell out of the ring). Sums are integers
 (fixed-point), so they are exact and do not depend on the order events arrive in.
+Rows are ``array('q')`` (8 bytes a value, not a Python int object each).
 
 >>> tags, rows = new_ring(3)
 >>> write_row(tags, rows, 7, 2)[0] += 5
->>> read_row(tags, rows, 7), read_row(tags, rows, 4), write_row(tags, rows, 4, 2)
+>>> list(read_row(tags, rows, 7)), read_row(tags, rows, 4), write_row(tags, rows, 4, 2)
 ([5, 0], None, None)
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import MutableSequence
+
 EMPTY = -1
+Row = MutableSequence[int]  # array('q') of one bucket's fields
 MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
 HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute
 HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
@@ -29,21 +34,21 @@ DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)
 DAY_WIDTH = 4
 
 
-_NO_ROW: list[int] = []  # shared placeholder of empty slots; never written (write_row replaces it)
+_NO_ROW: Row = []  # shared placeholder of empty slots; never written (write_row replaces it)
 
 
-def new_ring(n: int) -> tuple[list[int], list[list[int]]]:
+def new_ring(n: int) -> tuple[list[int], list[Row]]:
     """Empty ring of ``n`` slots: (tags, rows)."""
     return [EMPTY] * n, [_NO_ROW] * n
 
 
-def read_row(tags: list[int], rows: list[list[int]], key: int) -> list[int] | None:
+def read_row(tags: list[int], rows: list[Row], key: int) -> Row | None:
     """The row of bucket ``key``, or None if the ring does not hold it."""
     i = key % len(tags)
     return rows[i] if tags[i] == key else None
 
 
-def write_row(tags: list[int], rows: list[list[int]], key: int, width: int) -> list[int] | None:
+def write_row(tags: list[int], rows: list[Row], key: int, width: int) -> Row | None:
     """The row of bucket ``key`` for writing (reset if the slot held an older key); None if too old."""
     i = key % len(tags)
     tag = tags[i]
@@ -52,25 +57,25 @@ def write_row(tags: list[int], rows: list[list[int]], key: int, width: int) -> l
     if tag > key:
         return None
     tags[i] = key
-    row = [0] * width
+    row = array("q", bytes(8 * width))
     rows[i] = row
     return row
 
 
-def window_rows(tags: list[int], rows: list[list[int]], newest: int, whole: int) -> list[list[int]]:
+def window_rows(tags: list[int], rows: list[Row], newest: int, whole: int) -> list[Row]:
     """Rows of buckets ``newest - whole .. newest``: the current bucket plus ``whole`` whole ones."""
     lo = newest - whole
     return [rows[i] for i, tag in enumerate(tags) if lo <= tag <= newest]
 
 
-def ring_to_list(tags: list[int], rows: list[list[int]], oldest: int) -> list[list[int]]:
+def ring_to_list(tags: list[int], rows: list[Row], oldest: int) -> list[Row]:
     """Compact JSON form: ``[key, *row]`` for held buckets not older than ``oldest`` with any nonzero value."""
-    return sorted([tag, *rows[i]] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
+    return sorted([tag, *rows[i].tolist()] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
 
 
-def ring_from_list(n: int, items: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+def ring_from_list(n: int, items: list[Row]) -> tuple[list[int], list[Row]]:
     """Inverse of :func:`ring_to_list`."""
     tags, rows = new_ring(n)
     for key, *row in items:
-        tags[key % n], rows[key % n] = key, list(row)
+        tags[key % n], rows[key % n] = key, array("q", row)
     return tags, rows

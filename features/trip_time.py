@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from features.config import FeatureConfig
 from features.ring import (
+    Row,
     BRAKES, ACCELS, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, DAY_WIDTH,
     EBIKE_S, MINUTE_WIDTH, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S, write_row,
 )
@@ -156,7 +157,7 @@ def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig
         a = b
 
 
-def _add_chunk(state: RiderState, row: list[int], a: int, n: int, online: bool, riding: bool, speed_q: int,
+def _add_chunk(state: RiderState, row: Row, a: int, n: int, online: bool, riding: bool, speed_q: int,
                flags: int, offset: float, cfg: FeatureConfig) -> None:
     if online:
         row[ONLINE_S] += n
@@ -180,6 +181,6 @@ def _add_chunk(state: RiderState, row: list[int], a: int, n: int, online: bool, 
                 row[field] += n
 
 
-def _day_row(state: RiderState, s: int, offset: float) -> list[int]:
+def _day_row(state: RiderState, s: int, offset: float) -> Row:
     row = write_row(state.day_tags, state.day_rows, int((s + offset) // 86400), DAY_WIDTH)
-    return row if row is not None else [0] * DAY_WIDTH
+    return row if row is not None else [0] * DAY_WIDTH  # too old: count nowhere
