@@ -37,6 +37,7 @@ from alerts import (
     should_publish,
 )
 from features import (
+    FeatureConfig,
     RiderState,
     UpdateResult,
     ZoneWeather,
@@ -96,11 +97,11 @@ class BatchResult:
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
 
 
-def weather_signature(zone: ZoneWeather | None, now: float) -> tuple[float, ...] | None:
+def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) -> tuple[float, ...] | None:
     """What about a zone's weather must not wait for the rider's next scoring."""
     if zone is None:
         return None
-    feats = weather_features(zone, now)
+    feats = weather_features(zone, now, cfg)
     heavy_rain = feats["precip_mm_h"] >= 7.6  # NWS heavy rain, mm/h
     low_visibility = feats["visibility_m"] < 200
     return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
@@ -289,11 +290,11 @@ class Processor:
             if obs is None:
                 continue
             before = self.zone(obs.zone_id)
-            zone = update_zone_weather(before, obs)
+            zone = update_zone_weather(before, obs, self.feature_cfg)
             result.zones[obs.zone_id] = zone.to_dict()
             self.zone_cache[obs.zone_id] = (None, zone)
             self.zone_override[obs.zone_id] = zone
-            if weather_signature(before, obs.epoch) != weather_signature(zone, obs.epoch):
+            if weather_signature(before, obs.epoch, self.feature_cfg) != weather_signature(zone, obs.epoch, self.feature_cfg):
                 changed.add(obs.zone_id)
             metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         if changed:
@@ -344,7 +345,13 @@ class Processor:
 
     def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
         try:
-            return parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+            parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+            ahead = parsed.epoch - time.time()
+            if ahead > self.settings.worker.max_future_skew_s:
+                # it would move the rider's clock forward and make every true event "too late"
+                raise InputError("future_timestamp", f"ts {parsed.ts.isoformat()} is {ahead:.0f} s ahead of this "
+                                 f"worker's clock (limit {self.settings.worker.max_future_skew_s:.0f} s)")
+            return parsed
         except InputError as err:
             self._dead_letter(rec, err, result)
             return None

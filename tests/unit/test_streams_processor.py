@@ -139,3 +139,13 @@ def test_an_unexpected_error_dead_letters_the_record_and_the_batch_goes_on(
     assert [(d["offset"], d["error_class"]) for d in letters] == [(victim.offset, "processing_error")]
     assert "ZeroDivisionError" in letters[0]["reason"]
     assert h.riders, "the other records were processed"
+
+
+def test_a_record_from_the_future_is_dead_lettered(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    h = Harness(Processor(s))
+    future = {"event_id": "f1", "ts": "2099-01-01T00:00:00Z", "rider_id": "r1", "accel_peak_g": 1.0,
+              "accel_mean_g": 1.0, "accel_var": 0.0}
+    h.feed([RawRecord(s.topics.wearable, 0, 3, b"r1", json.dumps(future).encode(), 1.0)])
+    assert [d["error_class"] for d in h.of("dlq")] == ["future_timestamp"]
+    assert "r1" not in h.proc.hot
