@@ -104,6 +104,9 @@ class WorkerSettings(BaseModel):
     fall_response_timeout_s: float = Field(
         120.0, gt=0, description="Seconds a rider has to answer 'Are you OK?' before the safety team is called."
     )
+    max_future_skew_s: float = Field(
+        600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
+    )
     max_payload_bytes: int = Field(256 * 1024, description="Larger records are dead-lettered as too_large.")
     batch_size: int = Field(500, ge=1, description="Records taken from the stream per batch.")
     batch_within_s: float = Field(0.2, gt=0)
