@@ -90,6 +90,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     @app.timer(interval=5.0)
     async def publish_gauges() -> None:
         proc.publish_gauges()
+        metrics.publish_consumer_lag(app.consumer)
 
     @app.timer(interval=2.0)
     async def escalations() -> None:

@@ -43,7 +43,10 @@ PROCESSING_ERRORS = Counter(
     registry=REGISTRY,
 )
 ALERTS = Counter(
-    "riskstream_alerts_total", "Rider alerts sent, by kind and severity.", ["kind", "severity"], registry=REGISTRY
+    "riskstream_alerts_total",
+    "Rider alerts sent, by kind, severity and the rider's zone.",
+    ["kind", "severity", "zone"],
+    registry=REGISTRY,
 )
 ALERTS_SUPPRESSED = Counter(
     "riskstream_alerts_suppressed_total",
@@ -65,7 +68,10 @@ AUDIT_RECORDS = Counter(
 )
 INCIDENTS = Counter("riskstream_incidents_total", "Incidents reported, by kind.", ["kind"], registry=REGISTRY)
 RIDERS_BY_BAND = Gauge(
-    "riskstream_riders_by_risk_band", "Riders by their latest risk band.", ["band"], registry=REGISTRY
+    "riskstream_riders_by_risk_band",
+    "Riders held by this worker, by their latest risk band and the zone of their last position.",
+    ["band", "zone"],
+    registry=REGISTRY,
 )
 RIDERS_ACTIVE = Gauge(
     "riskstream_riders_active", "Riders with state in this worker's memory.", registry=REGISTRY
@@ -210,6 +216,48 @@ def _set_family(gauge: Gauge, values: dict[tuple[str, ...], float], previous: se
 
 
 _lag_seen: set[tuple[str, ...]] = set()
+
+
+_fleet_seen: dict[str, set[tuple[str, ...]]] = {"online": set(), "escalations": set(), "bands": set()}
+
+
+def publish_fleet(riders: Iterable[tuple[str | None, str | None, bool, float | None]], wall_now: float) -> None:
+    """Per-zone gauges from ``(zone, band, online, asked_wall)`` of every rider held by this worker.
+
+    ``asked_wall`` is the wall-clock time of the rider's unanswered "Are you OK?" (None if none).
+    Every zone seen gets a series for each band and for ``riders_online`` and ``escalations_open``
+    (zeros included), so dashboards and alert rules see the zone before anything happens in it.
+
+    >>> publish_fleet([("z1", "high", True, None), ("z1", "low", False, 100.0), (None, None, True, None)], 130.0)
+    >>> REGISTRY.get_sample_value("riskstream_riders_by_risk_band", {"band": "high", "zone": "z1"})
+    1.0
+    >>> REGISTRY.get_sample_value("riskstream_riders_online", {"zone": "unknown"})
+    1.0
+    >>> REGISTRY.get_sample_value("riskstream_escalations_open", {"zone": "z1"})
+    1.0
+    >>> REGISTRY.get_sample_value("riskstream_fall_question_oldest_age_seconds")
+    30.0
+    """
+    online: dict[tuple[str, ...], float] = {}
+    escalations: dict[tuple[str, ...], float] = {}
+    bands: dict[tuple[str, ...], float] = {}
+    oldest = 0.0
+    for zone, band, is_online, asked_wall in riders:
+        z = zone or UNKNOWN_ZONE
+        if (z,) not in online:
+            online[(z,)] = escalations[(z,)] = 0.0
+            for b in BANDS:
+                bands[(b, z)] = 0.0
+        online[(z,)] += bool(is_online)
+        if asked_wall is not None:
+            escalations[(z,)] += 1
+            oldest = max(oldest, wall_now - asked_wall)
+        if band in BANDS:
+            bands[(band, z)] += 1
+    _fleet_seen["online"] = _set_family(RIDERS_ONLINE, online, _fleet_seen["online"])
+    _fleet_seen["escalations"] = _set_family(ESCALATIONS_OPEN, escalations, _fleet_seen["escalations"])
+    _fleet_seen["bands"] = _set_family(RIDERS_BY_BAND, bands, _fleet_seen["bands"])
+    FALL_QUESTION_OLDEST.set(oldest)
 
 
 def publish_consumer_lag(consumer: Any) -> None:

@@ -534,7 +534,8 @@ class Processor:
                 slot.pending = {"alert_id": alert.alert_id, "asked_at": now, "asked_wall": time.time()}
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
             self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
-            metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value).inc()
+            metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value,
+                                  zone=slot.features.zone_id or metrics.UNKNOWN_ZONE).inc()
         for held in self.policy.last_suppressed:
             metrics.ALERTS_SUPPRESSED.labels(reason=held.why).inc()
         if now - slot.last_snapshot >= self.settings.worker.snapshot_every_s:
@@ -566,12 +567,11 @@ class Processor:
         metrics.AUDIT_RECORDS.labels(decision_type=record.decision_type).inc()
 
     def publish_gauges(self) -> None:
-        bands: dict[str, int] = {"low": 0, "moderate": 0, "high": 0, "severe": 0}
-        for slot in self.hot.values():
-            if slot.band in bands:
-                bands[slot.band] += 1
-        for band, n in bands.items():
-            metrics.RIDERS_BY_BAND.labels(band=band).set(n)
+        metrics.publish_fleet(
+            ((slot.features.zone_id, slot.band, slot.features.status in ONLINE_STATUSES,
+              slot.pending["asked_wall"] if slot.pending else None) for slot in self.hot.values()),
+            wall_now=time.time(),
+        )
         metrics.RIDERS_ACTIVE.set(len(self.hot))
         metrics.CONSERVATIVE_MODE.set(1 if self.scorer.conservative_mode else 0)
         for target, values in self.online.metrics().items():

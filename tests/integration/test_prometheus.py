@@ -44,11 +44,7 @@ GRAFANA_VARS = {"$__rate_interval": "30s", "$__range": "10m", "$__interval": "5s
 #: Metric families that exist only once the processor calls the hooks of streams/metrics.py
 #: (publish_fleet, publish_consumer_lag). Remove an entry when its hook is in: the test then fails
 #: if the family is missing. Until then, queries reading them make the test xfail, not pass.
-PENDING_HOOKS: dict[str, str] = {
-    "riskstream_riders_online": "Processor.publish_gauges -> metrics.publish_fleet(...)",
-    "riskstream_escalations_open": "Processor.publish_gauges -> metrics.publish_fleet(...)",
-    "riskstream_consumer_lag_records": "app.py publish_gauges timer -> metrics.publish_consumer_lag(app.consumer)",
-}
+PENDING_HOOKS: dict[str, str] = {}
 
 
 def ensure_prometheus() -> tuple[str, str]:
