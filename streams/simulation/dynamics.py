@@ -40,6 +40,11 @@ ROAD_LIMIT_WEIGHTS = (0.15, 0.25, 0.3, 0.2, 0.1)
 HARSH_G = 0.35  # features.config default harsh-brake threshold
 ZONE_CHANGE_PER_LEG = 0.03
 RED_LIGHT_PER_S = 1.0 / 90.0
+# Following "ride calmly" advice (closed-loop evaluation; project choices, not measured effects):
+CALM_SPEED_FACTOR = 0.85  # cruise target while calm
+CALM_HARSH_FACTOR = 0.3  # harsh brakes / accelerations / corners
+CALM_PHONE_FACTOR = 0.2  # phone handling while riding
+ADVICE_ACTIONS = ("rest", "off_road", "calm")
 
 
 def zone_centres(zones: Sequence[str]) -> np.ndarray:
@@ -95,6 +100,7 @@ class FleetState:
         self.skin = np.full(n, 33.0)
         self.cont_s, self.shift_s, self.harsh10 = np.zeros(n), np.zeros(n), np.zeros(n)
         self.shift_end = np.zeros(n)
+        self.calm_until = np.full(n, -np.inf)  # riding calmly after advice, until this epoch
         self.shifts: list[list[tuple[float, float]]] = [[] for _ in range(n)]
         day0 = local_midnight(start_epoch) - 86400.0
         for i, p in enumerate(profiles):
@@ -161,6 +167,31 @@ class FleetState:
         self.still[i] = self.left[i] if impact else 0.0
         # the rest of this shift (and a split shift's second half) is lost
         self.shifts[i] = [b for b in self.shifts[i] if b[0] > self.shift_end[i] + 4 * 3600.0]
+
+    def follow_advice(self, i: int, action: str, t: float, rng: np.random.Generator) -> bool:
+        """Rider ``i`` follows advice at epoch ``t``; False when there is nothing to change.
+
+        ``rest``: a 15-30 min break now (stop riding; an ongoing break lasts at least that long).
+        ``off_road``: the same, 30-45 min, for dangerous weather. ``calm``: 30 min of slower
+        riding with fewer harsh manoeuvres and no phone handling on the move (see ``CALM_*``).
+        """
+        if action not in ADVICE_ACTIONS:
+            raise ValueError(f"unknown advice action {action!r}; choose one of {ADVICE_ACTIONS}")
+        s = self.state[i]
+        if s not in (RIDING, WAITING, ON_BREAK):
+            return False
+        if action == "calm":
+            self.calm_until[i] = t + 1800.0
+            return True
+        lo, hi = (900.0, 1800.0) if action == "rest" else (1800.0, 2700.0)
+        pause = float(rng.uniform(lo, hi))
+        if s == ON_BREAK:
+            self.left[i] = max(self.left[i], pause)
+        else:
+            self.state[i] = ON_BREAK
+            self.left[i] = pause
+            self.speed[i] = 0.0
+        return True
 
     # ------------------------------------------------------------------ transitions
 
@@ -240,22 +271,25 @@ class FleetState:
         new_light = riding & (self.light <= 0) & (U[0] < RED_LIGHT_PER_S * dt) & (U[1] >= 0.6 * self.aggr)
         self.light = np.where(new_light, 15.0 + 45.0 * U[2], self.light)
         stopping = riding & (self.light > 0)
-        target = np.where(stopping, 0.0, self.target)
+        calm = self.calm_until > t
+        harsh_rate = np.where(calm, CALM_HARSH_FACTOR * self.harsh_p, self.harsh_p)
+        target = np.where(stopping, 0.0, np.where(calm, CALM_SPEED_FACTOR * self.target, self.target))
         dv = np.clip(target - self.speed, -4.0 * dt, (2.5 + 2.0 * self.aggr) * dt) + 0.6 * N[0]
-        harsh_b = riding & (self.speed > 15.0) & (U[3] < self.harsh_p * dt)
-        harsh_a = riding & (self.speed < 12.0) & ~stopping & (U[4] < 0.7 * self.harsh_p * dt)
+        harsh_b = riding & (self.speed > 15.0) & (U[3] < harsh_rate * dt)
+        harsh_a = riding & (self.speed < 12.0) & ~stopping & (U[4] < 0.7 * harsh_rate * dt)
         dv = np.where(harsh_b, -(0.35 + 0.4 * U[5]) * KMH_PER_G_S * dt, dv)
         dv = np.where(harsh_a, (0.35 + 0.2 * U[5]) * KMH_PER_G_S * dt, dv)
         speed = np.where(riding, np.clip(self.speed + dv, 0.0, 70.0), 0.0)
         along = np.clip(np.where(riding, (speed - self.speed) / KMH_PER_G_S / dt + 0.015 * N[1], 0.0), -3.0, 3.0)
-        corner = riding & (speed > 12.0) & (U[6] < 0.5 * self.harsh_p * dt)
+        corner = riding & (speed > 12.0) & (U[6] < 0.5 * harsh_rate * dt)
         alat = np.where(corner, np.where(U[7] < 0.5, -1.0, 1.0) * (0.4 + 0.25 * U[8]), riding * 0.04 * N[2])
         self.speed = speed
         self.harsh10 = self.harsh10 * np.exp(-dt / 600.0) + (along <= -HARSH_G)
 
         # phone handling: episodes of 3-12 s while riding; often while waiting
         self.phone_left -= dt
-        start_phone = riding & (self.phone_left <= 0) & (U[9] < self.phone_p * dt)
+        phone_rate = np.where(calm, CALM_PHONE_FACTOR * self.phone_p, self.phone_p)
+        start_phone = riding & (self.phone_left <= 0) & (U[9] < phone_rate * dt)
         self.phone_left = np.where(start_phone, 3.0 + 9.0 * U[10], self.phone_left)
         phone = (riding & (self.phone_left > 0)) | (waiting & (U[10] < 0.4))
 

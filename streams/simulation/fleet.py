@@ -63,6 +63,7 @@ class SimConfig:
     hazard_scale: float = 1.0  # experiment knob; 1.0 is the documented model
     weather_override: dict[str, float] | None = None  # e.g. {"precipitation_mm_h": 4.0} in every zone
     run_id: str | None = None  # event-id prefix; default "s<seed>"
+    advice_compliance: float = 0.0  # P(rider follows an alert's advice), see FleetSimulator.advise; 0: ignored
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -72,6 +73,8 @@ class SimConfig:
         for name in ("wearable_dropout_rate", "gps_jump_rate", "duplicate_rate", "late_rate", "malformed_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.advice_compliance <= 1.0:
+            raise ValueError(f"advice_compliance must be in [0, 1], got {self.advice_compliance}")
         if self.start.tzinfo is None:
             self.start = self.start.replace(tzinfo=timezone.utc)
 
@@ -113,10 +116,37 @@ class FleetSimulator:
         self._seq = 0
         self._weather_every = max(1, int(round(c.weather_interval_s / c.tick_s)))
         self._ids = [p.rider_id for p in self.profiles]
+        self._index = {rid: i for i, rid in enumerate(self._ids)}
+        self.advice_rng = np.random.default_rng([c.seed, 6])  # only drawn from when compliance > 0
+        self.advice_log: list[dict[str, object]] = []
 
     def rider_profiles(self) -> dict[str, dict[str, object]]:
         """Rider id → profile incl. the protected ``sex`` and ``age_band`` (never emitted)."""
         return {p.rider_id: {**p.public(), **p.protected()} for p in self.profiles}
+
+    def advise(self, rider_id: str, kind: str, now: float | None = None, severity: str = "warning") -> str | None:
+        """Feed an alert back: the rider follows its advice with probability ``advice_compliance``.
+
+        Heat, strain, fatigue and model-risk alerts → a 15-30 min break; riding alerts and
+        weather warnings → 30 min of calmer riding; a weather danger → off the road 30-45 min.
+        Fall prompts carry no advice. Takes effect from the next simulated tick (``now`` is
+        only logged). Returns the action taken, or None. With compliance 0 nothing is drawn,
+        so runs stay byte-identical to runs without feedback.
+
+        >>> sim = FleetSimulator(SimConfig(riders=1, seed=0, advice_compliance=1.0))
+        >>> _ = list(sim.records(1200, drain=False))
+        >>> sim.advise("rider-0000", "heat"), sim.advise("rider-0000", "fall")
+        ('rest', None)
+        """
+        p = self.config.advice_compliance
+        action = advice_action(kind, severity)
+        i = self._index.get(rider_id)
+        if p <= 0.0 or action is None or i is None:
+            return None
+        followed = bool(self.advice_rng.random() < p) and self.state.follow_advice(i, action, self.now, self.advice_rng)
+        self.advice_log.append({"rider_id": rider_id, "kind": kind, "severity": severity, "epoch": self.now,
+                                "action": action, "followed": followed})
+        return action if followed else None
 
     @property
     def now(self) -> float:
@@ -268,6 +298,22 @@ class FleetSimulator:
             self._seq += 1
             self._count(f"malformed:{kind}")
             out.append(SimRecord(role, self._ids[i], None, raw, None, f"malformed:{kind}"))
+
+
+#: Alert kind → what a compliant rider does (``severity`` "danger" of weather → off the road).
+ADVICE_BY_KIND = {"heat": "rest", "strain": "rest", "fatigue": "rest", "model_risk": "rest",
+                  "riding": "calm", "weather": "calm"}
+
+
+def advice_action(kind: str, severity: str = "warning") -> str | None:
+    """The simulated rider's response to an alert kind (None: nothing to follow, e.g. a fall prompt).
+
+    >>> advice_action("heat"), advice_action("weather", "danger"), advice_action("fall")
+    ('rest', 'off_road', None)
+    """
+    if kind == "weather" and severity == "danger":
+        return "off_road"
+    return ADVICE_BY_KIND.get(kind)
 
 
 def rider_hours(stats: SimStats) -> float:
