@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import sys
 import time
@@ -32,11 +33,34 @@ from streams.push_delivery import WebhookClient, backoff_delay
 from streams.schemas import RiderAlert
 from streams.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("streams.push")  # same name under `python -m streams.push`
 
 #: Records buffered per partition before the partition is paused (back-pressure on a slow webhook).
 MAX_QUEUED_PER_PARTITION = 200
 _STOP = None  # queue sentinel
+#: Visible ASCII only: a header value with a newline or non-Latin-1 character cannot be sent.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def idempotency_key(alert: RiderAlert) -> str:
+    """The alert's ``Idempotency-Key``: its ``alert_id`` (its ``event_id`` if that is empty).
+
+    >>> from streams.schemas import Severity
+    >>> a = dict(event_id="e-1", ts="2026-07-01T12:00:00Z", rider_id="r1", kind="heat", severity=Severity.info,
+    ...          title={}, message={}, reasons=[], model_versions={})
+    >>> idempotency_key(RiderAlert(alert_id="al-1", **a)), idempotency_key(RiderAlert(alert_id="", **a))
+    ('al-1', 'e-1')
+    >>> idempotency_key(RiderAlert(alert_id="al 1", **a))
+    Traceback (most recent call last):
+    ...
+    streams.errors.InputError: alert_id 'al 1' cannot be an Idempotency-Key (1-255 visible ASCII characters)
+    """
+    key = alert.alert_id or alert.event_id
+    if not _HEADER_SAFE.fullmatch(key):
+        raise InputError(
+            "invalid_idempotency_key", f"alert_id {key[:100]!r} cannot be an Idempotency-Key (1-255 visible ASCII characters)"
+        )
+    return key
 
 
 @dataclass
@@ -189,6 +213,7 @@ class PushGateway:
         """Deliver or dead-letter one consumed record; return the outcome (delivered, duplicate, dead_letter)."""
         try:
             alert = parse_record(RiderAlert, msg.value, self.settings.worker.max_payload_bytes)
+            key = idempotency_key(alert)
         except InputError as exc:
             await self._dead_letter(msg, exc)
             return self._count("dead_letter")
@@ -196,7 +221,7 @@ class PushGateway:
         metrics.PUSH_IN_FLIGHT.inc()
         started = time.monotonic()
         try:
-            outcome = await self.client.deliver(alert.alert_id or alert.event_id, body)
+            outcome = await self.client.deliver(key, body)
         finally:
             metrics.PUSH_IN_FLIGHT.dec()
         if outcome.accepted:

@@ -88,7 +88,9 @@ class PushReceiver:
         self.log = ReceiverLog()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="push-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="push-receiver", daemon=True
+        )
 
     @property
     def url(self) -> str:
