@@ -125,6 +125,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ))
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from streams.audit_log import history, read_decisions
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            raise RiskstreamError(f"--since {args.since!r} is not an ISO time, e.g. 2026-07-15T02:00:00Z") from None
+    settings = _load_settings()
+    records = asyncio.run(read_decisions(settings, args.rider, timeout_s=args.timeout))
+    lines = history(records, args.rider, since=since, lang=args.lang)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"no decisions for rider {args.rider} in {settings.topics.audit}"
+              + (f" since {since.isoformat()}" if since else ""), file=sys.stderr)
+    return 0
+
+
 class _StopFlag:
     """Blocks until SIGINT/SIGTERM or until ``alive()`` turns false."""
 
@@ -195,7 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="print the effective settings, secrets hidden")
     p.set_defaults(func=cmd_config)
+    _add_evaluation_commands(sub)
     return parser
+
+
+def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
+    """Audit history and the simulator-based evaluations (added after the core commands)."""
+    p = sub.add_parser("audit", help="explain one rider's decision history in plain language (from audit.decisions)",
+                       description="Reads the audit topic from the beginning to its current end (no consumer "
+                       "group, nothing committed) and prints one line per decision of the rider, oldest first: "
+                       "time, what was decided, the reasons, thresholds and inputs used, model versions and "
+                       "whether the conservative mode was on.")
+    p.add_argument("--rider", required=True, help="rider id (the key of audit.decisions)")
+    p.add_argument("--since", default=None, help="only decisions at or after this ISO time (UTC if no offset)")
+    p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="language of the explanations (default en)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to give up reading the topic (default 60)")
+    p.set_defaults(func=cmd_audit)
 
 
 #: Subcommands with their own argument parser (they get everything after their name).
