@@ -58,7 +58,8 @@ def idempotency_key(alert: RiderAlert) -> str:
     key = alert.alert_id or alert.event_id
     if not _HEADER_SAFE.fullmatch(key):
         raise InputError(
-            "invalid_idempotency_key", f"alert_id {key[:100]!r} cannot be an Idempotency-Key (1-255 visible ASCII characters)"
+            "invalid_idempotency_key",
+            f"alert_id {key[:100]!r} cannot be an Idempotency-Key (1-255 visible ASCII characters)",
         )
     return key
 
@@ -103,7 +104,7 @@ class PushGateway:
         self._last_commit = 0.0
 
     def stop(self) -> None:
-        """Ask :meth:`run` to finish: deliveries in progress get ``push.shutdown_grace_s``, then offsets are committed."""
+        """Ask :meth:`run` to finish: deliveries in progress get ``push.shutdown_grace_s``; offsets are committed."""
         self._stopping.set()
 
     async def run(self) -> None:

@@ -32,7 +32,7 @@ TIMESTAMP_HEADER = "X-Riskstream-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: Characters of the provider's answer kept in a dead letter's reason.
 BODY_SNIPPET_CHARS = 200
-#: 408 Request Timeout and 429 Too Many Requests are the 4xx answers that invite a retry (RFC 9110 §15.5.9, RFC 6585 §4).
+#: 4xx answers that invite a retry: 408 Request Timeout (RFC 9110 §15.5.9), 429 Too Many Requests (RFC 6585 §4).
 RETRYABLE_4XX = frozenset({408, 429})
 
 

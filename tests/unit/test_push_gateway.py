@@ -42,7 +42,8 @@ class FakeProducer:
 def alert_json(alert_id: str) -> bytes:
     return RiderAlert(
         event_id=f"e-{alert_id[:100]}", ts="2026-07-01T12:00:00Z", rider_id="r1", alert_id=alert_id, kind="heat",
-        severity=Severity.danger, title={"en": "Heat"}, message={"en": "Rest in shade", "zh-CN": "请在阴凉处休息"},
+        severity=Severity.danger, title={"en": "Heat"},
+        message={"en": "Rest in shade", "zh-CN": "请在阴凉处休息"},
         reasons=[], model_versions={"lgbm": "1"},
     ).model_dump_json().encode()
 
