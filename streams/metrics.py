@@ -198,6 +198,10 @@ PUSH_LATENCY = Histogram(
 PUSH_IN_FLIGHT = Gauge(
     "riskstream_push_in_flight", "Alerts being delivered now (attempting or waiting to retry).", registry=REGISTRY
 )
+for _outcome in ("delivered", "duplicate", "dead_letter"):  # streams.push.PushGateway.handle
+    PUSH_DELIVERIES.labels(outcome=_outcome)
+for _result in ("ok", "duplicate", "retryable_status", "timeout", "connection_error", "rejected"):  # push_delivery
+    PUSH_ATTEMPTS.labels(result=_result)
 
 
 def _set_family(gauge: Gauge, values: dict[tuple[str, ...], float], previous: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
