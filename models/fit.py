@@ -27,24 +27,26 @@ from models.artifact import TARGETS, Calibrator, ModelBundle
 from models.evaluate import binary_metrics
 from models.rules import RuleScorer
 
-#: LightGBM hyper-parameters: small trees and strong regularisation for rare events.
+#: LightGBM hyper-parameters: small trees and strong regularisation for rare events. Chosen
+#: on the validation fold (not test) of the default simulated frame among 4 candidates
+#: (depth 1, 2, 3, 6): depth 2 had the best validation AUC for accident, close for injury.
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "max_depth": 6,
-    "min_data_in_leaf": 100,
-    "feature_fraction": 0.8,
+    "learning_rate": 0.02,
+    "num_leaves": 4,
+    "max_depth": 2,  # pairwise interactions (heat x strain, rain x speed) and no deeper: few incidents
+    "min_data_in_leaf": 150,
+    "feature_fraction": 0.6,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambda_l2": 5.0,
+    "lambda_l2": 10.0,
     "max_bin": 63,
     "deterministic": True,
     "force_row_wise": True,
     "num_threads": 1,  # small data: threads cost more than they save, and a busy machine stalls OpenMP
     "verbose": -1,
 }
-MAX_ROUNDS = 600
+MAX_ROUNDS = 1500
 EARLY_STOPPING_ROUNDS = 50
 #: Isotonic calibration needs enough positives; below this, Platt scaling (2 parameters).
 MIN_POSITIVES_ISOTONIC = 40
