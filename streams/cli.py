@@ -102,6 +102,12 @@ def _progress(iterable, desc: str):  # noqa: ANN001, ANN202
     return tqdm(iterable, desc=desc, unit=" rec", disable=not sys.stderr.isatty(), mininterval=0.5)
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from streams.push import run_push
+
+    return run_push(_load_settings())
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from streams.contracts import export_schemas
 
@@ -208,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--speed", type=float, default=None, help="pace by event time (default: as fast as possible)")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "push",
+        help="deliver rider.alerts to the push provider's webhook (signed, idempotent, retried, dead-lettered)",
+        description="Consumes rider.alerts and POSTs each alert to RISKSTREAM_PUSH__WEBHOOK_URL with an "
+        "Idempotency-Key and an X-Riskstream-Signature (HMAC-SHA256 with RISKSTREAM_PUSH__WEBHOOK_SECRET). "
+        "Retries 408/429/5xx/timeouts with exponential backoff and jitter; other 4xx go to riskstream.dlq. "
+        "Metrics on RISKSTREAM_PUSH__METRICS_PORT (default 9465).",
+    )
+    p.set_defaults(func=cmd_push)
 
     sub.add_parser("train", help="train the LightGBM models on simulated history (`riskstream train --help`)")
 

@@ -108,8 +108,10 @@ class WorkerSettings(BaseModel):
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
     )
     max_payload_bytes: int = Field(256 * 1024, description="Larger records are dead-lettered as too_large.")
-    batch_size: int = Field(500, ge=1, description="Records taken from the stream per batch.")
-    batch_within_s: float = Field(0.2, gt=0)
+    batch_size: int = Field(
+        2000, ge=1, description="Records taken from the stream per batch; changed riders are written once per batch."
+    )
+    batch_within_s: float = Field(1.0, gt=0, description="Longest wait to fill a batch, in seconds.")
     model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
     model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
     log_level: str = "info"
