@@ -76,13 +76,15 @@ class LightGBMScorer:
         return np.maximum(*per_target)
 
     def _reasons(self, x_row: np.ndarray, contrib_row: np.ndarray) -> list:
-        order = np.argsort(-contrib_row, kind="stable")[: self.top_k]
-        reasons = []
-        for j in order:
-            if contrib_row[j] < MIN_CONTRIBUTION:
+        reasons, seen = [], set()
+        for j in np.argsort(-contrib_row, kind="stable"):
+            if contrib_row[j] < MIN_CONTRIBUTION or len(reasons) == self.top_k:
                 break
             value = float(x_row[j])
-            reasons.append(reason_for(FEATURE_NAMES[j], value if math.isfinite(value) else None))
+            reason = reason_for(FEATURE_NAMES[j], value if math.isfinite(value) else None)
+            if reason.code not in seen:  # several missing features share one "stale source" reason
+                seen.add(reason.code)
+                reasons.append(reason)
         return reasons
 
     def score_batch(self, rows: Sequence[FeatureRow]) -> list[ScoredRisk]:

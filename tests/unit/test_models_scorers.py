@@ -62,6 +62,12 @@ def test_lightgbm_reasons_name_the_driving_feature(artifact_dir):
     assert scored.source == "lightgbm" and scored.conservative is False
 
 
+def test_lightgbm_reason_codes_are_unique_per_row(artifact_dir):
+    for s in LightGBMScorer(load_artifact(artifact_dir), top_k=10).score_batch(edge_rows()):
+        codes = [r.code for r in s.reasons]
+        assert len(codes) == len(set(codes))
+
+
 def test_lightgbm_explains_only_rows_at_or_above_threshold(artifact_dir):
     scorer = LightGBMScorer(load_artifact(artifact_dir), explain_min_risk=1.1)
     assert all(s.reasons == [] for s in scorer.score_batch(edge_rows()))
