@@ -94,6 +94,12 @@ MODEL_INFO = Gauge(
 CONSERVATIVE_MODE = Gauge(
     "riskstream_conservative_mode", "1 while the rule-based conservative scorer is in use.", registry=REGISTRY
 )
+MODEL_MISJUDGEMENTS = Counter(
+    "riskstream_model_misjudgements_total",
+    "Incidents the models had scored below the misjudgement threshold, by target (the circuit breaker counts them).",
+    ["target"],
+    registry=REGISTRY,
+)
 MODEL_ERRORS = Counter(
     "riskstream_model_errors_total", "Model load or scoring failures, by model.", ["model"], registry=REGISTRY
 )

@@ -53,6 +53,7 @@ from streams import metrics
 from streams.errors import InputError
 from streams.parsing import dead_letter, parse_record
 from streams.schemas import (
+    ACCIDENT_KINDS,
     AuditRecord,
     Incident,
     Reason,
@@ -120,6 +121,7 @@ class RiderSlot:
     last_snapshot: float = -math.inf
     band: str | None = None
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
+    last_risk: list[float] | None = None  # [injury, accident] of the latest score
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +134,7 @@ class RiderSlot:
             "last_snapshot": _finite_or_none(self.last_snapshot),
             "band": self.band,
             "pending": self.pending,
+            "last_risk": self.last_risk,
         }
 
     @classmethod
@@ -146,6 +149,7 @@ class RiderSlot:
             last_snapshot=_or_neg_inf(data.get("last_snapshot")),
             band=data.get("band"),
             pending=data.get("pending"),
+            last_risk=data.get("last_risk"),
         )
 
     @classmethod
@@ -398,12 +402,29 @@ class Processor:
         slot = self.slot(incident.rider_id)
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        self._check_misjudgement(slot, incident)
         examples = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
         self._learn(examples)
         slot.labels = self.labels.rider_dict(incident.rider_id)
         newest = slot.features.newest_ts()
         if newest is not None:
             touched.setdefault(incident.rider_id, newest)
+
+    def _check_misjudgement(self, slot: RiderSlot, incident: Incident) -> None:
+        """An incident the models had scored as low risk counts towards the circuit breaker."""
+        if slot.last_risk is None:
+            return
+        target = "accident" if incident.kind in ACCIDENT_KINDS else "injury"
+        p = slot.last_risk[1] if target == "accident" else slot.last_risk[0]
+        if p < self.settings.worker.misjudgement_below_p:
+            was = self.scorer.conservative_mode
+            self.scorer.record_misjudgement()
+            metrics.MODEL_MISJUDGEMENTS.labels(target=target).inc()
+            log.warning("misjudgement: %s of rider %s at %s after a %s probability of %.4f",
+                        incident.kind.value, incident.rider_id, incident.ts.isoformat(), target, p)
+            if self.scorer.conservative_mode and not was:
+                log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
+                          self.scorer.last_error)
 
     def _response(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
         answer = self._parse(rec, RiderResponse, result)
@@ -525,6 +546,7 @@ class Processor:
                 versions: dict[str, str], result: BatchResult) -> None:
         slot = self.hot[rider_id]
         slot.last_scored = now
+        slot.last_risk = [scored.injury, scored.accident]
         risk = RiskScores(injury=scored.injury, accident=scored.accident)
         metrics.SCORES.observe(1 - (1 - scored.injury) * (1 - scored.accident))
         conservative = scored.conservative

@@ -104,6 +104,11 @@ class WorkerSettings(BaseModel):
     fall_response_timeout_s: float = Field(
         120.0, gt=0, description="Seconds a rider has to answer 'Are you OK?' before the safety team is called."
     )
+    misjudgement_below_p: float = Field(
+        0.005, ge=0, le=1,
+        description="An incident whose target the models had scored below this counts as a misjudgement; "
+        "repeated misjudgements switch to the conservative rule-based mode.",
+    )
     max_future_skew_s: float = Field(
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
     )

@@ -149,3 +149,21 @@ def test_a_record_from_the_future_is_dead_lettered(tmp_path: Path) -> None:
     h.feed([RawRecord(s.topics.wearable, 0, 3, b"r1", json.dumps(future).encode(), 1.0)])
     assert [d["error_class"] for d in h.of("dlq")] == ["future_timestamp"]
     assert "r1" not in h.proc.hot
+
+
+def test_repeated_misjudgements_switch_to_the_conservative_mode(heatwave: list[Any], tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    h = Harness(Processor(s))
+    h.feed(raw_records(s, heatwave[:2000]))
+    assert not h.proc.scorer.conservative_mode
+    riders = sorted(h.proc.hot)[:3]
+    for rider_id in riders:
+        h.proc.hot[rider_id].last_risk = [0.0001, 0.0001]  # the models said: safe
+    crashes = [RawRecord(s.topics.incidents, 0, i, r.encode(), json.dumps(
+        {"event_id": f"inc-{i}", "ts": "2026-07-15T02:10:00Z", "rider_id": r, "kind": "crash"}).encode(), 1.0)
+        for i, r in enumerate(riders)]
+    h.feed(crashes)
+    assert h.proc.scorer.conservative_mode
+    h.outputs.clear()
+    h.feed(raw_records(s, heatwave[2000:6000]))
+    assert h.of("risk_scores") and all(p["conservative_mode"] for p in h.of("risk_scores"))
