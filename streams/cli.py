@@ -153,6 +153,68 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_line(argv_tail: list[str]) -> str:
+    import shlex
+
+    return "riskstream " + " ".join(shlex.quote(a) for a in argv_tail)
+
+
+def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
+    from streams.evaluation.closed_loop import Arm, LoopComparison
+    from streams.evaluation.reports import alert_summary, alerts_markdown, write
+    from streams.evaluation.run import run_fleet
+    from streams.simulation import SimConfig
+
+    settings = _load_settings()
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    open_runs = []
+    loop = LoopComparison(args.compliance) if args.compliance > 0 else None
+    progress = sys.stderr.isatty()
+    for seed in seeds:
+        cfg = SimConfig(riders=args.riders, seed=seed, scenario=args.scenario)
+        run = run_fleet(cfg, args.hours, settings, progress=progress, desc=f"seed {seed}, alerts ignored")
+        open_runs.append(run)
+        if loop is not None:
+            loop.ignored.append(Arm.from_run(run))
+            cfg = SimConfig(riders=args.riders, seed=seed, scenario=args.scenario, advice_compliance=args.compliance)
+            followed = run_fleet(cfg, args.hours, settings, progress=progress,
+                                 desc=f"seed {seed}, compliance {args.compliance:g}")
+            loop.followed.append(Arm.from_run(followed))
+    command = _command_line(["evaluate-alerts", *sys.argv[2:]] if sys.argv[1:2] == ["evaluate-alerts"] else
+                            ["evaluate-alerts"])
+    text = alerts_markdown(command, alert_summary(open_runs), loop, args.riders, args.hours, args.scenario, seeds,
+                           open_runs[-1].model_versions)
+    print(text)
+    if args.report:
+        print(f"wrote {write(args.report, text)}", file=sys.stderr)
+    return 0
+
+
+def cmd_fairness(args: argparse.Namespace) -> int:
+    from features import FEATURE_NAMES
+    from streams.evaluation.fairness import plot, protected_features, rider_frame
+    from streams.evaluation.reports import fairness_markdown, write
+    from streams.evaluation.run import run_fleet
+    from streams.simulation import SimConfig
+
+    settings = _load_settings()
+    cfg = SimConfig(riders=args.riders, seed=args.seed, scenario=args.scenario)
+    run = run_fleet(cfg, args.hours, settings, progress=sys.stderr.isatty(), desc="simulating")
+    key = settings.privacy.hmac_key.get_secret_value().encode()
+    frame = rider_frame(run.insurer, run.profiles, key)
+    if frame.empty:
+        raise RiskstreamError("no insurer records: simulate more hours or riders")
+    hits = protected_features(FEATURE_NAMES)
+    png = args.report.with_suffix(".png")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plot(frame, png)
+    command = _command_line(["fairness", *sys.argv[2:]] if sys.argv[1:2] == ["fairness"] else ["fairness"])
+    text = fairness_markdown(command, frame, run, hits, png.name, args.riders, args.hours, args.scenario, args.seed)
+    print(text)
+    print(f"wrote {write(args.report, text)} and {png}", file=sys.stderr)
+    return 1 if hits or run.protected_hits else 0
+
+
 class _StopFlag:
     """Blocks until SIGINT/SIGTERM or until ``alive()`` turns false."""
 
@@ -249,6 +311,35 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="language of the explanations (default en)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to give up reading the topic (default 60)")
     p.set_defaults(func=cmd_audit)
+
+    scenarios = ["default", "heatwave", "storm", "mixed"]
+    p = sub.add_parser("evaluate-alerts", help="alert volume, incidents warned ahead, closed loop (simulator, no Kafka)",
+                       description="Runs the simulated fleet through the processor in-process and reports alerts "
+                       "per online rider-hour by kind, the share of incidents preceded by a relevant alert within "
+                       "60 min (and by any alert) against chance, and, with --compliance > 0, the incident "
+                       "reduction when riders follow the advice (same seeds, alerts ignored as control).")
+    p.add_argument("--riders", type=int, default=30, help="riders per run (default 30)")
+    p.add_argument("--hours", type=float, default=4.0, help="hours of event time per run (default 4)")
+    p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds, from --seed on (default 3)")
+    p.add_argument("--scenario", default="mixed", choices=scenarios, help="weather scenario (default mixed)")
+    p.add_argument("--compliance", type=float, default=0.7,
+                   help="probability a rider follows an alert in the closed loop; 0 skips it (default 0.7)")
+    p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here")
+    p.set_defaults(func=cmd_evaluate_alerts)
+
+    p = sub.add_parser("fairness", help="score and premium by protected group (sex, age band) on the simulator",
+                       description="Runs the simulated fleet through the processor in-process, joins the insurer "
+                       "records (by pseudonym) to the riders' protected attributes, which no model sees, and "
+                       "writes a Markdown report with a PNG plot. Exits 1 if a protected attribute is a model "
+                       "feature or appears in an output record.")
+    p.add_argument("--riders", type=int, default=150, help="riders (default 150)")
+    p.add_argument("--hours", type=float, default=3.0, help="hours of event time (default 3)")
+    p.add_argument("--seed", type=int, default=11, help="seed (default 11)")
+    p.add_argument("--scenario", default="mixed", choices=scenarios, help="weather scenario (default mixed)")
+    p.add_argument("--report", type=Path, default=Path("docs/reports/fairness.md"),
+                   help="Markdown report; the plot goes next to it as .png (default docs/reports/fairness.md)")
+    p.set_defaults(func=cmd_fairness)
 
 
 #: Subcommands with their own argument parser (they get everything after their name).
