@@ -10,7 +10,6 @@ import pytest
 
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
-from streams.simulation import FleetSimulator, SimConfig
 
 
 def settings(tmp: Path) -> Settings:
@@ -56,11 +55,6 @@ class Harness:
 
     def of(self, role: str) -> list[dict[str, Any]]:
         return [value for r, _, value in self.outputs if r == role]
-
-
-@pytest.fixture(scope="module")
-def heatwave() -> list[Any]:
-    return list(FleetSimulator(SimConfig(riders=6, seed=4, scenario="heatwave")).records(30 * 60))
 
 
 def test_heat_wave_alerts_premiums_and_one_audit_per_decision(heatwave: list[Any], tmp_path: Path) -> None:

@@ -1,0 +1,74 @@
+"""The worker's model life cycle: hot reload of a new artifact, fallback to rules when it is broken."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.artifact import ARTIFACTS_DIR, current_artifact_dir
+from streams import metrics
+from streams.processor import Processor
+from streams.settings import Settings, WorkerSettings
+from tests.unit.test_streams_processor import Harness, raw_records
+
+pytestmark = pytest.mark.skipif(not (ARTIFACTS_DIR / "CURRENT").exists(), reason="no shipped artifact")
+
+
+def copy_artifacts(tmp: Path) -> Path:
+    root = tmp / "artifacts"
+    src = current_artifact_dir()
+    shutil.copytree(src, root / src.name)
+    (root / "CURRENT").write_text(src.name)
+    return root
+
+
+def settings(tmp: Path, model_dir: Path) -> Settings:
+    return Settings(worker=WorkerSettings(state_dir=tmp / "state", model_dir=model_dir))
+
+
+def test_a_new_artifact_version_is_picked_up_without_a_restart(heatwave: list[Any], tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    old = proc.scorer.model_versions()["lightgbm"]
+    assert old != "none" and not proc.maybe_reload_models()
+    new_dir = root / "lgbm-test-v2"
+    shutil.copytree(root / old, new_dir)
+    meta = json.loads((new_dir / "metadata.json").read_text())
+    meta["version"] = "lgbm-test-v2"
+    (new_dir / "metadata.json").write_text(json.dumps(meta))
+    (root / "CURRENT").write_text("lgbm-test-v2")
+    assert proc.maybe_reload_models()
+    assert proc.scorer.model_versions()["lightgbm"] == "lgbm-test-v2"
+    h = Harness(proc)
+    h.feed(raw_records(proc.settings, heatwave[:3000]))
+    assert {p["model_versions"]["lightgbm"] for p in h.of("risk_scores")} == {"lgbm-test-v2"}
+
+
+def test_a_broken_new_version_keeps_the_working_one(tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    old = proc.scorer.model_versions()["lightgbm"]
+    (root / "broken").mkdir()
+    (root / "broken" / "metadata.json").write_text("{not json")
+    (root / "CURRENT").write_text("broken")
+    before = metrics.MODEL_ERRORS.labels(model="lightgbm")._value.get()
+    assert not proc.maybe_reload_models()
+    assert proc.scorer.model_versions()["lightgbm"] == old
+    assert metrics.MODEL_ERRORS.labels(model="lightgbm")._value.get() == before + 1
+
+
+def test_without_a_loadable_model_the_worker_runs_on_rules_and_says_so(heatwave: list[Any], tmp_path: Path) -> None:
+    broken = tmp_path / "nothing-here"
+    broken.mkdir()
+    proc = Processor(settings(tmp_path, broken))
+    h = Harness(proc)
+    h.feed(raw_records(proc.settings, heatwave[:3000]))
+    premiums = h.of("risk_scores")
+    assert premiums and all(p["conservative_mode"] and p["model_versions"]["lightgbm"] == "none" for p in premiums)
+    assert all(a["conservative_mode"] for a in h.of("audit"))
+    proc.publish_gauges()
+    assert metrics.CONSERVATIVE_MODE._value.get() == 1
