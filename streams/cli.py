@@ -167,23 +167,27 @@ def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
 
     settings = _load_settings()
     seeds = list(range(args.seed, args.seed + args.seeds))
-    open_runs = []
-    loop = LoopComparison(args.compliance) if args.compliance > 0 else None
     progress = sys.stderr.isatty()
-    for seed in seeds:
-        cfg = SimConfig(riders=args.riders, seed=seed, scenario=args.scenario)
-        run = run_fleet(cfg, args.hours, settings, progress=progress, desc=f"seed {seed}, alerts ignored")
-        open_runs.append(run)
-        if loop is not None:
-            loop.ignored.append(Arm.from_run(run))
-            cfg = SimConfig(riders=args.riders, seed=seed, scenario=args.scenario, advice_compliance=args.compliance)
-            followed = run_fleet(cfg, args.hours, settings, progress=progress,
-                                 desc=f"seed {seed}, compliance {args.compliance:g}")
-            loop.followed.append(Arm.from_run(followed))
+    sections = []
+    versions: dict[str, str] = {}
+    for scenario in args.scenario:
+        open_runs = []
+        loop = LoopComparison(args.compliance) if args.compliance > 0 else None
+        for seed in seeds:
+            cfg = SimConfig(riders=args.riders, seed=seed, scenario=scenario)
+            run = run_fleet(cfg, args.hours, settings, progress=progress, desc=f"{scenario} seed {seed}, alerts ignored")
+            open_runs.append(run)
+            versions = run.model_versions
+            if loop is not None:
+                loop.ignored.append(Arm.from_run(run))
+                cfg = SimConfig(riders=args.riders, seed=seed, scenario=scenario, advice_compliance=args.compliance)
+                followed = run_fleet(cfg, args.hours, settings, progress=progress,
+                                     desc=f"{scenario} seed {seed}, compliance {args.compliance:g}")
+                loop.followed.append(Arm.from_run(followed))
+        sections.append((scenario, alert_summary(open_runs), loop))
     command = _command_line(["evaluate-alerts", *sys.argv[2:]] if sys.argv[1:2] == ["evaluate-alerts"] else
                             ["evaluate-alerts"])
-    text = alerts_markdown(command, alert_summary(open_runs), loop, args.riders, args.hours, args.scenario, seeds,
-                           open_runs[-1].model_versions)
+    text = alerts_markdown(command, sections, args.riders, args.hours, seeds, versions, args.compliance)
     print(text)
     if args.report:
         print(f"wrote {write(args.report, text)}", file=sys.stderr)
@@ -200,8 +204,11 @@ def cmd_fairness(args: argparse.Namespace) -> int:
     settings = _load_settings()
     cfg = SimConfig(riders=args.riders, seed=args.seed, scenario=args.scenario)
     run = run_fleet(cfg, args.hours, settings, progress=sys.stderr.isatty(), desc="simulating")
+    from alerts import PremiumConfig
+
+    pricing = PremiumConfig(**settings.premium)
     key = settings.privacy.hmac_key.get_secret_value().encode()
-    frame = rider_frame(run.insurer, run.profiles, key)
+    frame = rider_frame(run.insurer, run.profiles, key, pricing.severity_injury, pricing.severity_accident)
     if frame.empty:
         raise RiskstreamError("no insurer records: simulate more hours or riders")
     hits = protected_features(FEATURE_NAMES)
@@ -209,7 +216,8 @@ def cmd_fairness(args: argparse.Namespace) -> int:
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(frame, png)
     command = _command_line(["fairness", *sys.argv[2:]] if sys.argv[1:2] == ["fairness"] else ["fairness"])
-    text = fairness_markdown(command, frame, run, hits, png.name, args.riders, args.hours, args.scenario, args.seed)
+    text = fairness_markdown(command, frame, run, hits, png.name, args.riders, args.hours, args.scenario, args.seed,
+                             cap=min(1.0 + pricing.max_change, pricing.max_multiplier))
     print(text)
     print(f"wrote {write(args.report, text)} and {png}", file=sys.stderr)
     return 1 if hits or run.protected_hits else 0
@@ -322,7 +330,8 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.add_argument("--hours", type=float, default=4.0, help="hours of event time per run (default 4)")
     p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds, from --seed on (default 3)")
-    p.add_argument("--scenario", default="mixed", choices=scenarios, help="weather scenario (default mixed)")
+    p.add_argument("--scenario", nargs="+", default=["mixed", "default"], choices=scenarios,
+                   help="weather scenario(s), one report section each (default: mixed default)")
     p.add_argument("--compliance", type=float, default=0.7,
                    help="probability a rider follows an alert in the closed loop; 0 skips it (default 0.7)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here")

@@ -33,12 +33,13 @@ class Arm:
     online_hours: float
     alerts: int
     advice_followed: int
+    riding_hours: float = math.nan
 
     @classmethod
     def from_run(cls, run: RunResult) -> Arm:
         return cls(run.config.seed, run.config.advice_compliance, len(run.incidents),
                    dict(Counter(i.kind for i in run.incidents)), run.online_hours, len(run.alerts),
-                   sum(bool(a["followed"]) for a in run.advice))
+                   sum(bool(a["followed"]) for a in run.advice), run.riding_hours)
 
 
 def rate_ratio_interval(n1: int, e1: float, n0: int, e0: float, conf: float = 0.95) -> tuple[float, float, float]:

@@ -33,22 +33,29 @@ _PROTECTED_TOKENS = re.compile(r"^age(_|$)|(^|_)(sex|gender|age_band|age_group|b
 HIGH_BANDS = frozenset({"high", "severe"})
 
 
-def rider_frame(insurer: Iterable[dict[str, Any]], profiles: dict[str, dict[str, object]], key: bytes) -> pd.DataFrame:
+def rider_frame(insurer: Iterable[dict[str, Any]], profiles: dict[str, dict[str, object]], key: bytes,
+                severity_injury: float = 2000.0, severity_accident: float = 5000.0) -> pd.DataFrame:
     """One row per rider with insurer records: protected attributes, mean score, last premium and band.
 
     ``high_band`` is the rider's last published band being high or severe; ``high_share`` the share
-    of the rider's records in those bands.
+    of the rider's records in those bands. ``loss_ratio`` is the rider's mean own expected loss
+    (``p_injury·severity_injury + p_accident·severity_accident``, when the records carry the
+    probabilities) over the fleet's mean: the price signal at full credibility with the class
+    mean set to this fleet, before caps and bounds.
     """
     by_pseudonym = {pseudonymize(rid, key): rid for rid in profiles}
     rows = pd.DataFrame(list(insurer))
     if rows.empty:
         return pd.DataFrame(columns=["rider_id", *PROTECTED, "records", "risk_score", "premium_multiplier",
-                                     "risk_band", "high_band", "high_share"])
+                                     "risk_band", "high_band", "high_share", "own_loss", "loss_ratio"])
     rows["rider_id"] = rows["pseudonym"].map(by_pseudonym)
     if rows["rider_id"].isna().any():
         raise ValueError("insurer records with a pseudonym of no simulated rider: wrong pseudonym key?")
     rows = rows.sort_values(["rider_id", "epoch"], kind="stable")
     rows["high"] = rows["risk_band"].isin(HIGH_BANDS)
+    has_p = {"p_injury", "p_accident"} <= set(rows.columns)
+    rows["own_loss"] = (rows["p_injury"] * severity_injury + rows["p_accident"] * severity_accident
+                        if has_p else np.nan)
     g = rows.groupby("rider_id", sort=True)
     frame = pd.DataFrame({
         "records": g.size(),
@@ -56,7 +63,9 @@ def rider_frame(insurer: Iterable[dict[str, Any]], profiles: dict[str, dict[str,
         "premium_multiplier": g["premium_multiplier"].last(),
         "risk_band": g["risk_band"].last(),
         "high_share": g["high"].mean(),
+        "own_loss": g["own_loss"].mean(),
     }).reset_index()
+    frame["loss_ratio"] = frame["own_loss"] / frame["own_loss"].mean()
     frame["high_band"] = frame["risk_band"].isin(HIGH_BANDS)
     for attr in PROTECTED:
         frame[attr] = frame["rider_id"].map(lambda r, a=attr: profiles[r][a])
@@ -76,6 +85,8 @@ def group_table(frame: pd.DataFrame, attr: str) -> pd.DataFrame:
         "high_severe_share": g["high_band"].mean(),
     })
     out["premium_ratio"] = pd.Series(premium_ratios(frame, attr))
+    if "loss_ratio" in frame:
+        out["loss_ratio_mean"] = g["loss_ratio"].mean()
     return out
 
 
@@ -113,6 +124,23 @@ def ratio_interval(frame: pd.DataFrame, attr: str, group: str, column: str = "pr
     return float(lo), float(hi)
 
 
+def observed_rates(incidents: Iterable[Any], online_s_by_rider: dict[str, float],
+                   profiles: dict[str, dict[str, object]], attr: str) -> dict[str, tuple[int, float]]:
+    """Per group of ``attr``: (true incidents, online hours) — the risk the scores should track.
+
+    >>> from streams.evaluation.matching import IncidentEvent
+    >>> observed_rates([IncidentEvent("a", 1.0, "crash")], {"a": 7200.0, "b": 3600.0},
+    ...                {"a": {"sex": "f"}, "b": {"sex": "m"}}, "sex")
+    {'f': (1, 2.0), 'm': (0, 1.0)}
+    """
+    out: dict[str, list[float]] = {}
+    for rider, seconds in online_s_by_rider.items():
+        out.setdefault(str(profiles[rider][attr]), [0, 0.0])[1] += seconds / 3600.0
+    for inc in incidents:
+        out.setdefault(str(profiles[inc.rider_id][attr]), [0, 0.0])[0] += 1
+    return {k: (int(v[0]), float(v[1])) for k, v in sorted(out.items())}
+
+
 def protected_features(names: Iterable[str]) -> list[str]:
     """Feature names that are (or name) a protected attribute.
 
@@ -123,17 +151,18 @@ def protected_features(names: Iterable[str]) -> list[str]:
 
 
 def plot(frame: pd.DataFrame, path: Any) -> None:
-    """Premium multiplier and mean risk score by sex and by age band (box plots), as a PNG."""
+    """Premium multiplier, mean risk score and loss ratio by sex and by age band (box plots), as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = plt.subplots(3, 2, figsize=(10, 10))
     for col, attr in enumerate(PROTECTED):
         groups = sorted(frame[attr].unique())
         for row, (column, label) in enumerate((("premium_multiplier", "last premium multiplier"),
-                                               ("risk_score", "mean risk score (P any event, 60 min)"))):
+                                               ("risk_score", "mean risk score (P any event, 60 min)"),
+                                               ("loss_ratio", "own expected loss / fleet mean"))):
             ax = axes[row][col]
             data = [frame.loc[frame[attr] == g, column].to_numpy() for g in groups]
             ax.boxplot(data, showmeans=True)

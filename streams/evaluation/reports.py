@@ -55,7 +55,7 @@ def alert_summary(runs: list[RunResult]) -> dict[str, Any]:
         "severity": Counter(a.severity for a in alerts),
         "relevant": pooled, "any": _pool(any_alert), "detected": (detected, n_impacts),
         "conservative_share": sum(r.conservative_alerts for r in runs) / max(1, len(alerts)),
-        "per_rider_hour_max": _max_rider_rate(runs),
+        "per_rider": _rider_rates(runs),
     }
 
 
@@ -74,59 +74,81 @@ def _pool(tables: list[list[Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _max_rider_rate(runs: list[RunResult]) -> float:
-    """Highest alerts per online hour of a rider with at least 1 h online (from sampled moments)."""
-    best = 0.0
+def _rider_rates(runs: list[RunResult]) -> list[float]:
+    """Alerts per online hour of each rider with at least 1 h online (all runs)."""
+    rates = []
     for r in runs:
-        online = Counter(rider for rider, _ in r.moments)  # one moment per 5 min online
         sent = Counter(a.rider_id for a in r.alerts)
-        for rider, n in online.items():
-            h = n * 300.0 / 3600.0
-            if h >= 1.0:
-                best = max(best, sent[rider] / h)
-    return best
+        rates += [sent[rider] / (s / 3600.0) for rider, s in r.online_s_by_rider.items() if s >= 3600.0]
+    return rates
 
 
-def alerts_markdown(command: str, summary: dict[str, Any], loop: LoopComparison | None, riders: int, hours: float,
-                    scenario: str, seeds: list[int], model_versions: dict[str, str]) -> str:
-    """The alert-policy and closed-loop report (``docs/reports/alerts.md``)."""
-    s = summary
-    rates = s["rates"]
+def _q(xs: list[float], q: float) -> str:
+    return _f(float(np.quantile(xs, q))) if xs else "n/a"
+
+
+def _share_le(xs: list[float], limit: float) -> float:
+    return sum(x <= limit for x in xs) / len(xs) if xs else math.nan
+
+
+def alerts_markdown(command: str, sections: list[tuple[str, dict[str, Any], LoopComparison | None]], riders: int,
+                    hours: float, seeds: list[int], model_versions: dict[str, str], compliance: float) -> str:
+    """The alert-policy and closed-loop report (``docs/reports/alerts.md``), one section per scenario."""
     lines = [
         "# Alert policy on the simulated fleet", "",
         f"Regenerate: `{command}`", "",
-        f"Setup: {riders} riders × {hours:g} h × seeds {seeds}, scenario `{scenario}`, in-process processor "
-        f"(the worker's decision path without Kafka), models {model_versions}; "
-        f"{_pct(s['conservative_share'])} of the alerts were sent in conservative mode.", "",
-        "## Alert volume", "",
-        f"{s['alerts']} alerts in {s['rider_hours']:.0f} online rider-hours: **{rates['all']:.2f} alerts per "
-        f"rider-hour** ({rates['warnings']:.2f} without the suspected-fall prompts); target ≤ "
-        f"{TARGET_ALERTS_PER_RIDER_HOUR:g}. Busiest rider (≥ 1 h online): {s['per_rider_hour_max']:.1f} per hour "
-        f"(the policy caps at 3 per hour, falls exempt).", "",
-        "| kind | alerts per rider-hour |", "|---|---|",
-        *[f"| {k} | {v:.3f} |" for k, v in rates.items() if k not in ("all", "warnings")],
-        "", f"By severity: {dict(sorted(s['severity'].items()))}.", "",
-        "## Warned ahead of incidents", "",
-        f"An incident (true time from the simulator's incident log, not the delayed report) is warned when "
-        f"the rider got a relevant alert in the {HORIZON_S / 60:.0f} min before it. Relevant: "
+        f"Setup: {riders} riders × {hours:g} h × seeds {seeds} per scenario, in-process processor (the worker's "
+        f"decision path without Kafka: parse, features, batched scoring, alert policy), models {model_versions}. "
+        "Rates are per online rider-hour (waiting, riding or on a break).", "",
+        f"Warned: an incident (its true time from the simulator's incident log, not the delayed report) is warned "
+        f"when the rider got a relevant alert in the {HORIZON_S / 60:.0f} min before it. Relevant: "
         + "; ".join(f"{k} ← {', '.join(sorted(v))}" for k, v in RELEVANT.items())
         + ". Suspected-fall prompts never count as warnings. *Chance* is the share of random online moments "
-        "(one per rider per 5 min) that the same rule would call warned: the share an alert stream "
-        "unrelated to risk would get.", "",
+        "(one per rider per 5 min) that the same rule would call warned: what an alert stream unrelated to "
+        "risk, at the same volume, would score.", "",
+    ]
+    if compliance > 0:
+        lines += [
+            f"Closed loop: alerts are fed back to the simulator as the run goes (`FleetSimulator.advise`, one-minute "
+            f"chunks); a rider follows an alert with probability {compliance:g}: heat, strain, fatigue and "
+            "model-risk alerts → a 15-30 min break; riding alerts and weather warnings → 30 min of calmer riding "
+            "(85 % speed, 30 % of the harsh manoeuvres, 20 % of the phone handling); weather danger → off the road "
+            "30-45 min. The control is the same seed with alerts ignored (the open-loop run).", "",
+        ]
+    for scenario, summary, loop in sections:
+        lines += [f"## Scenario `{scenario}`", ""] + _scenario_lines(summary)
+        if loop is not None:
+            lines += loop_markdown(loop)
+    return "\n".join(lines) + "\n"
+
+
+def _scenario_lines(s: dict[str, Any]) -> list[str]:
+    rates = s["rates"]
+    lines = [
+        f"{s['alerts']} alerts in {s['rider_hours']:.0f} online rider-hours: **{rates['all']:.2f} alerts per "
+        f"rider-hour** ({rates['warnings']:.2f} without the suspected-fall prompts; target ≤ "
+        f"{TARGET_ALERTS_PER_RIDER_HOUR:g}). Per rider (≥ 1 h online, n = {len(s['per_rider'])}): median "
+        f"{_q(s['per_rider'], 0.5)}, 90th percentile {_q(s['per_rider'], 0.9)}, max {_q(s['per_rider'], 1.0)} per "
+        f"hour; {_pct(_share_le(s['per_rider'], TARGET_ALERTS_PER_RIDER_HOUR))} of riders at or under the target. "
+        f"{_pct(s['conservative_share'])} sent in conservative mode.", "",
+        "| kind | " + " | ".join(k for k in rates if k not in ("all", "warnings")) + " |",
+        "|---|" + "---|" * (len(rates) - 2),
+        "| alerts per rider-hour | " + " | ".join(f"{v:.2f}" for k, v in rates.items()
+                                                  if k not in ("all", "warnings")) + " |",
+        "", f"By severity: {dict(sorted(s['severity'].items()))}.", "",
         "| incident kind | incidents | warned (relevant) | chance | warned (any alert) | chance | median lead |",
         "|---|---|---|---|---|---|---|",
     ]
-    for kind, rel in s["relevant"].items():
-        anyk = s["any"].get(kind, {})
+    kinds = sorted(s["relevant"], key=lambda k: (k == "all", k))
+    for kind in kinds:
+        rel, anyk = s["relevant"][kind], s["any"].get(kind, {})
         lines.append(f"| {kind} | {rel['incidents']} | {rel['warned']} ({_pct(rel['share'])}) | {_pct(rel['chance'])} "
                      f"| {anyk.get('warned', 0)} ({_pct(anyk.get('share', math.nan))}) | "
                      f"{_pct(anyk.get('chance', math.nan))} | {_f(rel['lead_min'], 0)} min |")
     d, n = s["detected"]
     lines += ["", f"Crashes and falls followed by a suspected-fall prompt within {DETECTION_WINDOW_S:.0f} s: "
               f"{d} of {n} ({_pct(d / n if n else math.nan)}).", ""]
-    if loop is not None:
-        lines += loop_markdown(loop)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def loop_markdown(loop: LoopComparison) -> list[str]:
@@ -135,27 +157,35 @@ def loop_markdown(loop: LoopComparison) -> list[str]:
     n0, e0 = loop.totals(loop.ignored)
     n1, e1 = loop.totals(loop.followed)
     lines = [
-        "## Closed loop: riders who follow the advice", "",
-        f"Alerts are fed back to the simulator as the run goes (`FleetSimulator.advise`): a rider follows "
-        f"an alert with probability {loop.compliance:g} — heat, strain, fatigue and model-risk alerts: a 15-30 min "
-        "break; riding alerts and weather warnings: 30 min of calmer riding (85 % speed, 30 % of the harsh "
-        "manoeuvres, 20 % of the phone handling); weather danger: off the road 30-45 min. Same seeds with "
-        "alerts ignored are the control.", "",
-        "| seed | incidents ignored | incidents followed | rider-h ignored | rider-h followed | advice followed |",
+        f"Closed loop at compliance {loop.compliance:g}:", "",
+        "| seed | incidents ignored | incidents followed | online h ignored / followed | riding h ignored / followed "
+        "| advice followed |",
         "|---|---|---|---|---|---|",
     ]
     for a, b in zip(loop.ignored, loop.followed):
         lines.append(f"| {a.seed} | {a.incidents} {dict(sorted(a.by_kind.items()))} | {b.incidents} "
-                     f"{dict(sorted(b.by_kind.items()))} | {a.online_hours:.0f} | {b.online_hours:.0f} | "
-                     f"{b.advice_followed} of {b.alerts} alerts |")
+                     f"{dict(sorted(b.by_kind.items()))} | {a.online_hours:.0f} / {b.online_hours:.0f} | "
+                     f"{a.riding_hours:.0f} / {b.riding_hours:.0f} | {b.advice_followed} of {b.alerts} alerts |")
     lines += [
-        "", f"Pooled: {n0} incidents ignoring alerts, {n1} following them at p = {loop.compliance:g}: "
-        f"**incident reduction {_pct(red)} (95 % interval {_pct(lo)} to {_pct(hi)})**; per online rider-hour "
-        f"({e0:.0f} vs {e1:.0f} h): {_pct(rred)} ({_pct(rlo)} to {_pct(rhi)}). Exact conditional-Poisson "
-        f"intervals, arms treated as independent. The source reports {_pct(-SOURCE_REDUCTION)} accident rate "
-        "for a comparable platform.", "",
+        "", f"Pooled: {n0} incidents ignoring alerts, {n1} following them: **incident reduction {_pct(red)} "
+        f"(95 % interval {_pct(lo)} to {_pct(hi)})**; per online rider-hour ({e0:.0f} vs {e1:.0f} h): "
+        f"{_pct(rred)} ({_pct(rlo)} to {_pct(rhi)}). Exact conditional-Poisson intervals, arms treated as "
+        f"independent. The source reports {_pct(-SOURCE_REDUCTION)} accident rate for a comparable platform. "
+        f"Cost: riding time {sum(a.riding_hours for a in loop.ignored):.0f} h ignoring vs "
+        f"{sum(a.riding_hours for a in loop.followed):.0f} h following (an incident ends the rider's shift, "
+        f"breaks shorten riding); incidents per riding hour {_rate(loop.ignored)} vs {_rate(loop.followed)}.", "",
     ]
     return lines
+
+
+def _rate(arms: list[Any]) -> str:
+    h = sum(a.riding_hours for a in arms)
+    return _f(sum(a.incidents for a in arms) / h, 3) if h > 0 else "n/a"
+
+
+def _observed(observed: dict[str, tuple[int, float]], group: object) -> str:
+    n, h = observed.get(str(group), (0, 0.0))
+    return f"{100 * n / h:.1f} ({n} in {h:.0f} h)" if h > 0 else "n/a"
 
 
 def write(path: Path, text: str) -> Path:
@@ -165,9 +195,11 @@ def write(path: Path, text: str) -> Path:
 
 
 def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: list[str], png_name: str,
-                      riders: int, hours: float, scenario: str, seed: int) -> str:
+                      riders: int, hours: float, scenario: str, seed: int, cap: float = 1.1) -> str:
     """The fairness report (``docs/reports/fairness.md``) from :func:`fairness.rider_frame` output."""
-    from streams.evaluation.fairness import PROTECTED, disparity_ratio, group_table, ratio_interval, reference_group
+    from streams.evaluation.fairness import (
+        PROTECTED, disparity_ratio, group_table, observed_rates, premium_ratios, ratio_interval, reference_group,
+    )
 
     lines = [
         "# Fairness over protected attributes", "",
@@ -176,8 +208,14 @@ def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: li
         f"models {run.model_versions}. {len(run.insurer)} insurer records of {len(frame)} riders, joined to the "
         "simulator's protected attributes (`sex`, `age_band`, never emitted) through the HMAC pseudonym. Score = "
         "the rider's mean `risk_score`; premium = the rider's last `premium_multiplier`; high/severe = the last "
-        "published band. Ratios are group mean premium over the largest group's, with a 95 % bootstrap "
-        "interval over riders.", "",
+        "published band. Loss ratio = the rider's mean own expected loss (P(injury)·2000 + P(accident)·5000 "
+        "per hour) over the fleet mean: what the multiplier would be at full credibility with this fleet as "
+        "the class, before caps. Ratios are group means over the largest group's, with 95 % bootstrap "
+        "intervals over riders.", "",
+        f"Saturation: {_pct(float((frame['premium_multiplier'] >= cap - 1e-9).mean()))} of the riders end at the "
+        f"first period's surcharge cap ({cap:g}) and {_pct(float(frame['high_band'].mean()))} in the high/severe "
+        f"band; mean risk score {frame['risk_score'].mean():.3f}. Where everyone is at the cap, equal premiums "
+        "say nothing about fairness: read the score and loss-ratio columns.", "",
         "## Inputs and outputs carry no protected attribute", "",
         f"- Model features named like a protected attribute: {feature_hits or 'none'} "
         "(of `features.FEATURE_NAMES`).",
@@ -189,18 +227,24 @@ def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: li
     for attr in PROTECTED:
         table = group_table(frame, attr)
         ref = reference_group(frame, attr)
+        loss_ratios = premium_ratios(frame, attr, "loss_ratio")
+        observed = observed_rates(run.incidents, run.online_s_by_rider, run.profiles, attr)
         lines += [f"## By {attr} (reference: {ref})", "",
                   "| group | riders | score mean | score median | premium mean | premium p10–p90 | premium ratio "
-                  "(95 % CI) | high/severe |", "|---|---|---|---|---|---|---|---|"]
+                  "(95 % CI) | high/severe | loss ratio vs reference (95 % CI) | true incidents / 100 online h |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for group, row in table.iterrows():
             lo, hi = ratio_interval(frame, attr, str(group))
             ci = "reference" if str(group) == ref else f"{_f(lo, 3)}–{_f(hi, 3)}"
+            llo, lhi = ratio_interval(frame, attr, str(group), column="loss_ratio")
+            lci = "reference" if str(group) == ref else f"{_f(llo, 2)}–{_f(lhi, 2)}"
+            loss = loss_ratios.get(str(group), math.nan)
             lines.append(
                 f"| {group} | {int(row.riders)} | {row.score_mean:.4f} | {row.score_median:.4f} | "
                 f"{row.premium_mean:.3f} | {row.premium_p10:.3f}–{row.premium_p90:.3f} | {row.premium_ratio:.3f} "
-                f"({ci}) | {_pct(row.high_severe_share, 1)} |")
-        lines += ["", f"Lowest over highest group mean premium: {disparity_ratio(frame, attr):.3f}; "
-                  f"of mean score: {disparity_ratio(frame, attr, 'risk_score'):.3f} (the four-fifths rule of thumb "
-                  "flags < 0.8).", ""]
+                f"({ci}) | {_pct(row.high_severe_share, 1)} | {_f(loss, 3)} ({lci}) | {_observed(observed, group)} |")
+        lines += ["", f"Lowest over highest group mean: premium {disparity_ratio(frame, attr):.3f}, score "
+                  f"{disparity_ratio(frame, attr, 'risk_score'):.3f}, loss ratio "
+                  f"{disparity_ratio(frame, attr, 'loss_ratio'):.3f} (the four-fifths rule of thumb flags < 0.8).", ""]
     lines += [f"![premium and score by group]({png_name})", ""]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,7 @@ class RunResult:
     config: SimConfig
     hours: float
     online_hours: float
+    riding_hours: float
     alerts: list[AlertEvent]
     incidents: list[IncidentEvent]
     moments: list[tuple[str, float]]
@@ -47,6 +48,7 @@ class RunResult:
     outputs_by_role: dict[str, int] = field(default_factory=dict)
     protected_hits: list[str] = field(default_factory=list)  # "role.field=value" findings
     conservative_alerts: int = 0
+    online_s_by_rider: dict[str, float] = field(default_factory=dict)  # from the emitted trip records
 
 
 def scan_protected(value: Any, protected_values: set[str], path: str = "") -> list[str]:
@@ -123,6 +125,7 @@ def run_fleet(config: SimConfig, hours: float, settings: Settings | None = None,
     insurer: list[dict[str, Any]] = []
     moments: list[tuple[str, float]] = []
     last_moment: dict[str, float] = {}
+    online_s: dict[str, float] = {}
     by_role: dict[str, int] = {}
     hits: list[str] = []
     conservative = 0
@@ -133,6 +136,7 @@ def run_fleet(config: SimConfig, hours: float, settings: Settings | None = None,
         records = list(sim.records(chunk_s, drain=False))
         for rec in records:
             if rec.role == "trip" and rec.value is not None and rec.value.status.value in _ONLINE:
+                online_s[rec.key] = online_s.get(rec.key, 0.0) + config.tick_s
                 t = rec.value.epoch
                 if t - last_moment.get(rec.key, -1e18) >= MOMENT_EVERY_S:
                     last_moment[rec.key] = t
@@ -153,16 +157,18 @@ def run_fleet(config: SimConfig, hours: float, settings: Settings | None = None,
                     "pseudonym": data["rider_pseudonym"], "epoch": _epoch(data["ts"]),
                     "risk_score": data["risk_score"], "premium_multiplier": data["premium_multiplier"],
                     "risk_band": data["risk_band"], "conservative_mode": data["conservative_mode"],
+                    "p_injury": data["risk"]["injury"], "p_accident": data["risk"]["accident"],
                 })
         bar.update(1)
     bar.close()
     incidents = [IncidentEvent(str(i["rider_id"]), float(i["epoch"]), str(i["kind"]))  # type: ignore[arg-type]
                  for i in sim.incident_log]
     return RunResult(
-        config=config, hours=hours, online_hours=sim.stats.online_s / 3600.0, alerts=alerts, incidents=incidents,
+        config=config, hours=hours, online_hours=sim.stats.online_s / 3600.0, riding_hours=sim.stats.riding_s / 3600.0,
+        alerts=alerts, incidents=incidents,
         moments=moments, insurer=insurer, advice=sim.advice_log, profiles=profiles,
         model_versions=proc.scorer.model_versions(), outputs_by_role=by_role, protected_hits=hits,
-        conservative_alerts=conservative,
+        conservative_alerts=conservative, online_s_by_rider=online_s,
     )
 
 

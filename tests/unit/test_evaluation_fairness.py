@@ -74,3 +74,14 @@ def test_output_scan_finds_protected_keys_and_values() -> None:
     assert scan_protected(clean, {"male", "25-34"}) == []
     leaky = {"risk": {"age_band": "25-34"}, "reasons": [{"value": "female"}]}
     assert scan_protected(leaky, {"female", "25-34"}) == ["risk.age_band", "risk.age_band=25-34", "reasons[0].value=female"]
+
+
+def test_loss_ratio_is_own_expected_loss_over_the_fleet_mean() -> None:
+    profiles = {"r1": {"sex": "female", "age_band": "18-24"}, "r2": {"sex": "male", "age_band": "25-34"}}
+    p1, p2 = pseudonymize("r1", KEY), pseudonymize("r2", KEY)
+    base = {"epoch": 1.0, "risk_score": 0.1, "premium_multiplier": 1.1, "risk_band": "high"}
+    insurer = [{**base, "pseudonym": p1, "p_injury": 0.01, "p_accident": 0.0},   # 20 per hour
+               {**base, "pseudonym": p2, "p_injury": 0.0, "p_accident": 0.012}]  # 60 per hour
+    f = rider_frame(insurer, profiles, KEY, severity_injury=2000.0, severity_accident=5000.0).set_index("rider_id")
+    assert f.loc["r1", "loss_ratio"] == pytest.approx(0.5) and f.loc["r2", "loss_ratio"] == pytest.approx(1.5)
+    assert premium_ratios(f, "sex", "loss_ratio") == {"female": 1.0, "male": 3.0}  # tie: first group is the reference
