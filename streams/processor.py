@@ -404,6 +404,9 @@ class Processor:
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         self._check_misjudgement(slot, incident)
         examples = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
+        log.info("incident %s of rider %s at %s (%s[%d]@%d): %d feature snapshots labelled for the online model",
+                 incident.kind.value, incident.rider_id, incident.ts.isoformat(), rec.topic, rec.partition,
+                 rec.offset, len(examples))
         self._learn(examples)
         slot.labels = self.labels.rider_dict(incident.rider_id)
         newest = slot.features.newest_ts()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 import os
 import re
 import shutil
@@ -130,7 +131,9 @@ def prom_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         records = list(sim.records(15 * 60))
         # an incident for a simulated rider after their feature snapshots: the online model learns a positive
         last = max((r for r in records if r.role == "trip" and r.value is not None), key=lambda r: r.value.ts)
-        incident = {"event_id": "prom-incident-1", "ts": last.value.ts.isoformat(), "schema_version": 1,
+        # reported a minute after the rider's last telemetry: a backlog read in one batch is snapshotted at its end
+        reported = last.value.ts + timedelta(seconds=60)
+        incident = {"event_id": "prom-incident-1", "ts": reported.isoformat(), "schema_version": 1,
                     "rider_id": last.key, "kind": "fall", "source": "platform", "severity": "minor"}
         asyncio.run(produce_records(settings, records))
         asyncio.run(produce(broker.bootstrap_servers, topic(env, "wearable"),
