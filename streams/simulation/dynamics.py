@@ -250,7 +250,7 @@ class FleetState:
         return self._wx
 
     def step(self, t: float, dt: float, weather: list[ZoneWeather], hazard_scale: float = 1.0,
-             want_hazard: bool = False) -> Tick:
+             want_hazard: bool = False, rain_crash_drift: float = 1.0) -> Tick:
         """Advance every rider by ``dt`` seconds at epoch ``t``."""
         went_offline: list[int] = []
         self._transitions(t, went_offline)
@@ -340,7 +340,7 @@ class FleetState:
             continuous_riding_min=self.cont_s / 60.0, online_hours=self.shift_s / 3600.0,
             night=wx["night"][zone], dark=wx["dark"][zone], precip_mm_h=precip, rain_onset=wx["onset"][zone],
             road_flooding=wx["flood"][zone], visibility_m=wx["vis"][zone], wind_gust_ms=wx["gust"][zone],
-            freezing=wx["freezing"][zone], aggressiveness=self.aggr))
+            freezing=wx["freezing"][zone], aggressiveness=self.aggr, rain_crash_drift=rain_crash_drift))
         by_kind = np.vstack([rates.crash, rates.fall, rates.heat_illness, rates.exhaustion]) * hazard_scale
         total = by_kind.sum(axis=0)
         hit = active & (U[15] < 1.0 - np.exp(-total * dt / 3600.0))

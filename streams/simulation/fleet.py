@@ -64,6 +64,8 @@ class SimConfig:
     weather_override: dict[str, float] | None = None  # e.g. {"precipitation_mm_h": 4.0} in every zone
     run_id: str | None = None  # event-id prefix; default "s<seed>"
     advice_compliance: float = 0.0  # P(rider follows an alert's advice), see FleetSimulator.advise; 0: ignored
+    drift_after_s: float | None = None  # drift experiment: from this many seconds after start ...
+    drift_rain_crash_rr: float = 1.0  # ... the crash hazard in rain (≥ 0.5 mm/h) is multiplied by this; 1: no drift
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -190,7 +192,8 @@ class FleetSimulator:
             while self._pending and self._pending[0][0] <= t:
                 out.append(heapq.heappop(self._pending)[2])
             return out
-        tick = st.step(t, c.tick_s, self.weather, c.hazard_scale, c.emit_true_hazard)
+        drift = c.drift_rain_crash_rr if c.drift_after_s is not None and t - self.start_epoch >= c.drift_after_s else 1.0
+        tick = st.step(t, c.tick_s, self.weather, c.hazard_scale, c.emit_true_hazard, rain_crash_drift=drift)
         if st.dropped:
             self._count("wearable_dropout", st.dropped)
         self.stats.online_s += tick.online * c.tick_s

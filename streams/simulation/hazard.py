@@ -117,6 +117,7 @@ class HazardContext:
     wind_gust_ms: Num = 0.0
     freezing: Num = False
     aggressiveness: Num = 0.35
+    rain_crash_drift: Num = 1.0  # experiment knob (drift runs): extra crash multiplier in rain; 1 = documented model
 
 
 @dataclass
@@ -185,6 +186,8 @@ def true_hazard(ctx: HazardContext) -> HazardRates:
 
     rain = _step(precip, (RAIN_MM_H, HEAVY_RAIN_MM_H), (RAIN_RR, HEAVY_RAIN_RR))
     rain = rain * np.where(np.asarray(c.rain_onset, dtype=bool) & (precip >= RAIN_MM_H), RAIN_ONSET_RR, 1.0)
+    if np.any(np.asarray(c.rain_crash_drift) != 1.0):  # skipped at 1: default runs stay bit-identical
+        rain = rain * np.where(precip >= RAIN_MM_H, np.asarray(c.rain_crash_drift, dtype=float), 1.0)
     speed = np.clip((np.asarray(c.speed_kmh, dtype=float) / SPEED_REF_KMH) ** 2, 0.3, 6.0)
     crash = (
         BASE_CRASH_PER_H * riding * speed * m_aggr * rain * at_risk
