@@ -14,7 +14,7 @@ almost every prediction in the first bin.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
@@ -67,3 +67,75 @@ def format_report(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
                 cells.append(f"{v:>8d}" if isinstance(v, int) else f"{v:>8.4f}")
             lines.append(f"{target:9} {scorer:12} " + " ".join(cells))
     return "\n".join(lines)
+
+
+def rider_bootstrap(
+    stat: Callable[[np.ndarray], float], groups: Sequence[str] | np.ndarray, n_boot: int = 200, seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile confidence interval of ``stat(rows)`` resampling whole riders (``groups``) with replacement.
+
+    Snapshots of one rider an hour apart share the same incident, so rows are not
+    independent; resampling riders keeps that dependence. ``stat`` gets an index array.
+
+    >>> g = np.repeat(np.arange(50), 4)
+    >>> lo, hi = rider_bootstrap(lambda idx: float(len(idx)), g, n_boot=20)
+    >>> lo <= 200 <= hi
+    True
+    """
+    codes, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(codes.size))
+    ends = np.append(starts[1:], order.size)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, codes.size, codes.size)
+        idx = np.concatenate([order[starts[k] : ends[k]] for k in pick])
+        v = stat(idx)
+        if math.isfinite(v):
+            values.append(v)
+    if not values:
+        return math.nan, math.nan
+    a = (1.0 - level) / 2.0
+    return float(np.quantile(values, a)), float(np.quantile(values, 1.0 - a))
+
+
+def paired_auc_difference(
+    p_a: np.ndarray, p_b: np.ndarray, y: np.ndarray, groups: Sequence[str] | np.ndarray, n_boot: int = 200, seed: int = 0,
+) -> tuple[float, float, float]:
+    """AUC(a) − AUC(b) on the same rows, with a rider-bootstrap 95 % interval (paired: same resample)."""
+    y = np.asarray(y, dtype=int)
+
+    def diff(idx: np.ndarray) -> float:
+        if not 0 < y[idx].sum() < idx.size:
+            return math.nan
+        return float(roc_auc_score(y[idx], p_a[idx]) - roc_auc_score(y[idx], p_b[idx]))
+
+    lo, hi = rider_bootstrap(diff, groups, n_boot, seed)
+    return diff(np.arange(y.size)), lo, hi
+
+
+def alert_precision_recall(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
+    """Share of rows alerted, precision and recall of alerting when ``p ≥ threshold``.
+
+    >>> alert_precision_recall(np.array([0.05, 0.2, 0.3, 0.01]), np.array([0, 1, 0, 1]), 0.1)
+    {'alert_rate': 0.5, 'precision': 0.5, 'recall': 0.5}
+    """
+    p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=int)
+    alert = p >= threshold
+    tp = int((alert & (y == 1)).sum())
+    return {
+        "alert_rate": float(alert.mean()) if y.size else math.nan,
+        "precision": tp / int(alert.sum()) if alert.any() else math.nan,
+        "recall": tp / int(y.sum()) if y.any() else math.nan,
+    }
+
+
+def to_scale(p: np.ndarray, hazard_scale: float) -> np.ndarray:
+    """A probability at hazard scale 1 expressed at scale k: ``1 − (1 − p)^k`` (inverse of the artifact's correction).
+
+    >>> to_scale(np.array([0.5]), 2.0).tolist()
+    [0.75]
+    """
+    return 1.0 - (1.0 - np.clip(np.asarray(p, dtype=float), 0.0, 1.0)) ** float(hazard_scale)

@@ -75,6 +75,19 @@ def split_frame(
     }
 
 
+def split_by_rider(frame: pd.DataFrame, seed: int, valid_rider_frac: float = 0.25) -> dict[str, pd.DataFrame]:
+    """``train`` and ``valid`` (early stopping, calibration) by rider over the whole span.
+
+    Used when the test data are a separately simulated, later fleet (:mod:`models.holdout`),
+    so no rows of the training frame need to be held back for testing.
+    """
+    riders = np.array(sorted(frame["rider_id"].unique()))
+    np.random.default_rng(seed).shuffle(riders)
+    valid_r = set(riders[: max(1, int(round(len(riders) * valid_rider_frac)))])
+    in_valid = frame["rider_id"].isin(valid_r)
+    return {"train": frame[~in_valid], "valid": frame[in_valid]}
+
+
 def _tqdm_callback(bar: tqdm):  # type: ignore[no-untyped-def]
     def callback(env: lgb.callback.CallbackEnv) -> None:
         bar.update(1)

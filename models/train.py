@@ -1,24 +1,27 @@
 """``riskstream train``: simulate history, replay it into features, label, fit, evaluate, save.
 
 1. :func:`build_training_frame` runs :class:`streams.simulation.fleet.FleetSimulator` in
-   rider shards (one process per core), replays each shard's records through
+   rider shards (processes over the cores), replays each shard's records through
    :func:`features.replay.replay_features` (the same code the stream runs) and labels every
    snapshot: ``y_injury``/``y_accident`` = an incident of that kind in ``(ts, ts + horizon]``.
-   It also records the simulator's true hazard rate λ at the snapshot (mean of the last
-   5 min) and ``p_true = 1 − exp(−λ·horizon)``: the probability an oracle of the
-   simulator's hidden state at that moment would give; its AUC on the test fold is the
-   reference ceiling. (Integrating λ over the *realised* future window instead would be
-   biased low for positives: after an incident the rider stops, and the hazard with him.)
+   It also records two oracles from the simulator's true hazard λ (see :func:`_oracles`):
+   ``p_<target>_true`` holds the rate of the last 5 min over the horizon (what an oracle of
+   the hidden state *now* would say); ``p_<target>_future`` integrates the hazard the rider
+   actually met in the next hour (clairvoyant: a loose upper reference, not reachable).
    Snapshots whose horizon runs past the end of the simulation are dropped (unknown label).
-2. :func:`models.fit.split_frame` splits by rider and by time; LightGBM is early-stopped and
-   isotonic-calibrated on the validation riders; metrics come from the test fold only.
+2. :func:`models.fit.split_by_rider` splits the riders into train and validation (early
+   stopping, isotonic calibration) over the whole span.
+3. Metrics for the card come from a held-out fleet (:mod:`models.holdout`): other riders,
+   other weather, on the day after the training data; nothing of it is used for fitting.
 
 Shards use different simulator seeds, so their riders are different people (ids prefixed
-with the shard) in different weather; scenarios rotate over shards (mixed heat-wave/storm
-zones, default, heat wave, storm), so with the default two shards the model sees both a
-normal summer day and extreme ones. The hazard is simulated at ``--hazard-scale`` (default
-3) times the documented model to get more incidents per CPU second; metrics are measured at
-that scale, and the saved calibration maps probabilities back to scale 1.
+with the shard) in different weather; shards rotate over the scenarios
+(mixed heat-wave/storm zones, default, heat wave, storm; two shards by default). The cost is per online rider-second
+(records and features; ~30,000 rider-s per core-second), the per-tick numpy overhead is
+shared by the shard's riders, so shards hold many riders. The hazard is
+simulated at ``--hazard-scale`` (default 3) times the documented model to get more
+incidents per CPU second; metrics are measured at that scale, and the saved calibration
+maps probabilities back to scale 1.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -39,7 +43,7 @@ from tqdm.auto import tqdm
 
 from models.artifact import ARTIFACTS_DIR, TARGETS, Calibrator, frame_fingerprint, save_artifact
 from models.evaluate import format_report
-from models.fit import evaluate_on_test, fit_bundle, headline, split_frame
+from models.fit import evaluate_on_test, fit_bundle, headline, split_by_rider
 from models.labels import is_accident
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,12 @@ HAZARD_SAMPLE_S = 60.0
 HAZARD_RATE_WINDOW_S = 300.0
 #: Share of wearable seconds lost in gaps, so the model sees stale and missing inputs.
 TRAIN_WEARABLE_DROPOUT = 0.01
+#: Default training fleet: ~1,700 online rider-hours in two shards, about 10 min on 2 idle cores (the budget).
+DEFAULT_RIDERS = 560
+#: Default held-out fleet (simulated on the day after training; cached between runs).
+DEFAULT_HOLDOUT_RIDERS = 400
+#: Held-out fleets are simulated for this many hours (10:00 to 02:00 local: most shifts).
+HOLDOUT_HOURS = 16.0
 
 
 def _label(frame: pd.DataFrame, incidents: dict[str, list[tuple[float, bool]]], horizon_s: float) -> pd.DataFrame:
@@ -85,22 +95,86 @@ def rescale_calibrator(cal: Calibrator, hazard_scale: float) -> Calibrator:
     return Calibrator(cal.kind, {**cal.params, "hazard_scale_correction": float(hazard_scale)})
 
 
-def simulate_shard(args: tuple[int, int, float, int, str, float, float, float]) -> pd.DataFrame:
-    """One shard: simulate, replay into features, label, integrate the true hazard."""
+@dataclass(frozen=True)
+class ShardSpec:
+    """One simulated shard: ``riders`` riders for ``hours`` from ``start_day`` days after the default start.
+
+    ``shard`` and ``seed`` pick the simulator seed (``seed·1009 + shard``) and the rider-id
+    prefix, so different (seed, shard) pairs are different people in different weather.
+    ``prefix`` names the data set ("" for training), so evaluation riders never share an id
+    with training riders. ``hazard_multipliers`` is passed to :class:`SimConfig` (drift runs).
+    """
+
+    shard: int
+    riders: int
+    hours: float
+    seed: int
+    scenario: str = "default"
+    horizon_min: float = 60.0
+    snapshot_every_s: float = 300.0
+    hazard_scale: float = TRAIN_HAZARD_SCALE
+    start_day: int = 0
+    prefix: str = ""
+    drift: tuple[float, float] | None = None  # (after s, crash multiplier in rain): SimConfig.drift_*
+
+
+def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
+    from streams.simulation.fleet import SimConfig
+
+    base = SimConfig().start + timedelta(days=spec.start_day)
+    if spec.drift is not None:
+        extra = {"drift_after_s": spec.drift[0], "drift_rain_crash_rr": spec.drift[1], **extra}
+    return SimConfig(
+        riders=spec.riders, seed=spec.seed * 1009 + spec.shard, scenario=spec.scenario, emit_true_hazard=True,
+        hazard_scale=spec.hazard_scale, wearable_dropout_rate=TRAIN_WEARABLE_DROPOUT, start=base,
+        run_id=f"{spec.prefix or 'train'}{spec.seed}-{spec.shard}", **extra,
+    )
+
+
+def _oracles(ts: np.ndarray, s: np.ndarray, k: int, horizon_s: float, incident_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(p_now, p_future)`` of one rider and target from cumulative-hazard samples ``s`` (t, Λ_inj, Λ_acc).
+
+    p_now: the rate of the last :data:`HAZARD_RATE_WINDOW_S` held over the horizon.
+    p_future: 1 − exp(−Λ over the horizon), from the hazard the rider actually met in that
+    hour (clairvoyant: it knows the future weather and riding). An incident knocks the rider
+    down (hazard 0 afterwards), which would bias positives low, so after the first incident
+    in the window the rate of the 15 min before it is carried to the end of the window.
+    """
+    cum = lambda x: np.interp(x, s[:, 0], s[:, k])  # noqa: E731
+    rate = np.maximum(cum(ts) - cum(ts - HAZARD_RATE_WINDOW_S), 0.0) / HAZARD_RATE_WINDOW_S
+    p_now = 1.0 - np.exp(-rate * horizon_s)
+    end = ts + horizon_s
+    if incident_times.size:
+        j = np.searchsorted(incident_times, ts, side="right")
+        nxt = np.where(j < incident_times.size, incident_times[np.minimum(j, incident_times.size - 1)], np.inf)
+    else:
+        nxt = np.full(ts.shape, np.inf)
+    stop = np.minimum(end, nxt)
+    lam = np.maximum(cum(stop) - cum(ts), 0.0)
+    pre = np.maximum(cum(stop) - cum(stop - 900.0), 0.0) / 900.0
+    lam = lam + pre * np.maximum(end - stop, 0.0)
+    return p_now, 1.0 - np.exp(-lam)
+
+
+def simulate_shard(spec: ShardSpec | tuple[Any, ...]) -> pd.DataFrame:
+    """One shard: simulate, replay into features, label, integrate the true hazard (oracles)."""
+    return simulate_with_incidents(spec)[0]
+
+
+def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """:func:`simulate_shard` plus the simulator's incident log (rider ids prefixed like the frame's)."""
     from features.config import FeatureConfig
     from features.replay import replay_features
-    from streams.simulation.fleet import FleetSimulator, SimConfig
+    from streams.simulation.fleet import FleetSimulator
 
-    shard, riders, hours, seed, scenario, horizon_min, snapshot_every_s, hazard_scale = args
-    sim = FleetSimulator(SimConfig(
-        riders=riders, seed=seed * 1009 + shard, scenario=scenario, emit_true_hazard=True, hazard_scale=hazard_scale,
-        wearable_dropout_rate=TRAIN_WEARABLE_DROPOUT, run_id=f"train{seed}-{shard}",
-    ))
+    if not isinstance(spec, ShardSpec):  # the old positional tuple
+        spec = ShardSpec(*spec[:5], horizon_min=spec[5], snapshot_every_s=spec[6], hazard_scale=spec[7])
+    sim = FleetSimulator(_sim_config(spec))
     cum: dict[str, list[float]] = {}  # rider -> [cum_injury, cum_accident, next_sample_t]
     samples: dict[str, list[tuple[float, float, float]]] = {}
 
     def feed() -> Iterator[tuple[str, Any]]:
-        for rec in sim.records(hours * 3600.0):
+        for rec in sim.records(spec.hours * 3600.0):
             if rec.value is None or rec.role == "incidents":
                 continue
             if rec.role == "trip" and rec.true_hazard is not None:
@@ -116,44 +190,45 @@ def simulate_shard(args: tuple[int, int, float, int, str, float, float, float]) 
                     c[2] = t + HAZARD_SAMPLE_S
             yield rec.role, rec.value
 
-    frame = replay_features(feed(), FeatureConfig(), snapshot_every_s)
-    end = sim.start_epoch + hours * 3600.0
-    horizon_s = horizon_min * 60.0
+    frame = replay_features(feed(), FeatureConfig(), spec.snapshot_every_s)
+    end = sim.start_epoch + spec.hours * 3600.0
+    horizon_s = spec.horizon_min * 60.0
     frame = frame[frame["ts"] + horizon_s <= end].reset_index(drop=True)
     incidents: dict[str, list[tuple[float, bool]]] = {}
     for inc in sim.incident_log:
         incidents.setdefault(str(inc["rider_id"]), []).append((float(inc["epoch"]), is_accident(str(inc["kind"]))))
     frame = _label(frame, incidents, horizon_s)
-    p_true = {t: np.full(len(frame), np.nan) for t in TARGETS}
+    oracle = {f"p_{t}_{w}": np.full(len(frame), np.nan) for t in TARGETS for w in ("true", "future")}
     for rider_id, idx in frame.groupby("rider_id").indices.items():
         s = np.asarray(samples.get(rider_id, []), dtype=float).reshape(-1, 3)
         if not len(s):
             continue
+        s = np.vstack([s, [end, s[-1, 1], s[-1, 2]]])  # hazard stays put after the last sample
         ts = frame["ts"].to_numpy()[idx]
+        times = np.sort([e for e, _ in incidents.get(rider_id, [])])
         for k, target in enumerate(TARGETS, start=1):
-            rate = (np.interp(ts, s[:, 0], s[:, k]) - np.interp(ts - HAZARD_RATE_WINDOW_S, s[:, 0], s[:, k]))
-            p_true[target][idx] = 1.0 - np.exp(-np.maximum(rate, 0.0) / HAZARD_RATE_WINDOW_S * horizon_s)
-    frame = frame.assign(p_injury_true=p_true["injury"], p_accident_true=p_true["accident"],
-                         scenario=scenario, hazard_scale=hazard_scale, rider_id=f"{shard:02d}-" + frame["rider_id"].astype(str))
-    return frame
+            oracle[f"p_{target}_true"][idx], oracle[f"p_{target}_future"][idx] = _oracles(ts, s, k, horizon_s, times)
+    prefix = f"{spec.prefix}{spec.shard:02d}-"
+    frame = frame.assign(**oracle, scenario=spec.scenario, hazard_scale=spec.hazard_scale,
+                         rider_id=prefix + frame["rider_id"].astype(str))
+    return frame, [{**inc, "rider_id": prefix + str(inc["rider_id"])} for inc in sim.incident_log]
 
 
-def build_training_frame(
-    riders: int = 560, hours: float = 24.0, seed: int = 7, horizon_min: int = 60,
-    snapshot_every_s: float = 300.0, hazard_scale: float = TRAIN_HAZARD_SCALE,
-    shards: int | None = None, workers: int | None = None, progress: bool = True,
-) -> pd.DataFrame:
-    """Simulated, featurised and labelled history of ``riders`` riders over ``hours`` (see module docstring).
-
-    The simulator's cost per tick is mostly fixed (numpy over the shard's riders), so a
-    shard should hold many riders: by default one shard per worker process.
-    """
-    workers = workers or min(os.cpu_count() or 1, 4)
-    shards = shards or workers
+def shard_specs(riders: int, hours: float, seed: int, horizon_min: float = 60.0, snapshot_every_s: float = 300.0,
+                hazard_scale: float = TRAIN_HAZARD_SCALE, shards: int = 4, start_day: int = 0,
+                prefix: str = "") -> list[ShardSpec]:
+    """``riders`` split over ``shards`` shards, scenarios rotating over :data:`SCENARIO_ROTATION`."""
     sizes = [riders // shards + (i < riders % shards) for i in range(shards)]
-    jobs = [(i, n, hours, seed, SCENARIO_ROTATION[i % len(SCENARIO_ROTATION)], horizon_min, snapshot_every_s,
-             hazard_scale) for i, n in enumerate(sizes) if n]
-    bar = tqdm(total=len(jobs), desc="simulate+features", unit="shard", disable=not progress)
+    return [ShardSpec(i, n, hours, seed, SCENARIO_ROTATION[i % len(SCENARIO_ROTATION)], horizon_min, snapshot_every_s,
+                      hazard_scale, start_day, prefix) for i, n in enumerate(sizes) if n]
+
+
+def run_shards(specs: Sequence[ShardSpec], workers: int | None = None, progress: bool = True,
+               desc: str = "simulate+features") -> pd.DataFrame:
+    """Simulate ``specs`` in ``workers`` processes (largest first) and concatenate, sorted by time."""
+    workers = max(1, min(workers or min(os.cpu_count() or 1, 4), len(specs)))
+    jobs = sorted(specs, key=lambda s: -s.riders * s.hours)
+    bar = tqdm(total=len(jobs), desc=desc, unit="shard", disable=not progress)
     parts: list[pd.DataFrame] = []
     if workers > 1:
         with mp.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) as pool:
@@ -169,9 +244,23 @@ def build_training_frame(
     return frame.sort_values(["ts", "rider_id"], kind="stable").reset_index(drop=True)
 
 
+def build_training_frame(
+    riders: int = DEFAULT_RIDERS, hours: float = 24.0, seed: int = 7, horizon_min: int = 60,
+    snapshot_every_s: float = 300.0, hazard_scale: float = TRAIN_HAZARD_SCALE,
+    shards: int | None = None, workers: int | None = None, progress: bool = True,
+) -> pd.DataFrame:
+    """Simulated, featurised and labelled history of ``riders`` riders over ``hours`` (see module docstring).
+
+    The simulator's cost per tick is mostly fixed (numpy over the shard's riders), so a
+    shard should hold many riders; two shards (mixed and default scenarios) by default.
+    """
+    specs = shard_specs(riders, hours, seed, horizon_min, snapshot_every_s, hazard_scale, shards=shards or 2)
+    return run_shards(specs, workers, progress)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="riskstream train", description=__doc__.split("\n")[0])
-    p.add_argument("--riders", type=int, default=560, help="simulated riders (default 560)")
+    p.add_argument("--riders", type=int, default=DEFAULT_RIDERS, help=f"simulated riders (default {DEFAULT_RIDERS})")
     p.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
     p.add_argument("--hazard-scale", type=float, default=TRAIN_HAZARD_SCALE,
                    help=f"simulated hazard multiplier, corrected back to 1 in calibration (default {TRAIN_HAZARD_SCALE})")
@@ -182,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes for simulation (default: cores)")
     p.add_argument("--version", default=None, help="artifact version name (default: lgbm-<UTC date>-s<seed>)")
     p.add_argument("--quick", action="store_true", help="a small run (60 riders, 8 h, ~1-2 min) to check the pipeline")
+    p.add_argument("--holdout-riders", type=int, default=DEFAULT_HOLDOUT_RIDERS,
+                   help=f"riders of the held-out fleet (a later day, other people) for the card's metrics; 0: none "
+                        f"(default {DEFAULT_HOLDOUT_RIDERS})")
     p.add_argument("--no-current", action="store_true", help="do not point CURRENT at the new artifact")
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
@@ -191,12 +283,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``riskstream train``; returns the process exit code."""
+    from models.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
+
     args = _parser().parse_args(argv)
     if args.quick:
         args.riders, args.hours = min(args.riders, 60), min(args.hours, 8.0)
+        args.holdout_riders = min(args.holdout_riders, 40)
     started = time.monotonic()
     if args.from_frame:
         frame = pd.read_pickle(args.from_frame) if args.from_frame.suffix == ".pkl" else pd.read_csv(args.from_frame)
+        args.hours = float(frame["ts"].max() - frame["ts"].min()) / 3600.0 + args.horizon_min / 60.0
     else:
         frame = build_training_frame(args.riders, args.hours, args.seed, args.horizon_min, args.snapshot_every_s,
                                      hazard_scale=args.hazard_scale, workers=args.workers)
@@ -207,31 +303,40 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             frame.to_pickle(args.save_frame)
         else:
             frame.to_csv(args.save_frame, index=False)
-    folds = split_frame(frame, seed=args.seed, horizon_min=args.horizon_min)
+    folds = split_by_rider(frame, seed=args.seed)
     for name, fold in folds.items():
-        print(f"{name:6} rows={len(fold):7d} riders={fold['rider_id'].nunique():4d} "
+        print(f"{name:7} rows={len(fold):7d} riders={fold['rider_id'].nunique():4d} "
               f"injury+={int(fold['y_injury'].sum()):5d} accident+={int(fold['y_accident'].sum()):5d}")
     if any(int(folds[f][f"y_{t}"].sum()) == 0 for f in ("train", "valid") for t in TARGETS):
         print("not enough incidents to train: simulate more riders or hours", file=sys.stderr)
         return 2
     version = args.version or f"lgbm-{datetime.now(timezone.utc):%Y%m%d}-s{args.seed}"
     bundle = fit_bundle(folds, seed=args.seed, horizon_min=args.horizon_min, version=version)
-    report = evaluate_on_test(bundle, folds["test"])  # measured in the simulated (scaled) world
-    print(format_report(report))
-    calibrators = {t: rescale_calibrator(bundle.calibrators[t], args.hazard_scale) for t in TARGETS}
+    training_data = {
+        "source": "streams.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
+        "hours": round(args.hours, 3), "seed": args.seed, "snapshot_every_s": args.snapshot_every_s,
+        "rows": int(len(frame)), "hazard_scale": args.hazard_scale,
+        "ts_min": float(frame["ts"].min()), "ts_max": float(frame["ts"].max()) + args.horizon_min * 60.0,
+        "rider_prefixes": sorted({str(r).split("-", 1)[0] + "-" for r in frame["rider_id"].unique()}),
+        "note": "metrics are measured at this hazard scale; the saved calibration maps to scale 1",
+        "scenarios": sorted(frame["scenario"].unique().tolist()) if "scenario" in frame else None,
+        "wearable_dropout": TRAIN_WEARABLE_DROPOUT,
+    }
     meta = {k: v for k, v in bundle.metadata.items() if k not in ("version", "feature_names", "calibration")}
-    meta.update({
-        "training_fingerprint": frame_fingerprint(frame),
-        "training_data": {"source": "streams.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
-                          "hours": args.hours if args.from_frame is None else None,
-                          "seed": args.seed, "snapshot_every_s": args.snapshot_every_s, "rows": int(len(frame)),
-                          "hazard_scale": args.hazard_scale,
-                          "note": "metrics are measured at this hazard scale; the saved calibration maps to scale 1",
-                          "scenarios": sorted(frame["scenario"].unique().tolist()) if "scenario" in frame else None, "wearable_dropout": TRAIN_WEARABLE_DROPOUT},
-        "metrics": headline(report),
-        "metrics_detail": report,
-        "train_seconds": round(time.monotonic() - started, 1),
-    })
+    meta.update({"training_fingerprint": frame_fingerprint(frame), "training_data": training_data})
+    if args.holdout_riders > 0:
+        specs = holdout_specs(args.seed, args.holdout_riders, min(args.hours, HOLDOUT_HOURS), args.hazard_scale,
+                              start_day=eval_start_day(meta))
+        test = cached_frame(specs, CACHE_DIR, workers=args.workers)
+        assert_disjoint(meta, test)
+        report = evaluate_on_test(bundle, test)  # measured in the simulated (scaled) world
+        print(format_report(report))
+        meta["folds"]["holdout"] = {"rows": int(len(test)), "riders": int(test["rider_id"].nunique()),
+                                    **{f"pos_{t}": int(test[f"y_{t}"].sum()) for t in TARGETS},
+                                    "seed": specs[0].seed, "start_day": specs[0].start_day}
+        meta.update({"metrics": headline(report), "metrics_detail": report})
+    calibrators = {t: rescale_calibrator(bundle.calibrators[t], args.hazard_scale) for t in TARGETS}
+    meta["train_seconds"] = round(time.monotonic() - started, 1)
     path = save_artifact(args.out, version, bundle.boosters, calibrators, meta, set_current=not args.no_current)
     print(f"artifact written to {path} in {time.monotonic() - started:.0f} s")
     return 0

@@ -1,0 +1,156 @@
+"""Drift experiment: the world changes mid-stream; how fast does the LightGBM + River blend recover?
+
+A held-out fleet (mixed heat-wave/storm zones) is simulated with
+``SimConfig.drift_after_s``/``drift_rain_crash_rr``: from ``drift_after_h`` on, a crash in
+rain is ``rain_crash_rr`` times likelier than the documented model says. The snapshots
+are then replayed in event time exactly as :mod:`streams.processor` handles them:
+
+- each snapshot is scored by LightGBM (fixed) and by the blend, whose River weight comes
+  from :meth:`models.blend.BlendedScorer.river_weight` at that moment;
+- the snapshot goes into a :class:`~models.labels.LabelBuffer`; incident *reports* (1-20 min
+  after the incident) label the rider's recent snapshots positive, snapshots older than the
+  horizon leave as negatives, and River learns each example when its label arrives.
+
+Metrics are prequential: every prediction was made before its label was known. They are
+computed per time window of ``window_h`` hours over the snapshots taken in that window.
+Everything runs at the artifact's training hazard scale (enough incidents), with LightGBM's
+probabilities mapped to that scale, so the blend mixes probabilities of the same world.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import multiprocessing as mp
+import pickle
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss, roc_auc_score
+from tqdm.auto import tqdm
+
+from features.catalog import FEATURE_NAMES
+from models.artifact import TARGETS, Calibrator, ModelBundle
+from models.blend import BlendedScorer
+from models.holdout import EVAL_SEED_OFFSET
+from models.labels import LabelBuffer
+from models.online import OnlineRiskModel
+from models.scoring import LightGBMScorer
+from models.train import ShardSpec, simulate_with_incidents
+
+#: The drift scenario's seed offset (a fleet of its own, neither training nor held-out riders).
+DRIFT_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
+
+
+def native_bundle(bundle: ModelBundle) -> ModelBundle:
+    """The bundle with its calibrators at the training hazard scale (no scale-1 correction)."""
+    cals = {t: Calibrator(c.kind, {k: v for k, v in c.params.items() if k != "hazard_scale_correction"})
+            for t, c in bundle.calibrators.items()}
+    return replace(bundle, calibrators=cals)
+
+
+def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain_crash_rr: float,
+                hazard_scale: float, start_day: int, shards: int = 2, workers: int = 2,
+                progress: bool = True, cache_dir: Path | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Simulate the drift fleet in ``shards`` processes; returns (snapshots sorted by time, incidents)."""
+    sizes = [riders // shards + (i < riders % shards) for i in range(shards)]
+    specs = [ShardSpec(i, n, hours, seed + DRIFT_SEED_OFFSET, "mixed", hazard_scale=hazard_scale, start_day=start_day,
+                       prefix="drift", drift=(drift_after_h * 3600.0, rain_crash_rr)) for i, n in enumerate(sizes) if n]
+    key = hashlib.sha256(json.dumps([asdict(s) for s in specs], sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"drift-{key}.pkl" if cache_dir is not None else None
+    if path is not None and path.exists():
+        with open(path, "rb") as fh:
+            return pickle.load(fh)  # our own cache file, written below
+    parts = []
+    with tqdm(total=len(specs), desc="simulate drift", unit="shard", disable=not progress) as bar:
+        if workers > 1 and len(specs) > 1:
+            with mp.get_context("fork").Pool(min(workers, len(specs))) as pool:
+                for part in pool.imap_unordered(simulate_with_incidents, specs):
+                    parts.append(part)
+                    bar.update(1)
+        else:
+            for spec in specs:
+                parts.append(simulate_with_incidents(spec))
+                bar.update(1)
+    frame = pd.concat([p[0] for p in parts], ignore_index=True).sort_values(["ts", "rider_id"], kind="stable")
+    result = frame.reset_index(drop=True), [inc for p in parts for inc in p[1]]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return result
+
+
+def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]],
+                       progress: bool = True) -> pd.DataFrame:
+    """Replay snapshots and incident reports in time order; per snapshot the predictions made then.
+
+    Returns ``frame``'s ``rider_id``, ``ts``, labels and oracles plus ``p_<target>_lightgbm``,
+    ``p_<target>_blend``, ``p_<target>_river`` and ``w_<target>`` (River's weight).
+    """
+    lgbm = LightGBMScorer(native_bundle(bundle), explain_min_risk=math.inf)
+    online = OnlineRiskModel()
+    blend = BlendedScorer(lgbm=lgbm, online=online, clock=lambda: 0.0)
+    labels = LabelBuffer(horizon_min=bundle.horizon_min)
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    p_lgbm = lgbm.predict_matrix(X)
+    rows = frame[list(FEATURE_NAMES)].to_dict("records")
+    reports = sorted((float(i["reported_epoch"]), float(i["epoch"]), str(i["rider_id"]), str(i["kind"])) for i in incidents)
+    heapq.heapify(reports)
+    out = {f"{c}_{t}": np.zeros(len(frame)) for c in ("p_river", "p_blend", "w") for t in TARGETS}
+    ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
+
+    def learn(examples: list[tuple[dict[str, Any], bool, bool]]) -> None:
+        for x, y_inj, y_acc in examples:
+            online.learn_one(x, y_inj, y_acc)
+
+    for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
+        while reports and reports[0][0] <= ts[i]:
+            _, epoch, rid, kind = heapq.heappop(reports)
+            learn(labels.on_incident(rid, epoch, kind))
+        p_river = online.predict_proba_one(rows[i])
+        for t in TARGETS:
+            w = blend.river_weight(t)
+            out[f"w_{t}"][i] = w
+            out[f"p_river_{t}"][i] = p_river[t]
+            out[f"p_blend_{t}"][i] = (1 - w) * p_lgbm[t][i] + w * p_river[t]
+        learn(labels.add_snapshot(rider[i], ts[i], rows[i]))
+    keep = ["rider_id", "ts", *[c for c in frame if c.startswith(("y_", "p_"))]]
+    res = frame[keep].copy()
+    for t in TARGETS:
+        res[f"p_{t}_lightgbm"] = p_lgbm[t]
+        res[f"p_{t}_blend"] = out[f"p_blend_{t}"]
+        res[f"p_{t}_river"] = out[f"p_river_{t}"]
+        res[f"w_{t}"] = out[f"w_{t}"]
+    return res
+
+
+def windowed_metrics(res: pd.DataFrame, target: str, window_h: float, scorers: tuple[str, ...]) -> pd.DataFrame:
+    """Per window of ``window_h`` hours: rows, positives, ROC-AUC and log loss of each scorer, mean River weight.
+
+    >>> res = pd.DataFrame({"ts": [0.0, 10.0, 3700.0, 3710.0], "y_accident": [0, 1, 1, 0],
+    ...                     "p_accident_a": [0.1, 0.9, 0.2, 0.1], "w_accident": [0.0, 0.0, 0.5, 0.5]})
+    >>> windowed_metrics(res, "accident", 1.0, ("a",))[["hour", "n_pos", "roc_auc_a"]].values.tolist()
+    [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    t0 = float(res["ts"].min())
+    win = np.floor((res["ts"].to_numpy() - t0) / (window_h * 3600.0))
+    y_all = res[f"y_{target}"].to_numpy(int)
+    rows = []
+    for k in np.unique(win):
+        m = win == k
+        y = y_all[m]
+        row: dict[str, float] = {"hour": float(k * window_h), "n": float(m.sum()), "n_pos": float(y.sum()),
+                                 "river_weight": float(res.loc[m, f"w_{target}"].mean())}
+        for s in scorers:
+            p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
+            both = 0 < y.sum() < y.size
+            row[f"roc_auc_{s}"] = float(roc_auc_score(y, p)) if both else math.nan
+            row[f"log_loss_{s}"] = float(log_loss(y, p, labels=[0, 1]))
+        rows.append(row)
+    return pd.DataFrame(rows)
