@@ -99,8 +99,21 @@ def _metrics_md(title: str, frame: pd.DataFrame, table: dict[str, dict[str, dict
         lg = table[t]["lightgbm"]
         lines += ["", "Paired ROC-AUC differences (same rider resamples): "
                   + "; ".join(f"LightGBM − {LABELS[o]} = {_f(lg[f'vs_{o}'][0])} [{_f(lg[f'vs_{o}'][1])}, "
-                              f"{_f(lg[f'vs_{o}'][2])}]" for o in ("rules", "oracle_now")) + ".", ""]
+                              f"{_f(lg[f'vs_{o}'][2])}] ({_verdict(lg[f'vs_{o}'])})" for o in ("rules", "oracle_now"))
+                  + ".", ""]
     return lines
+
+
+def _verdict(diff: tuple[float, float, float]) -> str:
+    """Plain reading of a paired difference's interval."""
+    _, lo, hi = diff
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "no interval"
+    if lo > 0:
+        return "LightGBM better"
+    if hi < 0:
+        return "LightGBM worse"
+    return "interval includes 0: no evidence of a difference"
 
 
 def _incidents(frame: pd.DataFrame, target: str) -> int:

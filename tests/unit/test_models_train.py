@@ -54,7 +54,7 @@ def test_hazard_scale_correction_is_exact_for_a_constant_hazard():
 
 def test_tiny_simulated_frame():
     frame = build_training_frame(riders=4, hours=0.75, seed=2, horizon_min=10, snapshot_every_s=120,
-                                 workers=1, progress=False)
+                                 shards=1, workers=1, progress=False)
     assert {"rider_id", "ts", "zone_id", "y_injury", "y_accident", "p_injury_true", "p_accident_true"} <= set(frame)
     assert list(frame.columns[3 : 3 + len(FEATURE_NAMES)]) == list(FEATURE_NAMES)
     assert len(frame) > 10
@@ -64,3 +64,20 @@ def test_tiny_simulated_frame():
 
     end = SimConfig().start.timestamp() + 0.75 * 3600
     assert frame["ts"].max() + 600 <= end  # snapshots whose horizon is cut off by the end are dropped
+
+
+def test_train_from_frame_records_the_training_span(tmp_path):
+    import json
+
+    from models.holdout import training_span
+    from models.train import train_main
+
+    frame = synthetic_frame(6000, seed=4, riders=60)
+    frame["rider_id"] = "00-" + frame["rider_id"]
+    frame.to_pickle(tmp_path / "f.pkl")
+    assert train_main(["--from-frame", str(tmp_path / "f.pkl"), "--out", str(tmp_path), "--version", "v",
+                       "--holdout-riders", "0", "--no-current"]) == 0
+    card = json.loads((tmp_path / "v" / "metadata.json").read_text())
+    t0, t1, prefixes = training_span(card)
+    assert t0 == frame["ts"].min() and t1 == frame["ts"].max() + 3600 and prefixes == ("00-",)
+    assert set(card["folds"]) == {"train", "valid"} and not (tmp_path / "CURRENT").exists()
