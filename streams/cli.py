@@ -296,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_push)
 
     sub.add_parser("train", help="train the LightGBM models on simulated history (`riskstream train --help`)")
+    sub.add_parser("evaluate", help="held-out evaluation report of the shipped models, with plots; --drift for the "
+                   "drift experiment (`riskstream evaluate --help`)")
 
     p = sub.add_parser("schemas", help="export a JSON Schema per topic")
     p.add_argument("--out", type=Path, default=Path("docs/contracts"), help="directory (default docs/contracts)")
@@ -352,7 +354,7 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
 
 
 #: Subcommands with their own argument parser (they get everything after their name).
-DELEGATED = {"train": ("models.train", "train_main")}
+DELEGATED = {"train": ("models.train", "train_main"), "evaluate": ("models.evaluate_cli", "main")}
 
 
 def main(argv: list[str] | None = None) -> int:
