@@ -12,8 +12,15 @@ reads the topic from the beginning to its current end (no consumer group) for th
 ...     thresholds={"heat_index_c.danger.enter": 39.4},
 ...     reasons=[Reason(code="HEAT_INDEX_DANGER", value=41.85, text={"en": "Heat index 42 °C", "zh-CN": "体感温度 42°C"})],
 ...     model_versions={"rules": "1"}, conservative_mode=True)
->>> print(explain(rec))
-2026-07-15 02:12:00 UTC | alert sent: heat (danger) | reasons: Heat index 42 °C | thresholds: heat_index_c.danger.enter=39.4 | inputs: heat_index_c=41.85 | models: rules=1 | conservative mode: on
+>>> for part in explain(rec).split(" | "):
+...     print(part)
+2026-07-15 02:12:00 UTC
+alert sent: heat (danger)
+reasons: Heat index 42 °C
+thresholds: heat_index_c.danger.enter=39.4
+inputs: heat_index_c=41.85
+models: rules=1
+conservative mode: on
 >>> print(explain(rec, "zh-CN").split(" | ")[1])
 已发送提醒：高温（危险）
 """

@@ -175,7 +175,8 @@ def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
         loop = LoopComparison(args.compliance) if args.compliance > 0 else None
         for seed in seeds:
             cfg = SimConfig(riders=args.riders, seed=seed, scenario=scenario)
-            run = run_fleet(cfg, args.hours, settings, progress=progress, desc=f"{scenario} seed {seed}, alerts ignored")
+            run = run_fleet(cfg, args.hours, settings, progress=progress,
+                            desc=f"{scenario} seed {seed}, alerts ignored")
             open_runs.append(run)
             versions = run.model_versions
             if loop is not None:
@@ -323,7 +324,8 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.set_defaults(func=cmd_audit)
 
     scenarios = ["default", "heatwave", "storm", "mixed"]
-    p = sub.add_parser("evaluate-alerts", help="alert volume, incidents warned ahead, closed loop (simulator, no Kafka)",
+    p = sub.add_parser("evaluate-alerts",
+                       help="alert volume, incidents warned ahead, closed loop (simulator, no Kafka)",
                        description="Runs the simulated fleet through the processor in-process and reports alerts "
                        "per online rider-hour by kind, the share of incidents preceded by a relevant alert within "
                        "60 min (and by any alert) against chance, and, with --compliance > 0, the incident "

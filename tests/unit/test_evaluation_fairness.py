@@ -66,14 +66,16 @@ def test_rider_frame_joins_by_pseudonym_last_premium_mean_score() -> None:
 
 def test_no_model_feature_is_a_protected_attribute_and_the_check_can_fire() -> None:
     assert protected_features(FEATURE_NAMES) == []
-    assert protected_features([*FEATURE_NAMES, "sex", "age_band", "rider_gender"]) == ["sex", "age_band", "rider_gender"]
+    extra = ["sex", "age_band", "rider_gender"]
+    assert protected_features([*FEATURE_NAMES, *extra]) == extra
 
 
 def test_output_scan_finds_protected_keys_and_values() -> None:
     clean = {"rider_pseudonym": "ab", "reasons": [{"code": "X", "text": {"en": "male riders"}}]}
     assert scan_protected(clean, {"male", "25-34"}) == []
     leaky = {"risk": {"age_band": "25-34"}, "reasons": [{"value": "female"}]}
-    assert scan_protected(leaky, {"female", "25-34"}) == ["risk.age_band", "risk.age_band=25-34", "reasons[0].value=female"]
+    assert scan_protected(leaky, {"female", "25-34"}) == [
+        "risk.age_band", "risk.age_band=25-34", "reasons[0].value=female"]
 
 
 def test_loss_ratio_is_own_expected_loss_over_the_fleet_mean() -> None:
