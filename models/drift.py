@@ -1,8 +1,9 @@
 """Drift experiment: the world changes mid-stream; how fast does the LightGBM + River blend recover?
 
-A held-out fleet (mixed heat-wave/storm zones) is simulated with
-``SimConfig.drift_after_s``/``drift_rain_crash_rr``: from ``drift_after_h`` on, a crash in
-rain is ``rain_crash_rr`` times likelier than the documented model says. The snapshots
+A fleet of its own (neither training nor held-out riders) is simulated in rain
+(``SimConfig.weather_override``: 3 mm/h in every zone, so every rider on the road is
+exposed) with ``SimConfig.drift_after_s``/``drift_rain_crash_rr``: from ``drift_after_h``
+on, a crash in rain is ``rain_crash_rr`` times likelier than the documented model says. The snapshots
 are then replayed in event time exactly as :mod:`streams.processor` handles them:
 
 - each snapshot is scored by LightGBM (fixed) and by the blend, whose River weight comes
@@ -13,8 +14,8 @@ are then replayed in event time exactly as :mod:`streams.processor` handles them
 
 Metrics are prequential: every prediction was made before its label was known. They are
 computed per time window of ``window_h`` hours over the snapshots taken in that window.
-Everything runs at the artifact's training hazard scale (enough incidents), with LightGBM's
-probabilities mapped to that scale, so the blend mixes probabilities of the same world.
+It runs at a chosen hazard scale (default 1, as served), with LightGBM's probabilities
+mapped to that scale, so the blend mixes probabilities of the same world.
 """
 
 from __future__ import annotations
@@ -43,24 +44,38 @@ from models.online import OnlineRiskModel
 from models.scoring import LightGBMScorer
 from models.train import ShardSpec, simulate_with_incidents
 
+#: Rain in every zone all day (SimConfig.weather_override), so the drift touches every rider on the road.
+RAIN_EVERYWHERE_MM_H = 3.0
 #: The drift scenario's seed offset (a fleet of its own, neither training nor held-out riders).
 DRIFT_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
 
 
-def native_bundle(bundle: ModelBundle) -> ModelBundle:
-    """The bundle with its calibrators at the training hazard scale (no scale-1 correction)."""
-    cals = {t: Calibrator(c.kind, {k: v for k, v in c.params.items() if k != "hazard_scale_correction"})
-            for t, c in bundle.calibrators.items()}
+def native_bundle(bundle: ModelBundle, scale: float | None = None) -> ModelBundle:
+    """The bundle with calibrators for hazard ``scale`` (default: its training scale, i.e. no correction).
+
+    The served calibrators map the training scale k to 1 (``hazard_scale_correction`` = k);
+    for scale s the correction becomes k / s, so s = 1 is the served bundle itself.
+    """
+    cals = {}
+    for t, c in bundle.calibrators.items():
+        params = {k: v for k, v in c.params.items() if k != "hazard_scale_correction"}
+        k = float(c.params.get("hazard_scale_correction", 1.0))
+        if scale is not None and k / scale != 1.0:
+            params["hazard_scale_correction"] = k / scale
+        cals[t] = Calibrator(c.kind, params)
     return replace(bundle, calibrators=cals)
 
 
 def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain_crash_rr: float,
-                hazard_scale: float, start_day: int, shards: int = 2, workers: int = 2,
+                hazard_scale: float, start_day: int, rain_mm_h: float | None = RAIN_EVERYWHERE_MM_H,
+                shards: int = 2, workers: int = 2,
                 progress: bool = True, cache_dir: Path | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Simulate the drift fleet in ``shards`` processes; returns (snapshots sorted by time, incidents)."""
     sizes = [riders // shards + (i < riders % shards) for i in range(shards)]
-    specs = [ShardSpec(i, n, hours, seed + DRIFT_SEED_OFFSET, "mixed", hazard_scale=hazard_scale, start_day=start_day,
-                       prefix="drift", drift=(drift_after_h * 3600.0, rain_crash_rr)) for i, n in enumerate(sizes) if n]
+    weather = (("precipitation_mm_h", rain_mm_h),) if rain_mm_h is not None else None
+    specs = [ShardSpec(i, n, hours, seed + DRIFT_SEED_OFFSET, "default", hazard_scale=hazard_scale, start_day=start_day,
+                       prefix="drift", drift=(drift_after_h * 3600.0, rain_crash_rr), weather=weather)
+             for i, n in enumerate(sizes) if n]
     key = hashlib.sha256(json.dumps([asdict(s) for s in specs], sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"drift-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
@@ -87,13 +102,13 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
 
 
 def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]],
-                       progress: bool = True) -> pd.DataFrame:
+                       progress: bool = True, scale: float | None = None) -> pd.DataFrame:
     """Replay snapshots and incident reports in time order; per snapshot the predictions made then.
 
     Returns ``frame``'s ``rider_id``, ``ts``, labels and oracles plus ``p_<target>_lightgbm``,
     ``p_<target>_blend``, ``p_<target>_river`` and ``w_<target>`` (River's weight).
     """
-    lgbm = LightGBMScorer(native_bundle(bundle), explain_min_risk=math.inf)
+    lgbm = LightGBMScorer(native_bundle(bundle, scale), explain_min_risk=math.inf)
     online = OnlineRiskModel()
     blend = BlendedScorer(lgbm=lgbm, online=online, clock=lambda: 0.0)
     labels = LabelBuffer(horizon_min=bundle.horizon_min)

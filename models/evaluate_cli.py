@@ -104,6 +104,26 @@ def _metrics_md(title: str, frame: pd.DataFrame, table: dict[str, dict[str, dict
     return lines
 
 
+def _compare_md(bundle: ModelBundle, other: ModelBundle, frame: pd.DataFrame, scores: dict[str, dict[str, np.ndarray]],
+                scale: float, n_boot: int, seed: int) -> list[str]:
+    """Paired differences of this artifact against ``other`` on the same held-out rows."""
+    from sklearn.metrics import log_loss
+
+    theirs = score_frame(other, frame, scale)
+    groups = frame["rider_id"].astype(str).to_numpy()
+    lines = [f"Against `{other.version}` on the same rows:", ""]
+    for t in TARGETS:
+        y = frame[f"y_{t}"].to_numpy(int)
+        a, b = scores[t]["lightgbm"], theirs[t]["lightgbm"]
+        d = paired_auc_difference(a, b, y, groups, n_boot, seed)
+        ll = lambda idx, p: float(log_loss(y[idx], np.clip(p[idx], 1e-6, 1 - 1e-6), labels=[0, 1]))  # noqa: E731
+        dl = rider_bootstrap(lambda idx: ll(idx, b) - ll(idx, a), groups, n_boot, seed)
+        lines.append(f"- {t}: ROC-AUC {_f(d[0])} [{_f(d[1])}, {_f(d[2])}] ({_verdict(d)}); log-loss gain "
+                     f"{_f(ll(np.arange(y.size), b) - ll(np.arange(y.size), a), 4)} [{_f(dl[0], 4)}, {_f(dl[1], 4)}]; "
+                     f"ECE {_f(binary_metrics(a, y)['ece'], 4)} vs {_f(binary_metrics(b, y)['ece'], 4)}")
+    return [*lines, ""]
+
+
 def _verdict(diff: tuple[float, float, float]) -> str:
     """Plain reading of a paired difference's interval."""
     _, lo, hi = diff
@@ -141,10 +161,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=16.0, help="simulated hours of each held-out fleet")
     p.add_argument("--bootstrap", type=int, default=200, help="rider-bootstrap resamples for the intervals")
     p.add_argument("--drift", action="store_true", help="also run the drift experiment (blend vs LightGBM alone)")
-    p.add_argument("--drift-riders", type=int, default=240, help="riders of the drift fleet")
-    p.add_argument("--drift-hours", type=float, default=16.0, help="simulated hours of the drift fleet")
-    p.add_argument("--drift-after-h", type=float, default=6.0, help="hours until rain becomes more dangerous")
+    p.add_argument("--drift-riders", type=int, default=400, help="riders of the drift fleet")
+    p.add_argument("--drift-hours", type=float, default=14.0, help="simulated hours of the drift fleet")
+    p.add_argument("--drift-after-h", type=float, default=4.0, help="hours until rain becomes more dangerous")
+    p.add_argument("--drift-scale", type=float, default=1.0, help="hazard scale of the drift fleet (default 1, as served)")
     p.add_argument("--drift-rr", type=float, default=4.0, help="extra crash multiplier in rain after the drift")
+    p.add_argument("--compare", type=Path, default=None,
+                   help="another artifact directory: add paired ROC-AUC and log-loss differences against it")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default: cores)")
     p.add_argument("--no-cache", action="store_true", help=f"re-simulate instead of using {CACHE_DIR}")
     return p
@@ -178,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = score_frame(bundle, frame, scale)
         table = metrics_table(frame, scores, scale, args.bootstrap, seed)
         lines += _metrics_md(title, frame, table, scale)
+        if args.compare is not None:
+            lines += _compare_md(bundle, load_artifact(args.compare), frame, scores, scale, args.bootstrap, seed)
         for t in TARGETS:
             reliability.append((f"{t}, scale {scale:g}", frame[f"y_{t}"].to_numpy(),
                                 {LABELS[s]: np.nan_to_num(scores[t][s]) for s in ("lightgbm", "oracle_now")}))
@@ -239,20 +264,40 @@ def _method_md(meta: dict[str, Any], k: float, day: int) -> list[str]:
         "incidents), paired for differences. ECE: 10 equal-count bins.", ""]
 
 
+def _drift_summary(res: pd.DataFrame, target: str, after_h: float) -> str:
+    """Pooled log loss (and AUC) of LightGBM and the blend before the drift, in its first 4 h, and later."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    h = (res["ts"] - res["ts"].min()) / 3600.0
+    spans = {"before": h < after_h, "first 4 h after": (h >= after_h) & (h < after_h + 4),
+             "later": h >= after_h + 4}
+    parts = []
+    for name, m in spans.items():
+        y = res.loc[m, f"y_{target}"].to_numpy(int)
+        if not 0 < y.sum() < y.size:
+            continue
+        cells = []
+        for s in ("lightgbm", "blend"):
+            p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
+            cells.append(f"{s} log loss {log_loss(y, p, labels=[0, 1]):.4f} / AUC {roc_auc_score(y, p):.3f}")
+        parts.append(f"{name} ({int(m.sum())} rows, {int(y.sum())} positive): " + ", ".join(cells))
+    return "Pooled: " + "; ".join(parts) + "."
+
+
 def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day: int, img: Path, rel: Any) -> list[str]:
     from models import plots
     from models.drift import drift_frame, prequential_replay, windowed_metrics
 
-    k = float(bundle.metadata.get("training_data", {}).get("hazard_scale", 1.0))
+    k = args.drift_scale
     frame, incidents = drift_frame(seed, args.drift_riders, args.drift_hours, args.drift_after_h, args.drift_rr, k,
                                    start_day=day + 2, workers=args.workers or 2,
                                    cache_dir=None if args.no_cache else CACHE_DIR)
-    res = prequential_replay(bundle, frame, incidents)
+    res = prequential_replay(bundle, frame, incidents, scale=k)
     scorers = ("lightgbm", "blend", "river", "true")
     lines = ["## Drift: rain becomes far more dangerous mid-stream", "",
-             f"{args.drift_riders} riders (mixed heat-wave/storm zones, seed + 2000), {args.drift_hours:g} h at hazard "
-             f"×{k:g}; from hour {args.drift_after_h:g} a crash in rain (≥ 0.5 mm/h) is ×{args.drift_rr:g} likelier "
-             "(`SimConfig.drift_after_s`, `drift_rain_crash_rr`). Snapshots and incident reports are replayed in "
+             f"{args.drift_riders} riders (seed + 2000), {args.drift_hours:g} h at hazard ×{k:g}, raining 3 mm/h in "
+             f"every zone all day; from hour {args.drift_after_h:g} a crash in rain is ×{args.drift_rr:g} likelier "
+             "(`SimConfig.weather_override`, `drift_after_s`, `drift_rain_crash_rr`). Snapshots and incident reports are replayed in "
              "event time as the worker does (LabelBuffer, delayed labels, River learns each example when its label "
              "arrives; the blend weight from `BlendedScorer.river_weight`). Prequential metrics per 2-h window of "
              "snapshot time; `true` is the oracle *now*.", ""]
@@ -266,9 +311,9 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
             lines.append(f"| {r['hour']:.0f} | {r['n']:.0f} | {r['n_pos']:.0f} | {r['river_weight']:.2f} | "
                          + " | ".join(_f(r[f"roc_auc_{s}"]) for s in scorers) + " | "
                          + " | ".join(_f(r[f"log_loss_{s}"], 4) for s in scorers) + " |")
-        lines.append("")
+        lines += ["", _drift_summary(res, t, args.drift_after_h), ""]
         for metric in ("log_loss", "roc_auc"):
-            series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy() for s in ("lightgbm", "blend", "true")}
+            series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy() for s in ("lightgbm", "blend", "river")}
         hours = w["hour"].to_numpy() + 1.0
     path = plots.drift_plot(hours, series, args.drift_after_h, img / "model-drift.png")
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]

@@ -5,6 +5,7 @@ Each function takes plain arrays, writes one PNG and returns its path.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -88,8 +89,10 @@ def bar_plot(values: Mapping[str, Mapping[str, float]], title: str, xlabel: str,
 
 def drift_plot(windows: np.ndarray, series: Mapping[str, Mapping[str, np.ndarray]], drift_at_h: float, path: Path) -> Path:
     """Prequential metrics over time windows (one panel per metric), drift onset marked."""
-    fig, axes = plt.subplots(1, len(series), figsize=(5.2 * len(series), 4.0), squeeze=False)
-    for ax, (metric, by_scorer) in zip(axes[0], series.items()):
+    cols = 2
+    rows = math.ceil(len(series) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.8 * rows), squeeze=False)
+    for ax, (metric, by_scorer) in zip(axes.ravel(), series.items()):
         for name, v in by_scorer.items():
             ax.plot(windows, v, "o-", ms=3, label=name)
         ax.axvline(drift_at_h, color="red", ls="--", label="drift starts")

@@ -116,6 +116,7 @@ class ShardSpec:
     start_day: int = 0
     prefix: str = ""
     drift: tuple[float, float] | None = None  # (after s, crash multiplier in rain): SimConfig.drift_*
+    weather: tuple[tuple[str, float], ...] | None = None  # SimConfig.weather_override items, e.g. (("precipitation_mm_h", 3.0),)
 
 
 def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
@@ -124,6 +125,8 @@ def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
     base = SimConfig().start + timedelta(days=spec.start_day)
     if spec.drift is not None:
         extra = {"drift_after_s": spec.drift[0], "drift_rain_crash_rr": spec.drift[1], **extra}
+    if spec.weather is not None:
+        extra = {"weather_override": dict(spec.weather), **extra}
     return SimConfig(
         riders=spec.riders, seed=spec.seed * 1009 + spec.shard, scenario=spec.scenario, emit_true_hazard=True,
         hazard_scale=spec.hazard_scale, wearable_dropout_rate=TRAIN_WEARABLE_DROPOUT, start=base,

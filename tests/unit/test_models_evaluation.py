@@ -132,3 +132,14 @@ def test_prequential_replay_learns_from_delayed_labels_only(bundle):
     w = windowed_metrics(res, "accident", 1.0, ("lightgbm", "blend", "river"))
     assert list(w["hour"]) == sorted(w["hour"]) and w["n"].sum() == len(f)
     assert native_bundle(bundle).calibrators["injury"].params.get("hazard_scale_correction") is None
+
+
+def test_native_bundle_maps_the_served_calibration_to_any_scale(bundle):
+    from dataclasses import replace
+
+    served = replace(bundle, calibrators={t: Calibrator("identity", {"hazard_scale_correction": 3.0})
+                                          for t in ("injury", "accident")})
+    p = np.array([0.1, 0.4])
+    assert np.allclose(native_bundle(served, 1.0).calibrators["injury"].apply(p), served.calibrators["injury"].apply(p))
+    assert np.allclose(native_bundle(served).calibrators["injury"].apply(p), p)  # the training scale itself
+    assert np.allclose(native_bundle(served, 3.0).calibrators["injury"].apply(p), p)
