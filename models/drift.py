@@ -24,7 +24,6 @@ import hashlib
 import heapq
 import json
 import math
-import multiprocessing as mp
 import pickle
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -42,7 +41,7 @@ from models.holdout import EVAL_SEED_OFFSET
 from models.labels import LabelBuffer
 from models.online import OnlineRiskModel
 from models.scoring import LightGBMScorer
-from models.train import ShardSpec, simulate_with_incidents
+from models.train import ShardSpec, map_shards, simulate_with_incidents
 
 #: Rain in every zone all day (SimConfig.weather_override), so the drift touches every rider on the road.
 RAIN_EVERYWHERE_MM_H = 3.0
@@ -81,17 +80,7 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
     if path is not None and path.exists():
         with open(path, "rb") as fh:
             return pickle.load(fh)  # our own cache file, written below
-    parts = []
-    with tqdm(total=len(specs), desc="simulate drift", unit="shard", disable=not progress) as bar:
-        if workers > 1 and len(specs) > 1:
-            with mp.get_context("fork").Pool(min(workers, len(specs))) as pool:
-                for part in pool.imap_unordered(simulate_with_incidents, specs):
-                    parts.append(part)
-                    bar.update(1)
-        else:
-            for spec in specs:
-                parts.append(simulate_with_incidents(spec))
-                bar.update(1)
+    parts = map_shards(simulate_with_incidents, specs, workers, "simulate drift", progress)
     frame = pd.concat([p[0] for p in parts], ignore_index=True).sort_values(["ts", "rider_id"], kind="stable")
     result = frame.reset_index(drop=True), [inc for p in parts for inc in p[1]]
     if path is not None:

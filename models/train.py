@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -226,23 +226,29 @@ def shard_specs(riders: int, hours: float, seed: int, horizon_min: float = 60.0,
                       hazard_scale, start_day, prefix) for i, n in enumerate(sizes) if n]
 
 
+def map_shards(func: Callable[[ShardSpec], Any], specs: Sequence[ShardSpec], workers: int, desc: str,
+               progress: bool = True) -> list[Any]:
+    """``func`` over ``specs`` in ``workers`` processes (results in completion order), with a progress bar."""
+    parts: list[Any] = []
+    with tqdm(total=len(specs), desc=desc, unit="shard", disable=not progress) as bar:
+        if workers > 1 and len(specs) > 1:
+            with mp.get_context("fork" if sys.platform != "win32" else "spawn").Pool(min(workers, len(specs))) as pool:
+                for part in pool.imap_unordered(func, specs):
+                    parts.append(part)
+                    bar.update(1)
+        else:
+            for spec in specs:
+                parts.append(func(spec))
+                bar.update(1)
+    return parts
+
+
 def run_shards(specs: Sequence[ShardSpec], workers: int | None = None, progress: bool = True,
                desc: str = "simulate+features") -> pd.DataFrame:
     """Simulate ``specs`` in ``workers`` processes (largest first) and concatenate, sorted by time."""
     workers = max(1, min(workers or min(os.cpu_count() or 1, 4), len(specs)))
     jobs = sorted(specs, key=lambda s: -s.riders * s.hours)
-    bar = tqdm(total=len(jobs), desc=desc, unit="shard", disable=not progress)
-    parts: list[pd.DataFrame] = []
-    if workers > 1:
-        with mp.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers) as pool:
-            for part in pool.imap_unordered(simulate_shard, jobs):
-                parts.append(part)
-                bar.update(1)
-    else:
-        for job in jobs:
-            parts.append(simulate_shard(job))
-            bar.update(1)
-    bar.close()
+    parts = map_shards(simulate_shard, jobs, workers, desc, progress)
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(["ts", "rider_id"], kind="stable").reset_index(drop=True)
 
