@@ -74,7 +74,7 @@ def test_table_state_moves_with_changelog_when_a_worker_stops(broker, tmp_path: 
         b_partitions = _read(dump_b)["assigned"]
         assert b_partitions, "worker b owned no partition"
 
-        assert b.stop(signal.SIGTERM) is not None
+        assert b.stop(signal.SIGTERM) is not None  # at once: its last offsets may not be committed yet
         wait_until(lambda: (_read(dump_a) or {}).get("assigned") == [0, 1, 2, 3], 120,
                    what="worker a to take over all partitions", procs=(a,))
         second = _batch(keys, 5)
