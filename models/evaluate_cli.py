@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS, ModelBundle, load_artifact

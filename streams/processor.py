@@ -16,19 +16,14 @@ import logging
 import math
 import time
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from alerts import (
-    event_id,
     AlertConfig,
     AlertPolicy,
-    AlertState,
     PremiumCalculator,
     PremiumConfig,
-    PremiumState,
     audit_for_alert,
     audit_for_premium,
     build_insurer_record,
@@ -38,7 +33,6 @@ from alerts import (
 )
 from features import (
     FeatureConfig,
-    RiderState,
     UpdateResult,
     ZoneWeather,
     rider_features,
@@ -47,19 +41,24 @@ from features import (
     update_zone_weather,
     weather_features,
 )
-from models import BlendedScorer, LabelBuffer, OnlineRiskModel, RuleScorer, load_artifact, LightGBMScorer
+from models import (
+    BlendedScorer,
+    LabelBuffer,
+    LightGBMScorer,
+    OnlineRiskModel,
+    RuleScorer,
+    load_artifact,
+)
 from models.errors import ModelLoadError
 from streams import metrics
+from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
 from streams.errors import InputError
+from streams.escalation import FallEscalation
 from streams.parsing import dead_letter, parse_record
 from streams.schemas import (
     ACCIDENT_KINDS,
-    AuditRecord,
     Incident,
-    Reason,
-    RiderResponse,
     RiskScores,
-    SafetyEscalation,
     TripPoint,
     WearableReading,
     WeatherObservation,
@@ -67,32 +66,6 @@ from streams.schemas import (
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Output = tuple[str, str, bytes]  # (topic role, key, value)
-ONLINE_STATUSES = frozenset({"riding", "waiting"})
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float | None  # Kafka record timestamp, seconds
-
-    @classmethod
-    def from_event(cls, event: Any) -> RawRecord:
-        msg = event.message
-        return cls(msg.topic, msg.partition, msg.offset, event.key, event.value, msg.timestamp)
-
-
-@dataclass(slots=True)
-class BatchResult:
-    outputs: list[Output] = field(default_factory=list)
-    states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table
-    zones: dict[str, Any] = field(default_factory=dict)  # zone id -> state for the zone table
-
 
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
@@ -108,64 +81,7 @@ def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) 
     return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
 
 
-@dataclass(slots=True)
-class RiderSlot:
-    """Everything the worker keeps per rider; bounded, and JSON-safe through ``to_dict``."""
-
-    features: RiderState
-    alerts: AlertState
-    premium: PremiumState
-    labels: dict[str, Any]
-    last_scored: float = -math.inf
-    last_premium: float = -math.inf
-    last_snapshot: float = -math.inf
-    band: str | None = None
-    pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
-    last_risk: list[float] | None = None  # [injury, accident] of the latest score
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "features": self.features.to_dict(),
-            "alerts": self.alerts.to_dict(),
-            "premium": self.premium.to_dict(),
-            "labels": self.labels,
-            "last_scored": _finite_or_none(self.last_scored),
-            "last_premium": _finite_or_none(self.last_premium),
-            "last_snapshot": _finite_or_none(self.last_snapshot),
-            "band": self.band,
-            "pending": self.pending,
-            "last_risk": self.last_risk,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RiderSlot:
-        return cls(
-            features=RiderState.from_dict(data["features"]),
-            alerts=AlertState.from_dict(data["alerts"]),
-            premium=PremiumState.from_dict(data["premium"]),
-            labels=data.get("labels") or {},
-            last_scored=_or_neg_inf(data.get("last_scored")),
-            last_premium=_or_neg_inf(data.get("last_premium")),
-            last_snapshot=_or_neg_inf(data.get("last_snapshot")),
-            band=data.get("band"),
-            pending=data.get("pending"),
-            last_risk=data.get("last_risk"),
-        )
-
-    @classmethod
-    def new(cls, rider_id: str) -> RiderSlot:
-        return cls(RiderState.new(rider_id), AlertState(), PremiumState(), {})
-
-
-def _finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-def _or_neg_inf(x: float | None) -> float:
-    return -math.inf if x is None else float(x)
-
-
-class Processor:
+class Processor(FallEscalation):
     """Turns raw record batches into state updates and decisions."""
 
     def __init__(self, settings: Settings) -> None:
@@ -428,91 +344,6 @@ class Processor:
             if self.scorer.conservative_mode and not was:
                 log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
                           self.scorer.last_error)
-
-    def _response(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        answer = self._parse(rec, RiderResponse, result)
-        if answer is None:
-            return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
-        slot = self.slot(answer.rider_id)
-        pending = slot.pending
-        if pending is None or pending["alert_id"] != answer.alert_id:
-            log.info("response from rider %s to alert %s with nothing pending (%s[%d]@%d)",
-                     answer.rider_id, answer.alert_id, rec.topic, rec.partition, rec.offset)
-            return
-        if answer.answer == "need_help":
-            self._escalate(answer.rider_id, "rider_needs_help", answer.epoch, result)
-        else:
-            slot.pending = None
-            metrics.ESCALATIONS.labels(outcome="cancelled").inc()
-            self._audit(result, answer.rider_id, AuditRecord(
-                event_id=event_id("audit", "escalation", answer.rider_id, pending["alert_id"]),
-                ts=answer.ts, decision_id=event_id("escalation", answer.rider_id, pending["alert_id"]),
-                decision_type="escalation", rider_id=answer.rider_id,
-                outcome=f"escalation cancelled: rider answered OK after {answer.epoch - pending['asked_at']:.0f} s",
-                inputs={"waited_s": answer.epoch - pending["asked_at"]},
-                thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
-                reasons=[Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
-                model_versions=self.scorer.model_versions(),
-            ))
-        newest = slot.features.newest_ts()
-        if newest is not None:
-            touched.setdefault(answer.rider_id, newest)
-
-    def _escalate_overdue(self, riders: Iterable[str], result: BatchResult, wall_now: float | None = None) -> None:
-        """Escalate unanswered questions whose time ran out, in event time or (a silent device) wall time."""
-        timeout = self.settings.worker.fall_response_timeout_s
-        for rider_id in list(riders):
-            slot = self.hot.get(rider_id)
-            if slot is None or slot.pending is None:
-                continue
-            newest = slot.features.newest_ts() or slot.pending["asked_at"]
-            waited_event = newest - slot.pending["asked_at"]
-            waited_wall = (wall_now - slot.pending["asked_wall"]) if wall_now is not None else 0.0
-            if waited_event >= timeout or waited_wall >= timeout:
-                self._escalate(rider_id, "no_response", slot.pending["asked_at"] + max(waited_event, waited_wall),
-                               result)
-
-    def check_escalations(self, wall_now: float) -> BatchResult:
-        """Timer hook: escalate questions left unanswered while the rider's device went silent."""
-        result = BatchResult()
-        self._escalate_overdue([r for r, s in self.hot.items() if s.pending], result, wall_now)
-        for rider_id in {key for role, key, _ in result.outputs if role == "escalations"}:
-            result.states[rider_id] = self.hot[rider_id].to_dict()
-        return result
-
-    def _escalate(self, rider_id: str, reason: str, now: float, result: BatchResult) -> None:
-        slot = self.hot[rider_id]
-        pending, slot.pending = slot.pending, None
-        assert pending is not None
-        versions = self.scorer.model_versions()
-        text = {
-            "no_response": {"en": "Suspected fall, no answer to 'Are you OK?'", "zh-CN": "疑似摔倒，骑手未回复“是否安好”"},
-            "rider_needs_help": {"en": "The rider asked for help", "zh-CN": "骑手请求帮助"},
-        }[reason]
-        waited = max(0.0, now - pending["asked_at"])
-        escalation = SafetyEscalation(
-            event_id=event_id("escalation", rider_id, pending["alert_id"]),
-            ts=datetime.fromtimestamp(now, timezone.utc),
-            escalation_id=event_id("escalation", rider_id, pending["alert_id"]),
-            rider_id=rider_id, alert_id=pending["alert_id"], reason=reason,
-            asked_at=datetime.fromtimestamp(pending["asked_at"], timezone.utc), waited_s=waited,
-            zone_id=slot.features.zone_id,
-            reasons=[Reason(code=reason.upper(), value=waited, text=text)], model_versions=versions,
-        )
-        result.outputs.append(("escalations", rider_id, escalation.model_dump_json().encode()))
-        metrics.ESCALATIONS.labels(outcome="escalated").inc()
-        log.warning("escalated rider %s to the safety team: %s after %.0f s (alert %s)",
-                    rider_id, reason, waited, pending["alert_id"])
-        self._audit(result, rider_id, AuditRecord(
-            event_id=event_id("audit", "escalation", rider_id, pending["alert_id"]), ts=escalation.ts,
-            decision_id=escalation.escalation_id, decision_type="escalation", rider_id=rider_id,
-            outcome=f"escalated to the safety team: {reason} after {waited:.0f} s",
-            inputs={"waited_s": waited},
-            thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
-            reasons=escalation.reasons, model_versions=versions,
-        ))
-
     def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
         for x, y_injury, y_accident in examples:
             self.online.learn_one(x, y_injury, y_accident)
@@ -555,8 +386,8 @@ class Processor:
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now):
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
-            if decision.requires_response and slot.pending is None:
-                slot.pending = {"alert_id": alert.alert_id, "asked_at": now, "asked_wall": time.time()}
+            if decision.requires_response:
+                self.ask(slot, alert.alert_id, now)
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
             self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
             metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.integration.kafka_helpers import REPO, free_port
+from tests.integration.kafka_helpers import free_port
 
 pytestmark = pytest.mark.integration
 
