@@ -18,7 +18,7 @@ import faust
 
 from streams import metrics
 from streams.kafka import faust_settings
-from streams.processor import Processor, RawRecord  # noqa: E402
+from streams.processor import BatchResult, Processor, RawRecord  # noqa: E402
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,29 +59,25 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
     proc.bind_state(rider_store=Utf8Keys(riders), zone_store=Utf8Keys(zones))
 
-    async def send_outputs(outputs: list[tuple[str, str, bytes]]) -> None:
-        for role, key, value in outputs:
+    async def publish(result: BatchResult) -> None:
+        """Send a result's outputs, then write its changed zones and riders to their tables."""
+        for role, key, value in result.outputs:
             await out[role].send(key=key, value=value)
+        for zone_id, state in result.zones.items():
+            zones[zone_id.encode()] = state
+        proc.zones_written(result.zones)
+        for rider_id, state in result.states.items():
+            riders[rider_id.encode()] = state
 
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            batch = [RawRecord.from_event(ev) for ev in events]
-            result = proc.process_batch(batch)
-            await send_outputs(result.outputs)
-            for rider_id, state in result.states.items():
-                riders[rider_id.encode()] = state
+            await publish(proc.process_batch([RawRecord.from_event(ev) for ev in events]))
 
     @app.agent(weather_topic, name="weather")
     async def weather(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            result = proc.process_weather([RawRecord.from_event(ev) for ev in events])
-            await send_outputs(result.outputs)
-            for zone_id, state in result.zones.items():
-                zones[zone_id.encode()] = state
-            proc.zones_written(result.zones)
-            for rider_id, state in result.states.items():
-                riders[rider_id.encode()] = state
+            await publish(proc.process_weather([RawRecord.from_event(ev) for ev in events]))
 
     @app.timer(interval=settings.worker.model_reload_interval_s)
     async def reload_models() -> None:
@@ -94,10 +90,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
 
     @app.timer(interval=2.0)
     async def escalations() -> None:
-        result = proc.check_escalations(time.time())
-        await send_outputs(result.outputs)
-        for rider_id, state in result.states.items():
-            riders[rider_id.encode()] = state
+        await publish(proc.check_escalations(time.time()))
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:

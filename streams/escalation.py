@@ -57,15 +57,12 @@ class FallEscalation:
         else:
             slot.pending = None
             metrics.ESCALATIONS.labels(outcome="cancelled").inc()
-            self._audit(result, answer.rider_id, AuditRecord(
-                event_id=event_id("audit", "escalation", answer.rider_id, pending["alert_id"]),
-                ts=answer.ts, decision_id=event_id("escalation", answer.rider_id, pending["alert_id"]),
-                decision_type="escalation", rider_id=answer.rider_id,
-                outcome=f"escalation cancelled: rider answered OK after {answer.epoch - pending['asked_at']:.0f} s",
-                inputs={"waited_s": answer.epoch - pending["asked_at"]},
-                thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
-                reasons=[Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
-                model_versions=self.scorer.model_versions(),
+            waited = answer.epoch - pending["asked_at"]
+            self._audit(result, answer.rider_id, self._escalation_audit(
+                answer.rider_id, pending["alert_id"], answer.ts, waited,
+                f"escalation cancelled: rider answered OK after {waited:.0f} s",
+                [Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
+                self.scorer.model_versions(),
             ))
         newest = slot.features.newest_ts()
         if newest is not None:
@@ -100,10 +97,11 @@ class FallEscalation:
         versions = self.scorer.model_versions()
         text = ESCALATION_TEXT[reason]
         waited = max(0.0, now - pending["asked_at"])
+        escalation_id = event_id("escalation", rider_id, pending["alert_id"])
         escalation = SafetyEscalation(
-            event_id=event_id("escalation", rider_id, pending["alert_id"]),
+            event_id=escalation_id,
             ts=datetime.fromtimestamp(now, timezone.utc),
-            escalation_id=event_id("escalation", rider_id, pending["alert_id"]),
+            escalation_id=escalation_id,
             rider_id=rider_id, alert_id=pending["alert_id"], reason=reason,
             asked_at=datetime.fromtimestamp(pending["asked_at"], timezone.utc), waited_s=waited,
             zone_id=slot.features.zone_id,
@@ -113,11 +111,18 @@ class FallEscalation:
         metrics.ESCALATIONS.labels(outcome="escalated").inc()
         log.warning("escalated rider %s to the safety team: %s after %.0f s (alert %s)",
                     rider_id, reason, waited, pending["alert_id"])
-        self._audit(result, rider_id, AuditRecord(
-            event_id=event_id("audit", "escalation", rider_id, pending["alert_id"]), ts=escalation.ts,
-            decision_id=escalation.escalation_id, decision_type="escalation", rider_id=rider_id,
-            outcome=f"escalated to the safety team: {reason} after {waited:.0f} s",
-            inputs={"waited_s": waited},
-            thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
-            reasons=escalation.reasons, model_versions=versions,
+        self._audit(result, rider_id, self._escalation_audit(
+            rider_id, pending["alert_id"], escalation.ts, waited,
+            f"escalated to the safety team: {reason} after {waited:.0f} s", escalation.reasons, versions,
         ))
+
+    def _escalation_audit(self, rider_id: str, alert_id: str, ts: datetime, waited: float, outcome: str,
+                          reasons: list[Reason], versions: dict[str, str]) -> AuditRecord:
+        """The audit record closing a fall question, escalated or cancelled (one per question)."""
+        return AuditRecord(
+            event_id=event_id("audit", "escalation", rider_id, alert_id), ts=ts,
+            decision_id=event_id("escalation", rider_id, alert_id), decision_type="escalation", rider_id=rider_id,
+            outcome=outcome, inputs={"waited_s": waited},
+            thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
+            reasons=reasons, model_versions=versions,
+        )

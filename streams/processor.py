@@ -40,6 +40,7 @@ from features import (
     update_wearable,
     update_zone_weather,
     weather_features,
+    zone_heat_index_c,
 )
 from models import (
     BlendedScorer,
@@ -50,13 +51,13 @@ from models import (
     load_artifact,
 )
 from models.errors import ModelLoadError
+from models.labels import is_accident
 from streams import metrics
 from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
 from streams.errors import InputError
 from streams.escalation import FallEscalation
 from streams.parsing import dead_letter, parse_record
 from streams.schemas import (
-    ACCIDENT_KINDS,
     Incident,
     RiskScores,
     TripPoint,
@@ -212,8 +213,7 @@ class Processor(FallEscalation):
             before = self.zone(obs.zone_id)
             zone = update_zone_weather(before, obs, self.feature_cfg)
             result.zones[obs.zone_id] = zone.to_dict()
-            self.zone_cache[obs.zone_id] = (None, zone)
-            self.zone_override[obs.zone_id] = zone
+            self.zone_override[obs.zone_id] = zone  # until the agent has written it to the table
             if weather_signature(before, obs.epoch, self.feature_cfg) != weather_signature(zone, obs.epoch, self.feature_cfg):
                 changed.add(obs.zone_id)
             metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
@@ -295,8 +295,7 @@ class Processor(FallEscalation):
         slot = self.slot(parsed.rider_id)
         fall_before = slot.features.fall_ts
         if model is TripPoint:
-            zone = self.zone(parsed.zone_id)
-            hi = None if zone is None else _zone_heat_index(zone)
+            hi = zone_heat_index_c(self.zone(parsed.zone_id))
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
             outcome = update(slot.features, parsed, self.feature_cfg)
@@ -333,7 +332,7 @@ class Processor(FallEscalation):
         """An incident the models had scored as low risk counts towards the circuit breaker."""
         if slot.last_risk is None:
             return
-        target = "accident" if incident.kind in ACCIDENT_KINDS else "injury"
+        target = "accident" if is_accident(incident.kind) else "injury"
         p = slot.last_risk[1] if target == "accident" else slot.last_risk[0]
         if p < self.settings.worker.misjudgement_below_p:
             was = self.scorer.conservative_mode
@@ -344,6 +343,7 @@ class Processor(FallEscalation):
             if self.scorer.conservative_mode and not was:
                 log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
                           self.scorer.last_error)
+
     def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
         for x, y_injury, y_accident in examples:
             self.online.learn_one(x, y_injury, y_accident)
@@ -382,7 +382,7 @@ class Processor(FallEscalation):
         slot.last_scored = now
         slot.last_risk = [scored.injury, scored.accident]
         risk = RiskScores(injury=scored.injury, accident=scored.accident)
-        metrics.SCORES.observe(1 - (1 - scored.injury) * (1 - scored.accident))
+        metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now):
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
@@ -435,10 +435,3 @@ class Processor(FallEscalation):
                 if value is not None and math.isfinite(value):
                     metrics.ONLINE_METRIC.labels(target=target, metric=name).set(value)
 
-
-def _zone_heat_index(zone: ZoneWeather) -> float | None:
-    from features.heat import heat_index_c
-
-    if zone.air_temp_c is None or zone.relative_humidity_pct is None:
-        return None
-    return heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
