@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
 from streams.errors import BrokerError
 from streams.kafka import consumer_kwargs
+from streams.metrics import metric_value, scrape
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -90,23 +90,6 @@ async def watch(settings: Settings, view: ConsoleView, stop: asyncio.Event) -> N
         await consumer.stop()
 
 
-def scrape(port: int) -> dict[str, float]:
-    """Sum of each metric family's samples on the worker's endpoint (empty if unreachable)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return {}
-    totals: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = sample.name if not sample.labels else f"{sample.name}{{{','.join(f'{k}={v}' for k, v in sorted(sample.labels.items()))}}}"
-            totals[key] = sample.value
-    return totals
-
-
 def start_worker(settings_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "wb")  # noqa: SIM115 - owned by the child
@@ -131,7 +114,7 @@ def wait_for_metrics(port: int, proc: subprocess.Popen[bytes], timeout: float = 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BrokerError(f"the worker exited with code {proc.returncode}; see {RUN_DIR / 'worker.log'}")
-        if scrape(port):
+        if scrape(port) is not None:
             return
         time.sleep(0.3)
     raise BrokerError(f"the worker did not serve metrics on port {port} within {timeout:.0f} s")
@@ -173,7 +156,7 @@ def run_demo(opts: DemoOptions) -> int:
     except KeyboardInterrupt:
         print("\nstopping…")
     finally:
-        final = scrape(settings.metrics.port)
+        final = scrape(settings.metrics.port) or ""
         if worker is not None:
             stop_process(worker)
         if broker is not None:
@@ -204,9 +187,9 @@ async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView) ->
     return stats.records
 
 
-def _summary(view: ConsoleView, final: dict[str, float], produced: int, elapsed: float) -> None:
-    consumed = sum(v for k, v in final.items() if k.startswith("riskstream_records_consumed_total{"))
-    dlq = sum(v for k, v in final.items() if k.startswith("riskstream_dead_letters_total{"))
+def _summary(view: ConsoleView, final: str, produced: int, elapsed: float) -> None:
+    consumed = metric_value(final, "riskstream_records_consumed_total")
+    dlq = metric_value(final, "riskstream_dead_letters_total")
     print("\n=== summary ===")
     print(f"records produced      {produced:,}")
     print(f"records processed     {consumed:,.0f}  ({consumed / max(elapsed, 1e-9):,.0f}/s over {elapsed:.0f} s)")

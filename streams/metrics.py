@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from streams.errors import ConfigError
 
@@ -168,6 +175,33 @@ def serve(host: str, port: int) -> None:
             f"cannot serve metrics on {host}:{port} ({exc.strerror}): another worker may be running there; "
             f"set RISKSTREAM_METRICS__PORT to a free port, or 0 to turn metrics off"
         ) from None
+
+
+def scrape(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> str | None:
+    """The text of a worker's ``/metrics`` page, or None when nothing answers."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as resp:
+            return resp.read().decode()
+    except OSError:
+        return None
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` in a scrape whose labels include ``labels``.
+
+    >>> metric_value('a_total{k="x"} 2\\na_total{k="y"} 3\\n', "a_total", k="y")
+    3.0
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
 
 
 def set_model_versions(versions: dict[str, str]) -> None:

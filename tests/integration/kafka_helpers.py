@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.metrics import metric_value, scrape  # noqa: F401 - the tests' way to read a worker
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,26 +62,6 @@ class Process:
 
 def start_worker(env: dict[str, str], log_path: Path) -> Process:
     return Process([sys.executable, "-m", "streams.cli", "-v", "worker"], env, log_path)
-
-
-def scrape(port: int) -> str | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            return resp.read().decode()
-    except OSError:
-        return None
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
 
 
 def wait_until(
