@@ -106,6 +106,17 @@ class ModelBundle:
         value = self.metadata.get("metrics", {}).get(target, {}).get("roc_auc")
         return float(value) if value is not None and math.isfinite(value) else None
 
+    def population_rate(self, target: str) -> float | None:
+        """Mean served probability of ``target`` within the horizon over a held-out fleet at scale 1.
+
+        This is the population the calibration speaks for: the class mean a premium is
+        priced against and the base rate alert thresholds are set relative to. It comes
+        from the card's ``population`` block (written by ``riskstream evaluate --update-card``);
+        ``None`` when the card has none.
+        """
+        value = self.metadata.get("population", {}).get(target, {}).get("mean_p")
+        return float(value) if value is not None and math.isfinite(value) and 0.0 < value < 1.0 else None
+
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
     """sha256 of a training frame's values and column names (order-sensitive)."""
