@@ -1,13 +1,20 @@
 """Blending LightGBM with the online learner, with a rule-based fallback and a circuit breaker.
 
-Weight of the online (River) model per target, capped so LightGBM always has the majority::
+The blend is a mixture ``p = (1 − w)·p_lightgbm + w·p_river`` per target. River's weight is
+earned on the labels themselves: every labelled example is scored by both models before
+River learns it (:meth:`BlendedScorer.learn`), and River keeps the discounted sum of
+LightGBM's log loss minus its own over those examples, its *edge* ``E`` in nats
+(:meth:`models.online.OnlineRiskModel.edge`, memory ≈ 2,000 examples). ``E`` is the log
+Bayes factor for "River predicts these labels better"; with a prior share ``π``
+(:data:`RIVER_PRIOR_SHARE`) the posterior share of River is ``sigmoid(E + logit π)``, and::
 
-    w = min(MAX_RIVER_WEIGHT, clip((auc_river - 0.5) / (auc_lgbm - 0.5), 0, 1) · n / (n + N0))
+    w = MAX_RIVER_WEIGHT · sigmoid(E + logit(π))
 
-``auc_river`` is River's prequential ROC-AUC (scored before learning each example),
-``auc_lgbm`` the held-out test AUC on the artifact's card, ``n`` the labelled examples
-River has learned, ``N0`` a prior count (:data:`RIVER_PRIOR_EXAMPLES`). River gets no
-weight before it has seen :data:`MIN_RIVER_POSITIVES` positives of that target.
+So River gets almost nothing while it is no better than LightGBM (``E ≤ 0`` → ``w ≤ 0.8 %``),
+half of the cap after it has out-predicted LightGBM by ``−logit π ≈ 4.6`` nats, and the cap
+when the world has moved away from what LightGBM learned. The cap keeps a share for the
+model that was validated on held-out data. River gets no weight before it has seen
+:data:`MIN_RIVER_POSITIVES` positives of that target.
 
 Failure handling ("never silently safe", DESIGN.md):
 - no LightGBM model, or it raises: the batch is scored by :class:`RuleScorer` (``conservative=True``);
@@ -27,25 +34,23 @@ Failure handling ("never silently safe", DESIGN.md):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import replace
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import Callable, Iterable, Sequence
 
 from models.artifact import TARGETS
 from models.online import OnlineRiskModel
-from models.risk import FeatureRow, ScoredRisk
+from models.risk import FeatureRow, ScoredRisk, feature_matrix
 from models.rules import RULES_VERSION, RuleScorer
 from models.scoring import LightGBMScorer
 
 log = logging.getLogger(__name__)
 
-MAX_RIVER_WEIGHT = 0.5
-RIVER_PRIOR_EXAMPLES = 5_000  # N0: River's weight is half its AUC-based share after N0 examples
+MAX_RIVER_WEIGHT = 0.8  # project choice: LightGBM, validated on held-out data, keeps at least 20 %
+RIVER_PRIOR_SHARE = 0.01  # π: River must out-predict LightGBM by ≈ 4.6 nats to get half the cap
 MIN_RIVER_POSITIVES = 20
-DEFAULT_LGBM_AUC = 0.75  # used when the artifact card has no test AUC
 MISJUDGEMENT_LIMIT = 3
 MISJUDGEMENT_WINDOW_S = 3600.0
 FAILURE_LIMIT = 3
@@ -102,13 +107,35 @@ class BlendedScorer:
         """The online model's weight for ``target`` (formula in the module docstring)."""
         if self.online is None or self.lgbm is None or self.online.n_positive[target] < MIN_RIVER_POSITIVES:
             return 0.0
-        auc_river = self.online.auc(target)
-        if auc_river is None:
-            return 0.0
-        auc_lgbm = self.lgbm.bundle.test_auc(target) or DEFAULT_LGBM_AUC
-        rel = float(np.clip((auc_river - 0.5) / max(auc_lgbm - 0.5, 1e-6), 0.0, 1.0))
-        n = self.online.n_learned
-        return min(MAX_RIVER_WEIGHT, rel * n / (n + RIVER_PRIOR_EXAMPLES))
+        if self.online.reference_version != self.lgbm.version or not self.online.n_paired[target]:
+            return 0.0  # no evidence yet against the LightGBM model now loaded
+        z = self.online.edge(target) + math.log(RIVER_PRIOR_SHARE / (1.0 - RIVER_PRIOR_SHARE))
+        return MAX_RIVER_WEIGHT / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def learn(self, examples: Iterable[tuple[FeatureRow, bool, bool]]) -> int:
+        """Teach the online model labelled examples, each paired with LightGBM's score for it.
+
+        LightGBM scores the examples in one batch (the same features it scored when they
+        were live, so the same probabilities unless the artifact changed since); without a
+        LightGBM model River learns unpaired. Returns the number of examples learned.
+        """
+        if self.online is None:
+            return 0
+        batch = list(examples)
+        if not batch:
+            return 0
+        reference: list[dict[str, float]] | None = None
+        if self.lgbm is not None:
+            try:
+                p = self.lgbm.predict_matrix(feature_matrix([x for x, _, _ in batch]))
+                reference = [{t: float(p[t][i]) for t in TARGETS} for i in range(len(batch))]
+            except Exception as exc:  # learning must not stop on a scoring failure; River learns unpaired
+                log.error("LightGBM failed to score labelled examples, River learns them unpaired: %s", exc)
+        version = self.lgbm.version if reference is not None and self.lgbm is not None else None
+        for i, (x, y_injury, y_accident) in enumerate(batch):
+            self.online.learn_one(x, y_injury, y_accident,
+                                  reference=reference[i] if reference is not None else None, reference_version=version)
+        return len(batch)
 
     def model_versions(self) -> dict[str, str]:
         return {

@@ -110,8 +110,7 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
     ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
 
     def learn(examples: list[tuple[dict[str, Any], bool, bool]]) -> None:
-        for x, y_inj, y_acc in examples:
-            online.learn_one(x, y_inj, y_acc)
+        blend.learn(examples)
 
     for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
         while reports and reports[0][0] <= ts[i]:

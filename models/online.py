@@ -1,36 +1,49 @@
-"""The online learner: one River logistic regression per target, learning from delayed labels.
+"""The online learner: one River pipeline per target, learning from delayed labels.
 
-Each target's pipeline is ``StatImputer(mean) | StandardScaler | LogisticRegression``:
-missing or non-finite features become ``None`` and are imputed with their running mean,
-and a ``n_missing`` count is added so that silence can *raise* the risk if the data say so.
-Freshness ages span seconds to days, so they enter as ``log1p(age)``.
+Each target's pipeline is ``StatImputer(mean) | StandardScaler | <estimator>``: missing or
+non-finite features become ``None`` and are imputed with their running mean, and a
+``n_missing`` count is added so that silence can *raise* the risk if the data say so.
+Freshness ages span seconds to days, so they enter as ``log1p(age)``. The estimator is
+one of :data:`ESTIMATORS`; the default (:data:`DEFAULT_ESTIMATOR`) was chosen by measured
+prequential log loss on a fleet of its own (:mod:`models.online_select`,
+``riskstream evaluate --online-select``, docs/reports/online-selection.md).
 
 Metrics are prequential: each labelled example is first scored, the metric updated, and
 only then learned (test-then-train), so they measure performance on unseen data.
+
+Paired with a reference model (the LightGBM probability for the same snapshot, given
+to :meth:`OnlineRiskModel.learn_one`), it also keeps a discounted sum of the reference's
+log loss minus its own over the same examples: the *edge*, in nats, with an effective
+memory of :data:`EDGE_MEMORY` examples. It is the log Bayes factor of "River predicts
+these labels better" over the recent past, and :mod:`models.blend` weighs River by it.
+The edge restarts at 0 when the reference model's version changes.
 
 >>> model = OnlineRiskModel()
 >>> p = model.predict_proba_one({"heat_index_c": 41.0})
 >>> sorted(p), all(0.0 < v < 1.0 for v in p.values())
 (['accident', 'injury'], True)
->>> model.learn_one({"heat_index_c": 41.0}, y_injury=True, y_accident=False)
+>>> model.learn_one({"heat_index_c": 41.0}, y_injury=True, y_accident=False,
+...                 reference={"injury": 0.5, "accident": 0.01}, reference_version="lgbm-a")
 >>> model.n_learned, OnlineRiskModel.from_bytes(model.to_bytes()).n_learned
 (1, 1)
+>>> round(model.edge("injury"), 3)   # log loss of 0.5 for a positive (0.693) minus River's (≈ 5.8)
+-5.116
 """
 
 from __future__ import annotations
 
 import math
 import pickle
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from river import compose, linear_model, metrics, optim, preprocessing, stats
+from river import base, compose, forest, linear_model, metrics, naive_bayes, optim, preprocessing, stats, tree
 
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS
 from models.errors import ModelLoadError
 from models.labels import LabelBuffer  # noqa: F401  (part of this module's public API)
 
-__all__ = ["OnlineRiskModel", "LabelBuffer"]
+__all__ = ["OnlineRiskModel", "LabelBuffer", "ESTIMATORS", "DEFAULT_ESTIMATOR"]
 
 #: Features whose range spans orders of magnitude; they enter as log1p(value).
 LOG_FEATURES = frozenset({"wearable_age_s", "trip_age_s", "weather_age_s", "visibility_m"})
@@ -38,21 +51,44 @@ LOG_FEATURES = frozenset({"wearable_age_s", "trip_age_s", "weather_age_s", "visi
 PRIOR_P = {"injury": 0.003, "accident": 0.003}
 #: Window of the prequential ROC-AUC (exact over the window, so it follows drift).
 AUC_WINDOW = 20_000
+#: Effective memory of the paired log-loss edge, in labelled examples (discount 1 − 1/EDGE_MEMORY each).
+EDGE_MEMORY = 2_000
+_EDGE_DISCOUNT = 1.0 - 1.0 / EDGE_MEMORY
+_EPS = 1e-6
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _pipeline(prior: float, learning_rate: float, l2: float) -> compose.Pipeline:
+def _logreg(optimizer: Callable[[], optim.base.Optimizer], l2: float = 1e-4) -> Callable[[float], base.Classifier]:
+    def make(prior: float) -> base.Classifier:
+        return linear_model.LogisticRegression(optimizer=optimizer(), l2=l2, intercept_init=_logit(prior), intercept_lr=0.01)
+    return make
+
+
+#: Candidate estimators by name, each made from the target's prior probability.
+ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
+    "logreg-sgd": _logreg(lambda: optim.SGD(0.01)),
+    "logreg-adagrad": _logreg(lambda: optim.AdaGrad(0.05)),
+    "hoeffding-adaptive-tree": lambda prior: tree.HoeffdingAdaptiveTreeClassifier(
+        grace_period=200, leaf_prediction="nba", seed=0),
+    "amf": lambda prior: forest.AMFClassifier(n_estimators=10, use_aggregation=True, dirichlet=0.5, seed=0),
+    "arf": lambda prior: forest.ARFClassifier(n_models=5, seed=0),
+    "gaussian-nb": lambda prior: naive_bayes.GaussianNB(),
+}
+#: The estimator the worker uses (chosen by prequential log loss; see the module docstring).
+DEFAULT_ESTIMATOR = "logreg-sgd"
+
+
+def _pipeline(estimator: str, prior: float) -> compose.Pipeline:
     imputer = preprocessing.StatImputer(*[(name, stats.Mean()) for name in FEATURE_NAMES])
-    return compose.Pipeline(
-        imputer,
-        preprocessing.StandardScaler(),
-        linear_model.LogisticRegression(
-            optimizer=optim.SGD(learning_rate), l2=l2, intercept_init=_logit(prior), intercept_lr=learning_rate
-        ),
-    )
+    return compose.Pipeline(imputer, preprocessing.StandardScaler(), ESTIMATORS[estimator](prior))
+
+
+def _log_loss(y: bool, p: float) -> float:
+    q = min(max(p, _EPS), 1.0 - _EPS)
+    return -math.log(q if y else 1.0 - q)
 
 
 def prepare(x: Mapping[str, Any]) -> dict[str, float | None]:
@@ -75,38 +111,75 @@ def prepare(x: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 class OnlineRiskModel:
-    """Per-target River pipelines with prequential ROC-AUC and log loss."""
+    """Per-target River pipelines with prequential ROC-AUC, log loss and the paired edge."""
 
-    def __init__(self, learning_rate: float = 0.01, l2: float = 1e-4) -> None:
-        self.models = {t: _pipeline(PRIOR_P[t], learning_rate, l2) for t in TARGETS}
+    def __init__(self, estimator: str = DEFAULT_ESTIMATOR) -> None:
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown online estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+        self.estimator = estimator
+        self.models = {t: _pipeline(estimator, PRIOR_P[t]) for t in TARGETS}
         self._metrics: dict[str, dict[str, Any]] = {
-            t: {"roc_auc": metrics.RollingROCAUC(window_size=AUC_WINDOW), "log_loss": metrics.LogLoss()} for t in TARGETS
+            t: {"roc_auc": metrics.RollingROCAUC(window_size=AUC_WINDOW), "log_loss": metrics.LogLoss(),
+                "reference_log_loss": metrics.LogLoss()} for t in TARGETS
         }
         self.n_learned = 0
         self.n_positive = {t: 0 for t in TARGETS}
+        self._edge = {t: 0.0 for t in TARGETS}
+        self.n_paired = {t: 0 for t in TARGETS}
+        self.reference_version: str | None = None
 
     @property
     def version(self) -> str:
-        """Names the learner and how much it has learned, e.g. ``river-logreg:n=1200``."""
-        return f"river-logreg:n={self.n_learned}"
+        """Names the learner and how much it has learned, e.g. ``river-logreg-sgd:n=1200``."""
+        return f"river-{self.estimator}:n={self.n_learned}"
 
     def predict_proba_one(self, x: Mapping[str, Any]) -> dict[str, float]:
         """Probability of each target within the horizon; ``x`` is not modified."""
         xp = prepare(x)
         return {t: float(self.models[t].predict_proba_one(xp).get(True, 0.0)) for t in TARGETS}
 
-    def learn_one(self, x: Mapping[str, Any], y_injury: bool, y_accident: bool) -> None:
-        """Score ``x``, update the prequential metrics, then learn from it."""
+    def learn_one(self, x: Mapping[str, Any], y_injury: bool, y_accident: bool,
+                  reference: Mapping[str, float] | None = None, reference_version: str | None = None) -> None:
+        """Score ``x``, update the prequential metrics (and the edge over ``reference``), then learn from it.
+
+        ``reference`` is another model's probability per target for the same example (the
+        LightGBM score the blend would use); ``reference_version`` names that model, and a
+        new name restarts the edge, since evidence about the old model says nothing about the new.
+        """
         xp = prepare(x)
         labels = {"injury": bool(y_injury), "accident": bool(y_accident)}
+        if reference is not None and reference_version != self.reference_version:
+            self._edge = {t: 0.0 for t in TARGETS}
+            self.n_paired = {t: 0 for t in TARGETS}
+            self._metrics = {t: {**m, "reference_log_loss": metrics.LogLoss()} for t, m in self._metrics.items()}
+            self.reference_version = reference_version
         for t in TARGETS:
             model = self.models[t]
             p = float(model.predict_proba_one(xp).get(True, 0.0))
             self._metrics[t]["roc_auc"].update(labels[t], p)
             self._metrics[t]["log_loss"].update(labels[t], p)
+            q = reference.get(t) if reference is not None else None
+            if q is not None and math.isfinite(q):
+                self._metrics[t]["reference_log_loss"].update(labels[t], float(q))
+                self._edge[t] = self._edge[t] * _EDGE_DISCOUNT + _log_loss(labels[t], float(q)) - _log_loss(labels[t], p)
+                self.n_paired[t] += 1
             model.learn_one(xp, labels[t])
             self.n_positive[t] += labels[t]
         self.n_learned += 1
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Load a state pickled by an older version: no edge yet, the estimator it was built with."""
+        state.setdefault("estimator", "logreg-sgd")
+        state.setdefault("_edge", {t: 0.0 for t in TARGETS})
+        state.setdefault("n_paired", {t: 0 for t in TARGETS})
+        state.setdefault("reference_version", None)
+        for m in state.get("_metrics", {}).values():
+            m.setdefault("reference_log_loss", metrics.LogLoss())
+        self.__dict__.update(state)
+
+    def edge(self, target: str) -> float:
+        """Discounted Σ (reference log loss − own log loss) over paired examples, in nats (> 0: River better)."""
+        return self._edge[target]
 
     def auc(self, target: str) -> float | None:
         """Prequential ROC-AUC of ``target``; ``None`` until both classes have been seen."""
@@ -115,11 +188,13 @@ class OnlineRiskModel:
         return float(self._metrics[target]["roc_auc"].get())
 
     def metrics(self) -> dict[str, dict[str, float | None]]:
-        """Prequential ``{target: {"roc_auc", "log_loss", "n_positive"}}`` for logs and Prometheus."""
+        """Prequential ``{target: {"roc_auc", "log_loss", "reference_log_loss", "edge_nats", "n_positive"}}``."""
         return {
             t: {
                 "roc_auc": self.auc(t),
                 "log_loss": float(self._metrics[t]["log_loss"].get()) if self.n_learned else None,
+                "reference_log_loss": float(self._metrics[t]["reference_log_loss"].get()) if self.n_paired[t] else None,
+                "edge_nats": self._edge[t],
                 "n_positive": float(self.n_positive[t]),
             }
             for t in TARGETS

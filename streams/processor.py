@@ -183,13 +183,19 @@ class Processor(FallEscalation):
         return True
 
     def _load_online_model(self) -> OnlineRiskModel:
+        estimator = self.settings.worker.online_estimator
         try:
-            return OnlineRiskModel.from_bytes(self.online_path.read_bytes())
+            model = OnlineRiskModel.from_bytes(self.online_path.read_bytes())
         except FileNotFoundError:
-            return OnlineRiskModel()
+            return OnlineRiskModel(estimator)
         except Exception as exc:  # a corrupt file must not stop the worker
             log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
-            return OnlineRiskModel()
+            return OnlineRiskModel(estimator)
+        if model.estimator != estimator:
+            log.warning("online model state at %s uses %s, configured is %s; starting a fresh %s model",
+                        self.online_path, model.estimator, estimator, estimator)
+            return OnlineRiskModel(estimator)
+        return model
 
     def save_online_model(self) -> None:
         self.online_path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,8 +351,9 @@ class Processor(FallEscalation):
                           self.scorer.last_error)
 
     def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
-        for x, y_injury, y_accident in examples:
-            self.online.learn_one(x, y_injury, y_accident)
+        batch = list(examples)
+        self.scorer.learn(batch)
+        for _, y_injury, y_accident in batch:
             metrics.ONLINE_EXAMPLES.labels(label="positive" if (y_injury or y_accident) else "negative").inc()
 
     # ------------------------------------------------------------------ decisions
@@ -431,6 +438,7 @@ class Processor(FallEscalation):
         metrics.RIDERS_ACTIVE.set(len(self.hot))
         metrics.CONSERVATIVE_MODE.set(1 if self.scorer.conservative_mode else 0)
         for target, values in self.online.metrics().items():
+            values["blend_weight"] = self.scorer.river_weight(target)
             for name, value in values.items():
                 if value is not None and math.isfinite(value):
                     metrics.ONLINE_METRIC.labels(target=target, metric=name).set(value)

@@ -119,7 +119,20 @@ class WorkerSettings(BaseModel):
     batch_within_s: float = Field(1.0, gt=0, description="Longest wait to fill a batch, in seconds.")
     model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
     model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
+    online_estimator: str = Field(
+        "logreg-sgd", description="River estimator of the online model (models.online.ESTIMATORS); a stored online "
+        "model built with another estimator is set aside and a fresh one starts.",
+    )
     log_level: str = "info"
+
+    @field_validator("online_estimator")
+    @classmethod
+    def _known_estimator(cls, value: str) -> str:
+        from models.online import ESTIMATORS
+
+        if value not in ESTIMATORS:
+            raise ValueError(f"unknown online estimator {value!r}; choose one of: {', '.join(ESTIMATORS)}")
+        return value
 
 
 class MetricsSettings(BaseModel):

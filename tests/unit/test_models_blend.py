@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from features.catalog import FEATURE_NAMES
 from models import BlendedScorer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
-from models.blend import COOL_OFF_S, FAILURE_LIMIT, MAX_RIVER_WEIGHT, MISJUDGEMENT_LIMIT
+from models.artifact import TARGETS
+from models.blend import COOL_OFF_S, FAILURE_LIMIT, MAX_RIVER_WEIGHT, MISJUDGEMENT_LIMIT, RIVER_PRIOR_SHARE
+from models.risk import ScoredRisk
 from models.checks import tiny_artifact
 from models.synthetic import synthetic_frame
 
@@ -49,18 +54,64 @@ def test_lightgbm_alone_when_river_has_learned_nothing(lgbm):
     assert not scorer.conservative_mode
 
 
-def test_river_weight_grows_with_its_performance_and_is_capped(lgbm, trained_online):
-    scorer = BlendedScorer(lgbm, trained_online, RuleScorer())
+class ConstantModel:
+    """A LightGBM stand-in that says ``p`` for everything: a poor reference once labels carry signal."""
+
+    def __init__(self, p: float, version: str = "constant") -> None:
+        self.p, self.version = p, version
+
+    def predict_matrix(self, X):
+        return {t: np.full(len(X), self.p) for t in TARGETS}
+
+    def score_batch(self, rows):
+        return [ScoredRisk(injury=self.p, accident=self.p, reasons=[], source="lightgbm", conservative=False)
+                for _ in rows]
+
+
+def _learn(scorer: BlendedScorer, frame) -> None:
+    rows = frame.to_dict("records")
+    for i in range(0, len(rows), 500):  # in batches, as the processor hands them over
+        scorer.learn([(x, bool(x["y_injury"]), bool(x["y_accident"])) for x in rows[i:i + 500]])
+
+
+def test_river_earns_weight_when_it_out_predicts_lightgbm_and_the_weight_follows_the_edge():
+    reference = ConstantModel(0.5)  # knows nothing, and is badly calibrated for a rare event
+    scorer = BlendedScorer(reference, OnlineRiskModel(), RuleScorer())
+    _learn(scorer, synthetic_frame(3000, seed=4))
+    edge = scorer.online.edge("injury")
+    assert edge > 50  # River's log loss is far below log 2 per example
     w = scorer.river_weight("injury")
-    assert 0.0 < w <= MAX_RIVER_WEIGHT
-    auc_l, auc_r, n = lgbm.bundle.test_auc("injury"), trained_online.auc("injury"), trained_online.n_learned
-    expected = min(MAX_RIVER_WEIGHT, min(max((auc_r - 0.5) / (auc_l - 0.5), 0), 1) * n / (n + 5000))
-    assert w == pytest.approx(expected)
+    assert w == pytest.approx(MAX_RIVER_WEIGHT / (1 + math.exp(-(edge + math.log(RIVER_PRIOR_SHARE / (1 - RIVER_PRIOR_SHARE))))))
+    assert w > 0.99 * MAX_RIVER_WEIGHT
     out = scorer.score_batch(ROWS)
-    base = lgbm.score_batch(ROWS)
-    river = [trained_online.predict_proba_one(r) for r in ROWS]
+    river = [scorer.online.predict_proba_one(r) for r in ROWS]
     assert out[0].source == "lightgbm+river"
-    assert out[0].injury == pytest.approx((1 - w) * base[0].injury + w * river[0]["injury"])
+    assert out[0].injury == pytest.approx((1 - w) * 0.5 + w * river[0]["injury"])
+
+
+def test_river_gets_no_weight_while_lightgbm_predicts_better(lgbm):
+    scorer = BlendedScorer(lgbm, OnlineRiskModel(), RuleScorer())
+    _learn(scorer, synthetic_frame(3000, seed=4))
+    assert scorer.online.n_positive["injury"] >= 20 and scorer.online.n_paired["injury"] == 3000
+    assert scorer.online.edge("injury") < 0  # LightGBM (trained on this generator) beats a River still learning
+    assert scorer.river_weight("injury") < 0.01 * MAX_RIVER_WEIGHT
+
+
+def test_a_new_lightgbm_version_must_be_beaten_again():
+    scorer = BlendedScorer(ConstantModel(0.5, "v1"), OnlineRiskModel(), RuleScorer())
+    _learn(scorer, synthetic_frame(1000, seed=4))
+    assert scorer.river_weight("injury") > 0.5 * MAX_RIVER_WEIGHT
+    scorer.lgbm = ConstantModel(0.5, "v2")  # hot reload of another artifact
+    assert scorer.river_weight("injury") == 0.0  # evidence about v1 says nothing about v2
+    _learn(scorer, synthetic_frame(200, seed=5))
+    assert scorer.online.reference_version == "v2" and scorer.online.n_paired["injury"] == 200
+
+
+def test_river_learns_unpaired_without_lightgbm_and_its_weight_stays_zero(trained_online):
+    online = OnlineRiskModel()
+    scorer = BlendedScorer(None, online, RuleScorer())
+    assert scorer.learn([(ROWS[0], True, False)]) == 1
+    assert online.n_learned == 1 and online.n_paired["injury"] == 0 and scorer.river_weight("injury") == 0.0
 
 
 def test_no_model_means_rules_and_conservative(trained_online):
@@ -111,5 +162,5 @@ def test_model_versions_and_hot_swap(lgbm, trained_online):
     scorer = BlendedScorer(None, trained_online, RuleScorer())
     scorer.lgbm = lgbm  # the worker swaps in a new artifact like this
     v = scorer.model_versions()
-    assert v == {"lightgbm": "test-tiny", "river": f"river-logreg:n={trained_online.n_learned}", "rules": "1"}
+    assert v == {"lightgbm": "test-tiny", "river": f"river-logreg-sgd:n={trained_online.n_learned}", "rules": "1"}
     assert not scorer.conservative_mode

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 
 import pytest
 
 from features.catalog import FEATURE_NAMES
 from models.errors import ModelLoadError
-from models.online import LabelBuffer, OnlineRiskModel
+from models.online import EDGE_MEMORY, ESTIMATORS, LabelBuffer, OnlineRiskModel
 from models.synthetic import synthetic_frame
 
 
@@ -55,6 +56,61 @@ def test_state_survives_a_restart():
     probe = synthetic_frame(5, seed=9).to_dict("records")
     assert [model.predict_proba_one(x) for x in probe] == [again.predict_proba_one(x) for x in probe]
     assert again.n_learned == 300 and again.metrics() == model.metrics()
+
+
+def test_edge_is_the_discounted_paired_log_loss_difference():
+    model = OnlineRiskModel()
+    x = {"heat_index_c": 40.0}
+    expected = 0.0
+    for k in range(5):
+        y = k % 2 == 0
+        p = model.predict_proba_one(x)["accident"]
+        ref = 0.3
+        gain = -math.log(ref if y else 1 - ref) + math.log(p if y else 1 - p)
+        expected = expected * (1 - 1 / EDGE_MEMORY) + gain
+        model.learn_one(x, False, y, reference={"injury": 0.01, "accident": ref}, reference_version="v1")
+    assert model.edge("accident") == pytest.approx(expected, rel=1e-12)
+    assert model.n_paired["accident"] == 5
+    assert model.metrics()["accident"]["reference_log_loss"] == pytest.approx(
+        -(3 * math.log(0.3) + 2 * math.log(0.7)) / 5)
+    model.learn_one(x, False, False, reference={"injury": 0.01, "accident": 0.3}, reference_version="v2")
+    assert model.n_paired["accident"] == 1 and model.reference_version == "v2"  # a new reference starts over
+
+
+def test_unpaired_learning_leaves_the_edge_alone():
+    model = OnlineRiskModel()
+    model.learn_one({"heat_index_c": 40.0}, True, True)
+    assert model.edge("injury") == 0.0 and model.n_paired["injury"] == 0
+    assert model.metrics()["injury"]["reference_log_loss"] is None
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_every_candidate_estimator_learns_and_predicts_probabilities(name):
+    model = OnlineRiskModel(name)
+    for x in synthetic_frame(60, seed=3).to_dict("records"):
+        model.learn_one(x, bool(x["y_injury"]), bool(x["y_accident"]))
+    p = model.predict_proba_one({"heat_index_c": 41.0})
+    assert all(0.0 <= v <= 1.0 for v in p.values()) and model.version == f"river-{name}:n=60"
+
+
+def test_unknown_estimator_is_named():
+    with pytest.raises(ValueError, match="unknown online estimator 'xgb'.*logreg-sgd"):
+        OnlineRiskModel("xgb")
+
+
+def test_state_pickled_before_the_edge_existed_still_loads():
+    model = OnlineRiskModel()
+    state = dict(model.__dict__)
+    for key in ("_edge", "n_paired", "reference_version", "estimator"):
+        state.pop(key)
+    for m in state["_metrics"].values():
+        m.pop("reference_log_loss")
+    old = OnlineRiskModel.__new__(OnlineRiskModel)
+    old.__dict__.update(state)
+    again = OnlineRiskModel.from_bytes(pickle.dumps(old))
+    assert again.estimator == "logreg-sgd" and again.edge("injury") == 0.0
+    again.learn_one({"heat_index_c": 40.0}, True, False, reference={"injury": 0.1, "accident": 0.1}, reference_version="v")
+    assert again.n_paired["injury"] == 1
 
 
 @pytest.mark.parametrize("blob", [b"", b"not a pickle", __import__("pickle").dumps({"a": 1})])
