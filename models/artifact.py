@@ -101,11 +101,6 @@ class ModelBundle:
     def horizon_min(self) -> int:
         return int(self.metadata["horizon_min"])
 
-    def test_auc(self, target: str) -> float | None:
-        """Held-out ROC-AUC of ``target`` from the metadata card (used to weight the online model)."""
-        value = self.metadata.get("metrics", {}).get(target, {}).get("roc_auc")
-        return float(value) if value is not None and math.isfinite(value) else None
-
     def population_rate(self, target: str) -> float | None:
         """Mean served probability of ``target`` within the horizon over a held-out fleet at scale 1.
 
@@ -165,6 +160,21 @@ def save_artifact(
     if set_current:
         (Path(out_dir) / CURRENT_FILE).write_text(version + "\n")
     return target_dir
+
+
+def update_card(artifact_dir: Path, blocks: dict[str, Any]) -> Path:
+    """Set top-level ``blocks`` in ``artifact_dir/metadata.json`` (atomically); the models are not touched.
+
+    Used by ``riskstream evaluate --update-card`` to record held-out metrics and the served
+    population next to the model they describe. The new mtime makes running workers reload it.
+    """
+    meta_path = Path(artifact_dir) / METADATA_FILE
+    card = json.loads(meta_path.read_text())
+    card.update(blocks)
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_json_safe(card), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+    tmp.replace(meta_path)
+    return meta_path
 
 
 def current_artifact_dir(path: Path | None = None) -> Path:

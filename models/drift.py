@@ -27,7 +27,7 @@ import math
 import pickle
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,7 @@ from models.artifact import TARGETS, Calibrator, ModelBundle
 from models.blend import BlendedScorer
 from models.holdout import EVAL_SEED_OFFSET
 from models.labels import LabelBuffer
-from models.online import OnlineRiskModel
+from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
 from models.scoring import LightGBMScorer
 from models.train import ShardSpec, map_shards, simulate_with_incidents
 
@@ -67,20 +67,26 @@ def native_bundle(bundle: ModelBundle, scale: float | None = None) -> ModelBundl
 
 def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain_crash_rr: float,
                 hazard_scale: float, start_day: int, rain_mm_h: float | None = RAIN_EVERYWHERE_MM_H,
-                shards: int = 2, workers: int = 2,
-                progress: bool = True, cache_dir: Path | None = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Simulate the drift fleet in ``shards`` processes; returns (snapshots sorted by time, incidents)."""
+                shards: int = 2, workers: int = 2, progress: bool = True, cache_dir: Path | None = None,
+                seed_offset: int = DRIFT_SEED_OFFSET, prefix: str = "drift",
+                scenario: str = "default") -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Simulate the drift fleet in ``shards`` processes; returns (snapshots sorted by time, incidents).
+
+    ``seed_offset``/``prefix`` make it another fleet of its own (the online-estimator selection
+    stream uses this with no drift: ``rain_crash_rr=1``, ``rain_mm_h=None``).
+    """
     sizes = [riders // shards + (i < riders % shards) for i in range(shards)]
     weather = (("precipitation_mm_h", rain_mm_h),) if rain_mm_h is not None else None
-    specs = [ShardSpec(i, n, hours, seed + DRIFT_SEED_OFFSET, "default", hazard_scale=hazard_scale, start_day=start_day,
-                       prefix="drift", drift=(drift_after_h * 3600.0, rain_crash_rr), weather=weather)
+    drift = (drift_after_h * 3600.0, rain_crash_rr) if rain_crash_rr != 1.0 else None
+    specs = [ShardSpec(i, n, hours, seed + seed_offset, scenario, hazard_scale=hazard_scale, start_day=start_day,
+                       prefix=prefix, drift=drift, weather=weather)
              for i, n in enumerate(sizes) if n]
     key = hashlib.sha256(json.dumps([asdict(s) for s in specs], sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"drift-{key}.pkl" if cache_dir is not None else None
+    path = Path(cache_dir) / f"{prefix}-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
         with open(path, "rb") as fh:
             return pickle.load(fh)  # our own cache file, written below
-    parts = map_shards(simulate_with_incidents, specs, workers, "simulate drift", progress)
+    parts = map_shards(simulate_with_incidents, specs, workers, f"simulate {prefix}", progress)
     frame = pd.concat([p[0] for p in parts], ignore_index=True).sort_values(["ts", "rider_id"], kind="stable")
     result = frame.reset_index(drop=True), [inc for p in parts for inc in p[1]]
     if path is not None:
@@ -90,39 +96,52 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
     return result
 
 
+def labelled_examples(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: int,
+                      progress: bool = True) -> Iterator[tuple[int, list[tuple[dict[str, Any], bool, bool]]]]:
+    """Replay snapshots and incident reports in event time as the worker does.
+
+    Yields ``(i, examples)`` before snapshot ``i`` is scored: the labelled examples whose label
+    arrived by then (reports label recent snapshots positive; snapshots older than the horizon
+    leave as negatives), in the order the worker would learn them. A last ``(len(frame), ...)``
+    is not produced: examples still waiting for a label at the end are not learned.
+    """
+    labels = LabelBuffer(horizon_min=horizon_min)
+    rows = frame[list(FEATURE_NAMES)].to_dict("records")
+    reports = sorted((float(i["reported_epoch"]), float(i["epoch"]), str(i["rider_id"]), str(i["kind"])) for i in incidents)
+    heapq.heapify(reports)
+    ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
+    pending: list[tuple[dict[str, Any], bool, bool]] = []
+    for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
+        while reports and reports[0][0] <= ts[i]:
+            _, epoch, rid, kind = heapq.heappop(reports)
+            pending.extend(labels.on_incident(rid, epoch, kind))
+        yield i, pending
+        pending = list(labels.add_snapshot(rider[i], ts[i], rows[i]))
+
+
 def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]],
-                       progress: bool = True, scale: float | None = None) -> pd.DataFrame:
+                       progress: bool = True, scale: float | None = None,
+                       estimator: str = DEFAULT_ESTIMATOR) -> pd.DataFrame:
     """Replay snapshots and incident reports in time order; per snapshot the predictions made then.
 
     Returns ``frame``'s ``rider_id``, ``ts``, labels and oracles plus ``p_<target>_lightgbm``,
     ``p_<target>_blend``, ``p_<target>_river`` and ``w_<target>`` (River's weight).
     """
     lgbm = LightGBMScorer(native_bundle(bundle, scale), explain_min_risk=math.inf)
-    online = OnlineRiskModel()
+    online = OnlineRiskModel(estimator)
     blend = BlendedScorer(lgbm=lgbm, online=online, clock=lambda: 0.0)
-    labels = LabelBuffer(horizon_min=bundle.horizon_min)
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     p_lgbm = lgbm.predict_matrix(X)
     rows = frame[list(FEATURE_NAMES)].to_dict("records")
-    reports = sorted((float(i["reported_epoch"]), float(i["epoch"]), str(i["rider_id"]), str(i["kind"])) for i in incidents)
-    heapq.heapify(reports)
     out = {f"{c}_{t}": np.zeros(len(frame)) for c in ("p_river", "p_blend", "w") for t in TARGETS}
-    ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
-
-    def learn(examples: list[tuple[dict[str, Any], bool, bool]]) -> None:
+    for i, examples in labelled_examples(frame, incidents, bundle.horizon_min, progress):
         blend.learn(examples)
-
-    for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
-        while reports and reports[0][0] <= ts[i]:
-            _, epoch, rid, kind = heapq.heappop(reports)
-            learn(labels.on_incident(rid, epoch, kind))
         p_river = online.predict_proba_one(rows[i])
         for t in TARGETS:
             w = blend.river_weight(t)
             out[f"w_{t}"][i] = w
             out[f"p_river_{t}"][i] = p_river[t]
             out[f"p_blend_{t}"][i] = (1 - w) * p_lgbm[t][i] + w * p_river[t]
-        learn(labels.add_snapshot(rider[i], ts[i], rows[i]))
     keep = ["rider_id", "ts", *[c for c in frame if c.startswith(("y_", "p_"))]]
     res = frame[keep].copy()
     for t in TARGETS:

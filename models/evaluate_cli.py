@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FEATURE_NAMES
-from models.artifact import TARGETS, ModelBundle, load_artifact
+from models.artifact import TARGETS, ModelBundle, load_artifact, update_card
 from models.evaluate import (alert_precision_recall, binary_metrics, paired_auc_difference, rider_bootstrap,
                              to_scale)
 from models.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
@@ -165,8 +165,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-after-h", type=float, default=4.0, help="hours until rain becomes more dangerous")
     p.add_argument("--drift-scale", type=float, default=1.0, help="hazard scale of the drift fleet (default 1, as served)")
     p.add_argument("--drift-rr", type=float, default=4.0, help="extra crash multiplier in rain after the drift")
+    p.add_argument("--online-select", action="store_true",
+                   help="also compare the River estimators prequentially on a fleet of their own (models.online_select)")
+    p.add_argument("--select-riders", type=int, default=200, help="riders of the estimator-selection fleet")
+    p.add_argument("--select-hours", type=float, default=8.0, help="simulated hours of the estimator-selection fleet")
     p.add_argument("--compare", type=Path, default=None,
                    help="another artifact directory: add paired ROC-AUC and log-loss differences against it")
+    p.add_argument("--update-card", action="store_true",
+                   help="write the held-out metrics and the served population (class mean for pricing, base rate for "
+                        "alert thresholds) into the artifact's metadata.json")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default: cores)")
     p.add_argument("--no-cache", action="store_true", help=f"re-simulate instead of using {CACHE_DIR}")
     return p
@@ -192,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"Regenerate: `{_command(argv)}` (simulated fleets are cached in `{CACHE_DIR}`).", "",
              *_method_md(meta, k, day)]
     reliability: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+    card: dict[str, Any] = {"heldout_metrics": {}}
     first: tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]] | None = None
     for title, tag, scale, riders in sets:
         frame = cached_frame(holdout_specs(seed, riders, args.hours, scale, start_day=day), cache, args.workers,
@@ -200,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         scores = score_frame(bundle, frame, scale)
         table = metrics_table(frame, scores, scale, args.bootstrap, seed)
         lines += _metrics_md(title, frame, table, scale)
+        card["heldout_metrics"][tag] = _card_metrics(table, scale, riders, args.hours, frame)
+        if scale == 1.0:
+            card["population"] = _population(table, frame, bundle, riders, args)
         if args.compare is not None:
             lines += _compare_md(bundle, load_artifact(args.compare), frame, scores, scale, args.bootstrap, seed)
         for t in TARGETS:
@@ -223,13 +234,39 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"![Gain importance]({rel(paths['gain'])})", "",
               f"![Mean absolute TreeSHAP contribution]({rel(paths['contrib'])})", "",
               "Contributions: mean |pred_contrib| over 5,000 held-out snapshots (log-odds, before calibration).", ""]
+    if args.online_select:
+        lines += _online_select_section(bundle, args, seed, day)
     if args.drift:
         lines += _drift_section(bundle, args, seed, day, img, rel)
+    if args.update_card:
+        if bundle.path is None:
+            raise SystemExit("--update-card needs an artifact directory")
+        print(f"card updated: {update_card(bundle.path, card)}")
     lines += [f"_Generated in {time.monotonic() - started:.0f} s._", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print(f"report written to {args.out}")
     return 0
+
+
+CARD_KEYS = ("n", "n_pos", "base_rate", "mean_pred", "roc_auc", "pr_auc", "brier", "log_loss", "ece")
+
+
+def _card_metrics(table: dict[str, dict[str, dict[str, Any]]], scale: float, riders: int, hours: float,
+                  frame: pd.DataFrame) -> dict[str, Any]:
+    """The held-out numbers worth keeping on the artifact card, per target and scorer."""
+    return {"hazard_scale": scale, "riders": riders, "hours": hours, "snapshots": len(frame),
+            **{t: {s: {k: table[t][s][k] for k in CARD_KEYS} for s in SCORERS} for t in TARGETS}}
+
+
+def _population(table: dict[str, dict[str, dict[str, Any]]], frame: pd.DataFrame, bundle: ModelBundle, riders: int,
+                args: argparse.Namespace) -> dict[str, Any]:
+    """The card's ``population`` block (:meth:`ModelBundle.population_rate`) from the scale-1 held-out fleet."""
+    return {"source": f"held-out fleet at scale 1 (as served): {riders} riders, {args.hours:g} h, "
+                      f"{len(frame):,} snapshots; `riskstream evaluate --update-card`",
+            "hazard_scale": 1.0, "horizon_min": bundle.horizon_min,
+            **{t: {"mean_p": table[t]["lightgbm"]["mean_pred"], "base_rate": table[t]["lightgbm"]["base_rate"],
+                   "n": table[t]["lightgbm"]["n"]} for t in TARGETS}}
 
 
 def _command(argv: Sequence[str] | None) -> str:
@@ -261,6 +298,36 @@ def _method_md(meta: dict[str, Any], k: float, day: int) -> list[str]:
         "model has.",
         "- Intervals: 95 % percentile intervals from resampling whole riders (a rider's snapshots share "
         "incidents), paired for differences. ECE: 10 equal-count bins.", ""]
+
+
+def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day: int) -> list[str]:
+    from sklearn.metrics import log_loss
+
+    from models.drift import drift_frame
+    from models.online import DEFAULT_ESTIMATOR
+    from models.online_select import SELECT_SEED_OFFSET, choose, compare, report_md, stream_examples
+
+    frame, incidents = drift_frame(seed, args.select_riders, args.select_hours, 0.0, 1.0, 1.0, start_day=day + 4,
+                                   rain_mm_h=None, workers=args.workers or 2, seed_offset=SELECT_SEED_OFFSET,
+                                   prefix="select", cache_dir=None if args.no_cache else CACHE_DIR)
+    examples = stream_examples(frame, incidents, bundle.horizon_min)
+    results = compare(examples)
+    chosen = choose(results)
+    served = LightGBMScorer(bundle).predict_matrix(np.array([[x.get(f, math.nan) for f in FEATURE_NAMES]
+                                                             for x, _, _ in examples], dtype=float))
+    ref = {t: float(log_loss(np.array([ex[1 if t == "injury" else 2] for ex in examples], dtype=int),
+                             np.clip(served[t], 1e-6, 1 - 1e-6), labels=[0, 1])) for t in TARGETS}
+    how = (f"{args.select_riders} riders (seed + {SELECT_SEED_OFFSET}, ids `select…`), {args.select_hours:g} h at scale 1, "
+           f"default scenario, no drift: {len(examples):,} labelled examples in the order and with the delays the "
+           "worker learns them. Test-then-train: every prediction was made before its example was learned. "
+           "The choice is the lowest summed log loss; within 0.5 % of it, the cheapest (`models.online_select.choose`).")
+    verdict = ("This is the worker's default (`models.online.DEFAULT_ESTIMATOR`)." if chosen == DEFAULT_ESTIMATOR else
+               f"**The worker's default is `{DEFAULT_ESTIMATOR}`, not the chosen `{chosen}`: update "
+               "`models.online.DEFAULT_ESTIMATOR` and `RISKSTREAM_WORKER__ONLINE_ESTIMATOR`'s default.**")
+    return ["## Online model: choosing the River estimator", "",
+            *report_md(results, chosen, "Prequential comparison", how),
+            f"For scale: the shipped LightGBM, trained offline, has log loss {ref['injury']:.4f} (injury) and "
+            f"{ref['accident']:.4f} (accident) on the same examples. Chosen: `{chosen}`. {verdict}", ""]
 
 
 def _drift_summary(res: pd.DataFrame, target: str, after_h: float) -> str:

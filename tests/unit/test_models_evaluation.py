@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from models import load_artifact
-from models.artifact import Calibrator
+from models.artifact import Calibrator, update_card
 from models.checks import tiny_artifact
+from models.blend import MAX_RIVER_WEIGHT
 from models.drift import native_bundle, prequential_replay, windowed_metrics
 from models.evaluate import alert_precision_recall, paired_auc_difference, rider_bootstrap, to_scale
-from models.evaluate_cli import _parser, importance, metrics_table, score_frame
+from models.evaluate_cli import _card_metrics, _parser, _population, importance, metrics_table, score_frame
 from models.fit import split_by_rider
 from models.holdout import assert_disjoint, eval_start_day, holdout_specs, training_span
 from models.synthetic import synthetic_frame
@@ -120,13 +121,33 @@ def test_report_metrics_on_a_synthetic_holdout(bundle, frame):
     assert "--drift" in _parser().format_help()
 
 
+def test_update_card_records_heldout_metrics_and_the_population_without_touching_the_models(tmp_path, frame):
+    import argparse
+    import json
+
+    before = load_artifact(tiny_artifact(tmp_path))
+    path = before.path
+    models_before = {t: (path / f"{t}.txt").read_bytes() for t in ("injury", "accident")}
+    assert before.population_rate("injury") is None  # the tiny artifact's card has no population yet
+    table = metrics_table(frame, score_frame(before, frame, scale=1.0), scale=1.0, n_boot=5, seed=0)
+    update_card(path, {"heldout_metrics": {"scale1": _card_metrics(table, 1.0, 60, 16.0, frame)},
+                       "population": _population(table, frame, before, 60, argparse.Namespace(hours=16.0))})
+    after = load_artifact(path)
+    assert after.population_rate("injury") == pytest.approx(table["injury"]["lightgbm"]["mean_pred"])
+    assert after.metadata["heldout_metrics"]["scale1"]["accident"]["rules"]["roc_auc"] == pytest.approx(
+        table["accident"]["rules"]["roc_auc"])
+    assert {t: (path / f"{t}.txt").read_bytes() for t in ("injury", "accident")} == models_before
+    json.loads((path / "metadata.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert "--update-card" in _parser().format_help() and "--online-select" in _parser().format_help()
+
+
 def test_prequential_replay_learns_from_delayed_labels_only(bundle):
     f = synthetic_frame(400, seed=2, riders=20)
     f = f.assign(ts=1_780_000_000.0 + np.arange(400) * 60.0, p_injury_future=0.1, p_accident_future=0.1)
     incidents = [{"rider_id": r, "epoch": t + 30.0, "reported_epoch": t + 900.0, "kind": "crash"}
                  for r, t in f.loc[f["y_accident"] == 1, ["rider_id", "ts"]].itertuples(index=False)]
     res = prequential_replay(bundle, f, incidents, progress=False)
-    assert len(res) == len(f) and res["w_accident"].between(0, 0.5).all()
+    assert len(res) == len(f) and res["w_accident"].between(0, MAX_RIVER_WEIGHT).all()
     first = res.iloc[0]
     assert first["p_accident_blend"] == pytest.approx(first["p_accident_lightgbm"])  # nothing learned yet
     w = windowed_metrics(res, "accident", 1.0, ("lightgbm", "blend", "river"))

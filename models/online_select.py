@@ -1,0 +1,123 @@
+"""Choosing the online model's estimator by measured prequential performance.
+
+Every candidate in :data:`models.online.ESTIMATORS` learns the same stream of labelled
+examples, in the order and with the delays the worker sees them
+(:func:`models.drift.labelled_examples`: snapshots every 5 min, labelled by incident
+reports or aged out as negatives after the horizon). Each example is scored before it is
+learned (test-then-train), so every number is on data the learner had not seen.
+
+The choice is the candidate with the lowest prequential log loss summed over both
+targets: log loss is a proper scoring rule, and the blend mixes probabilities, so a
+learner that ranks well but is badly calibrated would hurt. Among candidates within
+:data:`TIE_TOLERANCE` of the best, the cheapest per example wins. The stream is a fleet of
+its own (seed + 3000, ids ``select…``), neither training, held-out nor drift riders, so the
+choice is not tuned on the data the reports are measured on.
+
+>>> from models.synthetic import synthetic_frame
+>>> rows = synthetic_frame(300, seed=1).to_dict("records")
+>>> stream = [(x, bool(x["y_injury"]), bool(x["y_accident"])) for x in rows]
+>>> res = compare(stream, ["logreg-sgd", "gaussian-nb"], progress=False)
+>>> sorted(res), sorted(res["logreg-sgd"])[:3]
+(['gaussian-nb', 'logreg-sgd'], ['learn_us', 'log_loss', 'log_loss_accident'])
+>>> choose(res) in res
+True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from sklearn.metrics import log_loss, roc_auc_score
+from tqdm.auto import tqdm
+
+from models.artifact import TARGETS
+from models.online import ESTIMATORS, OnlineRiskModel
+
+Example = tuple[dict[str, Any], bool, bool]
+
+#: Candidates whose summed log loss is within this fraction of the best count as tied; the cheapest wins.
+TIE_TOLERANCE = 0.005
+#: The selection fleet's seed offset (training 0, held-out 1000, drift 2000).
+SELECT_SEED_OFFSET = 3000
+
+
+def compare(examples: Sequence[Example], estimators: Iterable[str] | None = None,
+            progress: bool = True) -> dict[str, dict[str, float]]:
+    """Prequential metrics of each estimator on ``examples``: log loss and ROC-AUC per target, µs per example.
+
+    ``log_loss`` is the sum over targets; ``log_loss_late_<target>`` covers the second half of
+    the stream only (after the warm-up), to tell slow starters from poor learners.
+    """
+    names = list(estimators) if estimators is not None else list(ESTIMATORS)
+    ys = {t: np.array([ex[1 if t == "injury" else 2] for ex in examples], dtype=int) for t in TARGETS}
+    half = len(examples) // 2
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        model = OnlineRiskModel(name)
+        preds = {t: np.empty(len(examples)) for t in TARGETS}
+        learn_s = predict_s = 0.0
+        for i, (x, y_inj, y_acc) in enumerate(tqdm(examples, desc=f"prequential {name}", unit="ex",
+                                                   disable=not progress, mininterval=1.0)):
+            t0 = time.perf_counter()
+            p = model.predict_proba_one(x)
+            t1 = time.perf_counter()
+            model.learn_one(x, y_inj, y_acc)
+            learn_s += time.perf_counter() - t1
+            predict_s += t1 - t0
+            for t in TARGETS:
+                preds[t][i] = p[t]
+        row: dict[str, float] = {"learn_us": 1e6 * learn_s / max(len(examples), 1),
+                                 "predict_us": 1e6 * predict_s / max(len(examples), 1)}
+        for t in TARGETS:
+            y, q = ys[t], np.clip(preds[t], 1e-6, 1 - 1e-6)
+            row[f"log_loss_{t}"] = float(log_loss(y, q, labels=[0, 1]))
+            row[f"log_loss_late_{t}"] = float(log_loss(y[half:], q[half:], labels=[0, 1]))
+            row[f"roc_auc_{t}"] = float(roc_auc_score(y, q)) if 0 < y.sum() < y.size else math.nan
+            row[f"positives_{t}"] = float(y.sum())
+        row["log_loss"] = sum(row[f"log_loss_{t}"] for t in TARGETS)
+        out[name] = row
+    return out
+
+
+def choose(results: dict[str, dict[str, float]], tolerance: float = TIE_TOLERANCE) -> str:
+    """The estimator with the lowest summed log loss; within ``tolerance`` of it, the cheapest.
+
+    >>> choose({"a": {"log_loss": 0.500, "learn_us": 90.0, "predict_us": 10.0},
+    ...         "b": {"log_loss": 0.501, "learn_us": 20.0, "predict_us": 5.0},
+    ...         "c": {"log_loss": 0.400, "learn_us": 900.0, "predict_us": 90.0}})
+    'c'
+    >>> choose({"a": {"log_loss": 0.500, "learn_us": 90.0, "predict_us": 10.0},
+    ...         "b": {"log_loss": 0.501, "learn_us": 20.0, "predict_us": 5.0}})
+    'b'
+    """
+    best = min(r["log_loss"] for r in results.values())
+    tied = [n for n, r in results.items() if r["log_loss"] <= best * (1.0 + tolerance)]
+    return min(tied, key=lambda n: (results[n]["learn_us"] + results[n]["predict_us"], n))
+
+
+def stream_examples(frame: Any, incidents: list[dict[str, Any]], horizon_min: int, progress: bool = True) -> list[Example]:
+    """All labelled examples of a simulated fleet, in the order the worker would learn them."""
+    from models.drift import labelled_examples
+
+    out: list[Example] = []
+    for _, examples in labelled_examples(frame, incidents, horizon_min, progress):
+        out.extend(examples)
+    return out
+
+
+def report_md(results: dict[str, dict[str, float]], chosen: str, title: str, how: str) -> list[str]:
+    """A Markdown table of :func:`compare`'s results, best first, with the choice marked."""
+    lines = [f"### {title}", "", how, "",
+             "| estimator | log loss (sum) | log loss injury | log loss accident | 2nd half injury | 2nd half accident "
+             "| AUC injury | AUC accident | µs learn | µs predict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in sorted(results.items(), key=lambda kv: kv[1]["log_loss"]):
+        mark = " **(chosen)**" if name == chosen else ""
+        lines.append(
+            f"| `{name}`{mark} | {r['log_loss']:.4f} | {r['log_loss_injury']:.4f} | {r['log_loss_accident']:.4f} | "
+            f"{r['log_loss_late_injury']:.4f} | {r['log_loss_late_accident']:.4f} | {r['roc_auc_injury']:.3f} | "
+            f"{r['roc_auc_accident']:.3f} | {r['learn_us']:.0f} | {r['predict_us']:.0f} |")
+    return lines + [""]
