@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import zlib
 from collections import deque
 from dataclasses import replace
 from typing import Callable, Iterable, Sequence
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 MAX_RIVER_WEIGHT = 0.8  # project choice: LightGBM, validated on held-out data, keeps at least 20 %
 RIVER_PRIOR_SHARE = 0.01  # π: River must out-predict LightGBM by ≈ 4.6 nats to get half the cap
 MIN_RIVER_POSITIVES = 20
+#: Snapshot keys holding the models' live probabilities (not features: every scorer ignores them).
+SNAPSHOT_PREFIX = "_scored_"
 MISJUDGEMENT_LIMIT = 3
 MISJUDGEMENT_WINDOW_S = 3600.0
 FAILURE_LIMIT = 3
@@ -115,27 +118,50 @@ class BlendedScorer:
     def learn(self, examples: Iterable[tuple[FeatureRow, bool, bool]]) -> int:
         """Teach the online model labelled examples, each paired with LightGBM's score for it.
 
-        LightGBM scores the examples in one batch (the same features it scored when they
-        were live, so the same probabilities unless the artifact changed since); without a
-        LightGBM model River learns unpaired. Returns the number of examples learned.
+        A snapshot made by :meth:`snapshot_row` carries both models' live probabilities, and
+        those are what is compared (each model judged on what it said before the label was
+        known). For other examples, or when LightGBM changed since, LightGBM scores them now
+        in one batch and River is judged on a score made now. Without a LightGBM model River
+        learns unpaired. Returns the number of examples learned.
         """
         if self.online is None:
             return 0
         batch = list(examples)
         if not batch:
             return 0
-        reference: list[dict[str, float]] | None = None
-        if self.lgbm is not None:
+        version = self.lgbm.version if self.lgbm is not None else None
+        crc = float(zlib.crc32(version.encode())) if version is not None else None
+        refs: list[dict[str, float] | None] = [None] * len(batch)
+        redo = []
+        for i, (x, _, _) in enumerate(batch):
+            stored = {t: x.get(f"{SNAPSHOT_PREFIX}lightgbm_{t}") for t in TARGETS}
+            if crc is not None and x.get(f"{SNAPSHOT_PREFIX}lightgbm_crc") == crc and None not in stored.values():
+                refs[i] = stored  # type: ignore[assignment]
+            elif crc is not None:
+                redo.append(i)
+        if redo:
             try:
-                p = self.lgbm.predict_matrix(feature_matrix([x for x, _, _ in batch]))
-                reference = [{t: float(p[t][i]) for t in TARGETS} for i in range(len(batch))]
+                p = self.lgbm.predict_matrix(feature_matrix([batch[i][0] for i in redo]))  # type: ignore[union-attr]
+                for k, i in enumerate(redo):
+                    refs[i] = {t: float(p[t][k]) for t in TARGETS}
             except Exception as exc:  # learning must not stop on a scoring failure; River learns unpaired
                 log.error("LightGBM failed to score labelled examples, River learns them unpaired: %s", exc)
-        version = self.lgbm.version if reference is not None and self.lgbm is not None else None
-        for i, (x, y_injury, y_accident) in enumerate(batch):
-            self.online.learn_one(x, y_injury, y_accident,
-                                  reference=reference[i] if reference is not None else None, reference_version=version)
+                for i in redo:
+                    refs[i] = None
+        for (x, y_injury, y_accident), ref in zip(batch, refs):
+            own = {t: x.get(f"{SNAPSHOT_PREFIX}river_{t}") for t in TARGETS}
+            self.online.learn_one(x, y_injury, y_accident, reference=ref, reference_version=version if ref else None,
+                                  prediction=own if None not in own.values() else None)
         return len(batch)
+
+    def snapshot_row(self, features: FeatureRow, scored: ScoredRisk) -> dict[str, float | None]:
+        """The features to keep for a delayed label, plus the models' live probabilities (see :meth:`learn`)."""
+        row: dict[str, float | None] = dict(features)  # type: ignore[arg-type]
+        for key, value in scored.components.items():
+            row[f"{SNAPSHOT_PREFIX}{key}"] = value
+        if self.lgbm is not None and "lightgbm_injury" in scored.components:
+            row[f"{SNAPSHOT_PREFIX}lightgbm_crc"] = float(zlib.crc32(self.lgbm.version.encode()))
+        return row
 
     def model_versions(self) -> dict[str, str]:
         return {
@@ -158,23 +184,30 @@ class BlendedScorer:
                 self._trip(now, f"{self._consecutive_failures} consecutive model failures")
             return None
         self._consecutive_failures = 0
-        weights = {t: self.river_weight(t) for t in TARGETS}
-        if not any(weights.values()):
-            return scored
-        blended = []
-        for row, s in zip(rows, scored):
+        p_river: list[dict[str, float]] | None = None
+        if self.online is not None:
             try:
-                p_river = self.online.predict_proba_one(row)  # type: ignore[union-attr]
+                p_river = [self.online.predict_proba_one(row) for row in rows]
             except Exception as exc:
                 log.error("online model failed, LightGBM alone: %s", exc)
-                return scored
-            blended.append(replace(
+        weights = {t: self.river_weight(t) if p_river is not None else 0.0 for t in TARGETS}
+        out = []
+        for k, s in enumerate(scored):
+            parts = {f"lightgbm_{t}": getattr(s, t) for t in TARGETS}
+            if p_river is None:
+                out.append(replace(s, components=parts))
+                continue
+            parts.update({f"river_{t}": p_river[k][t] for t in TARGETS})
+            if not any(weights.values()):
+                out.append(replace(s, components=parts))
+                continue
+            out.append(replace(
                 s,
-                injury=(1 - weights["injury"]) * s.injury + weights["injury"] * p_river["injury"],
-                accident=(1 - weights["accident"]) * s.accident + weights["accident"] * p_river["accident"],
-                source="lightgbm+river",
+                injury=(1 - weights["injury"]) * s.injury + weights["injury"] * p_river[k]["injury"],
+                accident=(1 - weights["accident"]) * s.accident + weights["accident"] * p_river[k]["accident"],
+                source="lightgbm+river", components=parts,
             ))
-        return blended
+        return out
 
     def score_batch(self, rows: Sequence[FeatureRow], now: float | None = None) -> list[ScoredRisk]:
         """Score a batch; see the module docstring for fallback and conservative mode."""
@@ -199,4 +232,5 @@ def _floor(model: ScoredRisk, rules: ScoredRisk) -> ScoredRisk:
     return ScoredRisk(
         injury=max(model.injury, rules.injury), accident=max(model.accident, rules.accident),
         reasons=reasons[:MAX_REASONS], source=f"{model.source}|rules", conservative=True,
+        components=model.components,
     )

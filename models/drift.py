@@ -40,6 +40,7 @@ from models.blend import BlendedScorer
 from models.holdout import EVAL_SEED_OFFSET
 from models.labels import LabelBuffer
 from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
+from models.risk import ScoredRisk
 from models.scoring import LightGBMScorer
 from models.train import ShardSpec, map_shards, simulate_with_incidents
 
@@ -97,16 +98,19 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
 
 
 def labelled_examples(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: int,
-                      progress: bool = True) -> Iterator[tuple[int, list[tuple[dict[str, Any], bool, bool]]]]:
+                      progress: bool = True, rows: list[dict[str, Any]] | None = None,
+                      ) -> Iterator[tuple[int, list[tuple[dict[str, Any], bool, bool]]]]:
     """Replay snapshots and incident reports in event time as the worker does.
 
     Yields ``(i, examples)`` before snapshot ``i`` is scored: the labelled examples whose label
     arrived by then (reports label recent snapshots positive; snapshots older than the horizon
-    leave as negatives), in the order the worker would learn them. A last ``(len(frame), ...)``
-    is not produced: examples still waiting for a label at the end are not learned.
+    leave as negatives), in the order the worker would learn them. ``rows[i]`` (default: the
+    frame's features) is put in the label buffer *after* the consumer's turn, so the consumer
+    may add what the models said live (:meth:`models.blend.BlendedScorer.snapshot_row`).
+    Examples still waiting for a label at the end are not produced.
     """
     labels = LabelBuffer(horizon_min=horizon_min)
-    rows = frame[list(FEATURE_NAMES)].to_dict("records")
+    rows = rows if rows is not None else frame[list(FEATURE_NAMES)].to_dict("records")
     reports = sorted((float(i["reported_epoch"]), float(i["epoch"]), str(i["rider_id"]), str(i["kind"])) for i in incidents)
     heapq.heapify(reports)
     ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
@@ -134,7 +138,7 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
     p_lgbm = lgbm.predict_matrix(X)
     rows = frame[list(FEATURE_NAMES)].to_dict("records")
     out = {f"{c}_{t}": np.zeros(len(frame)) for c in ("p_river", "p_blend", "w") for t in TARGETS}
-    for i, examples in labelled_examples(frame, incidents, bundle.horizon_min, progress):
+    for i, examples in labelled_examples(frame, incidents, bundle.horizon_min, progress, rows):
         blend.learn(examples)
         p_river = online.predict_proba_one(rows[i])
         for t in TARGETS:
@@ -142,6 +146,8 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
             out[f"w_{t}"][i] = w
             out[f"p_river_{t}"][i] = p_river[t]
             out[f"p_blend_{t}"][i] = (1 - w) * p_lgbm[t][i] + w * p_river[t]
+        live = {**{f"lightgbm_{t}": float(p_lgbm[t][i]) for t in TARGETS}, **{f"river_{t}": p_river[t] for t in TARGETS}}
+        rows[i] = blend.snapshot_row(rows[i], ScoredRisk(injury=0.0, accident=0.0, components=live))
     keep = ["rider_id", "ts", *[c for c in frame if c.startswith(("y_", "p_"))]]
     res = frame[keep].copy()
     for t in TARGETS:

@@ -139,12 +139,18 @@ class OnlineRiskModel:
         return {t: float(self.models[t].predict_proba_one(xp).get(True, 0.0)) for t in TARGETS}
 
     def learn_one(self, x: Mapping[str, Any], y_injury: bool, y_accident: bool,
-                  reference: Mapping[str, float] | None = None, reference_version: str | None = None) -> None:
+                  reference: Mapping[str, float] | None = None, reference_version: str | None = None,
+                  prediction: Mapping[str, float] | None = None) -> None:
         """Score ``x``, update the prequential metrics (and the edge over ``reference``), then learn from it.
 
-        ``reference`` is another model's probability per target for the same example (the
-        LightGBM score the blend would use); ``reference_version`` names that model, and a
-        new name restarts the edge, since evidence about the old model says nothing about the new.
+        ``prediction`` is what this model said for ``x`` when it was live (the worker keeps it
+        in the snapshot); given, the metrics and the edge use it instead of a score made now.
+        That matters: an incident labels up to 12 snapshots of one rider at once, nearly alike,
+        and scoring each just after learning the previous one would grade the learner on
+        answers it has just been told. ``reference`` is another model's probability per target
+        for the same example (the LightGBM score the blend used); ``reference_version`` names
+        that model, and a new name restarts the edge, since evidence about the old model says
+        nothing about the new.
         """
         xp = prepare(x)
         labels = {"injury": bool(y_injury), "accident": bool(y_accident)}
@@ -155,7 +161,9 @@ class OnlineRiskModel:
             self.reference_version = reference_version
         for t in TARGETS:
             model = self.models[t]
-            p = float(model.predict_proba_one(xp).get(True, 0.0))
+            given = prediction.get(t) if prediction is not None else None
+            p = float(given) if given is not None and math.isfinite(given) else float(
+                model.predict_proba_one(xp).get(True, 0.0))
             self._metrics[t]["roc_auc"].update(labels[t], p)
             self._metrics[t]["log_loss"].update(labels[t], p)
             q = reference.get(t) if reference is not None else None

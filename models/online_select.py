@@ -1,24 +1,30 @@
 """Choosing the online model's estimator by measured prequential performance.
 
-Every candidate in :data:`models.online.ESTIMATORS` learns the same stream of labelled
-examples, in the order and with the delays the worker sees them
-(:func:`models.drift.labelled_examples`: snapshots every 5 min, labelled by incident
-reports or aged out as negatives after the horizon). Each example is scored before it is
-learned (test-then-train), so every number is on data the learner had not seen.
+Every candidate in :data:`models.online.ESTIMATORS` replays the same simulated fleet as the
+worker would see it (:func:`models.drift.labelled_examples`): snapshots every 5 min, each
+scored when it is taken, then labelled by an incident report or aged out as a negative
+after the horizon, and learned only then. Each candidate is graded on the predictions it
+made at snapshot time, against what happened within the horizon, so every number is on
+data the learner had not seen. (Grading a score made at *learn* time would flatter
+memorising learners: one incident labels up to 12 near-identical snapshots of a rider at
+once, and each would be scored just after learning the previous one.)
 
-The choice is the candidate with the lowest prequential log loss summed over both
-targets: log loss is a proper scoring rule, and the blend mixes probabilities, so a
-learner that ranks well but is badly calibrated would hurt. Among candidates within
-:data:`TIE_TOLERANCE` of the best, the cheapest per example wins. The stream is a fleet of
-its own (seed + 3000, ids ``select…``), neither training, held-out nor drift riders, so the
-choice is not tuned on the data the reports are measured on.
+The choice is the candidate with the lowest log loss summed over both targets: log loss is
+a proper scoring rule, and the blend mixes probabilities, so a learner that ranks well but
+is badly calibrated would hurt. Among candidates within :data:`TIE_TOLERANCE` of the best,
+the cheapest per example wins. The fleet is one of its own (seed + 3000, ids ``select…``),
+neither training, held-out nor drift riders, so the choice is not tuned on the data the
+reports are measured on.
 
+>>> import numpy as np
 >>> from models.synthetic import synthetic_frame
->>> rows = synthetic_frame(300, seed=1).to_dict("records")
->>> stream = [(x, bool(x["y_injury"]), bool(x["y_accident"])) for x in rows]
->>> res = compare(stream, ["logreg-sgd", "gaussian-nb"], progress=False)
->>> sorted(res), sorted(res["logreg-sgd"])[:3]
-(['gaussian-nb', 'logreg-sgd'], ['learn_us', 'log_loss', 'log_loss_accident'])
+>>> f = synthetic_frame(300, seed=1, riders=10)
+>>> f = f.assign(ts=1_780_000_000.0 + np.arange(300) * 60.0)
+>>> incidents = [{"rider_id": r, "epoch": t + 30.0, "reported_epoch": t + 600.0, "kind": "crash"}
+...              for r, t in f.loc[f["y_accident"] == 1, ["rider_id", "ts"]].itertuples(index=False)]
+>>> res = compare(f, incidents, 60, ["logreg-sgd", "gaussian-nb"], progress=False)
+>>> sorted(res), res["logreg-sgd"]["snapshots"]
+(['gaussian-nb', 'logreg-sgd'], 300.0)
 >>> choose(res) in res
 True
 """
@@ -27,16 +33,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 from tqdm.auto import tqdm
 
+from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS
 from models.online import ESTIMATORS, OnlineRiskModel
-
-Example = tuple[dict[str, Any], bool, bool]
 
 #: Candidates whose summed log loss is within this fraction of the best count as tied; the cheapest wins.
 TIE_TOLERANCE = 0.005
@@ -44,33 +50,40 @@ TIE_TOLERANCE = 0.005
 SELECT_SEED_OFFSET = 3000
 
 
-def compare(examples: Sequence[Example], estimators: Iterable[str] | None = None,
-            progress: bool = True) -> dict[str, dict[str, float]]:
-    """Prequential metrics of each estimator on ``examples``: log loss and ROC-AUC per target, µs per example.
+def compare(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: int,
+            estimators: Iterable[str] | None = None, progress: bool = True) -> dict[str, dict[str, float]]:
+    """Prequential metrics of each estimator on ``frame``'s snapshots: log loss and ROC-AUC per target, µs per call.
 
     ``log_loss`` is the sum over targets; ``log_loss_late_<target>`` covers the second half of
-    the stream only (after the warm-up), to tell slow starters from poor learners.
+    the snapshots only (after the warm-up), to tell slow starters from poor learners.
     """
+    from models.drift import labelled_examples
+
     names = list(estimators) if estimators is not None else list(ESTIMATORS)
-    ys = {t: np.array([ex[1 if t == "injury" else 2] for ex in examples], dtype=int) for t in TARGETS}
-    half = len(examples) // 2
+    ys = {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS}
+    half = len(frame) // 2
     out: dict[str, dict[str, float]] = {}
     for name in names:
         model = OnlineRiskModel(name)
-        preds = {t: np.empty(len(examples)) for t in TARGETS}
+        preds = {t: np.empty(len(frame)) for t in TARGETS}
         learn_s = predict_s = 0.0
-        for i, (x, y_inj, y_acc) in enumerate(tqdm(examples, desc=f"prequential {name}", unit="ex",
-                                                   disable=not progress, mininterval=1.0)):
+        learned = 0
+        rows = frame[list(FEATURE_NAMES)].to_dict("records")
+        for i, examples in tqdm(labelled_examples(frame, incidents, horizon_min, False, rows), total=len(frame),
+                                desc=f"prequential {name}", unit="row", disable=not progress, mininterval=1.0):
             t0 = time.perf_counter()
-            p = model.predict_proba_one(x)
+            for x, y_inj, y_acc in examples:
+                model.learn_one(x, y_inj, y_acc)
             t1 = time.perf_counter()
-            model.learn_one(x, y_inj, y_acc)
-            learn_s += time.perf_counter() - t1
-            predict_s += t1 - t0
+            p = model.predict_proba_one(rows[i])
+            predict_s += time.perf_counter() - t1
+            learn_s += t1 - t0
+            learned += len(examples)
             for t in TARGETS:
                 preds[t][i] = p[t]
-        row: dict[str, float] = {"learn_us": 1e6 * learn_s / max(len(examples), 1),
-                                 "predict_us": 1e6 * predict_s / max(len(examples), 1)}
+        row: dict[str, float] = {"snapshots": float(len(frame)), "learned": float(learned),
+                                 "learn_us": 1e6 * learn_s / max(learned, 1),
+                                 "predict_us": 1e6 * predict_s / max(len(frame), 1)}
         for t in TARGETS:
             y, q = ys[t], np.clip(preds[t], 1e-6, 1 - 1e-6)
             row[f"log_loss_{t}"] = float(log_loss(y, q, labels=[0, 1]))
@@ -98,21 +111,11 @@ def choose(results: dict[str, dict[str, float]], tolerance: float = TIE_TOLERANC
     return min(tied, key=lambda n: (results[n]["learn_us"] + results[n]["predict_us"], n))
 
 
-def stream_examples(frame: Any, incidents: list[dict[str, Any]], horizon_min: int, progress: bool = True) -> list[Example]:
-    """All labelled examples of a simulated fleet, in the order the worker would learn them."""
-    from models.drift import labelled_examples
-
-    out: list[Example] = []
-    for _, examples in labelled_examples(frame, incidents, horizon_min, progress):
-        out.extend(examples)
-    return out
-
-
 def report_md(results: dict[str, dict[str, float]], chosen: str, title: str, how: str) -> list[str]:
     """A Markdown table of :func:`compare`'s results, best first, with the choice marked."""
     lines = [f"### {title}", "", how, "",
              "| estimator | log loss (sum) | log loss injury | log loss accident | 2nd half injury | 2nd half accident "
-             "| AUC injury | AUC accident | µs learn | µs predict |",
+             "| AUC injury | AUC accident | µs per learn | µs per predict |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(results.items(), key=lambda kv: kv[1]["log_loss"]):
         mark = " **(chosen)**" if name == chosen else ""

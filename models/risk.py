@@ -25,7 +25,9 @@ class ScoredRisk:
 
     ``source`` says which scorer produced it (``"lightgbm"``, ``"lightgbm+river"``,
     ``"rules"``, ``"lightgbm|rules"``); ``conservative`` is true when the rule-based,
-    never-lower-than-rules mode produced it.
+    never-lower-than-rules mode produced it. ``components`` holds the models' own
+    probabilities behind a blend (``lightgbm_<target>``, ``river_<target>``), so the online
+    learner can later be judged on what it said *before* the label was known.
     """
 
     injury: float
@@ -33,6 +35,7 @@ class ScoredRisk:
     reasons: list[Reason] = field(default_factory=list)
     source: str = "rules"
     conservative: bool = False
+    components: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def any_event(self) -> float:

@@ -402,7 +402,7 @@ class Processor(FallEscalation):
         for held in self.policy.last_suppressed:
             metrics.ALERTS_SUPPRESSED.labels(reason=held.why).inc()
         if now - slot.last_snapshot >= self.settings.worker.snapshot_every_s:
-            self._learn(self.labels.add_snapshot(rider_id, now, feats))
+            self._learn(self.labels.add_snapshot(rider_id, now, self.scorer.snapshot_row(feats, scored)))
             slot.last_snapshot = now
             slot.labels = self.labels.rider_dict(rider_id)
         decision = self.premium.update(slot.premium, risk, feats, self._exposure_hours(slot, now), now)

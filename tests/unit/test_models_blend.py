@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -164,3 +165,32 @@ def test_model_versions_and_hot_swap(lgbm, trained_online):
     v = scorer.model_versions()
     assert v == {"lightgbm": "test-tiny", "river": f"river-logreg-sgd:n={trained_online.n_learned}", "rules": "1"}
     assert not scorer.conservative_mode
+
+
+def test_scores_carry_both_models_live_probabilities_for_the_snapshot(lgbm):
+    online = OnlineRiskModel()
+    scorer = BlendedScorer(lgbm, online, RuleScorer())
+    scored = scorer.score_batch(ROWS[:2])
+    assert set(scored[0].components) == {"lightgbm_injury", "lightgbm_accident", "river_injury", "river_accident"}
+    assert scored[0].components["lightgbm_injury"] == lgbm.score_batch(ROWS[:1])[0].injury
+    assert scored[0].components["river_accident"] == online.predict_proba_one(ROWS[0])["accident"]
+    row = scorer.snapshot_row(ROWS[0], scored[0])
+    assert row["_scored_river_injury"] == scored[0].components["river_injury"]
+    assert row["_scored_lightgbm_crc"] == float(zlib.crc32(lgbm.version.encode()))
+    assert {k: v for k, v in row.items() if not k.startswith("_scored_")} == ROWS[0]
+
+
+def test_learning_grades_both_models_on_what_they_said_live():
+    reference = ConstantModel(0.2, "v1")
+    scorer = BlendedScorer(reference, OnlineRiskModel(), RuleScorer())
+    live = ScoredRisk(injury=0.2, accident=0.2, components={
+        "lightgbm_injury": 0.2, "lightgbm_accident": 0.2, "river_injury": 0.6, "river_accident": 0.1})
+    row = scorer.snapshot_row(ROWS[0], live)
+    scorer.learn([(row, True, False)])
+    expected = -math.log(0.2) + math.log(0.6)  # LightGBM's loss minus River's, both as said live
+    assert scorer.online.edge("injury") == pytest.approx(expected)
+    assert scorer.online.metrics()["injury"]["log_loss"] == pytest.approx(-math.log(0.6))
+    scorer.lgbm = ConstantModel(0.5, "v2")  # the stored LightGBM score is from v1: v2 scores the example now
+    scorer.learn([(row, False, True)])
+    assert scorer.online.reference_version == "v2"
+    assert scorer.online.edge("accident") == pytest.approx(-math.log(0.5) + math.log(0.1))
