@@ -132,7 +132,7 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
     ``p_<target>_blend``, ``p_<target>_river`` and ``w_<target>`` (River's weight).
     """
     lgbm = LightGBMScorer(native_bundle(bundle, scale), explain_min_risk=math.inf)
-    online = OnlineRiskModel(estimator)
+    online = OnlineRiskModel(estimator, {t: bundle.population_rate(t) for t in TARGETS})
     blend = BlendedScorer(lgbm=lgbm, online=online, clock=lambda: 0.0)
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     p_lgbm = lgbm.predict_matrix(X)

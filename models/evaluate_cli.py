@@ -310,7 +310,7 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
     frame, incidents = drift_frame(seed, args.select_riders, args.select_hours, 0.0, 1.0, 1.0, start_day=day + 4,
                                    rain_mm_h=None, workers=args.workers or 2, seed_offset=SELECT_SEED_OFFSET,
                                    prefix="select", cache_dir=None if args.no_cache else CACHE_DIR)
-    results = compare(frame, incidents, bundle.horizon_min)
+    results = compare(frame, incidents, bundle.horizon_min, priors={t: bundle.population_rate(t) for t in TARGETS})
     chosen = choose(results)
     served = LightGBMScorer(bundle).predict_matrix(frame[list(FEATURE_NAMES)].to_numpy(float))
     ref = {t: float(log_loss(frame[f"y_{t}"].to_numpy(int), np.clip(served[t], 1e-6, 1 - 1e-6), labels=[0, 1]))
@@ -320,13 +320,15 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
     how = (f"{args.select_riders} riders (seed + {SELECT_SEED_OFFSET}, ids `select…`), {args.select_hours:g} h at scale 1, "
            f"default scenario, no drift: {len(frame):,} snapshots, each scored when taken and learned when its label "
            "arrived, as the worker does; graded on those live predictions against what happened within the horizon. "
-           "The choice is the lowest summed log loss; within 0.5 % of it, the cheapest (`models.online_select.choose`).")
+           "Every candidate starts from the artifact's population rates. The choice is the lowest log loss summed "
+           "over both targets on the second half of the snapshots (steady state); within 0.5 % of it, the cheapest "
+           "(`models.online_select.choose`).")
     verdict = ("This is the worker's default (`models.online.DEFAULT_ESTIMATOR`)." if chosen == DEFAULT_ESTIMATOR else
                f"**The worker's default is `{DEFAULT_ESTIMATOR}`, not the chosen `{chosen}`: update "
                "`models.online.DEFAULT_ESTIMATOR` and `RISKSTREAM_WORKER__ONLINE_ESTIMATOR`'s default.**")
     return ["## Online model: choosing the River estimator", "",
             *report_md(results, chosen, "Prequential comparison", how),
-            f"For scale, on the same snapshots: the shipped LightGBM, trained offline, has log loss {ref['injury']:.4f} "
+            f"For scale, on all the same snapshots: the shipped LightGBM, trained offline, has log loss {ref['injury']:.4f} "
             f"(injury) and {ref['accident']:.4f} (accident); the oracle *now* (true hazard) {true['injury']:.4f} and "
             f"{true['accident']:.4f}. Chosen: `{chosen}`. {verdict}", ""]
 

@@ -47,7 +47,8 @@ __all__ = ["OnlineRiskModel", "LabelBuffer", "ESTIMATORS", "DEFAULT_ESTIMATOR"]
 
 #: Features whose range spans orders of magnitude; they enter as log1p(value).
 LOG_FEATURES = frozenset({"wearable_age_s", "trip_age_s", "weather_age_s", "visibility_m"})
-#: Prior probabilities per horizon used as the initial intercepts (so early predictions are sane).
+#: Prior probabilities per horizon used as the initial intercepts when no better prior is given
+#: (the worker gives the artifact's population rates, :meth:`models.artifact.ModelBundle.population_rate`).
 PRIOR_P = {"injury": 0.003, "accident": 0.003}
 #: Window of the prequential ROC-AUC (exact over the window, so it follows drift).
 AUC_WINDOW = 20_000
@@ -113,11 +114,13 @@ def prepare(x: Mapping[str, Any]) -> dict[str, float | None]:
 class OnlineRiskModel:
     """Per-target River pipelines with prequential ROC-AUC, log loss and the paired edge."""
 
-    def __init__(self, estimator: str = DEFAULT_ESTIMATOR) -> None:
+    def __init__(self, estimator: str = DEFAULT_ESTIMATOR, priors: Mapping[str, float | None] | None = None) -> None:
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown online estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
         self.estimator = estimator
-        self.models = {t: _pipeline(estimator, PRIOR_P[t]) for t in TARGETS}
+        given = {t: (priors or {}).get(t) for t in TARGETS}
+        self.priors = {t: float(v) if v is not None and 0.0 < v < 1.0 else PRIOR_P[t] for t, v in given.items()}
+        self.models = {t: _pipeline(estimator, self.priors[t]) for t in TARGETS}
         self._metrics: dict[str, dict[str, Any]] = {
             t: {"roc_auc": metrics.RollingROCAUC(window_size=AUC_WINDOW), "log_loss": metrics.LogLoss(),
                 "reference_log_loss": metrics.LogLoss()} for t in TARGETS

@@ -50,6 +50,7 @@ from models import (
     RuleScorer,
     load_artifact,
 )
+from models.artifact import TARGETS
 from models.errors import ModelLoadError
 from models.labels import is_accident
 from streams import metrics
@@ -187,15 +188,24 @@ class Processor(FallEscalation):
         try:
             model = OnlineRiskModel.from_bytes(self.online_path.read_bytes())
         except FileNotFoundError:
-            return OnlineRiskModel(estimator)
+            return self._fresh_online_model(estimator)
         except Exception as exc:  # a corrupt file must not stop the worker
             log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
-            return OnlineRiskModel(estimator)
+            return self._fresh_online_model(estimator)
         if model.estimator != estimator:
             log.warning("online model state at %s uses %s, configured is %s; starting a fresh %s model",
                         self.online_path, model.estimator, estimator, estimator)
-            return OnlineRiskModel(estimator)
+            return self._fresh_online_model(estimator)
         return model
+
+    def _fresh_online_model(self, estimator: str) -> OnlineRiskModel:
+        """A new online model whose first guesses are the artifact's population rates (if there is one)."""
+        try:
+            bundle = load_artifact(self.settings.worker.model_dir)
+            priors = {t: bundle.population_rate(t) for t in TARGETS}
+        except ModelLoadError:
+            priors = None
+        return OnlineRiskModel(estimator, priors)
 
     def save_online_model(self) -> None:
         self.online_path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,3 +72,27 @@ def test_without_a_loadable_model_the_worker_runs_on_rules_and_says_so(heatwave:
     assert all(a["conservative_mode"] for a in h.of("audit"))
     proc.publish_gauges()
     assert metrics.CONSERVATIVE_MODE._value.get() == 1
+
+
+def test_a_fresh_online_model_starts_from_the_population_rates_and_learns_paired(heatwave: list[Any],
+                                                                                  tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    bundle = proc.scorer.lgbm.bundle
+    assert proc.online.priors == {t: bundle.population_rate(t) for t in ("injury", "accident")}
+    h = Harness(proc)
+    h.feed(raw_records(proc.settings, heatwave))
+    snaps = [x for state in h.riders.values() for x in state["labels"]["x"]]
+    assert snaps and all("_scored_lightgbm_injury" in x and "_scored_river_accident" in x for x in snaps)
+    if proc.online.n_learned:  # examples learned so far were paired with the LightGBM model loaded
+        assert proc.online.reference_version == bundle.version
+
+
+def test_a_stored_online_model_of_another_estimator_is_set_aside(tmp_path: Path) -> None:
+    from models.online import OnlineRiskModel
+
+    root = copy_artifacts(tmp_path)
+    s = settings(tmp_path, root)
+    s.worker.state_dir.mkdir(parents=True)
+    (s.worker.state_dir / "online-model.pkl").write_bytes(OnlineRiskModel("gaussian-nb").to_bytes())
+    assert Processor(s).online.estimator == s.worker.online_estimator == "logreg-sgd"
