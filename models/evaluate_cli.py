@@ -167,8 +167,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-rr", type=float, default=4.0, help="extra crash multiplier in rain after the drift")
     p.add_argument("--online-select", action="store_true",
                    help="also compare the River estimators prequentially on a fleet of their own (models.online_select)")
-    p.add_argument("--select-riders", type=int, default=200, help="riders of the estimator-selection fleet")
-    p.add_argument("--select-hours", type=float, default=8.0, help="simulated hours of the estimator-selection fleet")
+    p.add_argument("--select-riders", type=int, default=400, help="riders of the estimator-selection fleet")
+    p.add_argument("--select-hours", type=float, default=16.0, help="simulated hours of the estimator-selection fleet")
     p.add_argument("--compare", type=Path, default=None,
                    help="another artifact directory: add paired ROC-AUC and log-loss differences against it")
     p.add_argument("--update-card", action="store_true",

@@ -1,6 +1,6 @@
 """The online learner: one River pipeline per target, learning from delayed labels.
 
-Each target's pipeline is ``StatImputer(mean) | StandardScaler | <estimator>``: missing or
+Each target's pipeline is ``StatImputer(mean) | StandardScaler | clip ±3σ | <estimator>``: missing or
 non-finite features become ``None`` and are imputed with their running mean, and a
 ``n_missing`` count is added so that silence can *raise* the risk if the data say so.
 Freshness ages span seconds to days, so they enter as ``log1p(age)``. The estimator is
@@ -55,6 +55,10 @@ AUC_WINDOW = 20_000
 #: Effective memory of the paired log-loss edge, in labelled examples (discount 1 − 1/EDGE_MEMORY each).
 EDGE_MEMORY = 2_000
 _EDGE_DISCOUNT = 1.0 - 1.0 / EDGE_MEMORY
+#: Standardised features are clipped here: a reading far outside what the running mean and
+#: variance have seen (early on, a variance near 0) would otherwise push a logit to 0 or 1.
+#: 3 was better than 5 and than no clipping on the selection fleet (models.online_select).
+CLIP_SIGMA = 3.0
 _EPS = 1e-6
 
 
@@ -82,9 +86,15 @@ ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
 DEFAULT_ESTIMATOR = "logreg-sgd"
 
 
+def clip_scaled(x: dict[str, float]) -> dict[str, float]:
+    """Winsorise standardised features at ±:data:`CLIP_SIGMA` (a module function, so pipelines pickle)."""
+    return {k: CLIP_SIGMA if v > CLIP_SIGMA else -CLIP_SIGMA if v < -CLIP_SIGMA else v for k, v in x.items()}
+
+
 def _pipeline(estimator: str, prior: float) -> compose.Pipeline:
     imputer = preprocessing.StatImputer(*[(name, stats.Mean()) for name in FEATURE_NAMES])
-    return compose.Pipeline(imputer, preprocessing.StandardScaler(), ESTIMATORS[estimator](prior))
+    return compose.Pipeline(imputer, preprocessing.StandardScaler(), compose.FuncTransformer(clip_scaled),
+                            ESTIMATORS[estimator](prior))
 
 
 def _log_loss(y: bool, p: float) -> float:
