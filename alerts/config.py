@@ -165,7 +165,10 @@ class PremiumConfig(BaseModel):
     severity_injury: float = Field(2000.0, gt=0, description="Expected claim cost of one injury event (currency units).")
     severity_accident: float = Field(5000.0, gt=0, description="Expected claim cost of one accident (crash) event.")
     class_expected_loss_per_hour: float = Field(
-        3.0, gt=0, description="Class mean expected loss per exposure hour; multiplier = own / class mean."
+        3.0,
+        gt=0,
+        description="Class mean expected loss per exposure hour when the model card has no population; "
+        "with one, the class mean is Σ population P × severity (alerts.reference).",
     )
     credibility_k_hours: float = Field(
         160.0, gt=0, description="Z = n/(n+k); k = 160 h, one month full time, gives Z = 0.5 (project choice)."
@@ -182,7 +185,14 @@ class PremiumConfig(BaseModel):
         0.10, ge=0, lt=1, description="Up to 10 % off for safe periods (UBI behaviour discounts reach 30-45 %; we stay modest)."
     )
     band_cuts: tuple[float, float, float] = Field(
-        (0.01, 0.03, 0.10), description="risk_score cut points: low < c0 ≤ moderate < c1 ≤ high < c2 ≤ severe."
+        (0.01, 0.03, 0.10),
+        description="risk_score cut points (low < c0 ≤ moderate < c1 ≤ high < c2 ≤ severe) when the model card "
+        "has no population, and for the rule-based scores of the conservative mode.",
+    )
+    band_cuts_relative: tuple[float, float, float] = Field(
+        (0.8, 1.5, 3.0),
+        description="With a card population: cut points as multiples of the population's P(any event); "
+        "below 0.8x is low, 1.5x-3x high, 3x and more severe (project choice).",
     )
     stable_tolerance: float = Field(0.001, ge=0, description="A relative move below this is reported as RISK_STABLE.")
 
@@ -195,4 +205,7 @@ class PremiumConfig(BaseModel):
         c = self.band_cuts
         if not 0 < c[0] < c[1] < c[2] < 1:
             raise ValueError(f"band_cuts {c} must be increasing and inside (0, 1)")
+        r = self.band_cuts_relative
+        if not 0 < r[0] < r[1] < r[2]:
+            raise ValueError(f"band_cuts_relative {r} must be increasing and positive (multiples of the population risk)")
         return self

@@ -31,6 +31,7 @@ from alerts import (
     pseudonymize,
     should_publish,
 )
+from alerts.reference import PopulationRisk
 from features import (
     FeatureConfig,
     UpdateResult,
@@ -50,7 +51,7 @@ from models import (
     RuleScorer,
     load_artifact,
 )
-from models.artifact import TARGETS
+from models.artifact import TARGETS, ModelBundle
 from models.errors import ModelLoadError
 from models.labels import is_accident
 from streams import metrics
@@ -68,6 +69,16 @@ from streams.schemas import (
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+def population_of(bundle: ModelBundle) -> PopulationRisk | None:
+    """The population an artifact is calibrated for (its card's ``population`` block), if it has one."""
+    rates = [bundle.population_rate(t) for t in TARGETS]
+    if any(r is None for r in rates):
+        return None
+    injury, accident = rates
+    return PopulationRisk(injury=injury, accident=accident, horizon_min=bundle.horizon_min,  # type: ignore[arg-type]
+                          source=bundle.version)
+
 
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
@@ -149,12 +160,21 @@ class Processor(FallEscalation):
             bundle = load_artifact(self.settings.worker.model_dir)
             lgbm = LightGBMScorer(bundle)
             self._artifact_marker = self._artifact_stamp()
+            self._use_population(bundle)
         except ModelLoadError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
         scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
         metrics.set_model_versions(scorer.model_versions())
         return scorer
+
+    def _use_population(self, bundle: ModelBundle) -> None:
+        """Price against, and set model-risk alerts relative to, the population the artifact is calibrated for."""
+        population = population_of(bundle)
+        if population is None:
+            log.warning("artifact %s has no population block: premiums and model-risk alerts use the absolute "
+                        "defaults of alerts.config (run `riskstream evaluate --update-card`)", bundle.version)
+        self.premium.population = population
 
     def _artifact_stamp(self) -> tuple[Path, float] | None:
         from models.artifact import current_artifact_dir
@@ -171,7 +191,8 @@ class Processor(FallEscalation):
         if stamp is None or stamp == self._artifact_marker:
             return False
         try:
-            lgbm = LightGBMScorer(load_artifact(self.settings.worker.model_dir))
+            bundle = load_artifact(self.settings.worker.model_dir)
+            lgbm = LightGBMScorer(bundle)
         except ModelLoadError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("new model artifact at %s failed to load, keeping the current one: %s", stamp[0], exc)
@@ -179,6 +200,7 @@ class Processor(FallEscalation):
             return False
         self.scorer.lgbm = lgbm
         self._artifact_marker = stamp
+        self._use_population(bundle)
         metrics.set_model_versions(self.scorer.model_versions())
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True
@@ -415,7 +437,8 @@ class Processor(FallEscalation):
             self._learn(self.labels.add_snapshot(rider_id, now, self.scorer.snapshot_row(feats, scored)))
             slot.last_snapshot = now
             slot.labels = self.labels.rider_dict(rider_id)
-        decision = self.premium.update(slot.premium, risk, feats, self._exposure_hours(slot, now), now)
+        decision = self.premium.update(slot.premium, risk, feats, self._exposure_hours(slot, now), now,
+                                       hold=conservative)
         slot.band = decision.risk_band.value
         if should_publish(slot.premium, decision, now, self.settings.worker.premium_interval_event_s):
             pseudonym = pseudonymize(rider_id, self.hmac_key)

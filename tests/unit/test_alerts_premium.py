@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from alerts.config import PremiumConfig
 from alerts.premium import PremiumCalculator, PremiumState, combined_probability, should_publish
+from alerts.reference import PopulationRisk
 from streams.schemas import RiskBand, RiskScores
 
 HOUR = 3600.0
@@ -145,3 +147,69 @@ def test_state_round_trips_through_json() -> None:
 def test_config_rejects_bounds_that_exclude_the_class_price() -> None:
     with pytest.raises(ValueError, match="contain 1.0"):
         PremiumConfig(min_multiplier=1.1)
+
+
+# --- the class mean and the bands from the population the model is calibrated for
+
+POPULATION = PopulationRisk(injury=0.063, accident=0.064, horizon_min=60, source="card")
+
+
+def test_a_fleet_at_the_population_risk_averages_a_multiplier_of_one() -> None:
+    """Riders scored around the card population, at simulator scale, are priced around 1.0 on average.
+
+    Without the population the same scores run every rider to the cap (the absolute class mean
+    is for real-world probabilities, ~100x smaller).
+    """
+    rng = np.random.default_rng(3)
+    cfg = PremiumConfig(max_change=0.99, min_multiplier=0.01, max_multiplier=100.0, safe_riding_max_discount=0.0)
+    # per rider a lognormal risk level with mean 1 (sigma 0.5), per hour noise around it
+    levels = rng.lognormal(-0.125, 0.5, size=150)
+    means = {}
+    for use_population in (True, False):
+        calc = PremiumCalculator(cfg, POPULATION if use_population else None)
+        finals = []
+        for level in levels:
+            state = PremiumState()
+            for h in range(150):
+                k = level * rng.lognormal(-0.02, 0.2)
+                risk = RiskScores(injury=min(0.9, POPULATION.injury * k), accident=min(0.9, POPULATION.accident * k))
+                d = calc.update(state, risk, {}, 1.0, (h + 1) * HOUR)
+            finals.append(d.multiplier)
+        means[use_population] = float(np.mean(finals))
+    assert means[True] == pytest.approx(1.0, abs=0.03)
+    assert means[False] > 20  # the scale mismatch the population fixes
+
+
+def test_bands_are_multiples_of_the_population_risk() -> None:
+    calc = PremiumCalculator(PremiumConfig(), POPULATION)
+    base = POPULATION.any_event
+    assert calc.band_cuts() == pytest.approx((0.8 * base, 1.5 * base, 3.0 * base))
+    bands = []
+    for ratio in (0.5, 1.0, 2.0, 4.0):
+        p = 1 - (1 - base * ratio) ** 0.5  # split evenly so the combined probability is ratio × base
+        bands.append(calc.update(PremiumState(), RiskScores(injury=p, accident=p), {}, 1.0, HOUR).risk_band)
+    assert bands == [RiskBand.low, RiskBand.moderate, RiskBand.high, RiskBand.severe]
+    d = calc.update(PremiumState(), RiskScores(injury=0.05, accident=0.05), {}, 1.0, HOUR)
+    assert d.thresholds["population_p_injury"] == 0.063 and d.thresholds["band_cut_severe"] == pytest.approx(3 * base)
+    assert d.thresholds["class_expected_loss_per_hour"] == pytest.approx(0.063 * 2000 + 0.064 * 5000)
+
+
+def test_conservative_hold_keeps_the_multiplier_and_never_lowers_the_band() -> None:
+    calc = PremiumCalculator(PremiumConfig(), POPULATION)
+    state = PremiumState(exposure_hours=1000.0)
+    risky = RiskScores(injury=0.3, accident=0.3)
+    for h in range(30):
+        before = calc.update(state, risky, {}, 1.0, (h + 1) * HOUR)
+    assert before.multiplier > 1.1 and before.risk_band == RiskBand.severe
+    smoothed = state.smoothed_expected_loss
+    # rule-based scores are on the real-world scale: low, but they must not reprice or relabel anybody
+    calm = RiskScores(injury=0.002, accident=0.003)
+    held = [calc.update(state, calm, SAFE, 1.0, (31 + h) * HOUR, hold=True) for h in range(48)]
+    assert all(d.multiplier == before.multiplier for d in held)
+    assert all(d.risk_band == RiskBand.severe for d in held)
+    assert all([r.code for r in d.reasons][0] == "CONSERVATIVE_HOLD" for d in held)
+    assert state.smoothed_expected_loss == smoothed and state.exposure_hours == 1000.0 + 30 + 48
+    # rules that see danger still raise the band (absolute cuts for rule-based scores)
+    fresh = PremiumState()
+    d = calc.update(fresh, RiskScores(injury=0.05, accident=0.08), {}, 1.0, HOUR, hold=True)
+    assert d.risk_band == RiskBand.severe and d.multiplier == 1.0

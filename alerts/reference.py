@@ -1,0 +1,65 @@
+"""The population a calibrated model speaks for: the yardstick of prices and model-risk alerts.
+
+A probability means little on its own: 6 % per hour is alarming for a real rider and
+ordinary in the simulator, which runs at many times real incident rates. The artifact's
+card records the mean served probability per target over a held-out fleet
+(:meth:`models.artifact.ModelBundle.population_rate`); the premium is priced against that
+class mean and the risk bands and model-risk alert thresholds are multiples of it, so the
+same policy holds at any scale. Without a card population the absolute defaults in
+:mod:`alerts.config` apply.
+
+>>> ref = PopulationRisk(injury=0.06, accident=0.04, horizon_min=60, source="lgbm-x")
+>>> round(ref.any_event, 4)                  # 1 - 0.94 · 0.96
+0.0976
+>>> round(ref.expected_loss_per_hour(2000.0, 5000.0), 1)   # 0.06·2000 + 0.04·5000
+320.0
+>>> [round(c, 4) for c in ref.scaled((0.8, 1.5, 3.0))]
+[0.0781, 0.1464, 0.2928]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: A scaled cut point stays below 1 (a probability).
+_MAX_CUT = 0.999
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationRisk:
+    """Mean probability of an injury and of an accident within ``horizon_min`` in the served population."""
+
+    injury: float
+    accident: float
+    horizon_min: float = 60.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("injury", "accident"):
+            p = getattr(self, name)
+            if not (math.isfinite(p) and 0.0 < p < 1.0):
+                raise ValueError(f"population {name} probability must be in (0, 1), got {p}")
+        if not (math.isfinite(self.horizon_min) and self.horizon_min > 0):
+            raise ValueError(f"horizon_min must be > 0, got {self.horizon_min}")
+
+    @property
+    def any_event(self) -> float:
+        """P(injury or accident) within the horizon, the two treated as independent."""
+        return 1.0 - (1.0 - self.injury) * (1.0 - self.accident)
+
+    def rate(self, target: str) -> float:
+        """The population probability of ``target`` (``injury`` or ``accident``)."""
+        if target not in ("injury", "accident"):
+            raise ValueError(f"unknown target {target!r}; expected 'injury' or 'accident'")
+        return float(getattr(self, target))
+
+    def expected_loss_per_hour(self, severity_injury: float, severity_accident: float) -> float:
+        """Class mean expected loss per exposure hour: Σ P(event) × severity, scaled to one hour."""
+        per_hour = 60.0 / self.horizon_min
+        return (self.injury * severity_injury + self.accident * severity_accident) * per_hour
+
+    def scaled(self, ratios: tuple[float, ...], target: str | None = None) -> tuple[float, ...]:
+        """``ratios`` × the population probability (of ``target``, or of any event), kept below 1."""
+        base = self.any_event if target is None else self.rate(target)
+        return tuple(min(r * base, _MAX_CUT) for r in ratios)
