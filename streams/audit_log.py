@@ -3,8 +3,11 @@
 The formatting is pure (:func:`explain`, :func:`history`): one line per decision with the
 time, what was decided, the reasons in the chosen language, the thresholds and input values
 used, the model versions and whether the conservative mode was on. :func:`read_decisions`
-reads the topic from the beginning to its current end (no consumer group) for the CLI
-(``riskstream audit --rider ID``).
+reads the topic up to its current end (no consumer group) for the CLI
+(``riskstream audit --rider ID``). The topic is keyed by rider id, so one rider's records
+all sit in one partition (:func:`partition_for_key`, the producers' default murmur2
+partitioner) and ``--since`` seeks by Kafka's time index: at 3-year retention a lookup
+reads one partition from the first offset at that time, not the whole topic.
 
 >>> from streams.schemas import AuditRecord, Reason
 >>> rec = AuditRecord(event_id="a1", ts="2026-07-15T02:12:00Z", decision_id="d1", decision_type="alert",
@@ -156,11 +159,33 @@ def history(records: Iterable[AuditRecord], rider_id: str, since: datetime | Non
     return [explain(r, lang) for r in mine]
 
 
-async def read_decisions(settings: Any, rider_id: str | None = None, timeout_s: float = 30.0) -> list[AuditRecord]:
-    """Every parsable record of the audit topic from the beginning to the end offsets at start.
+#: ``since`` seeks this much earlier in Kafka's time index (send time) than the decision time asked for.
+SINCE_MARGIN_S = 3600.0
 
-    No consumer group (nothing is committed). With ``rider_id``, only that rider's records
-    (the topic is keyed by rider id). Unparsable records are skipped and counted in the log.
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """The partition a keyed record lands in under Kafka's default partitioner (murmur2, as aiokafka and Java).
+
+    >>> partition_for_key("r1", 4), partition_for_key("rider-0001", 4)
+    (0, 3)
+    """
+    from aiokafka.partitioner import murmur2
+
+    if partitions < 1:
+        raise ValueError(f"partitions must be ≥ 1, got {partitions}")
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+async def read_decisions(settings: Any, rider_id: str | None = None, timeout_s: float = 30.0,
+                         since: datetime | None = None, all_partitions: bool = False) -> list[AuditRecord]:
+    """Every parsable record of the audit topic up to the end offsets at start.
+
+    No consumer group (nothing is committed). With ``rider_id``, only that rider's records,
+    read from the rider's partition alone unless ``all_partitions`` (for a topic written with
+    another partitioner). With ``since``, reading starts in each partition at the first offset
+    sent at or after ``since`` less :data:`SINCE_MARGIN_S` (Kafka's time index) instead of the
+    beginning; :func:`history` then keeps the decisions at or after ``since``. Unparsable
+    records are skipped and counted in the log.
     """
     import asyncio
     import logging
@@ -186,11 +211,23 @@ async def read_decisions(settings: Any, rider_id: str | None = None, timeout_s: 
         ids = consumer.partitions_for_topic(topic) if topic in await consumer.topics() else None
         if not ids:
             raise BrokerError(f"topic {topic!r} does not exist on {settings.kafka.bootstrap_servers}")
+        if rider_id is not None and not all_partitions:
+            ids = {partition_for_key(rider_id, len(ids))}
         tps = [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
-        left = {tp for tp in tps if end[tp] > 0}
+        start = {tp: 0 for tp in tps}
+        if since is not None:
+            when = since if since.tzinfo is not None else since.replace(tzinfo=timezone.utc)
+            # Kafka's index holds send times; a record is sent after its decision, except for a clock ahead
+            seek_ms = int((when.timestamp() - SINCE_MARGIN_S) * 1000)
+            found = await consumer.offsets_for_times({tp: seek_ms for tp in tps})
+            start = {tp: (found[tp].offset if found.get(tp) is not None else end[tp]) for tp in tps}
+        for tp in tps:
+            consumer.seek(tp, start[tp])
+        left = {tp for tp in tps if end[tp] > start[tp]}
+        log.debug("reading %s partitions %s from offsets %s to %s", topic, sorted(ids),
+                  {tp.partition: start[tp] for tp in tps}, {tp.partition: end[tp] for tp in tps})
         deadline = asyncio.get_running_loop().time() + timeout_s
         while left:
             if asyncio.get_running_loop().time() > deadline:

@@ -143,7 +143,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         except ValueError:
             raise RiskstreamError(f"--since {args.since!r} is not an ISO time, e.g. 2026-07-15T02:00:00Z") from None
     settings = _load_settings()
-    records = asyncio.run(read_decisions(settings, args.rider, timeout_s=args.timeout))
+    records = asyncio.run(read_decisions(settings, args.rider, timeout_s=args.timeout, since=since,
+                                         all_partitions=args.all_partitions))
     lines = history(records, args.rider, since=since, lang=args.lang)
     for line in lines:
         print(line)
@@ -313,14 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private subparsers type
     """Audit history and the simulator-based evaluations (added after the core commands)."""
     p = sub.add_parser("audit", help="explain one rider's decision history in plain language (from audit.decisions)",
-                       description="Reads the audit topic from the beginning to its current end (no consumer "
-                       "group, nothing committed) and prints one line per decision of the rider, oldest first: "
-                       "time, what was decided, the reasons, thresholds and inputs used, model versions and "
-                       "whether the conservative mode was on.")
+                       description="Reads the rider's partition of the audit topic (it is keyed by rider id) up "
+                       "to its current end, from --since on by Kafka's time index (no consumer group, nothing "
+                       "committed), and prints one line per decision of the rider, oldest first: time, what was "
+                       "decided, the reasons, thresholds and inputs used, model versions and whether the "
+                       "conservative mode was on.")
     p.add_argument("--rider", required=True, help="rider id (the key of audit.decisions)")
     p.add_argument("--since", default=None, help="only decisions at or after this ISO time (UTC if no offset)")
     p.add_argument("--lang", default="en", choices=["en", "zh-CN"], help="language of the explanations (default en)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to give up reading the topic (default 60)")
+    p.add_argument("--all-partitions", action="store_true",
+                   help="scan every partition (if producers used a partitioner other than Kafka's default)")
     p.set_defaults(func=cmd_audit)
 
     scenarios = ["default", "heatwave", "storm", "mixed"]

@@ -27,6 +27,9 @@ def _records() -> list[AuditRecord]:
                     thresholds={"heat_index_c.danger.enter": 39.4}, reasons=[heat], conservative_mode=True, **common),
         AuditRecord(event_id="e3", ts="2026-07-15T02:30:00Z", decision_id="d3", decision_type="alert",
                     rider_id="rider-8", outcome="alert riding/warning sent", inputs={}, reasons=[], **common),
+        # rider-1 is keyed to partition 0 of 2, rider-7 and rider-8 to partition 1
+        AuditRecord(event_id="e4", ts="2026-07-15T02:40:00Z", decision_id="d4", decision_type="alert",
+                    rider_id="rider-1", outcome="alert weather/danger sent", inputs={}, reasons=[], **common),
     ]
 
 
@@ -65,6 +68,13 @@ def test_audit_explains_one_riders_history_oldest_first(broker) -> None:  # noqa
     assert zh.stdout.strip().splitlines() == [
         line for line in zh.stdout.strip().splitlines() if "保费系数 1.000 → 1.050（风险等级：高）" in line]
     assert len(zh.stdout.strip().splitlines()) == 1
+
+    # each rider is read from its own partition only; scanning all of them finds the same
+    other = _audit(broker.url, topic, "--rider", "rider-1")
+    assert other.returncode == 0 and len(other.stdout.strip().splitlines()) == 1, other.stdout + other.stderr
+    assert "alert sent: weather (danger)" in other.stdout
+    scan = _audit(broker.url, topic, "--rider", "rider-7", "--all-partitions")
+    assert scan.returncode == 0 and scan.stdout.strip().splitlines() == lines
 
     none = _audit(broker.url, topic, "--rider", "rider-404")
     assert none.returncode == 0 and none.stdout == "" and "no decisions for rider rider-404" in none.stderr

@@ -96,3 +96,16 @@ def test_naive_since_is_utc() -> None:
     assert history(records, "r1", since=datetime(2026, 7, 15, 2, 0)) == history(
         records, "r1", since=datetime(2026, 7, 15, 2, 0, tzinfo=timezone.utc))
     assert history(records, "r1", since=datetime(2026, 7, 15, 2, 0, 1)) == []
+
+
+def test_partition_for_key_matches_the_producers_default_partitioner() -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from streams.audit_log import partition_for_key
+
+    partitioner = DefaultPartitioner()
+    for n in (1, 2, 4, 12):
+        parts = list(range(n))
+        for i in range(500):
+            key = f"rider-{i:05d}"
+            assert partition_for_key(key, n) == partitioner(key.encode(), parts, parts)
