@@ -24,6 +24,7 @@ import pandas as pd
 
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS, ModelBundle, load_artifact, update_card
+from models.ceiling import learnable_ceiling
 from models.evaluate import (alert_precision_recall, binary_metrics, paired_auc_difference, rider_bootstrap,
                              to_scale)
 from models.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
@@ -33,19 +34,34 @@ from models.scoring import LightGBMScorer
 #: Operating threshold of a model-risk warning at scale 1 (alerts.config: injury/accident_warning_p).
 WARNING_P = 0.10
 REPO = Path(__file__).resolve().parent.parent
-SCORERS = ("lightgbm", "rules", "oracle_now", "oracle_future")
+SCORERS = ("lightgbm", "rules", "oracle_now", "ceiling_learnable", "oracle_future")
 LABELS = {"lightgbm": "LightGBM (shipped)", "rules": "rules baseline", "oracle_now": "oracle: true hazard now",
+          "ceiling_learnable": "learnable ceiling (features → future hazard, cross-fit)",
           "oracle_future": "oracle: future hazard (clairvoyant)"}
+#: Paired ROC-AUC differences LightGBM − these, in the report and on the card.
+PAIRED = ("rules", "oracle_now", "ceiling_learnable", "oracle_future")
 
 
-def score_frame(bundle: ModelBundle, frame: pd.DataFrame, scale: float) -> dict[str, dict[str, np.ndarray]]:
-    """Per target, per scorer: probabilities at hazard ``scale`` (the model's are served at 1 and mapped)."""
+def score_frame(bundle: ModelBundle, frame: pd.DataFrame, scale: float, ceiling: bool = True,
+                seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Per target, per scorer: probabilities at hazard ``scale`` (the model's are served at 1 and mapped).
+
+    ``ceiling`` adds the learnable ceiling (:func:`models.ceiling.learnable_ceiling`, cross-fit on ``frame``).
+    """
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     served = LightGBMScorer(bundle).predict_matrix(X)
     rules = RuleScorer().score_batch(frame[list(FEATURE_NAMES)].to_dict("records"))
-    return {t: {"lightgbm": to_scale(served[t], scale), "rules": np.array([getattr(r, t) for r in rules]),
-                "oracle_now": frame[f"p_{t}_true"].to_numpy(float),
-                "oracle_future": frame[f"p_{t}_future"].to_numpy(float)} for t in TARGETS}
+    out = {t: {"lightgbm": to_scale(served[t], scale), "rules": np.array([getattr(r, t) for r in rules]),
+               "oracle_now": frame[f"p_{t}_true"].to_numpy(float),
+               "oracle_future": frame[f"p_{t}_future"].to_numpy(float)} for t in TARGETS}
+    if ceiling:
+        for t in TARGETS:
+            out[t]["ceiling_learnable"] = learnable_ceiling(frame, t, seed=seed)
+    return out
+
+
+def _present(scores_or_table: dict[str, Any]) -> list[str]:
+    return [s for s in SCORERS if s in scores_or_table]
 
 
 def metrics_table(frame: pd.DataFrame, scores: dict[str, dict[str, np.ndarray]], scale: float, n_boot: int,
@@ -58,7 +74,7 @@ def metrics_table(frame: pd.DataFrame, scores: dict[str, dict[str, np.ndarray]],
     for t in TARGETS:
         y = frame[f"y_{t}"].to_numpy(int)
         out[t] = {}
-        for name in SCORERS:
+        for name in _present(scores[t]):
             p = np.nan_to_num(scores[t][name], nan=0.0)
             m: dict[str, Any] = binary_metrics(p, y)
             for metric, fn in (("roc_auc", roc_auc_score), ("pr_auc", average_precision_score)):
@@ -69,7 +85,7 @@ def metrics_table(frame: pd.DataFrame, scores: dict[str, dict[str, np.ndarray]],
             m.update({f"alert_{k}": v for k, v in alert_precision_recall(p, y, thr).items()}, threshold=thr)
             out[t][name] = m
         lg = np.nan_to_num(scores[t]["lightgbm"])
-        for other in ("rules", "oracle_now"):
+        for other in (o for o in PAIRED if o in scores[t]):
             out[t]["lightgbm"][f"vs_{other}"] = paired_auc_difference(
                 lg, np.nan_to_num(scores[t][other]), y, groups, n_boot, seed)
     return out
@@ -88,7 +104,7 @@ def _metrics_md(title: str, frame: pd.DataFrame, table: dict[str, dict[str, dict
         lines += [f"**{t}** (base rate {table[t]['lightgbm']['base_rate']:.4f})", "",
                   "| scorer | ROC-AUC [95 % CI] | PR-AUC [95 % CI] | Brier | ECE | mean p | alert rate | precision | recall |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        for name in SCORERS:
+        for name in _present(table[t]):
             m = table[t][name]
             lines.append(
                 f"| {LABELS[name]} | {_f(m['roc_auc'])} [{_f(m['roc_auc_ci'][0])}, {_f(m['roc_auc_ci'][1])}] "
@@ -98,7 +114,8 @@ def _metrics_md(title: str, frame: pd.DataFrame, table: dict[str, dict[str, dict
         lg = table[t]["lightgbm"]
         lines += ["", "Paired ROC-AUC differences (same rider resamples): "
                   + "; ".join(f"LightGBM − {LABELS[o]} = {_f(lg[f'vs_{o}'][0])} [{_f(lg[f'vs_{o}'][1])}, "
-                              f"{_f(lg[f'vs_{o}'][2])}] ({_verdict(lg[f'vs_{o}'])})" for o in ("rules", "oracle_now"))
+                              f"{_f(lg[f'vs_{o}'][2])}] ({_verdict(lg[f'vs_{o}'])})" for o in PAIRED
+                              if f"vs_{o}" in lg)
                   + ".", ""]
     return lines
 
@@ -108,7 +125,7 @@ def _compare_md(bundle: ModelBundle, other: ModelBundle, frame: pd.DataFrame, sc
     """Paired differences of this artifact against ``other`` on the same held-out rows."""
     from sklearn.metrics import log_loss
 
-    theirs = score_frame(other, frame, scale)
+    theirs = score_frame(other, frame, scale, ceiling=False)
     groups = frame["rider_id"].astype(str).to_numpy()
     lines = [f"Against `{other.version}` on the same rows:", ""]
     for t in TARGETS:
@@ -205,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         frame = cached_frame(holdout_specs(seed, riders, args.hours, scale, start_day=day), cache, args.workers,
                              desc=f"simulate {tag}")
         assert_disjoint(meta, frame)  # never evaluate on training data: other riders, later time
-        scores = score_frame(bundle, frame, scale)
+        scores = score_frame(bundle, frame, scale, seed=seed)
         table = metrics_table(frame, scores, scale, args.bootstrap, seed)
         lines += _metrics_md(title, frame, table, scale)
         card["heldout_metrics"][tag] = _card_metrics(table, scale, riders, args.hours, frame)
@@ -219,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = first or (frame, scores)
     frame, scores = first  # type: ignore[misc]
     ys = {t: frame[f"y_{t}"].to_numpy() for t in TARGETS}
-    named = {t: {LABELS[s]: np.nan_to_num(scores[t][s]) for s in SCORERS} for t in TARGETS}
+    named = {t: {LABELS[s]: np.nan_to_num(scores[t][s]) for s in _present(scores[t])} for t in TARGETS}
     rel = lambda p: p.relative_to(args.out.parent).as_posix()  # noqa: E731
     paths = {"roc_pr": plots.roc_pr_plot(ys, named, img / "model-roc-pr.png"),
              "reliability": plots.reliability_plot(reliability, img / "model-reliability.png")}
@@ -256,7 +273,9 @@ def _card_metrics(table: dict[str, dict[str, dict[str, Any]]], scale: float, rid
                   frame: pd.DataFrame) -> dict[str, Any]:
     """The held-out numbers worth keeping on the artifact card, per target and scorer."""
     return {"hazard_scale": scale, "riders": riders, "hours": hours, "snapshots": len(frame),
-            **{t: {s: {k: table[t][s][k] for k in CARD_KEYS} for s in SCORERS} for t in TARGETS}}
+            **{t: {**{s: {k: table[t][s][k] for k in CARD_KEYS} for s in _present(table[t])},
+                   "lightgbm_minus": {o: dict(zip(("roc_auc", "ci_low", "ci_high"), table[t]["lightgbm"][f"vs_{o}"]))
+                                      for o in PAIRED if f"vs_{o}" in table[t]["lightgbm"]}} for t in TARGETS}}
 
 
 def _population(table: dict[str, dict[str, dict[str, Any]]], frame: pd.DataFrame, bundle: ModelBundle, riders: int,
@@ -296,6 +315,15 @@ def _method_md(meta: dict[str, Any], k: float, day: int) -> list[str]:
         "carried to the end of the hour). Neither is a strict ceiling for a model of the features: *now* "
         "ignores that crash hazard is momentary (riding vs waiting, speed²), *future* uses information no "
         "model has.",
+        "- Learnable ceiling (`models.ceiling`): an estimate of E[y | features], the best any model of these "
+        "features can rank. On each held-out fleet, riders are split in 2 folds; a LightGBM regression "
+        "(cross-entropy objective, 15 leaves, early stopping on a quarter of the fitting riders) is fit to the "
+        "clairvoyant *future* hazard from the same features on one fold and scores the other, then it is graded "
+        "on the real incident labels like the other scorers. The future hazard is the expected label given "
+        "everything that happened, so its regression on the features estimates E[y | features] with far less "
+        "noise than the 0/1 labels. The gap between it and the clairvoyant oracle is what the features cannot "
+        "know (the coming hour); the gap between LightGBM and it is model weakness. Its interval resamples "
+        "riders of the fixed out-of-fold scores (the refit's own variance is not in it).",
         "- Intervals: 95 % percentile intervals from resampling whole riders (a rider's snapshots share "
         "incidents), paired for differences. ECE: 10 equal-count bins.", ""]
 

@@ -111,11 +111,14 @@ def test_report_metrics_on_a_synthetic_holdout(bundle, frame):
     scores = score_frame(bundle, frame, scale=1.0)
     table = metrics_table(frame, scores, scale=1.0, n_boot=20, seed=0)
     for target in ("injury", "accident"):
-        for name in ("lightgbm", "rules", "oracle_now", "oracle_future"):
+        for name in ("lightgbm", "rules", "oracle_now", "ceiling_learnable", "oracle_future"):
             m = table[target][name]
             assert 0 <= m["ece"] <= 1 and m["roc_auc_ci"][0] <= m["roc_auc"] + 0.05
         assert table[target]["oracle_now"]["roc_auc"] > 0.6  # the synthetic truth is learnable
+        # the learnable ceiling (fit to the future hazard, here the truth) comes close to the truth
+        assert table[target]["ceiling_learnable"]["roc_auc"] > table[target]["oracle_future"]["roc_auc"] - 0.06
         assert len(table[target]["lightgbm"]["vs_rules"]) == 3
+        assert len(table[target]["lightgbm"]["vs_ceiling_learnable"]) == 3
     gain, contrib = importance(bundle, frame.iloc[:200][list(bundle.feature_names)].to_numpy(float))
     assert max(gain["injury"].values()) > 0 and max(contrib["accident"].values()) > 0
     assert "--drift" in _parser().format_help()
@@ -136,6 +139,8 @@ def test_update_card_records_heldout_metrics_and_the_population_without_touching
     assert after.population_rate("injury") == pytest.approx(table["injury"]["lightgbm"]["mean_pred"])
     assert after.metadata["heldout_metrics"]["scale1"]["accident"]["rules"]["roc_auc"] == pytest.approx(
         table["accident"]["rules"]["roc_auc"])
+    gap = after.metadata["heldout_metrics"]["scale1"]["injury"]["lightgbm_minus"]["ceiling_learnable"]
+    assert gap["ci_low"] <= gap["roc_auc"] <= gap["ci_high"]
     assert {t: (path / f"{t}.txt").read_bytes() for t in ("injury", "accident")} == models_before
     json.loads((path / "metadata.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert "--update-card" in _parser().format_help() and "--online-select" in _parser().format_help()
