@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"Regenerate: `{_command(argv)}` (simulated fleets are cached in `{CACHE_DIR}`).", "",
              *_method_md(meta, k, day)]
     reliability: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
-    card: dict[str, Any] = {"heldout_metrics": {}}
+    card: dict[str, Any] = {"heldout_metrics": {}, "metrics_note": METRICS_NOTE}
     first: tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]] | None = None
     for title, tag, scale, riders in sets:
         frame = cached_frame(holdout_specs(seed, riders, args.hours, scale, start_day=day), cache, args.workers,
@@ -266,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+#: Written next to the card's top-level ``metrics`` (from training time) so nobody reads those as the evidence.
+METRICS_NOTE = ("`metrics`/`metrics_detail` are from training time (a small test fold at the training hazard scale); "
+                "the held-out evidence is `heldout_metrics` (separately simulated fleets, `riskstream evaluate "
+                "--update-card`, docs/reports/model-evaluation.md)")
 CARD_KEYS = ("n", "n_pos", "base_rate", "mean_pred", "roc_auc", "pr_auc", "brier", "log_loss", "ece")
 
 

@@ -6,7 +6,7 @@ non-finite features become ``None`` and are imputed with their running mean, and
 Freshness ages span seconds to days, so they enter as ``log1p(age)``. The estimator is
 one of :data:`ESTIMATORS`; the default (:data:`DEFAULT_ESTIMATOR`) was chosen by measured
 prequential log loss on a fleet of its own (:mod:`models.online_select`,
-``riskstream evaluate --online-select``, docs/reports/online-selection.md).
+``riskstream evaluate --online-select``, docs/reports/model-evaluation.md).
 
 Metrics are prequential: each labelled example is first scored, the metric updated, and
 only then learned (test-then-train), so they measure performance on unseen data.
