@@ -32,6 +32,7 @@ _PAIRS: tuple[tuple[str, str, str, str, str], ...] = (
     ("visibility_warning_m", "visibility_warning_exit_m", "visibility_danger_m", "visibility_danger_exit_m", "below"),
     ("injury_warning_p", "injury_warning_exit_p", "injury_danger_p", "injury_danger_exit_p", "above"),
     ("accident_warning_p", "accident_warning_exit_p", "accident_danger_p", "accident_danger_exit_p", "above"),
+    ("model_risk_warning_rr", "model_risk_warning_exit_rr", "model_risk_danger_rr", "model_risk_danger_exit_rr", "above"),
 )
 _SINGLE: tuple[tuple[str, str, str], ...] = (
     ("hrr_warning_pct", "hrr_warning_exit_pct", "above"),
@@ -127,7 +128,21 @@ class AlertConfig(BaseModel):
     phone_warning_s: float = Field(30.0, description="Seconds handling the phone at ≥ 18 km/h in 10 min (project choice).")
     phone_warning_exit_s: float = 15.0
 
-    # --- model risk: calibrated probabilities within the model horizon (project choice, tune on evaluation)
+    # --- model risk: calibrated probabilities within the model horizon (project choice, tune on evaluation).
+    # With a card population (alerts.reference) the thresholds are multiples of the population's
+    # probability of each target (*_rr), so they mean the same at any scale; the absolute *_p values
+    # apply when the artifact has no population and to the rule-based scores of the conservative mode.
+    model_risk_warning_rr: float = Field(
+        3.0, gt=0, description="Warn at 3x the population's probability of an injury (or accident) within the horizon."
+    )
+    model_risk_warning_exit_rr: float = Field(2.5, gt=0)
+    model_risk_danger_rr: float = Field(6.0, gt=0, description="Danger at 6x the population's probability.")
+    model_risk_danger_exit_rr: float = Field(5.0, gt=0)
+    model_risk_covered_s: float = Field(
+        3600.0, ge=0, description="A model-risk warning is held while the rider got a specific alert on the same risk "
+        "within this many seconds (heat/strain/fatigue for injury; weather/riding/fatigue for accidents): the "
+        "specific alert already says what to do. Danger-level model risk is always sent. 0 turns this off."
+    )
     injury_warning_p: float = Field(0.10, ge=0, le=1)
     injury_warning_exit_p: float = Field(0.08, ge=0, le=1)
     injury_danger_p: float = Field(0.25, ge=0, le=1)
@@ -139,8 +154,27 @@ class AlertConfig(BaseModel):
 
     # --- delivery
     cooldown_s: float = Field(900.0, ge=0, description="Same kind at the same or lower severity is not resent within this (event time).")
-    repeat_after_s: float = Field(3600.0, ge=0, description="A condition that persists is reminded this often (Meituan: hourly).")
+    repeat_after_s: float = Field(
+        7200.0, ge=0, description="A danger-level condition that persists is reminded this often (project choice: "
+        "a rest break every 2 h in the hot hours, cf. 安监总安健〔2012〕89号 on shortening continuous outdoor work)."
+    )
+    warning_repeat_after_s: float = Field(
+        14_400.0, ge=0, description="A warning-level condition that persists (a hot day, rain) is reminded this often: "
+        "it is the condition of the day, not news (project choice, measured in docs/reports/alerts.md)."
+    )
+    fatigue_repeat_after_s: float = Field(3600.0, ge=0, description="Fatigue prompts repeat hourly (Meituan, after 8 h online).")
     max_alerts_per_hour: int = Field(3, ge=1, description="Per-rider cap over a sliding hour; more would be ignored.")
+
+    def repeat_after(self, kind: str, severity: str) -> float:
+        """Seconds after which a persisting condition of ``kind`` at ``severity`` is reminded.
+
+        >>> cfg = AlertConfig()
+        >>> cfg.repeat_after("heat", "danger"), cfg.repeat_after("heat", "warning"), cfg.repeat_after("fatigue", "warning")
+        (7200.0, 14400.0, 3600.0)
+        """
+        if kind == "fatigue":
+            return self.fatigue_repeat_after_s
+        return self.repeat_after_s if severity == "danger" else self.warning_repeat_after_s
     fall_danger_bypasses_limits: bool = Field(
         True, description="A suspected fall is sent even over the cap and within cooldown: a missed fall costs more than a repeat."
     )
@@ -148,8 +182,9 @@ class AlertConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> AlertConfig:
         _check_hysteresis(self)
-        if self.repeat_after_s < self.cooldown_s:
-            raise ValueError(f"repeat_after_s={self.repeat_after_s} must be ≥ cooldown_s={self.cooldown_s}")
+        for name in ("repeat_after_s", "warning_repeat_after_s", "fatigue_repeat_after_s"):
+            if getattr(self, name) < self.cooldown_s:
+                raise ValueError(f"{name}={getattr(self, name)} must be ≥ cooldown_s={self.cooldown_s}")
         return self
 
 

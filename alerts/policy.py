@@ -3,8 +3,11 @@
 Pure and synchronous; all time is event time (``now`` in epoch seconds). Per rider and
 kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the same or a
 lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
-condition that persists (``repeat_after_s``) and an hourly cap per rider. A suspected fall
-at danger level passes cap and cooldown. NaN or missing inputs never raise or clear an alert.
+condition that persists (:meth:`AlertConfig.repeat_after`; a dip and return within it is the
+same episode) and an hourly cap per rider. A suspected fall at danger level passes cap and
+cooldown. A model-risk warning is held while a specific alert on the same risk was sent
+within ``model_risk_covered_s`` (it already said what to do). NaN or missing inputs never
+raise or clear an alert.
 
 >>> policy = AlertPolicy(AlertConfig())
 >>> state = AlertState()
@@ -25,7 +28,8 @@ from typing import Any
 
 from alerts.config import AlertConfig
 from alerts.messages import reason_text, render_alert
-from alerts.signals import KINDS, MESSAGE_INPUTS, RANK, Signal, build_signals
+from alerts.reference import PopulationRisk
+from alerts.signals import COVERED_BY, KINDS, MESSAGE_INPUTS, RANK, Signal, build_signals
 from streams.schemas import Reason, RiskScores, Severity
 
 #: Bound on remembered send times (the cap window normally holds far fewer).
@@ -93,7 +97,7 @@ class AlertDecision:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """An alert the policy wanted but held back, and why (``cooldown`` or ``hourly_cap``)."""
+    """An alert the policy wanted but held back, and why (``cooldown``, ``hourly_cap`` or ``covered``)."""
 
     kind: str
     severity: Severity
@@ -114,27 +118,54 @@ def _clean(value: float) -> float | None:
 
 
 class AlertPolicy:
-    """Decides which alerts a rider gets now. One instance serves all riders."""
+    """Decides which alerts a rider gets now. One instance serves all riders.
 
-    def __init__(self, cfg: AlertConfig | None = None) -> None:
+    With a ``population`` (settable, e.g. on a model reload) model-risk thresholds are
+    multiples of the population's probabilities; :meth:`evaluate` with ``relative=False``
+    (rule-based scores of the conservative mode) uses the absolute ones.
+    """
+
+    def __init__(self, cfg: AlertConfig | None = None, population: PopulationRisk | None = None) -> None:
         self.cfg = cfg or AlertConfig()
         self.signals: tuple[Signal, ...] = build_signals(self.cfg)
+        self._relative_signals: tuple[Signal, ...] | None = None
+        self.population = population
         #: Alerts held back by the last :meth:`evaluate` call (for audit).
         self.last_suppressed: list[Suppressed] = []
         #: Held-back alerts since start, by why (for metrics).
         self.suppressed_counts: Counter[str] = Counter()
 
+    @property
+    def population(self) -> PopulationRisk | None:
+        """What model-risk thresholds are relative to (None: absolute thresholds)."""
+        return self._population
+
+    @population.setter
+    def population(self, population: PopulationRisk | None) -> None:
+        self._population = population
+        self._relative_signals = build_signals(self.cfg, population) if population is not None else None
+
     def evaluate(
-        self, state: AlertState, features: dict[str, float], risk: RiskScores | None, now: float
+        self,
+        state: AlertState,
+        features: dict[str, float],
+        risk: RiskScores | None,
+        now: float,
+        relative: bool = True,
     ) -> list[AlertDecision]:
-        """Update ``state`` with this evaluation and return the alerts to send now."""
+        """Update ``state`` with this evaluation and return the alerts to send now.
+
+        ``relative=False`` judges ``risk`` by the absolute thresholds (scores not calibrated
+        to the population, such as the rule-based fallback's).
+        """
         values = {k: _num(v) for k, v in features.items()}
         if risk is not None:
             values["p_injury"], values["p_accident"] = risk.injury, risk.accident
         self.last_suppressed = []
+        signals = self._relative_signals if relative and self._relative_signals is not None else self.signals
 
         fired: dict[str, list[tuple[Signal, Severity, float]]] = {}
-        for sig in self.signals:
+        for sig in signals:
             before = state.active.get(sig.feature)
             x = values.get(sig.feature, math.nan)
             level = sig.level(x, Severity(before) if before else None)
@@ -145,7 +176,7 @@ class AlertPolicy:
                 fired.setdefault(sig.kind, []).append((sig, level, x))
 
         decisions: list[AlertDecision] = []
-        kinds = sorted({s.kind for s in self.signals}, key=KINDS.index)
+        kinds = sorted({s.kind for s in signals}, key=KINDS.index)
         levels = {k: max((lv for _, lv, _ in fired.get(k, [])), key=RANK.__getitem__, default=None) for k in kinds}
         # danger first, so the most urgent alert gets a slot under the cap
         for kind in sorted(kinds, key=lambda k: -RANK[levels[k]] if levels[k] else 1):
@@ -171,12 +202,16 @@ class AlertPolicy:
     ) -> AlertDecision | None:
         cfg = self.cfg
         told = state.notified.get(kind)
-        if told is not None and RANK[level] < RANK[Severity(told)]:
-            state.notified[kind] = told = level.value  # eased: a later rise is news again
         last_at = state.last_sent_at.get(kind)
+        if told is not None and RANK[level] < RANK[Severity(told)] and (
+            last_at is None or now - last_at >= cfg.repeat_after(kind, told)
+        ):
+            # eased long enough after the last alert: a later rise is news again (a dip and
+            # return within the reminder interval is the same episode, so a hovering value is quiet)
+            state.notified[kind] = told = level.value
         last_sev = state.last_sent_severity.get(kind)
         new = told is None or RANK[level] > RANK[Severity(told)]
-        reminder = not new and last_at is not None and now - last_at >= cfg.repeat_after_s
+        reminder = not new and last_at is not None and now - last_at >= cfg.repeat_after(kind, level.value)
         if not (new or reminder):
             return None
 
@@ -186,6 +221,8 @@ class AlertPolicy:
         why = None
         if last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
             why = "cooldown"
+        elif kind == "model_risk" and level == Severity.warning and self._covered(state, fired, now):
+            why = "covered"
         else:
             state.sent_times = [t for t in state.sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES:]
             if len(state.sent_times) >= cfg.max_alerts_per_hour and not exempt:
@@ -202,6 +239,16 @@ class AlertPolicy:
         if not exempt:  # a fall prompt is outside the cap and does not use up its slots
             state.sent_times.append(float(now))
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
+
+    def _covered(self, state: AlertState, fired: list[tuple[Signal, Severity, float]], now: float) -> bool:
+        """Every model-risk signal that is on was just addressed by a specific alert."""
+        window = self.cfg.model_risk_covered_s
+
+        def recent(kind: str) -> bool:
+            at = state.last_sent_at.get(kind)
+            return at is not None and now - at < window
+
+        return window > 0 and all(any(recent(k) for k in COVERED_BY.get(sig.feature, ())) for sig, _, _ in fired)
 
     @staticmethod
     def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity) -> tuple[list[Reason], dict[str, float]]:

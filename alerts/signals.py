@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from alerts.config import AlertConfig
+from alerts.reference import PopulationRisk
 from streams.schemas import Severity
 
 #: Order of severities; a higher rank is more urgent.
@@ -28,6 +29,11 @@ FLAG_ON = 0.5
 KINDS: tuple[str, ...] = ("fall", "heat", "strain", "fatigue", "weather", "riding", "model_risk")
 #: Pseudo-features the policy adds from ``RiskScores`` so model risk runs through the same table.
 MODEL_FEATURES = ("p_injury", "p_accident")
+#: Alert kinds whose advice already covers a model-risk signal (see ``AlertConfig.model_risk_covered_s``).
+COVERED_BY: dict[str, frozenset[str]] = {
+    "p_injury": frozenset({"heat", "strain", "fatigue"}),
+    "p_accident": frozenset({"weather", "riding", "fatigue"}),
+}
 #: Features a kind's message shows besides the ones its signals watch.
 MESSAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "heat": ("continuous_riding_min",),
@@ -103,8 +109,27 @@ def _one(kind: str, feature: str, enter: float, exit_: float, code: str) -> Sign
     return Signal(kind, feature, (Rule(Severity.warning, enter, exit_, code),))
 
 
-def build_signals(c: AlertConfig) -> tuple[Signal, ...]:
-    """All signals for a config, in a fixed order."""
+def _relative(feature: str, c: AlertConfig, population: PopulationRisk, target: str, codes: tuple[str, str]) -> Signal:
+    """Model risk at multiples of the population probability of ``target`` (thresholds in probability)."""
+    w, wx, d, dx = population.scaled((c.model_risk_warning_rr, c.model_risk_warning_exit_rr, c.model_risk_danger_rr,
+                                      c.model_risk_danger_exit_rr), target)
+    return Signal("model_risk", feature, (Rule(Severity.warning, w, wx, codes[0]), Rule(Severity.danger, d, dx, codes[1])))
+
+
+def build_signals(c: AlertConfig, population: PopulationRisk | None = None) -> tuple[Signal, ...]:
+    """All signals for a config, in a fixed order; model risk relative to ``population`` when given.
+
+    >>> ref = PopulationRisk(injury=0.05, accident=0.04)
+    >>> acc = next(s for s in build_signals(AlertConfig(), ref) if s.feature == "p_accident")
+    >>> [(r.severity.value, round(r.enter, 3), round(r.exit, 3)) for r in acc.rules]   # 3x, 2.5x, 6x, 5x of 0.04
+    [('warning', 0.12, 0.1), ('danger', 0.24, 0.2)]
+    """
+    if population is not None:
+        injury = _relative("p_injury", c, population, "injury", ("MODEL_INJURY_WARNING", "MODEL_INJURY_DANGER"))
+        accident = _relative("p_accident", c, population, "accident", ("MODEL_ACCIDENT_WARNING", "MODEL_ACCIDENT_DANGER"))
+    else:
+        injury = _two("model_risk", "p_injury", c, "injury", "_p", ("MODEL_INJURY_WARNING", "MODEL_INJURY_DANGER"))
+        accident = _two("model_risk", "p_accident", c, "accident", "_p", ("MODEL_ACCIDENT_WARNING", "MODEL_ACCIDENT_DANGER"))
     signals = [
         _flag("fall", "fall_suspected", Severity.danger, "FALL_SUSPECTED"),
         _two("heat", "heat_index_c", c, "heat_index", "_c", ("HEAT_INDEX_WARNING", "HEAT_INDEX_DANGER")),
@@ -119,8 +144,8 @@ def build_signals(c: AlertConfig) -> tuple[Signal, ...]:
         _one("riding", "harsh_brakes_10m", c.harsh_brakes_warning, c.harsh_brakes_warning_exit, "HARSH_BRAKING"),
         _one("riding", "speeding_s_10m", c.speeding_warning_s, c.speeding_warning_exit_s, "SPEEDING"),
         _one("riding", "phone_handling_s_10m", c.phone_warning_s, c.phone_warning_exit_s, "PHONE_HANDLING"),
-        _two("model_risk", "p_injury", c, "injury", "_p", ("MODEL_INJURY_WARNING", "MODEL_INJURY_DANGER")),
-        _two("model_risk", "p_accident", c, "accident", "_p", ("MODEL_ACCIDENT_WARNING", "MODEL_ACCIDENT_DANGER")),
+        injury,
+        accident,
     ]
     if c.cn_heat_40_danger:
         signals.append(_flag("heat", "cn_heat_40", Severity.danger, "CN_HEAT_40"))

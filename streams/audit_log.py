@@ -75,8 +75,10 @@ _BANDS = {"zh-CN": {"low": "低", "moderate": "中", "high": "高", "severe": "�
 _WHY = {
     "en": {"cooldown": "the same alert was sent shortly before (cooldown)",
            "hourly_cap": "the hourly alert limit was reached",
+           "covered": "a specific alert on the same risk was sent shortly before",
            "no_response": "no answer to 'Are you OK?'", "rider_needs_help": "the rider asked for help"},
     "zh-CN": {"cooldown": "不久前已发送同类提醒（冷却期）", "hourly_cap": "已达每小时提醒上限",
+              "covered": "不久前已就同一风险发送具体提醒",
               "no_response": "骑手未回复“是否安好”", "rider_needs_help": "骑手请求帮助"},
 }
 

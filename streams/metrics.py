@@ -155,7 +155,7 @@ BANDS = ("low", "moderate", "high", "severe")
 # (an absent series makes `rate()` and `increase()` return nothing instead of 0).
 for _kind in ("crash", "fall", "heat_illness", "exhaustion"):  # streams.schemas.IncidentKind
     INCIDENTS.labels(kind=_kind)
-for _why in ("cooldown", "hourly_cap"):  # alerts.policy.Suppressed.why
+for _why in ("cooldown", "hourly_cap", "covered"):  # alerts.policy.Suppressed.why
     ALERTS_SUPPRESSED.labels(reason=_why)
 for _label in ("positive", "negative"):
     ONLINE_EXAMPLES.labels(label=_label)

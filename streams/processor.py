@@ -175,6 +175,7 @@ class Processor(FallEscalation):
             log.warning("artifact %s has no population block: premiums and model-risk alerts use the absolute "
                         "defaults of alerts.config (run `riskstream evaluate --update-card`)", bundle.version)
         self.premium.population = population
+        self.policy.population = population
 
     def _artifact_stamp(self) -> tuple[Path, float] | None:
         from models.artifact import current_artifact_dir
@@ -423,7 +424,7 @@ class Processor(FallEscalation):
         risk = RiskScores(injury=scored.injury, accident=scored.accident)
         metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
-        for decision in self.policy.evaluate(slot.alerts, feats, risk, now):
+        for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative):
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
             if decision.requires_response:
                 self.ask(slot, alert.alert_id, now)

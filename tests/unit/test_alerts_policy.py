@@ -9,6 +9,7 @@ import pytest
 
 from alerts.config import AlertConfig
 from alerts.policy import AlertPolicy, AlertState
+from alerts.reference import PopulationRisk
 from streams.schemas import RiskScores, Severity
 
 MIN = 60.0
@@ -137,7 +138,7 @@ def test_every_decision_has_reasons_values_thresholds_and_both_locales() -> None
         "speeding_s_10m": 90, "online_hours_today": 12.5, "fall_suspected": 1,
     }
     state = AlertState()
-    cfg = AlertConfig(max_alerts_per_hour=100)  # see every kind at once
+    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0)  # see every kind at once
     decisions = AlertPolicy(cfg).evaluate(state, features, RiskScores(injury=0.12, accident=0.0), 0)
     assert {d.kind for d in decisions} == {"heat", "strain", "weather", "riding", "fatigue", "fall", "model_risk"}
     for d in decisions:
@@ -169,3 +170,67 @@ def test_config_rejects_exit_on_wrong_side() -> None:
         AlertConfig(heat_index_warning_exit_c=33.0)
     with pytest.raises(ValueError, match="repeat_after_s"):
         AlertConfig(repeat_after_s=60)
+
+
+# --- reminders, episodes, model risk relative to the population, covered model-risk warnings
+
+HOUR = 3600.0
+
+
+def sent_at(policy: AlertPolicy, state: AlertState, feature_at, minutes: range) -> list[tuple[int, str, str]]:
+    out = []
+    for m in minutes:
+        out += [(m, d.kind, d.severity.value) for d in policy.evaluate(state, feature_at(m), None, m * MIN)]
+    return out
+
+
+def test_danger_reminds_every_2_h_warning_every_4_h_fatigue_hourly(policy: AlertPolicy) -> None:
+    assert sent_at(policy, AlertState(), lambda m: {"heat_index_c": 41.0}, range(0, 300)) == [
+        (0, "heat", "danger"), (120, "heat", "danger"), (240, "heat", "danger")]
+    assert sent_at(policy, AlertState(), lambda m: {"heat_index_c": 35.0}, range(0, 500)) == [
+        (0, "heat", "warning"), (240, "heat", "warning"), (480, "heat", "warning")]
+    fatigue = sent_at(policy, AlertState(), lambda m: {"online_hours_today": 8.5}, range(0, 200))
+    assert [m for m, _, _ in fatigue] == [0, 60, 120, 180]
+
+
+def test_a_value_hovering_at_the_danger_line_is_one_episode(policy: AlertPolicy) -> None:
+    # 39.9 / 37.9 alternating every 20 min: crosses enter (39.4) and exit (38.3) again and again
+    hover = sent_at(policy, AlertState(), lambda m: {"heat_index_c": 39.9 if (m // 20) % 2 == 0 else 37.9},
+                    range(0, 240))
+    assert hover == [(0, "heat", "danger"), (120, "heat", "danger")]  # the 2-h reminder, no re-escalations
+
+
+def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
+    policy = AlertPolicy(AlertConfig(), population=PopulationRisk(injury=0.05, accident=0.04))
+    calm = RiskScores(injury=0.12, accident=0.11)  # 2.4x and 2.75x: under the 3x warning line
+    assert policy.evaluate(AlertState(), {}, calm, 0) == []
+    high = RiskScores(injury=0.12, accident=0.13)  # accident 3.25x
+    out = policy.evaluate(AlertState(), {}, high, 0)
+    assert kinds(out) == [("model_risk", "warning")] and [r.code for r in out[0].reasons] == ["MODEL_ACCIDENT_WARNING"]
+    assert out[0].thresholds["p_accident.warning.enter"] == pytest.approx(0.12)
+    assert kinds(policy.evaluate(AlertState(), {}, RiskScores(injury=0.31, accident=0.0), 0)) == [("model_risk", "danger")]
+    # rule-based scores (conservative mode) are judged by the absolute thresholds: 0.12 ≥ 0.10
+    assert kinds(policy.evaluate(AlertState(), {}, calm, 0, relative=False)) == [("model_risk", "warning")]
+    # without a population, the absolute thresholds
+    assert kinds(AlertPolicy(AlertConfig()).evaluate(AlertState(), {}, calm, 0)) == [("model_risk", "warning")]
+
+
+def test_model_risk_warning_is_held_while_a_specific_alert_covers_it() -> None:
+    policy = AlertPolicy(AlertConfig(), population=PopulationRisk(injury=0.05, accident=0.04))
+    state = AlertState()
+    hot, risky = {"heat_index_c": 35.0}, RiskScores(injury=0.2, accident=0.01)  # injury 4x: warning
+    assert kinds(policy.evaluate(state, hot, None, 0)) == [("heat", "warning")]
+    assert policy.evaluate(state, hot, risky, 10 * MIN) == []
+    assert [(s.kind, s.why) for s in policy.last_suppressed] == [("model_risk", "covered")]
+    # a crash risk is not covered by a heat alert
+    crashy = RiskScores(injury=0.2, accident=0.2)
+    out = policy.evaluate(state, hot, crashy, 20 * MIN)
+    assert kinds(out) == [("model_risk", "warning")]
+    # after the window the injury warning is news again, and danger is never held
+    state2 = AlertState()
+    policy.evaluate(state2, hot, None, 0)
+    assert kinds(policy.evaluate(state2, hot, RiskScores(injury=0.35, accident=0.0), 5 * MIN)) == [("model_risk", "danger")]
+    state3 = AlertState()
+    policy.evaluate(state3, hot, None, 0)
+    assert policy.evaluate(state3, hot, risky, 59 * MIN) == []
+    assert kinds(policy.evaluate(state3, hot, risky, 60 * MIN)) == [("model_risk", "warning")]
