@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -163,29 +164,25 @@ def _command_line(argv_tail: list[str]) -> str:
 def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
     from streams.evaluation.closed_loop import Arm, LoopComparison
     from streams.evaluation.reports import alert_summary, alerts_markdown, write
-    from streams.evaluation.run import run_fleet
-    from streams.simulation import SimConfig
+    from streams.evaluation.run import FleetJob, run_jobs
 
     settings = _load_settings()
     seeds = list(range(args.seed, args.seed + args.seeds))
-    progress = sys.stderr.isatty()
+    arms = [0.0, args.compliance] if args.compliance > 0 else [0.0]
+    jobs = [FleetJob(scenario, seed, args.riders, args.hours, c) for scenario in args.scenario for seed in seeds
+            for c in arms]
+    runs = run_jobs(jobs, settings, workers=args.jobs, progress=sys.stderr.isatty())
     sections = []
     versions: dict[str, str] = {}
     for scenario in args.scenario:
-        open_runs = []
-        loop = LoopComparison(args.compliance) if args.compliance > 0 else None
-        for seed in seeds:
-            cfg = SimConfig(riders=args.riders, seed=seed, scenario=scenario)
-            run = run_fleet(cfg, args.hours, settings, progress=progress,
-                            desc=f"{scenario} seed {seed}, alerts ignored")
-            open_runs.append(run)
-            versions = run.model_versions
-            if loop is not None:
-                loop.ignored.append(Arm.from_run(run))
-                cfg = SimConfig(riders=args.riders, seed=seed, scenario=scenario, advice_compliance=args.compliance)
-                followed = run_fleet(cfg, args.hours, settings, progress=progress,
-                                     desc=f"{scenario} seed {seed}, compliance {args.compliance:g}")
-                loop.followed.append(Arm.from_run(followed))
+        open_runs = [runs[FleetJob(scenario, seed, args.riders, args.hours)] for seed in seeds]
+        versions = open_runs[-1].model_versions
+        loop = None
+        if args.compliance > 0:
+            loop = LoopComparison(args.compliance)
+            loop.ignored = [Arm.from_run(r) for r in open_runs]
+            loop.followed = [Arm.from_run(runs[FleetJob(scenario, seed, args.riders, args.hours, args.compliance)])
+                             for seed in seeds]
         sections.append((scenario, alert_summary(open_runs), loop))
     command = _command_line(["evaluate-alerts", *sys.argv[2:]] if sys.argv[1:2] == ["evaluate-alerts"] else
                             ["evaluate-alerts"])
@@ -343,6 +340,8 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.add_argument("--compliance", type=float, default=0.7,
                    help="probability a rider follows an alert in the closed loop; 0 skips it (default 0.7)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here")
+    p.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
+                   help="runs in parallel processes (default: cores, at most 4); results do not depend on it")
     p.set_defaults(func=cmd_evaluate_alerts)
 
     p = sub.add_parser("fairness", help="score and premium by protected group (sex, age band) on the simulator",

@@ -176,3 +176,36 @@ def _epoch(ts: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True)
+class FleetJob:
+    """One run of an evaluation: a seed of a scenario, with alerts ignored (compliance 0) or followed."""
+
+    scenario: str
+    seed: int
+    riders: int
+    hours: float
+    compliance: float = 0.0
+
+    def config(self) -> SimConfig:
+        return SimConfig(riders=self.riders, seed=self.seed, scenario=self.scenario, advice_compliance=self.compliance)
+
+
+def run_jobs(jobs: list[FleetJob], settings: Settings | None = None, workers: int = 1,
+             progress: bool = False) -> dict[FleetJob, RunResult]:
+    """Run ``jobs`` in ``workers`` processes (each run is independent and deterministic), with a progress bar."""
+    from functools import partial
+
+    from models.train import map_shards
+
+    settings = settings or Settings()
+    # longest first, so the pool does not end on one long run
+    ordered = sorted(jobs, key=lambda j: -j.riders * j.hours)
+    done = map_shards(partial(_run_job, settings=settings), ordered, workers, "fleet runs", progress)
+    return dict(done)
+
+
+def _run_job(job: FleetJob, settings: Settings) -> tuple[FleetJob, RunResult]:
+    return job, run_fleet(job.config(), job.hours, settings)
+
