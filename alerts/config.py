@@ -18,7 +18,9 @@ Value error, heat_index danger threshold 30.0 must not be below its warning thre
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: (warning enter, warning exit, danger enter, danger exit, "above"|"below") per thresholded signal.
 _PAIRS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -230,6 +232,18 @@ class PremiumConfig(BaseModel):
         "below 0.8x is low, 1.5x-3x high, 3x and more severe (project choice).",
     )
     stable_tolerance: float = Field(0.001, ge=0, description="A relative move below this is reported as RISK_STABLE.")
+
+    @field_validator("band_cuts", "band_cuts_relative", mode="before")
+    @classmethod
+    def _cuts_from_text(cls, value: object) -> object:
+        """An environment variable gives text: accept ``[0.8, 1.5, 3]`` or ``0.8,1.5,3``."""
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return json.loads(text) if text.startswith("[") else [float(v) for v in text.split(",")]
+            except ValueError:
+                raise ValueError(f"{value!r} is not three numbers; write e.g. 0.8,1.5,3") from None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> PremiumConfig:

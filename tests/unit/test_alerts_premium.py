@@ -213,3 +213,14 @@ def test_conservative_hold_keeps_the_multiplier_and_never_lowers_the_band() -> N
     fresh = PremiumState()
     d = calc.update(fresh, RiskScores(injury=0.05, accident=0.08), {}, 1.0, HOUR, hold=True)
     assert d.risk_band == RiskBand.severe and d.multiplier == 1.0
+
+
+def test_band_cuts_can_be_set_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.settings import Settings
+
+    monkeypatch.setenv("RISKSTREAM_PREMIUM__BAND_CUTS_RELATIVE", "[0.7, 1.4, 2.5]")
+    monkeypatch.setenv("RISKSTREAM_PREMIUM__BAND_CUTS", "0.02,0.05,0.2")
+    cfg = PremiumConfig(**Settings().premium)
+    assert cfg.band_cuts_relative == (0.7, 1.4, 2.5) and cfg.band_cuts == (0.02, 0.05, 0.2)
+    with pytest.raises(ValueError, match="not three numbers"):
+        PremiumConfig(band_cuts="low,high")
