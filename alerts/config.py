@@ -8,7 +8,7 @@ falls past ``*_exit_*``, so a reading that hovers at the line does not flap.
 
 >>> cfg = AlertConfig()
 >>> cfg.heat_index_danger_c, cfg.heat_index_danger_exit_c, cfg.max_alerts_per_hour
-(39.4, 38.3, 3)
+(39.4, 38.3, 2)
 >>> try:
 ...     AlertConfig(heat_index_danger_c=30.0, heat_index_danger_exit_c=29.0)
 ... except ValueError as err:
@@ -141,9 +141,9 @@ class AlertConfig(BaseModel):
     model_risk_danger_rr: float = Field(6.0, gt=0, description="Danger at 6x the population's probability.")
     model_risk_danger_exit_rr: float = Field(5.0, gt=0)
     model_risk_covered_s: float = Field(
-        3600.0, ge=0, description="A model-risk warning is held while the rider got a specific alert on the same risk "
-        "within this many seconds (heat/strain/fatigue for injury; weather/riding/fatigue for accidents): the "
-        "specific alert already says what to do. Danger-level model risk is always sent. 0 turns this off."
+        3600.0, ge=0, description="A model-risk alert is held while the rider got a specific alert on the same risk, "
+        "at least as severe, within this many seconds (heat/strain/fatigue for injury; weather/riding/fatigue for "
+        "accidents): the specific alert already says what to do. 0 turns this off."
     )
     injury_warning_p: float = Field(0.10, ge=0, le=1)
     injury_warning_exit_p: float = Field(0.08, ge=0, le=1)
@@ -165,7 +165,14 @@ class AlertConfig(BaseModel):
         "it is the condition of the day, not news (project choice, measured in docs/reports/alerts.md)."
     )
     fatigue_repeat_after_s: float = Field(3600.0, ge=0, description="Fatigue prompts repeat hourly (Meituan, after 8 h online).")
-    max_alerts_per_hour: int = Field(3, ge=1, description="Per-rider cap over a sliding hour; more would be ignored.")
+    max_alerts_per_hour: int = Field(
+        2, ge=1, description="Per-rider cap on warnings over a sliding hour (danger alerts count towards it); a held "
+        "warning goes out when a slot frees if its condition lasts (project choice, measured in docs/reports/alerts.md)."
+    )
+    danger_bypasses_cap: bool = Field(
+        True, description="A danger-level alert (flooding, heat danger, ...) is never held by the hourly cap: "
+        "a missed danger costs more than one message too many."
+    )
 
     def repeat_after(self, kind: str, severity: str) -> float:
         """Seconds after which a persisting condition of ``kind`` at ``severity`` is reminded.

@@ -5,8 +5,8 @@ kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the
 lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
 condition that persists (:meth:`AlertConfig.repeat_after`; a dip and return within it is the
 same episode) and an hourly cap per rider. A suspected fall at danger level passes cap and
-cooldown. A model-risk warning is held while a specific alert on the same risk was sent
-within ``model_risk_covered_s`` (it already said what to do). NaN or missing inputs never
+cooldown. A model-risk alert is held while a specific alert on the same risk, at least as
+severe, was sent within ``model_risk_covered_s`` (it already said what to do). NaN or missing inputs never
 raise or clear an alert.
 
 >>> policy = AlertPolicy(AlertConfig())
@@ -221,11 +221,12 @@ class AlertPolicy:
         why = None
         if last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
             why = "cooldown"
-        elif kind == "model_risk" and level == Severity.warning and self._covered(state, fired, now):
+        elif kind == "model_risk" and self._covered(state, fired, level, now):
             why = "covered"
         else:
             state.sent_times = [t for t in state.sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES:]
-            if len(state.sent_times) >= cfg.max_alerts_per_hour and not exempt:
+            uncapped = exempt or (level == Severity.danger and cfg.danger_bypasses_cap)
+            if len(state.sent_times) >= cfg.max_alerts_per_hour and not uncapped:
                 why = "hourly_cap"
         if why is not None:
             seen = {sig.feature: _clean(x) for sig, _, x in fired}
@@ -240,13 +241,14 @@ class AlertPolicy:
             state.sent_times.append(float(now))
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
 
-    def _covered(self, state: AlertState, fired: list[tuple[Signal, Severity, float]], now: float) -> bool:
-        """Every model-risk signal that is on was just addressed by a specific alert."""
+    def _covered(self, state: AlertState, fired: list[tuple[Signal, Severity, float]], level: Severity,
+                 now: float) -> bool:
+        """Every model-risk signal that is on was just addressed by a specific alert at least as severe."""
         window = self.cfg.model_risk_covered_s
 
         def recent(kind: str) -> bool:
-            at = state.last_sent_at.get(kind)
-            return at is not None and now - at < window
+            at, sev = state.last_sent_at.get(kind), state.last_sent_severity.get(kind)
+            return at is not None and now - at < window and sev is not None and RANK[Severity(sev)] >= RANK[level]
 
         return window > 0 and all(any(recent(k) for k in COVERED_BY.get(sig.feature, ())) for sig, _, _ in fired)
 

@@ -82,19 +82,24 @@ def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
     assert policy.evaluate(state, {"precip_mm_h": 10, "road_flooding": 1}, None, 3 * MIN) == []
 
 
-def test_hourly_cap_and_danger_first(policy: AlertPolicy) -> None:
+def test_hourly_cap_holds_warnings_not_danger(policy: AlertPolicy) -> None:
     state = AlertState()
     features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
     out = policy.evaluate(state, features, None, 0)
-    assert len(out) == 3 and out[0] == next(d for d in out if d.kind == "heat")  # danger first
-    assert len(policy.last_suppressed) == 1 and policy.last_suppressed[0].why == "hourly_cap"
+    # danger first, then one warning fills the cap of 2; the other two warnings are held
+    assert len(out) == 2 and out[0].kind == "heat" and out[0].severity is Severity.danger
+    assert [s.why for s in policy.last_suppressed] == ["hourly_cap", "hourly_cap"]
     # a fourth kind within the hour is held; after the hour it goes out
     state2 = AlertState()
     sent = 0
-    for i, f in enumerate([{"precip_mm_h": 10}, {"harsh_brakes_10m": 4}, {"online_hours_today": 9}, {"strain_index_est": 6.5}]):
+    for i, f in enumerate([{"precip_mm_h": 10}, {"harsh_brakes_10m": 4}, {"strain_index_est": 6.5}]):
         sent += len(policy.evaluate(state2, f, None, i * 10 * MIN))
-    assert sent == 3 and policy.last_suppressed[0].why == "hourly_cap"
+    assert sent == 2 and policy.last_suppressed[0].why == "hourly_cap"
     assert kinds(policy.evaluate(state2, {"strain_index_est": 6.5}, None, 60 * MIN)) == [("strain", "warning")]
+    # a danger over the cap is never held: flooding goes out at once
+    state3 = AlertState(sent_times=[0.0, 60.0])
+    assert kinds(policy.evaluate(state3, {"road_flooding": 1}, None, 120.0)) == [("weather", "danger")]
+    assert state3.sent_times == [0.0, 60.0, 120.0]  # and it counts towards the hour
 
 
 def test_fall_danger_bypasses_cap_and_requires_response(policy: AlertPolicy) -> None:
