@@ -332,7 +332,8 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
                        "60 min (and by any alert) against chance, and, with --compliance > 0, the incident "
                        "reduction when riders follow the advice (same seeds, alerts ignored as control).")
     p.add_argument("--riders", type=int, default=30, help="riders per run (default 30)")
-    p.add_argument("--hours", type=float, default=4.0, help="hours of event time per run (default 4)")
+    p.add_argument("--hours", type=float, default=8.0,
+                   help="hours of event time per run, from 10:00 local (default 8: most of a shift, the hot hours and after)")
     p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds, from --seed on (default 3)")
     p.add_argument("--scenario", nargs="+", default=["mixed", "default"], choices=scenarios,
