@@ -377,7 +377,7 @@ class Processor(FallEscalation):
             was = self.scorer.conservative_mode
             self.scorer.record_misjudgement()
             metrics.MODEL_MISJUDGEMENTS.labels(target=target).inc()
-            log.warning("misjudgement: %s of rider %s at %s after a %s probability of %.4f",
+            log.warning("misjudgement: %s of rider %s at %s after an %s probability of %.2g",
                         incident.kind.value, incident.rider_id, incident.ts.isoformat(), target, p)
             if self.scorer.conservative_mode and not was:
                 log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
