@@ -52,7 +52,8 @@ def test_visibility_triggers_below_threshold(policy: AlertPolicy) -> None:
     assert state.level("weather") is None
 
 
-def test_cooldown_holds_a_reentry_then_sends_it(policy: AlertPolicy) -> None:
+def test_cooldown_holds_a_reentry_then_sends_it() -> None:
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5))  # the cap is tested on its own
     state = AlertState()
     assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 0)) == [("weather", "warning")]
     policy.evaluate(state, {"precip_mm_h": 1}, None, 2 * MIN)  # clears
@@ -82,7 +83,9 @@ def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
     assert policy.evaluate(state, {"precip_mm_h": 10, "road_flooding": 1}, None, 3 * MIN) == []
 
 
-def test_hourly_cap_holds_warnings_not_danger(policy: AlertPolicy) -> None:
+def test_hourly_cap_holds_warnings_not_danger() -> None:
+    assert AlertConfig().max_alerts_per_hour == 1
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2))
     state = AlertState()
     features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
     out = policy.evaluate(state, features, None, 0)
@@ -189,9 +192,9 @@ def sent_at(policy: AlertPolicy, state: AlertState, feature_at, minutes: range) 
     return out
 
 
-def test_danger_reminds_every_2_h_warning_every_4_h_fatigue_hourly(policy: AlertPolicy) -> None:
-    assert sent_at(policy, AlertState(), lambda m: {"heat_index_c": 41.0}, range(0, 300)) == [
-        (0, "heat", "danger"), (120, "heat", "danger"), (240, "heat", "danger")]
+def test_lasting_conditions_remind_every_4_h_fatigue_hourly(policy: AlertPolicy) -> None:
+    assert sent_at(policy, AlertState(), lambda m: {"heat_index_c": 41.0}, range(0, 500)) == [
+        (0, "heat", "danger"), (240, "heat", "danger"), (480, "heat", "danger")]
     assert sent_at(policy, AlertState(), lambda m: {"heat_index_c": 35.0}, range(0, 500)) == [
         (0, "heat", "warning"), (240, "heat", "warning"), (480, "heat", "warning")]
     fatigue = sent_at(policy, AlertState(), lambda m: {"online_hours_today": 8.5}, range(0, 200))
@@ -201,8 +204,8 @@ def test_danger_reminds_every_2_h_warning_every_4_h_fatigue_hourly(policy: Alert
 def test_a_value_hovering_at_the_danger_line_is_one_episode(policy: AlertPolicy) -> None:
     # 39.9 / 37.9 alternating every 20 min: crosses enter (39.4) and exit (38.3) again and again
     hover = sent_at(policy, AlertState(), lambda m: {"heat_index_c": 39.9 if (m // 20) % 2 == 0 else 37.9},
-                    range(0, 240))
-    assert hover == [(0, "heat", "danger"), (120, "heat", "danger")]  # the 2-h reminder, no re-escalations
+                    range(0, 480))
+    assert hover == [(0, "heat", "danger"), (240, "heat", "danger")]  # the 4-h reminder, no re-escalations
 
 
 def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
@@ -221,7 +224,7 @@ def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
 
 
 def test_model_risk_warning_is_held_while_a_specific_alert_covers_it() -> None:
-    policy = AlertPolicy(AlertConfig(), population=PopulationRisk(injury=0.05, accident=0.04))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5), population=PopulationRisk(injury=0.05, accident=0.04))
     state = AlertState()
     hot, risky = {"heat_index_c": 35.0}, RiskScores(injury=0.2, accident=0.01)  # injury 4x: warning
     assert kinds(policy.evaluate(state, hot, None, 0)) == [("heat", "warning")]
