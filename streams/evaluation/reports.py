@@ -201,6 +201,7 @@ def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: li
         PROTECTED, disparity_ratio, group_table, observed_rates, premium_ratios, ratio_interval, reference_group,
     )
 
+    at_cap = float((frame["premium_multiplier"] >= cap - 1e-9).mean())
     lines = [
         "# Fairness over protected attributes", "",
         f"Regenerate: `{command}`", "",
@@ -212,10 +213,13 @@ def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: li
         "per hour) over the fleet mean: what the multiplier would be at full credibility with this fleet as "
         "the class, before caps. Ratios are group means over the largest group's, with 95 % bootstrap "
         "intervals over riders.", "",
-        f"Saturation: {_pct(float((frame['premium_multiplier'] >= cap - 1e-9).mean()))} of the riders end at the "
+        f"Saturation: {_pct(at_cap)} of the riders end at the "
         f"first period's surcharge cap ({cap:g}) and {_pct(float(frame['high_band'].mean()))} in the high/severe "
-        f"band; mean risk score {frame['risk_score'].mean():.3f}. Where everyone is at the cap, equal premiums "
-        "say nothing about fairness: read the score and loss-ratio columns.", "",
+        f"band; mean risk score {frame['risk_score'].mean():.3f}. " + (
+            "Where most riders are at the cap, equal premiums say nothing about fairness: read the score and "
+            "loss-ratio columns." if at_cap >= 0.5 else
+            f"After {hours:g} h of exposure credibility keeps premiums near the class price, so premium ratios "
+            "are small by construction: the loss-ratio column is the price signal at full credibility."), "",
         "## Inputs and outputs carry no protected attribute", "",
         f"- Model features named like a protected attribute: {feature_hits or 'none'} "
         "(of `features.FEATURE_NAMES`).",
