@@ -83,7 +83,7 @@ ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
     "gaussian-nb": lambda prior: naive_bayes.GaussianNB(),
 }
 #: The estimator the worker uses (chosen by prequential log loss; see the module docstring).
-DEFAULT_ESTIMATOR = "logreg-sgd"
+DEFAULT_ESTIMATOR = "logreg-adagrad"
 
 
 def clip_scaled(x: dict[str, float]) -> dict[str, float]:

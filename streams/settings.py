@@ -120,7 +120,8 @@ class WorkerSettings(BaseModel):
     model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
     model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
     online_estimator: str = Field(
-        "logreg-sgd", description="River estimator of the online model (models.online.ESTIMATORS); a stored online "
+        "logreg-adagrad", description="River estimator of the online model (models.online.ESTIMATORS, default chosen "
+        "by `riskstream evaluate --online-select`); a stored online "
         "model built with another estimator is set aside and a fresh one starts.",
     )
     log_level: str = "info"

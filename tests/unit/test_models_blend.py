@@ -163,7 +163,8 @@ def test_model_versions_and_hot_swap(lgbm, trained_online):
     scorer = BlendedScorer(None, trained_online, RuleScorer())
     scorer.lgbm = lgbm  # the worker swaps in a new artifact like this
     v = scorer.model_versions()
-    assert v == {"lightgbm": "test-tiny", "river": f"river-logreg-sgd:n={trained_online.n_learned}", "rules": "1"}
+    assert v == {"lightgbm": "test-tiny", "river": f"river-{trained_online.estimator}:n={trained_online.n_learned}",
+                 "rules": "1"}
     assert not scorer.conservative_mode
 
 

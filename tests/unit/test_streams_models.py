@@ -89,10 +89,17 @@ def test_a_fresh_online_model_starts_from_the_population_rates_and_learns_paired
 
 
 def test_a_stored_online_model_of_another_estimator_is_set_aside(tmp_path: Path) -> None:
-    from models.online import OnlineRiskModel
+    from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
 
     root = copy_artifacts(tmp_path)
     s = settings(tmp_path, root)
     s.worker.state_dir.mkdir(parents=True)
     (s.worker.state_dir / "online-model.pkl").write_bytes(OnlineRiskModel("gaussian-nb").to_bytes())
-    assert Processor(s).online.estimator == s.worker.online_estimator == "logreg-sgd"
+    assert Processor(s).online.estimator == s.worker.online_estimator == DEFAULT_ESTIMATOR
+
+
+def test_the_settings_default_online_estimator_is_the_measured_choice() -> None:
+    from models.online import DEFAULT_ESTIMATOR
+    from streams.settings import WorkerSettings
+
+    assert WorkerSettings().online_estimator == DEFAULT_ESTIMATOR
