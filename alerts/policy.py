@@ -4,10 +4,10 @@ Pure and synchronous; all time is event time (``now`` in epoch seconds). Per rid
 kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the same or a
 lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
 condition that persists (:meth:`AlertConfig.repeat_after`; a dip and return within it is the
-same episode) and an hourly cap per rider. A suspected fall at danger level passes cap and
-cooldown. A model-risk alert is held while a specific alert on the same risk, at least as
-severe, was sent within ``model_risk_covered_s`` (it already said what to do). NaN or missing inputs never
-raise or clear an alert.
+same episode) and an hourly cap per rider on warnings. A suspected fall at danger level passes
+cap and cooldown. A model-risk alert is held while a specific alert on the same risk, at least
+as severe, was sent within ``model_risk_covered_s`` (it already said what to do). NaN or
+missing inputs never raise or clear an alert.
 
 >>> policy = AlertPolicy(AlertConfig())
 >>> state = AlertState()
