@@ -103,3 +103,24 @@ def test_the_settings_default_online_estimator_is_the_measured_choice() -> None:
     from streams.settings import WorkerSettings
 
     assert WorkerSettings().online_estimator == DEFAULT_ESTIMATOR
+
+
+def test_premiums_and_model_risk_alerts_use_the_population_of_the_loaded_artifact(tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    population = proc.premium.population
+    assert population is not None and proc.policy.population is population
+    card = json.loads((current_artifact_dir(root) / "metadata.json").read_text())["population"]
+    assert population.injury == pytest.approx(card["injury"]["mean_p"])
+    assert population.accident == pytest.approx(card["accident"]["mean_p"])
+    # a new version without a population block: absolute defaults, picked up on hot reload
+    old = proc.scorer.model_versions()["lightgbm"]
+    new_dir = root / "lgbm-test-nopop"
+    shutil.copytree(root / old, new_dir)
+    meta = json.loads((new_dir / "metadata.json").read_text())
+    meta.pop("population")
+    meta["version"] = "lgbm-test-nopop"
+    (new_dir / "metadata.json").write_text(json.dumps(meta))
+    (root / "CURRENT").write_text("lgbm-test-nopop")
+    assert proc.maybe_reload_models()
+    assert proc.premium.population is None and proc.policy.population is None
