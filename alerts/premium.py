@@ -179,8 +179,8 @@ class PremiumCalculator:
         """Risk-band cut points of the combined probability (absolute for rule-based scores)."""
         if self.population is None or conservative:
             return self.cfg.band_cuts
-        low, high, severe = self.population.scaled(self.cfg.band_cuts_relative)
-        return low, high, severe
+        moderate, high, severe = self.population.scaled(self.cfg.band_cuts_relative)
+        return moderate, high, severe
 
     def update(
         self,
