@@ -9,8 +9,9 @@ are then replayed in event time exactly as :mod:`streams.processor` handles them
 - each snapshot is scored by LightGBM (fixed) and by the blend, whose River weight comes
   from :meth:`models.blend.BlendedScorer.river_weight` at that moment;
 - the snapshot goes into a :class:`~models.labels.LabelBuffer`; incident *reports* (1-20 min
-  after the incident) label the rider's recent snapshots positive, snapshots older than the
-  horizon leave as negatives, and River learns each example when its label arrives.
+  after the incident) mark the rider's recent snapshots positive, and River learns every
+  snapshot, positive or negative, once it is older than the horizon plus the grace for late
+  reports (30 min), as the worker does.
 
 Metrics are prequential: every prediction was made before its label was known. They are
 computed per time window of ``window_h`` hours over the snapshots taken in that window.
@@ -38,7 +39,7 @@ from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS, Calibrator, ModelBundle
 from models.blend import BlendedScorer
 from models.holdout import EVAL_SEED_OFFSET
-from models.labels import LabelBuffer
+from models.labels import DEFAULT_GRACE_S, LabelBuffer
 from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
 from models.risk import ScoredRisk
 from models.scoring import LightGBMScorer
@@ -99,26 +100,32 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
 
 def labelled_examples(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: int,
                       progress: bool = True, rows: list[dict[str, Any]] | None = None,
+                      grace_s: float = DEFAULT_GRACE_S, snapshot_every_s: float = 300.0,
                       ) -> Iterator[tuple[int, list[tuple[dict[str, Any], bool, bool]]]]:
     """Replay snapshots and incident reports in event time as the worker does.
 
-    Yields ``(i, examples)`` before snapshot ``i`` is scored: the labelled examples whose label
-    arrived by then (reports label recent snapshots positive; snapshots older than the horizon
-    leave as negatives), in the order the worker would learn them. ``rows[i]`` (default: the
-    frame's features) is put in the label buffer *after* the consumer's turn, so the consumer
-    may add what the models said live (:meth:`models.blend.BlendedScorer.snapshot_row`).
-    Examples still waiting for a label at the end are not produced.
+    Yields ``(i, examples)`` before snapshot ``i`` is scored: the labelled examples released by
+    then, in the order the worker would learn them. Reports mark a rider's recent snapshots
+    positive; every snapshot is released once older than horizon + grace, by the rider's next
+    snapshot or by the sweep every ``snapshot_every_s`` of event time (riders gone silent).
+    ``rows[i]`` (default: the frame's features) is put in the label buffer *after* the
+    consumer's turn, so the consumer may add what the models said live
+    (:meth:`models.blend.BlendedScorer.snapshot_row`). Examples still waiting at the end are not produced.
     """
-    labels = LabelBuffer(horizon_min=horizon_min)
+    labels = LabelBuffer(horizon_min=horizon_min, snapshot_every_s=snapshot_every_s, grace_s=grace_s)
     rows = rows if rows is not None else frame[list(FEATURE_NAMES)].to_dict("records")
     reports = sorted((float(i["reported_epoch"]), float(i["epoch"]), str(i["rider_id"]), str(i["kind"])) for i in incidents)
     heapq.heapify(reports)
     ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
     pending: list[tuple[dict[str, Any], bool, bool]] = []
+    last_sweep = -math.inf
     for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
         while reports and reports[0][0] <= ts[i]:
             _, epoch, rid, kind = heapq.heappop(reports)
-            pending.extend(labels.on_incident(rid, epoch, kind))
+            labels.on_incident(rid, epoch, kind)
+        if ts[i] - last_sweep >= snapshot_every_s:
+            last_sweep = ts[i]
+            pending.extend(ex for examples in labels.sweep(ts[i]).values() for ex in examples)
         yield i, pending
         pending = list(labels.add_snapshot(rider[i], ts[i], rows[i]))
 

@@ -1,34 +1,53 @@
 """Delayed labels for the online learner: per-rider feature snapshots kept for the horizon.
 
 A snapshot taken at ``t`` is *positive* for a target when an incident of that target's
-kind happens in ``(t, t + horizon]``; a snapshot that ages past the horizon (plus an
-optional grace for late-reported incidents) with no incident is a *negative*. Accident =
-``crash`` (:data:`streams.schemas.ACCIDENT_KINDS`); injury = fall, heat illness, exhaustion.
+kind happens in ``(t, t + horizon]``. Every snapshot, positive or not, is released (learned)
+once it is older than the horizon plus a *grace* for late reports
+(:attr:`LabelBuffer.grace_s`, the longest delay between an incident and its report that is
+still counted). An incident report only *marks* the snapshots it labels.
+
+Releasing positives at the same age as negatives matters: a learner fed positives as soon
+as they are reported and negatives an hour later sees a positive-rich stream whenever
+incidents cluster, learns too high a rate, and scores better than it is on the examples it
+is judged on (the paired edge of :mod:`models.online`). With one release age, the labelled
+stream is the snapshot stream delayed by ``horizon + grace``, in the same order.
 
 State per rider is bounded: at most one snapshot per ``snapshot_every_s``, so at most
-``ceil((horizon + grace) / snapshot_every_s)`` of them, kept as plain lists and dicts so
+``ceil((horizon + grace) / snapshot_every_s) + 1`` of them, kept as plain lists and dicts so
 the worker can store them in its changelogged rider state (:meth:`LabelBuffer.to_dict`).
+A rider who goes silent (often after a crash) keeps snapshots until :meth:`LabelBuffer.sweep`
+is called with a later time; the worker sweeps on its event-time watermark.
 
->>> buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+>>> buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
 >>> for k in range(4):
 ...     _ = buf.add_snapshot("r1", 1000.0 + 300 * k, {"heat_index_c": 30.0 + k})
 >>> len(buf.add_snapshot("r1", 1100.0, {"heat_index_c": 99.0}))  # within 5 min of the last: ignored
 0
->>> [(x["heat_index_c"], inj, acc) for x, inj, acc in buf.on_incident("r1", 1800.0, "crash")]
-[(30.0, False, True), (31.0, False, True), (32.0, False, True)]
+>>> buf.on_incident("r1", 1800.0, "crash")  # marks the snapshots at 1000, 1300 and 1600
+Marked(labelled=3, too_late=False)
 >>> [(x["heat_index_c"], inj, acc) for x, inj, acc in buf.expire(1900.0 + 3601)]
-[(33.0, False, False)]
+[(30.0, False, True), (31.0, False, True), (32.0, False, True), (33.0, False, False)]
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from streams.schemas import ACCIDENT_KINDS, IncidentKind
 
 Example = tuple[dict[str, float | None], bool, bool]
+#: Default grace for late incident reports: the simulator reports within 20 min; claims filed
+#: later than this are counted as too late (:attr:`Marked.too_late`) rather than held for.
+DEFAULT_GRACE_S = 1800.0
+
+
+class Marked(NamedTuple):
+    """What an incident report did: snapshots marked positive; whether some in its window were learned unmarked."""
+
+    labelled: int
+    too_late: bool
 
 
 def _epoch(ts: float | datetime) -> float:
@@ -55,11 +74,16 @@ def is_accident(kind: IncidentKind | str) -> bool:
 class LabelBuffer:
     """Bounded per-rider snapshots awaiting their label (see the module docstring)."""
 
-    def __init__(self, horizon_min: float = 60, snapshot_every_s: float = 300, grace_s: float = 0.0) -> None:
+    def __init__(self, horizon_min: float = 60, snapshot_every_s: float = 300,
+                 grace_s: float = DEFAULT_GRACE_S) -> None:
         self.horizon_s = float(horizon_min) * 60.0
         self.snapshot_every_s = float(snapshot_every_s)
         self.grace_s = float(grace_s)
+        # per rider: parallel lists of snapshot times, features, and [injury, accident] marks
         self._riders: dict[str, dict[str, list[Any]]] = {}
+        # per rider: the newest time up to which snapshots were released (a report for an incident
+        # before it comes too late for some of them)
+        self._released_until: dict[str, float] = {}
 
     @property
     def max_per_rider(self) -> int:
@@ -72,61 +96,65 @@ class LabelBuffer:
     def riders(self) -> list[str]:
         return list(self._riders)
 
+    def _new(self, rider_id: str) -> dict[str, list[Any]]:
+        return self._riders.setdefault(rider_id, {"ts": [], "x": [], "y": []})
+
     def add_snapshot(self, rider_id: str, ts: float | datetime, x: Mapping[str, Any]) -> list[Example]:
         """Keep a copy of ``x`` if the rider's last snapshot is ≥ ``snapshot_every_s`` older.
 
-        Returns the rider's snapshots that aged out (negatives), so nothing is dropped unlearned.
+        Returns the rider's snapshots that aged out (with their labels), so nothing is dropped unlearned.
         """
         t = _epoch(ts)
-        snaps = self._riders.setdefault(rider_id, {"ts": [], "x": []})
-        if snaps["ts"] and t - snaps["ts"][-1] < self.snapshot_every_s:
+        snaps = self._riders.get(rider_id)
+        if snaps and snaps["ts"] and t - snaps["ts"][-1] < self.snapshot_every_s:
             return []
         aged = self._expire_rider(rider_id, t)
-        snaps = self._riders.setdefault(rider_id, {"ts": [], "x": []})
+        snaps = self._new(rider_id)
         snaps["ts"].append(t)
         snaps["x"].append(_plain(x))
+        snaps["y"].append([False, False])
         while len(snaps["ts"]) > self.max_per_rider:  # only if snapshot_every_s was changed at runtime
-            snaps["ts"].pop(0)
-            aged.append((snaps["x"].pop(0), False, False))
+            aged.append(self._pop_oldest(rider_id, snaps))
         return aged
 
-    def on_incident(self, rider_id: str, ts: float | datetime, kind: IncidentKind | str) -> list[Example]:
-        """Label the rider's snapshots in ``[ts - horizon, ts)`` positive for the incident's target.
+    def on_incident(self, rider_id: str, ts: float | datetime, kind: IncidentKind | str) -> Marked:
+        """Mark the rider's snapshots in ``[ts - horizon, ts)`` positive for the incident's target.
 
-        They leave the buffer (learned once); the other target is labelled negative for them.
+        They stay in the buffer and are learned when they age out, like every snapshot.
+        ``too_late`` says snapshots in that window may already have been learned unmarked (the
+        report came later than the grace allows; they stay learned as negatives).
         """
         t = _epoch(ts)
-        accident = is_accident(kind)
+        k = 1 if is_accident(kind) else 0
+        labelled = 0
         snaps = self._riders.get(rider_id)
-        if not snaps:
-            return []
-        out: list[Example] = []
-        keep_ts, keep_x = [], []
-        for st, x in zip(snaps["ts"], snaps["x"]):
+        for st, y in zip(snaps["ts"], snaps["y"]) if snaps else ():
             if st < t and t - st <= self.horizon_s:
-                out.append((x, not accident, accident))
-            else:
-                keep_ts.append(st)
-                keep_x.append(x)
-        snaps["ts"], snaps["x"] = keep_ts, keep_x
-        return out
+                labelled += not y[k]
+                y[k] = True
+        too_late = self._released_until.get(rider_id, -math.inf) >= t - self.horizon_s
+        return Marked(labelled, too_late)
+
+    def _pop_oldest(self, rider_id: str, snaps: dict[str, list[Any]]) -> Example:
+        ts = snaps["ts"].pop(0)
+        y = snaps["y"].pop(0)
+        self._released_until[rider_id] = max(self._released_until.get(rider_id, -math.inf), ts)
+        return snaps["x"].pop(0), bool(y[0]), bool(y[1])
 
     def _expire_rider(self, rider_id: str, now: float) -> list[Example]:
         snaps = self._riders.get(rider_id)
         if not snaps:
             return []
         cutoff = now - self.horizon_s - self.grace_s
-        n = 0
-        while n < len(snaps["ts"]) and snaps["ts"][n] < cutoff:
-            n += 1
-        out = [(x, False, False) for x in snaps["x"][:n]]
-        del snaps["ts"][:n], snaps["x"][:n]
+        out = []
+        while snaps["ts"] and snaps["ts"][0] < cutoff:
+            out.append(self._pop_oldest(rider_id, snaps))
         if not snaps["ts"]:
             del self._riders[rider_id]
         return out
 
     def expire(self, now_or_rider: float | datetime | str, now: float | datetime | None = None) -> list[Example]:
-        """Snapshots older than horizon (+ grace) with no incident, as negatives.
+        """Snapshots older than horizon + grace, with their labels.
 
         ``expire(now)`` sweeps every rider; ``expire(rider_id, now)`` only that rider (O(1) per call).
         """
@@ -134,24 +162,47 @@ class LabelBuffer:
             if now is None:
                 raise TypeError("expire(rider_id, now) needs the time")
             return self._expire_rider(now_or_rider, _epoch(now))
-        t = _epoch(now_or_rider)
-        return [ex for rid in list(self._riders) for ex in self._expire_rider(rid, t)]
+        return [ex for examples in self.sweep(now_or_rider).values() for ex in examples]
 
-    def to_dict(self, rider_id: str) -> dict[str, list[Any]]:
-        """The rider's snapshots as plain JSON-serialisable lists (``{"ts": [...], "x": [...]}``)."""
-        snaps = self._riders.get(rider_id, {"ts": [], "x": []})
-        return {"ts": list(snaps["ts"]), "x": [dict(x) for x in snaps["x"]]}
+    def sweep(self, now: float | datetime) -> dict[str, list[Example]]:
+        """Every rider's snapshots older than horizon + grace at ``now``, by rider (riders with none left out)."""
+        t = _epoch(now)
+        out = {}
+        for rid in list(self._riders):
+            examples = self._expire_rider(rid, t)
+            if examples:
+                out[rid] = examples
+        return out
+
+    def to_dict(self, rider_id: str) -> dict[str, Any]:
+        """The rider's snapshots as plain JSON-serialisable data (``{"ts", "x", "y", "released_until"}``)."""
+        snaps = self._riders.get(rider_id, {"ts": [], "x": [], "y": []})
+        out: dict[str, Any] = {"ts": list(snaps["ts"]), "x": [dict(x) for x in snaps["x"]],
+                               "y": [list(y) for y in snaps["y"]]}
+        released = self._released_until.get(rider_id)
+        if released is not None:
+            out["released_until"] = released
+        return out
 
     rider_dict = to_dict  # the worker's name for it
 
-    def from_dict(self, rider_id: str, data: Mapping[str, list[Any]]) -> None:
-        """Restore one rider's snapshots from :meth:`to_dict` output (replacing what was there)."""
+    def from_dict(self, rider_id: str, data: Mapping[str, Any]) -> None:
+        """Restore one rider's snapshots from :meth:`to_dict` output (replacing what was there).
+
+        State written before marks were kept (no ``"y"``) restores as unmarked snapshots.
+        """
         ts = [float(t) for t in data.get("ts", [])]
         xs = [_plain(x) for x in data.get("x", [])]
-        if len(ts) != len(xs):
-            raise ValueError("snapshot lists 'ts' and 'x' differ in length")
+        ys = [[bool(a), bool(b)] for a, b in data.get("y", [[False, False]] * len(ts))]
+        if not len(ts) == len(xs) == len(ys):
+            raise ValueError("snapshot lists 'ts', 'x' and 'y' differ in length")
+        if data.get("released_until") is not None:
+            self._released_until[rider_id] = float(data["released_until"])
+        else:
+            self._released_until.pop(rider_id, None)
+        n = self.max_per_rider
         if ts:
-            self._riders[rider_id] = {"ts": ts[-self.max_per_rider :], "x": xs[-self.max_per_rider :]}
+            self._riders[rider_id] = {"ts": ts[-n:], "x": xs[-n:], "y": ys[-n:]}
         else:
             self._riders.pop(rider_id, None)
 

@@ -116,6 +116,12 @@ ONLINE_EXAMPLES = Counter(
     ["label"],
     registry=REGISTRY,
 )
+ONLINE_LATE_LABELS = Counter(
+    "riskstream_online_late_labels_total",
+    "Incident reports later than worker.label_grace_s: snapshots they label may have been learned as negatives.",
+    ["target"],
+    registry=REGISTRY,
+)
 ONLINE_METRIC = Gauge(
     "riskstream_online_model_metric",
     "Prequential metric of the online model, by target and metric.",
@@ -160,6 +166,8 @@ for _why in ("cooldown", "hourly_cap", "covered"):  # alerts.policy.Suppressed.w
 for _label in ("positive", "negative"):
     ONLINE_EXAMPLES.labels(label=_label)
 MODEL_ERRORS.labels(model="lightgbm")
+for _target in ("injury", "accident"):  # models.artifact.TARGETS
+    ONLINE_LATE_LABELS.labels(target=_target)
 for _outcome in ("escalated", "cancelled"):
     ESCALATIONS.labels(outcome=_outcome)
 

@@ -114,9 +114,11 @@ class Processor(FallEscalation):
         self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
         self.online = self._load_online_model()
-        self.labels = LabelBuffer()
         self._artifact_marker: tuple[Path, float] | None = None
+        self.labels = self._label_buffer(None)
         self.scorer = self._build_scorer()
+        self._label_watermark = -math.inf  # newest event time seen, for sweeping silent riders' snapshots
+        self._last_sweep = -math.inf
 
     # ------------------------------------------------------------------ state
     def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
@@ -135,7 +137,19 @@ class Processor(FallEscalation):
 
     def forget_riders(self) -> None:
         self.hot.clear()
-        self.labels = LabelBuffer()
+        self.labels = self._label_buffer(self.labels.horizon_s / 60.0)
+
+    def _label_buffer(self, horizon_min: float | None) -> LabelBuffer:
+        """Snapshots wait the model's horizon (60 min without a model) plus ``worker.label_grace_s``."""
+        w = self.settings.worker
+        return LabelBuffer(horizon_min=horizon_min or 60.0, snapshot_every_s=w.snapshot_every_s, grace_s=w.label_grace_s)
+
+    def _use_horizon(self, bundle: ModelBundle) -> None:
+        """Label snapshots over the loaded artifact's horizon (kept snapshots are relabelled by it from now on)."""
+        horizon_s = float(bundle.horizon_min) * 60.0
+        if horizon_s != self.labels.horizon_s:
+            log.info("label horizon set to %d min by artifact %s", bundle.horizon_min, bundle.version)
+            self.labels.horizon_s = horizon_s
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
         if zone_id is None:
@@ -161,6 +175,7 @@ class Processor(FallEscalation):
             lgbm = LightGBMScorer(bundle)
             self._artifact_marker = self._artifact_stamp()
             self._use_population(bundle)
+            self._use_horizon(bundle)
         except ModelLoadError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
@@ -202,6 +217,7 @@ class Processor(FallEscalation):
         self.scorer.lgbm = lgbm
         self._artifact_marker = stamp
         self._use_population(bundle)
+        self._use_horizon(bundle)
         metrics.set_model_versions(self.scorer.model_versions())
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True
@@ -294,6 +310,7 @@ class Processor(FallEscalation):
                 self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
         self._score(touched, result)
         self._escalate_overdue(touched, result)
+        self._sweep_labels(touched, result)
         for rider_id in touched:
             result.states[rider_id] = self.hot[rider_id].to_dict()
         done = time.time()
@@ -357,11 +374,17 @@ class Processor(FallEscalation):
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         self._check_misjudgement(slot, incident)
-        examples = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
-        log.info("incident %s of rider %s at %s (%s[%d]@%d): %d feature snapshots labelled for the online model",
-                 incident.kind.value, incident.rider_id, incident.ts.isoformat(), rec.topic, rec.partition,
-                 rec.offset, len(examples))
-        self._learn(examples)
+        marked = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
+        log.info("incident %s of rider %s at %s (%s[%d]@%d): %d feature snapshots marked positive; the online "
+                 "model learns them when they are %.0f min old", incident.kind.value, incident.rider_id,
+                 incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, marked.labelled,
+                 (self.labels.horizon_s + self.labels.grace_s) / 60.0)
+        if marked.too_late:
+            target = "accident" if is_accident(incident.kind) else "injury"
+            metrics.ONLINE_LATE_LABELS.labels(target=target).inc()
+            log.warning("incident %s of rider %s at %s (%s[%d]@%d) reported after some of its snapshots were learned "
+                        "as negatives (worker.label_grace_s = %.0f s)", incident.kind.value, incident.rider_id,
+                        incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, self.labels.grace_s)
         slot.labels = self.labels.rider_dict(incident.rider_id)
         newest = slot.features.newest_ts()
         if newest is not None:
@@ -382,6 +405,24 @@ class Processor(FallEscalation):
             if self.scorer.conservative_mode and not was:
                 log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
                           self.scorer.last_error)
+
+    def _sweep_labels(self, touched: dict[str, float], result: BatchResult) -> None:
+        """Learn the snapshots of riders gone silent once the stream's event time is past their horizon + grace.
+
+        Riders who keep sending release their own snapshots as new ones are taken; this catches
+        the rest (a crash often ends a shift). Runs once per ``snapshot_every_s`` of event time.
+        """
+        newest = max((t for t in touched.values() if math.isfinite(t)), default=-math.inf)
+        self._label_watermark = max(self._label_watermark, newest)
+        if self._label_watermark - self._last_sweep < self.settings.worker.snapshot_every_s:
+            return
+        self._last_sweep = self._label_watermark
+        for rider_id, examples in self.labels.sweep(self._label_watermark).items():
+            self._learn(examples)
+            slot = self.hot.get(rider_id)
+            if slot is not None:
+                slot.labels = self.labels.rider_dict(rider_id)
+                result.states[rider_id] = slot.to_dict()
 
     def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
         batch = list(examples)

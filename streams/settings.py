@@ -101,6 +101,10 @@ class WorkerSettings(BaseModel):
         900.0, gt=0, description="Event-time seconds between premium signals of one rider (material changes go sooner)."
     )
     snapshot_every_s: float = Field(300.0, gt=0, description="Event-time seconds between labelled feature snapshots.")
+    label_grace_s: float = Field(
+        1800.0, ge=0, description="Event-time seconds a snapshot waits past the model's horizon for a late incident "
+        "report before it is learned; reports later than this are counted in riskstream_online_late_labels_total.",
+    )
     fall_response_timeout_s: float = Field(
         120.0, gt=0, description="Seconds a rider has to answer 'Are you OK?' before the safety team is called."
     )

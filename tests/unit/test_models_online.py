@@ -10,6 +10,7 @@ import pytest
 
 from features.catalog import FEATURE_NAMES
 from models.errors import ModelLoadError
+from models.labels import Marked
 from models.online import EDGE_MEMORY, ESTIMATORS, LabelBuffer, OnlineRiskModel
 from models.synthetic import synthetic_frame
 
@@ -122,38 +123,53 @@ def test_corrupt_state_raises_model_load_error(blob):
 # ------------------------------------------------------------------ label buffer
 
 def test_bounded_snapshots_per_rider():
-    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
     for k in range(1000):
         buf.add_snapshot("r1", 60.0 * k, {"heat_index_c": float(k)})
     assert len(buf) <= 12 + 1 == buf.max_per_rider
 
 
-def test_incident_labels_matching_target_within_horizon_only():
-    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+def test_incident_marks_matching_target_within_horizon_and_releases_at_the_same_age_as_negatives():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=600)
     for k in range(20):  # snapshots at 0, 300, ..., 5700
         buf.add_snapshot("r1", 300.0 * k, {"k": k})
     buf.add_snapshot("r2", 0.0, {"k": -1})
-    ex = buf.on_incident("r1", 5000.0, "fall")
-    ks = sorted(x["k"] for x, _, _ in ex)
-    # snapshots before 5700-3600 aged out as negatives when later ones arrived; 2100..4800 remain
-    assert ks == list(range(7, 17))
-    assert all(inj and not acc for _, inj, acc in ex)
-    assert buf.on_incident("r1", 5000.0, "fall") == []  # learned once
-    crash = buf.on_incident("r1", 5800.0, "crash")
-    assert sorted(x["k"] for x, _, _ in crash) == [17, 18, 19] and all(acc and not inj for _, inj, acc in crash)
+    # snapshots before 5700 - 3600 - 600 = 1500 aged out when later ones arrived; 1500..5700 remain
+    assert buf.to_dict("r1")["ts"][0] == 1500.0
+    assert buf.on_incident("r1", 5000.0, "fall") == Marked(labelled=12, too_late=False)  # 1500..4800 (≤ 60 min)
+    assert buf.on_incident("r1", 5000.0, "fall").labelled == 0  # marked once
+    assert buf.on_incident("r1", 5800.0, "crash").labelled == 12  # 2400..5700
     assert len(buf.to_dict("r2")["ts"]) == 1
+    released = buf.expire("r1", 5000.0 + 3600 + 600 + 1)  # snapshots up to 5000: k = 5..16
+    assert [(x["k"], inj, acc) for x, inj, acc in released] == [
+        (5, True, False), (6, True, False), (7, True, False), *[(k, True, True) for k in range(8, 17)]]
+    # later snapshots come out when they too are old enough, with the marks they gathered
+    rest = buf.expire("r1", 5700.0 + 4200 + 1)
+    assert [(x["k"], inj, acc) for x, inj, acc in rest] == [(17, False, True), (18, False, True), (19, False, True)]
+    assert "r1" not in buf.riders()
+
+
+def test_a_report_later_than_the_grace_says_so():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=600)
+    for k in range(10):  # 0 .. 2700
+        buf.add_snapshot("r", 300.0 * k, {"k": k})
+    assert len(buf.expire("r", 2700.0 + 4200 + 1)) == 10
+    late = buf.on_incident("r", 3000.0, "crash")  # its window 0..3000 was learned already
+    assert late == Marked(labelled=0, too_late=True)
+    assert buf.on_incident("r", 2700.0 + 3600 + 1, "crash").too_late is False  # window after the last release
 
 
 @pytest.mark.parametrize("kind,injury", [("crash", False), ("fall", True), ("heat_illness", True), ("exhaustion", True)])
 def test_incident_kinds(kind, injury):
-    buf = LabelBuffer()
+    buf = LabelBuffer(grace_s=0)
     buf.add_snapshot("r", 0.0, {})
-    [(_, y_inj, y_acc)] = buf.on_incident("r", 60.0, kind)
+    assert buf.on_incident("r", 60.0, kind).labelled == 1
+    [(_, y_inj, y_acc)] = buf.expire(3601.0)
     assert (y_inj, y_acc) == (injury, not injury)
 
 
 def test_expire_returns_negatives_and_frees_state():
-    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
     buf.add_snapshot("a", 0.0, {"v": 1.0})
     buf.add_snapshot("b", 1000.0, {"v": 2.0})
     assert buf.expire(3600.0) == []
@@ -162,8 +178,18 @@ def test_expire_returns_negatives_and_frees_state():
     assert buf.expire("b", 4601.0) == [({"v": 2.0}, False, False)] and len(buf) == 0
 
 
+def test_sweep_releases_silent_riders_by_rider():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=1800)
+    buf.add_snapshot("quiet", 0.0, {"v": 1.0})
+    buf.add_snapshot("busy", 5000.0, {"v": 2.0})
+    buf.on_incident("quiet", 100.0, "crash")
+    assert buf.sweep(5400.0) == {}  # 0 is not older than 60 + 30 min yet
+    assert buf.sweep(5401.0) == {"quiet": [({"v": 1.0}, False, True)]}
+    assert buf.riders() == ["busy"]
+
+
 def test_add_snapshot_returns_aged_out_snapshots():
-    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300)
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
     buf.add_snapshot("a", 0.0, {"v": 1.0})
     assert buf.add_snapshot("a", 4000.0, {"v": 2.0}) == [({"v": 1.0}, False, False)]
 
@@ -172,12 +198,20 @@ def test_per_rider_state_round_trips_through_json():
     buf = LabelBuffer()
     buf.add_snapshot("r1", 0.0, {"a": 1.0, "b": float("nan"), "c": None})
     buf.add_snapshot("r1", 400.0, {"a": 2.0})
+    buf.on_incident("r1", 300.0, "fall")
     data = json.loads(json.dumps(buf.to_dict("r1")))
     other = LabelBuffer()
     other.from_dict("r1", data)
     assert other.to_dict("r1") == buf.to_dict("r1")
-    assert data["x"][0] == {"a": 1.0, "b": None, "c": None}
+    assert data["x"][0] == {"a": 1.0, "b": None, "c": None} and data["y"] == [[True, False], [False, False]]
     assert other.on_incident("r1", 500.0, "crash") == buf.on_incident("r1", 500.0, "crash")
+    assert other.expire(10_000.0) == buf.expire(10_000.0)
+
+
+def test_state_written_before_marks_restores_unmarked():
+    buf = LabelBuffer(grace_s=0)
+    buf.from_dict("r", {"ts": [0.0, 300.0], "x": [{"a": 1.0}, {"a": 2.0}]})
+    assert buf.expire(10_000.0) == [({"a": 1.0}, False, False), ({"a": 2.0}, False, False)]
 
 
 def test_snapshot_is_a_copy():

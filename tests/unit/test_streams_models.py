@@ -124,3 +124,36 @@ def test_premiums_and_model_risk_alerts_use_the_population_of_the_loaded_artifac
     (root / "CURRENT").write_text("lgbm-test-nopop")
     assert proc.maybe_reload_models()
     assert proc.premium.population is None and proc.policy.population is None
+
+
+def test_marked_snapshots_of_a_rider_gone_silent_are_learned_once_the_stream_is_past_horizon_and_grace(
+        heatwave: list[Any], tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from streams.batch import RawRecord
+
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    assert proc.labels.horizon_s == proc.scorer.lgbm.bundle.horizon_min * 60.0
+    assert proc.labels.grace_s == proc.settings.worker.label_grace_s
+    h = Harness(proc)
+    h.feed(raw_records(proc.settings, heatwave))
+    trips = [r for r in heatwave if r.role == "trip" and r.value is not None]
+    quiet, busy = trips[-1].key, next(r.key for r in reversed(trips) if r.key != trips[-1].key)
+    snaps = len(h.riders[quiet]["labels"]["ts"])
+    assert snaps >= 2
+    at = trips[-1].value.ts + timedelta(seconds=30)
+    incident = {"event_id": "sweep-1", "ts": at.isoformat(), "schema_version": 1, "rider_id": quiet,
+                "kind": "fall", "source": "platform", "severity": "minor"}
+    positives = proc.online.n_positive["injury"]
+    h._take(proc.process_batch([RawRecord(proc.topics.incidents, 0, 0, quiet.encode(),
+                                          json.dumps(incident).encode(), 1.0)]))
+    assert all(y == [True, False] for y in h.riders[quiet]["labels"]["y"])
+    assert proc.online.n_positive["injury"] == positives  # marked, not learned yet
+    # only another rider's telemetry moves the stream on, 2 h later (past 60 + 30 min)
+    last_busy = next(r for r in reversed(trips) if r.key == busy).value
+    later = {**last_busy.model_dump(mode="json"), "event_id": "sweep-later",
+             "ts": (last_busy.ts + timedelta(hours=2)).isoformat()}
+    h._take(proc.process_batch([RawRecord(proc.topics.trip, 0, 10**6, busy.encode(), json.dumps(later).encode(), 1.0)]))
+    assert proc.online.n_positive["injury"] == positives + snaps
+    assert h.riders[quiet]["labels"]["ts"] == []  # the silent rider's stored state was written back
