@@ -52,7 +52,7 @@ from models import (
     load_artifact,
 )
 from models.artifact import TARGETS, ModelBundle
-from models.errors import ModelLoadError
+from models.errors import ModelError, ModelLoadError
 from models.labels import is_accident
 from streams import metrics
 from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
@@ -113,10 +113,11 @@ class Processor(FallEscalation):
         self.rider_store: MutableMapping[str, Any] = {}
         self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
-        self.online = self._load_online_model()
         self._artifact_marker: tuple[Path, float] | None = None
+        bundle = self._load_first_artifact()
+        self.online = self._load_online_model(bundle)
         self.labels = self._label_buffer(None)
-        self.scorer = self._build_scorer()
+        self.scorer = self._build_scorer(bundle)
         self._label_watermark = -math.inf  # newest event time seen, for sweeping silent riders' snapshots
         self._last_sweep = -math.inf
 
@@ -168,17 +169,25 @@ class Processor(FallEscalation):
         return zone
 
     # ------------------------------------------------------------------ models
-    def _build_scorer(self) -> BlendedScorer:
-        lgbm = None
+    def _load_first_artifact(self) -> ModelBundle | None:
+        """The artifact at start-up, or ``None`` (counted and logged: the worker runs on rules)."""
+        stamp = self._artifact_stamp()
         try:
             bundle = load_artifact(self.settings.worker.model_dir)
-            lgbm = LightGBMScorer(bundle)
-            self._artifact_marker = self._artifact_stamp()
-            self._use_population(bundle)
-            self._use_horizon(bundle)
-        except ModelLoadError as exc:
+            LightGBMScorer(bundle)  # fails here, not later, on features this code does not compute
+        except ModelError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
+            return None
+        self._artifact_marker = stamp
+        return bundle
+
+    def _build_scorer(self, bundle: ModelBundle | None) -> BlendedScorer:
+        lgbm = None
+        if bundle is not None:
+            lgbm = LightGBMScorer(bundle)
+            self._use_population(bundle)
+            self._use_horizon(bundle)
         scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
         metrics.set_model_versions(scorer.model_versions())
         return scorer
@@ -209,7 +218,7 @@ class Processor(FallEscalation):
         try:
             bundle = load_artifact(self.settings.worker.model_dir)
             lgbm = LightGBMScorer(bundle)
-        except ModelLoadError as exc:
+        except ModelError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("new model artifact at %s failed to load, keeping the current one: %s", stamp[0], exc)
             self._artifact_marker = stamp
@@ -222,29 +231,22 @@ class Processor(FallEscalation):
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True
 
-    def _load_online_model(self) -> OnlineRiskModel:
+    def _load_online_model(self, bundle: ModelBundle | None) -> OnlineRiskModel:
         estimator = self.settings.worker.online_estimator
+        # a new online model's first guesses are the artifact's population rates (if there is one)
+        priors = {t: bundle.population_rate(t) for t in TARGETS} if bundle is not None else None
         try:
             model = OnlineRiskModel.from_bytes(self.online_path.read_bytes())
         except FileNotFoundError:
-            return self._fresh_online_model(estimator)
+            return OnlineRiskModel(estimator, priors)
         except Exception as exc:  # a corrupt file must not stop the worker
             log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
-            return self._fresh_online_model(estimator)
+            return OnlineRiskModel(estimator, priors)
         if model.estimator != estimator:
             log.warning("online model state at %s uses %s, configured is %s; starting a fresh %s model",
                         self.online_path, model.estimator, estimator, estimator)
-            return self._fresh_online_model(estimator)
+            return OnlineRiskModel(estimator, priors)
         return model
-
-    def _fresh_online_model(self, estimator: str) -> OnlineRiskModel:
-        """A new online model whose first guesses are the artifact's population rates (if there is one)."""
-        try:
-            bundle = load_artifact(self.settings.worker.model_dir)
-            priors = {t: bundle.population_rate(t) for t in TARGETS}
-        except ModelLoadError:
-            priors = None
-        return OnlineRiskModel(estimator, priors)
 
     def save_online_model(self) -> None:
         self.online_path.parent.mkdir(parents=True, exist_ok=True)

@@ -157,3 +157,19 @@ def test_marked_snapshots_of_a_rider_gone_silent_are_learned_once_the_stream_is_
     h._take(proc.process_batch([RawRecord(proc.topics.trip, 0, 10**6, busy.encode(), json.dumps(later).encode(), 1.0)]))
     assert proc.online.n_positive["injury"] == positives + snaps
     assert h.riders[quiet]["labels"]["ts"] == []  # the silent rider's stored state was written back
+
+
+def test_an_artifact_for_other_features_is_refused_at_start_and_on_reload(tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    good = (root / "CURRENT").read_text().strip()
+    other = root / "lgbm-other-features"
+    shutil.copytree(root / good, other)
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["version"], meta["feature_names"] = "lgbm-other-features", list(reversed(meta["feature_names"]))
+    (other / "metadata.json").write_text(json.dumps(meta))
+    proc = Processor(settings(tmp_path, root))
+    (root / "CURRENT").write_text(other.name)
+    assert not proc.maybe_reload_models()
+    assert proc.scorer.model_versions()["lightgbm"] == good
+    fresh = Processor(settings(tmp_path / "again", root))
+    assert fresh.scorer.lgbm is None and fresh.scorer.conservative_mode
