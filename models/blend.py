@@ -1,10 +1,16 @@
 """Blending LightGBM with the online learner, with a rule-based fallback and a circuit breaker.
 
-The blend is a mixture ``p = (1 − w)·p_lightgbm + w·p_river`` per target. River's weight is
-earned on the labels themselves: every labelled example is scored by both models before
-River learns it (:meth:`BlendedScorer.learn`), and River keeps the discounted sum of
-LightGBM's log loss minus its own over those examples, its *edge* ``E`` in nats
-(:meth:`models.online.OnlineRiskModel.edge`, memory ≈ 2,000 examples). ``E`` is the log
+Per target, in two steps, both learned online from the incident labels (:mod:`models.online`):
+
+1. LightGBM's probability is *recalibrated*: ``p' = (1 − v)·p + v·sigmoid(a·logit p + b)``, a
+   monotone map that keeps LightGBM's ranking and follows a change in the level of risk;
+   ``v = sigmoid(E_recal + logit 0.01)`` from the map's log-loss edge over the raw ``p``;
+2. River is mixed in: ``p_blend = (1 − w)·p' + w·p_river``.
+
+River's weight is earned on the labels themselves: every labelled example is scored by both
+models before River learns it (:meth:`BlendedScorer.learn`), and River keeps the discounted
+sum of the recalibrated LightGBM's log loss minus its own over those examples, its *edge* ``E``
+in nats (:meth:`models.online.OnlineRiskModel.edge`, memory ≈ 2,000 examples). ``E`` is the log
 Bayes factor for "River predicts these labels better"; with a prior share ``π``
 (:data:`RIVER_PRIOR_SHARE`) the posterior share of River is ``sigmoid(E + logit π)``, and::
 
@@ -12,9 +18,10 @@ Bayes factor for "River predicts these labels better"; with a prior share ``π``
 
 So River gets almost nothing while it is no better than LightGBM (``E ≤ 0`` → ``w ≤ 0.8 %``),
 half of the cap after it has out-predicted LightGBM by ``−logit π ≈ 4.6`` nats, and the cap
-when the world has moved away from what LightGBM learned. The cap keeps a share for the
-model that was validated on held-out data. River gets no weight before it has seen
-:data:`MIN_RIVER_POSITIVES` positives of that target.
+when the world has moved in a way a change of level does not explain. The cap keeps a share
+for the model that was validated on held-out data. Neither the recalibration nor River gets
+any weight before :data:`MIN_RIVER_POSITIVES` positives of that target were paired with the
+LightGBM model now loaded.
 
 Failure handling ("never silently safe", DESIGN.md):
 - no LightGBM model, or it raises: the batch is scored by :class:`RuleScorer` (``conservative=True``);
@@ -106,14 +113,30 @@ class BlendedScorer:
         self._consecutive_failures = 0
 
     # ------------------------------------------------------------------ weights
+    def _has_evidence(self, target: str) -> bool:
+        """Enough labels paired with the LightGBM model now loaded to judge the online corrections."""
+        return (self.online is not None and self.lgbm is not None
+                and self.online.n_positive[target] >= MIN_RIVER_POSITIVES
+                and self.online.reference_version == self.lgbm.version and self.online.n_paired[target] > 0)
+
     def river_weight(self, target: str) -> float:
         """The online model's weight for ``target`` (formula in the module docstring)."""
-        if self.online is None or self.lgbm is None or self.online.n_positive[target] < MIN_RIVER_POSITIVES:
+        if not self._has_evidence(target):
             return 0.0
-        if self.online.reference_version != self.lgbm.version or not self.online.n_paired[target]:
-            return 0.0  # no evidence yet against the LightGBM model now loaded
-        z = self.online.edge(target) + math.log(RIVER_PRIOR_SHARE / (1.0 - RIVER_PRIOR_SHARE))
+        z = self.online.edge(target) + math.log(RIVER_PRIOR_SHARE / (1.0 - RIVER_PRIOR_SHARE))  # type: ignore[union-attr]
         return MAX_RIVER_WEIGHT / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def recalibration_weight(self, target: str) -> float:
+        """The share ``v`` of the recalibrated LightGBM probability (module docstring, step 1)."""
+        return self.online.recalibration_weight(target) if self._has_evidence(target) else 0.0  # type: ignore[union-attr]
+
+    def mix(self, target: str, p_lightgbm: float, p_river: float, v: float | None = None,
+            w: float | None = None) -> tuple[float, float]:
+        """``(p_blend, p')`` for one row: LightGBM recalibrated, then River mixed in (weights as now unless given)."""
+        v = self.recalibration_weight(target) if v is None else v
+        w = self.river_weight(target) if w is None else w
+        p_cal = self.online.recalibrate(target, p_lightgbm, weight=v) if v and self.online is not None else p_lightgbm
+        return (1.0 - w) * p_cal + w * p_river, p_cal
 
     def learn(self, examples: Iterable[tuple[FeatureRow, bool, bool]]) -> int:
         """Teach the online model labelled examples, each paired with LightGBM's score for it.
@@ -190,23 +213,21 @@ class BlendedScorer:
                 p_river = [self.online.predict_proba_one(row) for row in rows]
             except Exception as exc:
                 log.error("online model failed, LightGBM alone: %s", exc)
-        weights = {t: self.river_weight(t) if p_river is not None else 0.0 for t in TARGETS}
+        if p_river is None:
+            return [replace(s, components={f"lightgbm_{t}": getattr(s, t) for t in TARGETS}) for s in scored]
+        w = {t: self.river_weight(t) for t in TARGETS}
+        v = {t: self.recalibration_weight(t) for t in TARGETS}
         out = []
         for k, s in enumerate(scored):
             parts = {f"lightgbm_{t}": getattr(s, t) for t in TARGETS}
-            if p_river is None:
-                out.append(replace(s, components=parts))
-                continue
             parts.update({f"river_{t}": p_river[k][t] for t in TARGETS})
-            if not any(weights.values()):
+            if not any(w.values()) and not any(v.values()):
                 out.append(replace(s, components=parts))
                 continue
-            out.append(replace(
-                s,
-                injury=(1 - weights["injury"]) * s.injury + weights["injury"] * p_river[k]["injury"],
-                accident=(1 - weights["accident"]) * s.accident + weights["accident"] * p_river[k]["accident"],
-                source="lightgbm+river", components=parts,
-            ))
+            mixed = {t: self.mix(t, getattr(s, t), p_river[k][t], v[t], w[t]) for t in TARGETS}
+            parts.update({f"recalibrated_{t}": mixed[t][1] for t in TARGETS})
+            out.append(replace(s, injury=mixed["injury"][0], accident=mixed["accident"][0],
+                               source="lightgbm+river", components=parts))
         return out
 
     def score_batch(self, rows: Sequence[FeatureRow], now: float | None = None) -> list[ScoredRisk]:

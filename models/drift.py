@@ -6,8 +6,8 @@ exposed) with ``SimConfig.drift_after_s``/``drift_rain_crash_rr``: from ``drift_
 on, a crash in rain is ``rain_crash_rr`` times likelier than the documented model says. The snapshots
 are then replayed in event time exactly as :mod:`streams.processor` handles them:
 
-- each snapshot is scored by LightGBM (fixed) and by the blend, whose River weight comes
-  from :meth:`models.blend.BlendedScorer.river_weight` at that moment;
+- each snapshot is scored by LightGBM (fixed) and by the blend (:meth:`models.blend.BlendedScorer.mix`:
+  LightGBM recalibrated online, then River mixed in), with the weights it has at that moment;
 - the snapshot goes into a :class:`~models.labels.LabelBuffer`; incident *reports* (1-20 min
   after the incident) mark the rider's recent snapshots positive, and River learns every
   snapshot, positive or negative, once it is older than the horizon plus the grace for late
@@ -136,7 +136,8 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
     """Replay snapshots and incident reports in time order; per snapshot the predictions made then.
 
     Returns ``frame``'s ``rider_id``, ``ts``, labels and oracles plus ``p_<target>_lightgbm``,
-    ``p_<target>_blend``, ``p_<target>_river`` and ``w_<target>`` (River's weight).
+    ``p_<target>_recalibrated`` (step 1 of the blend), ``p_<target>_blend``, ``p_<target>_river``,
+    ``w_<target>`` (River's weight) and ``v_<target>`` (the recalibration's share).
     """
     lgbm = LightGBMScorer(native_bundle(bundle, scale), explain_min_risk=math.inf)
     online = OnlineRiskModel(estimator, {t: bundle.population_rate(t) for t in TARGETS})
@@ -144,15 +145,15 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     p_lgbm = lgbm.predict_matrix(X)
     rows = frame[list(FEATURE_NAMES)].to_dict("records")
-    out = {f"{c}_{t}": np.zeros(len(frame)) for c in ("p_river", "p_blend", "w") for t in TARGETS}
+    out = {f"{c}_{t}": np.zeros(len(frame)) for c in ("p_river", "p_blend", "p_recalibrated", "w", "v") for t in TARGETS}
     for i, examples in labelled_examples(frame, incidents, bundle.horizon_min, progress, rows):
         blend.learn(examples)
         p_river = online.predict_proba_one(rows[i])
         for t in TARGETS:
-            w = blend.river_weight(t)
-            out[f"w_{t}"][i] = w
+            w, v = blend.river_weight(t), blend.recalibration_weight(t)
+            out[f"w_{t}"][i], out[f"v_{t}"][i] = w, v
             out[f"p_river_{t}"][i] = p_river[t]
-            out[f"p_blend_{t}"][i] = (1 - w) * p_lgbm[t][i] + w * p_river[t]
+            out[f"p_blend_{t}"][i], out[f"p_recalibrated_{t}"][i] = blend.mix(t, float(p_lgbm[t][i]), p_river[t], v, w)
         live = {**{f"lightgbm_{t}": float(p_lgbm[t][i]) for t in TARGETS}, **{f"river_{t}": p_river[t] for t in TARGETS}}
         rows[i] = blend.snapshot_row(rows[i], ScoredRisk(injury=0.0, accident=0.0, components=live))
     keep = ["rider_id", "ts", *[c for c in frame if c.startswith(("y_", "p_"))]]
@@ -161,7 +162,9 @@ def prequential_replay(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
         res[f"p_{t}_lightgbm"] = p_lgbm[t]
         res[f"p_{t}_blend"] = out[f"p_blend_{t}"]
         res[f"p_{t}_river"] = out[f"p_river_{t}"]
+        res[f"p_{t}_recalibrated"] = out[f"p_recalibrated_{t}"]
         res[f"w_{t}"] = out[f"w_{t}"]
+        res[f"v_{t}"] = out[f"v_{t}"]
     return res
 
 
@@ -182,6 +185,8 @@ def windowed_metrics(res: pd.DataFrame, target: str, window_h: float, scorers: t
         y = y_all[m]
         row: dict[str, float] = {"hour": float(k * window_h), "n": float(m.sum()), "n_pos": float(y.sum()),
                                  "river_weight": float(res.loc[m, f"w_{target}"].mean())}
+        if f"v_{target}" in res:
+            row["recal_weight"] = float(res.loc[m, f"v_{target}"].mean())
         for s in scorers:
             p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
             both = 0 < y.sum() < y.size

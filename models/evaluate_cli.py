@@ -182,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-after-h", type=float, default=4.0, help="hours until rain becomes more dangerous")
     p.add_argument("--drift-scale", type=float, default=1.0, help="hazard scale of the drift fleet (default 1, as served)")
     p.add_argument("--drift-rr", type=float, default=4.0, help="extra crash multiplier in rain after the drift")
+    p.add_argument("--drift-estimator", default=None, metavar="NAME",
+                   help="River estimator of the drift run (models.online.ESTIMATORS; default: the worker's default)")
     p.add_argument("--online-select", action="store_true",
                    help="also compare the River estimators prequentially on a fleet of their own (models.online_select)")
     p.add_argument("--select-riders", type=int, default=400, help="riders of the estimator-selection fleet")
@@ -200,7 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``riskstream evaluate``; returns the process exit code."""
     from models import plots
 
-    args = _parser().parse_args(argv)
+    from models.online import ESTIMATORS
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.drift_estimator is not None and args.drift_estimator not in ESTIMATORS:
+        parser.error(f"--drift-estimator {args.drift_estimator!r} is not one of: {', '.join(ESTIMATORS)}")
     started = time.monotonic()
     bundle = load_artifact(args.artifact)
     meta = bundle.metadata
@@ -337,7 +344,7 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
 
     from models.drift import drift_frame
     from models.online import DEFAULT_ESTIMATOR
-    from models.online_select import SELECT_SEED_OFFSET, choose, compare, report_md
+    from models.online_select import MAX_STATE_GROWTH_B, SELECT_SEED_OFFSET, choose, compare, report_md
 
     frame, incidents = drift_frame(seed, args.select_riders, args.select_hours, 0.0, 1.0, 1.0, start_day=day + 4,
                                    rain_mm_h=None, workers=args.workers or 2, seed_offset=SELECT_SEED_OFFSET,
@@ -354,7 +361,8 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
            "arrived, as the worker does; graded on those live predictions against what happened within the horizon. "
            "Every candidate starts from the artifact's population rates. The choice is the lowest log loss summed "
            "over both targets on the second half of the snapshots (steady state); within 0.5 % of it, the cheapest "
-           "(`models.online_select.choose`).")
+           f"(`models.online_select.choose`); only candidates whose pickled state grows by ≤ {MAX_STATE_GROWTH_B:g} bytes "
+           "per learned example in the second half are eligible (the worker keeps and saves the model for weeks).")
     verdict = ("This is the worker's default (`models.online.DEFAULT_ESTIMATOR`)." if chosen == DEFAULT_ESTIMATOR else
                f"**The worker's default is `{DEFAULT_ESTIMATOR}`, not the chosen `{chosen}`: update "
                "`models.online.DEFAULT_ESTIMATOR` and `RISKSTREAM_WORKER__ONLINE_ESTIMATOR`'s default.**")
@@ -378,7 +386,7 @@ def _drift_summary(res: pd.DataFrame, target: str, after_h: float) -> str:
         if not 0 < y.sum() < y.size:
             continue
         cells = []
-        for s in ("lightgbm", "blend"):
+        for s in ("lightgbm", "recalibrated", "blend"):
             p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
             cells.append(f"{s} log loss {log_loss(y, p, labels=[0, 1]):.4f} / AUC {roc_auc_score(y, p):.3f}")
         parts.append(f"{name} ({int(m.sum())} rows, {int(y.sum())} positive): " + ", ".join(cells))
@@ -388,33 +396,40 @@ def _drift_summary(res: pd.DataFrame, target: str, after_h: float) -> str:
 def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day: int, img: Path, rel: Any) -> list[str]:
     from models import plots
     from models.drift import drift_frame, prequential_replay, windowed_metrics
+    from models.online import DEFAULT_ESTIMATOR
 
     k = args.drift_scale
     frame, incidents = drift_frame(seed, args.drift_riders, args.drift_hours, args.drift_after_h, args.drift_rr, k,
                                    start_day=day + 2, workers=args.workers or 2,
                                    cache_dir=None if args.no_cache else CACHE_DIR)
-    res = prequential_replay(bundle, frame, incidents, scale=k)
-    scorers = ("lightgbm", "blend", "river", "true")
+    estimator = args.drift_estimator or DEFAULT_ESTIMATOR
+    res = prequential_replay(bundle, frame, incidents, scale=k, estimator=estimator)
+    scorers = ("lightgbm", "recalibrated", "blend", "river", "true")
     lines = ["## Drift: rain becomes far more dangerous mid-stream", "",
-             f"{args.drift_riders} riders (seed + 2000), {args.drift_hours:g} h at hazard ×{k:g}, raining 3 mm/h in "
+             f"River `{estimator}`. {args.drift_riders} riders (seed + 2000), {args.drift_hours:g} h at hazard ×{k:g}, raining 3 mm/h in "
              f"every zone all day; from hour {args.drift_after_h:g} a crash in rain is ×{args.drift_rr:g} likelier "
              "(`SimConfig.weather_override`, `drift_after_s`, `drift_rain_crash_rr`). Snapshots and incident reports are replayed in "
-             "event time as the worker does (LabelBuffer, delayed labels, River learns each example when its label "
-             "arrives; the blend weight from `BlendedScorer.river_weight`). Prequential metrics per 2-h window of "
-             "snapshot time; `true` is the oracle *now*.", ""]
+             "event time as the worker does (`LabelBuffer`: a report marks the rider's snapshots of the hour before "
+             "it; River learns every snapshot once it is older than the horizon + 30 min grace; the blend weight "
+             "from `BlendedScorer.river_weight`). Prequential metrics per 2-h window of "
+             "snapshot time; `recalibrated` is LightGBM after the blend's online recalibration (step 1 of "
+             "`models.blend`; its share in the *recal. weight* column), `blend` adds River (weight in *River weight*); "
+             "`true` is the oracle *now*.", ""]
     series: dict[str, dict[str, np.ndarray]] = {}
     for t in TARGETS:
         w = windowed_metrics(res, t, 2.0, scorers)
-        lines += [f"**{t}**", "", "| hour | rows | positives | River weight | " + " | ".join(
+        lines += [f"**{t}**", "", "| hour | rows | positives | recal. weight | River weight | " + " | ".join(
             f"AUC {s}" for s in scorers) + " | " + " | ".join(f"log loss {s}" for s in scorers) + " |",
-                  "|---" * (4 + 2 * len(scorers)) + "|"]
+                  "|---" * (5 + 2 * len(scorers)) + "|"]
         for _, r in w.iterrows():
-            lines.append(f"| {r['hour']:.0f} | {r['n']:.0f} | {r['n_pos']:.0f} | {r['river_weight']:.2f} | "
+            lines.append(f"| {r['hour']:.0f} | {r['n']:.0f} | {r['n_pos']:.0f} | {r['recal_weight']:.2f} | "
+                         f"{r['river_weight']:.2f} | "
                          + " | ".join(_f(r[f"roc_auc_{s}"]) for s in scorers) + " | "
                          + " | ".join(_f(r[f"log_loss_{s}"], 4) for s in scorers) + " |")
         lines += ["", _drift_summary(res, t, args.drift_after_h), ""]
         for metric in ("log_loss", "roc_auc"):
-            series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy() for s in ("lightgbm", "blend", "river")}
+            series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy()
+                                                          for s in ("lightgbm", "recalibrated", "blend", "river")}
         hours = w["hour"].to_numpy() + 1.0
     path = plots.drift_plot(hours, series, args.drift_after_h, img / "model-drift.png")
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]

@@ -18,6 +18,14 @@ memory of :data:`EDGE_MEMORY` examples. It is the log Bayes factor of "River pre
 these labels better" over the recent past, and :mod:`models.blend` weighs River by it.
 The edge restarts at 0 when the reference model's version changes.
 
+It also keeps an online *recalibration* of the reference, per target (:class:`LogitRecalibrator`):
+a logistic regression on ``z = logit(p_reference)`` alone that starts as the identity (slope 1, intercept 0) and learns
+``sigmoid(a·z + b)`` from the same examples (:meth:`OnlineRiskModel.recalibrate`). A monotone map
+keeps the reference's ranking and follows a change of level (the world got more dangerous for
+everyone) within a few hundred labels. Its own edge over the raw reference earns it its share
+(:meth:`OnlineRiskModel.recalibration_weight`), and River's edge is measured against the reference
+as the blend uses it, recalibrated: River earns weight only for what a level shift does not explain.
+
 >>> model = OnlineRiskModel()
 >>> p = model.predict_proba_one({"heat_index_c": 41.0})
 >>> sorted(p), all(0.0 < v < 1.0 for v in p.values())
@@ -55,6 +63,11 @@ AUC_WINDOW = 20_000
 #: Effective memory of the paired log-loss edge, in labelled examples (discount 1 − 1/EDGE_MEMORY each).
 EDGE_MEMORY = 2_000
 _EDGE_DISCOUNT = 1.0 - 1.0 / EDGE_MEMORY
+#: Recalibration of the reference: SGD rates of the slope on logit(p) and of the intercept.
+RECAL_SLOPE_LR = 0.002
+RECAL_INTERCEPT_LR = 0.01
+#: π of the recalibration's share, as models.blend.RIVER_PRIOR_SHARE for River: ≈ 4.6 nats of evidence for half.
+RECAL_PRIOR_SHARE = 0.01
 #: Standardised features are clipped here: a reading far outside what the running mean and
 #: variance have seen (early on, a variance near 0) would otherwise push a logit to 0 or 1.
 #: 3 was better than 5 and than no clipping on the selection fleet (models.online_select).
@@ -84,6 +97,40 @@ ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
 }
 #: The estimator the worker uses (chosen by prequential log loss; see the module docstring).
 DEFAULT_ESTIMATOR = "logreg-adagrad"
+
+
+class LogitRecalibrator:
+    """``p' = sigmoid(a·logit p + b)`` learned by SGD on log loss; starts at the identity (a = 1, b = 0).
+
+    Two numbers, so plain Python: it pickles with the online model and costs ~1 µs a call.
+
+    >>> r = LogitRecalibrator()
+    >>> round(r.predict(0.2), 12)
+    0.2
+    >>> for _ in range(3000):
+    ...     r.learn(0.05, True); r.learn(0.05, False); r.learn(0.05, False)  # really 1 in 3, not 1 in 20
+    >>> round(r.predict(0.05), 2), r.predict(0.1) > r.predict(0.05)  # the level moved, the order kept
+    (0.33, True)
+    """
+
+    def __init__(self, slope_lr: float = RECAL_SLOPE_LR, intercept_lr: float = RECAL_INTERCEPT_LR) -> None:
+        self.a, self.b = 1.0, 0.0
+        self.slope_lr, self.intercept_lr = slope_lr, intercept_lr
+
+    @staticmethod
+    def _logit(p: float) -> float:
+        q = min(max(float(p), _EPS), 1.0 - _EPS)
+        return math.log(q / (1.0 - q))
+
+    def predict(self, p: float) -> float:
+        u = self.a * self._logit(p) + self.b
+        return 1.0 / (1.0 + math.exp(-u)) if u > -700 else 0.0
+
+    def learn(self, p: float, y: bool) -> None:
+        z = self._logit(p)
+        g = self.predict(p) - float(y)  # d(log loss)/du
+        self.a -= self.slope_lr * g * z
+        self.b -= self.intercept_lr * g
 
 
 def clip_scaled(x: dict[str, float]) -> dict[str, float]:
@@ -140,6 +187,27 @@ class OnlineRiskModel:
         self._edge = {t: 0.0 for t in TARGETS}
         self.n_paired = {t: 0 for t in TARGETS}
         self.reference_version: str | None = None
+        self._reset_recalibration()
+
+    def _reset_recalibration(self) -> None:
+        self.recalibrators = {t: LogitRecalibrator() for t in TARGETS}
+        self._recal_edge = {t: 0.0 for t in TARGETS}
+
+    def recalibration_weight(self, target: str) -> float:
+        """Share of the recalibrated reference, ``sigmoid(E_recal + logit π)`` (≈ 1 % while it has not helped)."""
+        z = self._recal_edge[target] + math.log(RECAL_PRIOR_SHARE / (1.0 - RECAL_PRIOR_SHARE))
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def recalibrate(self, target: str, p_reference: float, weight: float | None = None) -> float:
+        """The reference probability as the blend uses it: ``(1 − v)·p + v·sigmoid(a·logit p + b)``.
+
+        ``v`` is ``weight`` if given (the blend gates it), else :meth:`recalibration_weight`.
+        """
+        v = self.recalibration_weight(target) if weight is None else weight
+        if v == 0.0:
+            return float(p_reference)
+        cal = self.recalibrators[target].predict(p_reference)
+        return (1.0 - v) * float(p_reference) + v * cal
 
     @property
     def version(self) -> str:
@@ -172,6 +240,7 @@ class OnlineRiskModel:
             self.n_paired = {t: 0 for t in TARGETS}
             self._metrics = {t: {**m, "reference_log_loss": metrics.LogLoss()} for t, m in self._metrics.items()}
             self.reference_version = reference_version
+            self._reset_recalibration()  # a correction of the old model says nothing about the new
         for t in TARGETS:
             model = self.models[t]
             given = prediction.get(t) if prediction is not None else None
@@ -181,9 +250,15 @@ class OnlineRiskModel:
             self._metrics[t]["log_loss"].update(labels[t], p)
             q = reference.get(t) if reference is not None else None
             if q is not None and math.isfinite(q):
-                self._metrics[t]["reference_log_loss"].update(labels[t], float(q))
-                self._edge[t] = self._edge[t] * _EDGE_DISCOUNT + _log_loss(labels[t], float(q)) - _log_loss(labels[t], p)
+                # judged before learning this example: the pure map (its edge) and the blend's use of it
+                pure = self.recalibrators[t].predict(q)
+                used = self.recalibrate(t, q)
+                y = labels[t]
+                self._recal_edge[t] = self._recal_edge[t] * _EDGE_DISCOUNT + _log_loss(y, q) - _log_loss(y, pure)
+                self._metrics[t]["reference_log_loss"].update(y, used)
+                self._edge[t] = self._edge[t] * _EDGE_DISCOUNT + _log_loss(y, used) - _log_loss(y, p)
                 self.n_paired[t] += 1
+                self.recalibrators[t].learn(q, y)
             model.learn_one(xp, labels[t])
             self.n_positive[t] += labels[t]
         self.n_learned += 1
@@ -197,9 +272,11 @@ class OnlineRiskModel:
         for m in state.get("_metrics", {}).values():
             m.setdefault("reference_log_loss", metrics.LogLoss())
         self.__dict__.update(state)
+        if "recalibrators" not in state:
+            self._reset_recalibration()
 
     def edge(self, target: str) -> float:
-        """Discounted Σ (reference log loss − own log loss) over paired examples, in nats (> 0: River better)."""
+        """Discounted Σ (recalibrated reference's log loss − own) over paired examples, in nats (> 0: River better)."""
         return self._edge[target]
 
     def auc(self, target: str) -> float | None:
@@ -209,13 +286,16 @@ class OnlineRiskModel:
         return float(self._metrics[target]["roc_auc"].get())
 
     def metrics(self) -> dict[str, dict[str, float | None]]:
-        """Prequential ``{target: {"roc_auc", "log_loss", "reference_log_loss", "edge_nats", "n_positive"}}``."""
+        """Prequential ``{target: {"roc_auc", "log_loss", "reference_log_loss", "edge_nats", "recalibration_edge_nats",
+        "recalibration_weight", "n_positive"}}`` (``reference_log_loss``: the recalibrated reference's)."""
         return {
             t: {
                 "roc_auc": self.auc(t),
                 "log_loss": float(self._metrics[t]["log_loss"].get()) if self.n_learned else None,
                 "reference_log_loss": float(self._metrics[t]["reference_log_loss"].get()) if self.n_paired[t] else None,
                 "edge_nats": self._edge[t],
+                "recalibration_edge_nats": self._recal_edge[t],
+                "recalibration_weight": self.recalibration_weight(t),
                 "n_positive": float(self.n_positive[t]),
             }
             for t in TARGETS

@@ -14,7 +14,10 @@ half of the stream, in steady state: log loss is a proper scoring rule, and the 
 probabilities, so a learner that ranks well but is badly calibrated would hurt; a worker
 runs for weeks, so the cold start (reported too, in the whole-stream numbers) weighs less
 than what the learner settles at. Among candidates within :data:`TIE_TOLERANCE` of the
-best, the cheapest per example wins. Every candidate starts from the same priors (the
+best, the cheapest per example wins. Only candidates whose state stays bounded are eligible:
+the worker keeps the model for weeks and saves it to disk, so a learner whose pickled state
+grows by more than :data:`MAX_STATE_GROWTH_B` bytes per learned example over the second half
+(a forest that keeps splitting) is reported but not chosen. Every candidate starts from the same priors (the
 artifact's population rates, as in the worker). The fleet is one of its own (seed + 3000, ids ``select…``),
 neither training, held-out nor drift riders, so the choice is not tuned on the data the
 reports are measured on.
@@ -49,6 +52,9 @@ from models.online import ESTIMATORS, OnlineRiskModel
 
 #: Candidates whose summed log loss is within this fraction of the best count as tied; the cheapest wins.
 TIE_TOLERANCE = 0.005
+#: Eligible candidates grow their pickled state by at most this many bytes per learned example in the
+#: second half (64 MB per million examples; a worker of 10,000 riders learns ~2.9 million a day).
+MAX_STATE_GROWTH_B = 64.0
 #: The selection fleet's seed offset (training 0, held-out 1000, drift 2000).
 SELECT_SEED_OFFSET = 3000
 
@@ -71,7 +77,7 @@ def compare(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: i
         model = OnlineRiskModel(name, priors)
         preds = {t: np.empty(len(frame)) for t in TARGETS}
         learn_s = predict_s = 0.0
-        learned = 0
+        learned = learned_half = size_half = 0
         rows = frame[list(FEATURE_NAMES)].to_dict("records")
         for i, examples in tqdm(labelled_examples(frame, incidents, horizon_min, False, rows), total=len(frame),
                                 desc=f"prequential {name}", unit="row", disable=not progress, mininterval=1.0):
@@ -85,9 +91,14 @@ def compare(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: i
             learned += len(examples)
             for t in TARGETS:
                 preds[t][i] = p[t]
+            if i == half:
+                size_half, learned_half = len(model.to_bytes()), learned
+        size_end = len(model.to_bytes())
         row: dict[str, float] = {"snapshots": float(len(frame)), "learned": float(learned),
                                  "learn_us": 1e6 * learn_s / max(learned, 1),
-                                 "predict_us": 1e6 * predict_s / max(len(frame), 1)}
+                                 "predict_us": 1e6 * predict_s / max(len(frame), 1),
+                                 "state_kib": size_end / 1024.0,
+                                 "state_growth_b": (size_end - size_half) / max(learned - learned_half, 1)}
         for t in TARGETS:
             y, q = ys[t], np.clip(preds[t], 1e-6, 1 - 1e-6)
             row[f"log_loss_{t}"] = float(log_loss(y, q, labels=[0, 1]))
@@ -100,8 +111,9 @@ def compare(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: i
     return out
 
 
-def choose(results: dict[str, dict[str, float]], tolerance: float = TIE_TOLERANCE) -> str:
-    """The estimator with the lowest steady-state log loss (``log_loss_late``); within ``tolerance``, the cheapest.
+def choose(results: dict[str, dict[str, float]], tolerance: float = TIE_TOLERANCE,
+           max_growth_b: float = MAX_STATE_GROWTH_B) -> str:
+    """Among bounded-state candidates, the lowest steady-state log loss (``log_loss_late``); within ``tolerance``, the cheapest.
 
     >>> choose({"a": {"log_loss_late": 0.500, "learn_us": 90.0, "predict_us": 10.0},
     ...         "b": {"log_loss_late": 0.501, "learn_us": 20.0, "predict_us": 5.0},
@@ -110,23 +122,33 @@ def choose(results: dict[str, dict[str, float]], tolerance: float = TIE_TOLERANC
     >>> choose({"a": {"log_loss_late": 0.500, "learn_us": 90.0, "predict_us": 10.0},
     ...         "b": {"log_loss_late": 0.501, "learn_us": 20.0, "predict_us": 5.0}})
     'b'
+    >>> choose({"a": {"log_loss_late": 0.500, "learn_us": 90.0, "predict_us": 10.0, "state_growth_b": 8.0},
+    ...         "c": {"log_loss_late": 0.400, "learn_us": 900.0, "predict_us": 90.0, "state_growth_b": 7000.0}})
+    'a'
     """
-    best = min(r["log_loss_late"] for r in results.values())
-    tied = [n for n, r in results.items() if r["log_loss_late"] <= best * (1.0 + tolerance)]
-    return min(tied, key=lambda n: (results[n]["learn_us"] + results[n]["predict_us"], n))
+    eligible = {n: r for n, r in results.items() if r.get("state_growth_b", 0.0) <= max_growth_b}
+    if not eligible:
+        raise ValueError(f"no candidate keeps its state within {max_growth_b:g} bytes per learned example")
+    best = min(r["log_loss_late"] for r in eligible.values())
+    tied = [n for n, r in eligible.items() if r["log_loss_late"] <= best * (1.0 + tolerance)]
+    return min(tied, key=lambda n: (eligible[n]["learn_us"] + eligible[n]["predict_us"], n))
 
 
 def report_md(results: dict[str, dict[str, float]], chosen: str, title: str, how: str) -> list[str]:
     """A Markdown table of :func:`compare`'s results, best first, with the choice marked."""
     lines = [f"### {title}", "", how, "",
              "| estimator | 2nd half: log loss (sum) | injury | accident | whole stream: log loss (sum) | injury "
-             "| accident | AUC injury | AUC accident | µs per learn | µs per predict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| accident | AUC injury | AUC accident | µs per learn | µs per predict | state KiB at end "
+             "| state growth, B per example (2nd half) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(results.items(), key=lambda kv: kv[1]["log_loss_late"]):
         mark = " **(chosen)**" if name == chosen else ""
+        if r.get("state_growth_b", 0.0) > MAX_STATE_GROWTH_B:
+            mark = " (unbounded state: not eligible)"
         lines.append(
             f"| `{name}`{mark} | {r['log_loss_late']:.4f} | {r['log_loss_late_injury']:.4f} | "
             f"{r['log_loss_late_accident']:.4f} | {r['log_loss']:.4f} | {r['log_loss_injury']:.4f} | "
             f"{r['log_loss_accident']:.4f} | {r['roc_auc_injury']:.3f} | {r['roc_auc_accident']:.3f} | "
-            f"{r['learn_us']:.0f} | {r['predict_us']:.0f} |")
+            f"{r['learn_us']:.0f} | {r['predict_us']:.0f} | {r.get('state_kib', math.nan):,.0f} | "
+            f"{r.get('state_growth_b', math.nan):,.0f} |")
     return lines + [""]

@@ -516,6 +516,7 @@ class Processor(FallEscalation):
         metrics.CONSERVATIVE_MODE.set(1 if self.scorer.conservative_mode else 0)
         for target, values in self.online.metrics().items():
             values["blend_weight"] = self.scorer.river_weight(target)
+            values["recalibration_weight"] = self.scorer.recalibration_weight(target)  # as the blend uses it (gated)
             for name, value in values.items():
                 if value is not None and math.isfinite(value):
                     metrics.ONLINE_METRIC.labels(target=target, metric=name).set(value)

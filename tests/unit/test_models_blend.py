@@ -79,15 +79,22 @@ def test_river_earns_weight_when_it_out_predicts_lightgbm_and_the_weight_follows
     reference = ConstantModel(0.5)  # knows nothing, and is badly calibrated for a rare event
     scorer = BlendedScorer(reference, OnlineRiskModel(), RuleScorer())
     _learn(scorer, synthetic_frame(3000, seed=4))
+    # the recalibration fixes the level (a constant can be mapped to the base rate) ...
+    assert scorer.recalibration_weight("injury") > 0.99
+    # ... and River still out-predicts that, because it ranks: its edge is over the recalibrated constant
     edge = scorer.online.edge("injury")
-    assert edge > 50  # River's log loss is far below log 2 per example
+    assert edge > 10
     w = scorer.river_weight("injury")
     assert w == pytest.approx(MAX_RIVER_WEIGHT / (1 + math.exp(-(edge + math.log(RIVER_PRIOR_SHARE / (1 - RIVER_PRIOR_SHARE))))))
     assert w > 0.99 * MAX_RIVER_WEIGHT
     out = scorer.score_batch(ROWS)
     river = [scorer.online.predict_proba_one(r) for r in ROWS]
+    v = scorer.recalibration_weight("injury")
+    p_cal = (1 - v) * 0.5 + v * scorer.online.recalibrators["injury"].predict(0.5)
+    assert p_cal < 0.2  # the constant 0.5 mapped towards the base rate
     assert out[0].source == "lightgbm+river"
-    assert out[0].injury == pytest.approx((1 - w) * 0.5 + w * river[0]["injury"])
+    assert out[0].injury == pytest.approx((1 - w) * p_cal + w * river[0]["injury"])
+    assert out[0].components["recalibrated_injury"] == pytest.approx(p_cal)
 
 
 def test_river_gets_no_weight_while_lightgbm_predicts_better(lgbm):

@@ -169,3 +169,12 @@ def test_native_bundle_maps_the_served_calibration_to_any_scale(bundle):
     assert np.allclose(native_bundle(served, 1.0).calibrators["injury"].apply(p), served.calibrators["injury"].apply(p))
     assert np.allclose(native_bundle(served).calibrators["injury"].apply(p), p)  # the training scale itself
     assert np.allclose(native_bundle(served, 3.0).calibrators["injury"].apply(p), p)
+
+
+def test_evaluate_refuses_an_unknown_drift_estimator_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    from models.evaluate_cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--drift", "--drift-estimator", "nope"])
+    assert exc.value.code == 2
+    assert "--drift-estimator 'nope' is not one of: logreg-sgd" in capsys.readouterr().err

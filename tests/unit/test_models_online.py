@@ -62,18 +62,19 @@ def test_state_survives_a_restart():
 def test_edge_is_the_discounted_paired_log_loss_difference():
     model = OnlineRiskModel()
     x = {"heat_index_c": 40.0}
-    expected = 0.0
+    expected, used_losses = 0.0, []
     for k in range(5):
         y = k % 2 == 0
         p = model.predict_proba_one(x)["accident"]
-        ref = 0.3
-        gain = -math.log(ref if y else 1 - ref) + math.log(p if y else 1 - p)
+        used = model.recalibrate("accident", 0.3)  # the reference as the blend would use it, before this label
+        gain = -math.log(used if y else 1 - used) + math.log(p if y else 1 - p)
         expected = expected * (1 - 1 / EDGE_MEMORY) + gain
-        model.learn_one(x, False, y, reference={"injury": 0.01, "accident": ref}, reference_version="v1")
+        used_losses.append(-math.log(used if y else 1 - used))
+        model.learn_one(x, False, y, reference={"injury": 0.01, "accident": 0.3}, reference_version="v1")
+    assert used_losses[0] == pytest.approx(-math.log(0.3))  # the recalibration starts as the identity
     assert model.edge("accident") == pytest.approx(expected, rel=1e-12)
     assert model.n_paired["accident"] == 5
-    assert model.metrics()["accident"]["reference_log_loss"] == pytest.approx(
-        -(3 * math.log(0.3) + 2 * math.log(0.7)) / 5)
+    assert model.metrics()["accident"]["reference_log_loss"] == pytest.approx(sum(used_losses) / 5)
     model.learn_one(x, False, False, reference={"injury": 0.01, "accident": 0.3}, reference_version="v2")
     assert model.n_paired["accident"] == 1 and model.reference_version == "v2"  # a new reference starts over
 
@@ -220,3 +221,29 @@ def test_snapshot_is_a_copy():
     buf.add_snapshot("r", 0.0, x)
     x["a"] = 99.0
     assert buf.to_dict("r")["x"][0]["a"] == 1.0
+
+
+def test_the_recalibration_follows_a_change_of_level_and_earns_its_share():
+    model = OnlineRiskModel()
+    x = {"heat_index_c": 30.0}
+    assert model.recalibrate("accident", 0.05) == pytest.approx(0.05)
+    assert model.recalibration_weight("accident") == pytest.approx(0.01)  # π before any evidence
+    for k in range(3000):  # the reference says 5 %, the world now says 25 %
+        model.learn_one(x, False, k % 4 == 0, reference={"injury": 0.01, "accident": 0.05}, reference_version="v1")
+    assert model.metrics()["accident"]["recalibration_edge_nats"] > 20
+    assert model.recalibration_weight("accident") > 0.99
+    assert model.recalibrate("accident", 0.05) == pytest.approx(0.25, abs=0.03)
+    assert model.recalibrate("accident", 0.10) > model.recalibrate("accident", 0.05)  # ranking kept
+    model.learn_one(x, False, False, reference={"injury": 0.01, "accident": 0.05}, reference_version="v2")
+    assert model.recalibrate("accident", 0.05, weight=1.0) == pytest.approx(
+        model.recalibrators["accident"].predict(0.05))  # a new reference starts from the identity
+    assert model.recalibrators["accident"].a == pytest.approx(1.0, abs=0.01)
+
+
+def test_online_state_pickled_before_recalibration_loads_with_the_identity():
+    model = OnlineRiskModel()
+    state = model.__getstate__() if hasattr(model, "__getstate__") else dict(model.__dict__)
+    state = {k: v for k, v in dict(state).items() if k not in ("recalibrators", "_recal_edge")}
+    old = OnlineRiskModel.__new__(OnlineRiskModel)
+    old.__setstate__(state)
+    assert old.recalibrate("injury", 0.2, weight=1.0) == pytest.approx(0.2)
