@@ -144,7 +144,7 @@ def report_md(results: dict[str, dict[str, float]], chosen: str, title: str, how
     for name, r in sorted(results.items(), key=lambda kv: kv[1]["log_loss_late"]):
         mark = " **(chosen)**" if name == chosen else ""
         if r.get("state_growth_b", 0.0) > MAX_STATE_GROWTH_B:
-            mark = " (unbounded state: not eligible)"
+            mark = f" (state grows > {MAX_STATE_GROWTH_B:g} B per example: not eligible)"
         lines.append(
             f"| `{name}`{mark} | {r['log_loss_late']:.4f} | {r['log_loss_late_injury']:.4f} | "
             f"{r['log_loss_late_accident']:.4f} | {r['log_loss']:.4f} | {r['log_loss_injury']:.4f} | "

@@ -83,6 +83,10 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     async def reload_models() -> None:
         proc.maybe_reload_models()
 
+    @app.timer(interval=settings.worker.online_save_interval_s)
+    async def save_online_model() -> None:
+        proc.save_online_model(if_changed=True)  # a crash loses at most this interval of online learning
+
     @app.timer(interval=5.0)
     async def publish_gauges() -> None:
         proc.publish_gauges()

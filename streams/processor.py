@@ -116,6 +116,7 @@ class Processor(FallEscalation):
         self._artifact_marker: tuple[Path, float] | None = None
         bundle = self._load_first_artifact()
         self.online = self._load_online_model(bundle)
+        self._saved_n_learned = self.online.n_learned
         self.labels = self._label_buffer(None)
         self.scorer = self._build_scorer(bundle)
         self._label_watermark = -math.inf  # newest event time seen, for sweeping silent riders' snapshots
@@ -248,11 +249,16 @@ class Processor(FallEscalation):
             return OnlineRiskModel(estimator, priors)
         return model
 
-    def save_online_model(self) -> None:
+    def save_online_model(self, if_changed: bool = False) -> bool:
+        """Write the online model atomically; with ``if_changed``, only if it learned since the last write."""
+        if if_changed and self.online.n_learned == self._saved_n_learned:
+            return False
         self.online_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.online_path.with_suffix(".tmp")
         tmp.write_bytes(self.online.to_bytes())
         tmp.replace(self.online_path)
+        self._saved_n_learned = self.online.n_learned
+        return True
 
     # ------------------------------------------------------------------ batches
     def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:

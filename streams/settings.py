@@ -123,6 +123,9 @@ class WorkerSettings(BaseModel):
     batch_within_s: float = Field(1.0, gt=0, description="Longest wait to fill a batch, in seconds.")
     model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
     model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
+    online_save_interval_s: float = Field(
+        60.0, gt=0, description="How often the online model is written to state_dir if it learned since (and at shutdown).",
+    )
     online_estimator: str = Field(
         "logreg-adagrad", description="River estimator of the online model (models.online.ESTIMATORS, default chosen "
         "by `riskstream evaluate --online-select`); a stored online "

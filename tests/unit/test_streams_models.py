@@ -173,3 +173,12 @@ def test_an_artifact_for_other_features_is_refused_at_start_and_on_reload(tmp_pa
     assert proc.scorer.model_versions()["lightgbm"] == good
     fresh = Processor(settings(tmp_path / "again", root))
     assert fresh.scorer.lgbm is None and fresh.scorer.conservative_mode
+
+
+def test_the_online_model_is_saved_only_when_it_learned_and_a_restart_reads_it(tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    proc = Processor(settings(tmp_path, root))
+    assert not proc.save_online_model(if_changed=True)  # nothing learned yet
+    proc.online.learn_one({"heat_index_c": 40.0}, True, False)
+    assert proc.save_online_model(if_changed=True) and not proc.save_online_model(if_changed=True)
+    assert Processor(settings(tmp_path, root)).online.n_learned == 1
