@@ -21,12 +21,10 @@ mapped to that scale, so the blend mixes probabilities of the same world.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import json
 import math
 import pickle
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,7 +41,7 @@ from models.labels import DEFAULT_GRACE_S, LabelBuffer
 from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
 from models.risk import ScoredRisk
 from models.scoring import LightGBMScorer
-from models.train import ShardSpec, map_shards, simulate_with_incidents
+from models.train import ShardSpec, map_shards, simulate_with_incidents, spec_key
 
 #: Rain in every zone all day (SimConfig.weather_override), so the drift touches every rider on the road.
 RAIN_EVERYWHERE_MM_H = 3.0
@@ -71,9 +69,10 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
                 hazard_scale: float, start_day: int, rain_mm_h: float | None = RAIN_EVERYWHERE_MM_H,
                 shards: int = 2, workers: int = 2, progress: bool = True, cache_dir: Path | None = None,
                 seed_offset: int = DRIFT_SEED_OFFSET, prefix: str = "drift",
-                scenario: str = "default") -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+                scenario: str = "default", rain_every: int = 1) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Simulate the drift fleet in ``shards`` processes; returns (snapshots sorted by time, incidents).
 
+    ``rain_every`` = k puts the rain in zones 0, k, 2k, ... only (2: every other zone).
     ``seed_offset``/``prefix`` make it another fleet of its own (the online-estimator selection
     stream uses this with no drift: ``rain_crash_rr=1``, ``rain_mm_h=None``).
     """
@@ -81,9 +80,9 @@ def drift_frame(seed: int, riders: int, hours: float, drift_after_h: float, rain
     weather = (("precipitation_mm_h", rain_mm_h),) if rain_mm_h is not None else None
     drift = (drift_after_h * 3600.0, rain_crash_rr) if rain_crash_rr != 1.0 else None
     specs = [ShardSpec(i, n, hours, seed + seed_offset, scenario, hazard_scale=hazard_scale, start_day=start_day,
-                       prefix=prefix, drift=drift, weather=weather)
+                       prefix=prefix, drift=drift, weather=weather, weather_every=rain_every)
              for i, n in enumerate(sizes) if n]
-    key = hashlib.sha256(json.dumps([asdict(s) for s in specs], sort_keys=True).encode()).hexdigest()[:16]
+    key = spec_key(specs)
     path = Path(cache_dir) / f"{prefix}-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
         with open(path, "rb") as fh:

@@ -182,6 +182,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-after-h", type=float, default=4.0, help="hours until rain becomes more dangerous")
     p.add_argument("--drift-scale", type=float, default=1.0, help="hazard scale of the drift fleet (default 1, as served)")
     p.add_argument("--drift-rr", type=float, default=4.0, help="extra crash multiplier in rain after the drift")
+    p.add_argument("--drift-weather", choices=("everywhere", "half-zones"), default="everywhere",
+                   help="where the drift fleet's rain falls: 3 mm/h all day in every zone (the drift hits every rider "
+                        "on the road), or in every other zone only, the rest keeping their simulated weather (the "
+                        "drift hits some riders, some of the time)")
     p.add_argument("--drift-estimator", default=None, metavar="NAME",
                    help="River estimator of the drift run (models.online.ESTIMATORS; default: the worker's default)")
     p.add_argument("--online-select", action="store_true",
@@ -373,11 +377,11 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
             f"{true['accident']:.4f}. Chosen: `{chosen}`. {verdict}", ""]
 
 
-def _drift_summary(res: pd.DataFrame, target: str, after_h: float) -> str:
+def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | None = None) -> str:
     """Pooled log loss (and AUC) of LightGBM and the blend before the drift, in its first 4 h, and later."""
     from sklearn.metrics import log_loss, roc_auc_score
 
-    h = (res["ts"] - res["ts"].min()) / 3600.0
+    h = (res["ts"] - (res["ts"].min() if t0 is None else t0)) / 3600.0
     spans = {"before": h < after_h, "first 4 h after": (h >= after_h) & (h < after_h + 4),
              "later": h >= after_h + 4}
     parts = []
@@ -397,18 +401,25 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
     from models import plots
     from models.drift import drift_frame, prequential_replay, windowed_metrics
     from models.online import DEFAULT_ESTIMATOR
+    from streams.simulation.hazard import RAIN_MM_H
 
     k = args.drift_scale
+    everywhere = args.drift_weather == "everywhere"
     frame, incidents = drift_frame(seed, args.drift_riders, args.drift_hours, args.drift_after_h, args.drift_rr, k,
                                    start_day=day + 2, workers=args.workers or 2,
-                                   cache_dir=None if args.no_cache else CACHE_DIR)
+                                   cache_dir=None if args.no_cache else CACHE_DIR,
+                                   rain_every=1 if everywhere else 2)
+    weather = ("raining 3 mm/h in every zone all day (`SimConfig.weather_override`)" if everywhere else
+               "raining 3 mm/h all day in every other zone, the others with their simulated weather "
+               "(`SimConfig.weather_override`, `weather_override_every=2`)")
     estimator = args.drift_estimator or DEFAULT_ESTIMATOR
     res = prequential_replay(bundle, frame, incidents, scale=k, estimator=estimator)
     scorers = ("lightgbm", "recalibrated", "blend", "river", "true")
-    lines = ["## Drift: rain becomes far more dangerous mid-stream", "",
-             f"River `{estimator}`. {args.drift_riders} riders (seed + 2000), {args.drift_hours:g} h at hazard ×{k:g}, raining 3 mm/h in "
-             f"every zone all day; from hour {args.drift_after_h:g} a crash in rain is ×{args.drift_rr:g} likelier "
-             "(`SimConfig.weather_override`, `drift_after_s`, `drift_rain_crash_rr`). Snapshots and incident reports are replayed in "
+    title = "" if everywhere else " in half the zones"
+    lines = [f"## Drift: rain becomes far more dangerous mid-stream{title}", "",
+             f"River `{estimator}`. {args.drift_riders} riders (seed + 2000), {args.drift_hours:g} h at hazard ×{k:g}, "
+             f"{weather}; from hour {args.drift_after_h:g} a crash in rain is ×{args.drift_rr:g} likelier "
+             "(`drift_after_s`, `drift_rain_crash_rr`). Snapshots and incident reports are replayed in "
              "event time as the worker does (`LabelBuffer`: a report marks the rider's snapshots of the hour before "
              "it; River learns every snapshot once it is older than the horizon + 30 min grace; the blend weight "
              "from `BlendedScorer.river_weight`). Prequential metrics per 2-h window of "
@@ -427,6 +438,13 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
                          + " | ".join(_f(r[f"roc_auc_{s}"]) for s in scorers) + " | "
                          + " | ".join(_f(r[f"log_loss_{s}"], 4) for s in scorers) + " |")
         lines += ["", _drift_summary(res, t, args.drift_after_h), ""]
+        if not everywhere:
+            wet = frame["precip_mm_h"].fillna(0.0).to_numpy(float) >= RAIN_MM_H
+            lines += [f"In rain (precip ≥ {RAIN_MM_H:g} mm/h, {int(wet.sum())} snapshots): "
+                      + _drift_summary(res[wet], t, args.drift_after_h, t0=float(res["ts"].min())).removeprefix("Pooled: "),
+                      "", f"Dry ({int((~wet).sum())} snapshots): "
+                      + _drift_summary(res[~wet], t, args.drift_after_h, t0=float(res["ts"].min())).removeprefix("Pooled: "),
+                      ""]
         for metric in ("log_loss", "roc_auc"):
             series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy()
                                                           for s in ("lightgbm", "recalibrated", "blend", "river")}

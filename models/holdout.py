@@ -12,17 +12,14 @@ Frames are deterministic in their spec, so they are cached as pickles under
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from models.train import TRAIN_HAZARD_SCALE, ShardSpec, run_shards, shard_specs
+from models.train import TRAIN_HAZARD_SCALE, ShardSpec, run_shards, shard_specs, spec_key
 
 #: Held-out fleets use this seed offset (different riders and weather than training).
 EVAL_SEED_OFFSET = 1000
@@ -41,7 +38,7 @@ def holdout_specs(seed: int, riders: int, hours: float = 24.0, hazard_scale: flo
 def cached_frame(specs: list[ShardSpec], cache_dir: Path | None = CACHE_DIR, workers: int | None = None,
                  progress: bool = True, desc: str = "simulate held-out") -> pd.DataFrame:
     """Simulate ``specs`` (see :func:`models.train.run_shards`), or load them from the cache."""
-    key = hashlib.sha256(json.dumps([asdict(s) for s in specs], sort_keys=True).encode()).hexdigest()[:16]
+    key = spec_key(specs)
     path = Path(cache_dir) / f"frame-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
         return pd.read_pickle(path)

@@ -27,12 +27,14 @@ maps probabilities back to scale 1.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -117,6 +119,17 @@ class ShardSpec:
     prefix: str = ""
     drift: tuple[float, float] | None = None  # (after s, crash multiplier in rain): SimConfig.drift_*
     weather: tuple[tuple[str, float], ...] | None = None  # SimConfig.weather_override items, e.g. (("precipitation_mm_h", 3.0),)
+    weather_every: int = 1  # SimConfig.weather_override_every: the override applies to zones 0, k, 2k, ...
+
+
+#: ShardSpec fields added after fleets were cached: left out of the cache key at their default.
+_KEY_OPTIONAL_DEFAULTS = {"weather_every": 1}
+
+
+def spec_key(specs: Sequence[ShardSpec]) -> str:
+    """A short stable hash of the specs, naming a cached fleet (later fields at their default leave it unchanged)."""
+    rows = [{k: v for k, v in asdict(s).items() if _KEY_OPTIONAL_DEFAULTS.get(k, object()) != v} for s in specs]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
@@ -126,7 +139,7 @@ def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
     if spec.drift is not None:
         extra = {"drift_after_s": spec.drift[0], "drift_rain_crash_rr": spec.drift[1], **extra}
     if spec.weather is not None:
-        extra = {"weather_override": dict(spec.weather), **extra}
+        extra = {"weather_override": dict(spec.weather), "weather_override_every": spec.weather_every, **extra}
     return SimConfig(
         riders=spec.riders, seed=spec.seed * 1009 + spec.shard, scenario=spec.scenario, emit_true_hazard=True,
         hazard_scale=spec.hazard_scale, wearable_dropout_rate=TRAIN_WEARABLE_DROPOUT, start=base,

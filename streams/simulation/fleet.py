@@ -62,6 +62,7 @@ class SimConfig:
     report_delay_s: tuple[float, float] = (60.0, 1200.0)  # incident label delay
     hazard_scale: float = 1.0  # experiment knob; 1.0 is the documented model
     weather_override: dict[str, float] | None = None  # e.g. {"precipitation_mm_h": 4.0} in every zone
+    weather_override_every: int = 1  # the override applies to zones 0, k, 2k, ... (2: every other zone)
     run_id: str | None = None  # event-id prefix; default "s<seed>"
     advice_compliance: float = 0.0  # P(rider follows an alert's advice), see FleetSimulator.advise; 0: ignored
     drift_after_s: float | None = None  # drift experiment: from this many seconds after start ...
@@ -208,7 +209,7 @@ class FleetSimulator:
     def _step_weather(self, t: float, ts: datetime, out: list[SimRecord]) -> None:
         self.weather = [m.step(t) for m in self.weather_models]
         if self.config.weather_override:
-            for w in self.weather:
+            for w in self.weather[::max(1, self.config.weather_override_every)]:
                 for name, value in self.config.weather_override.items():
                     setattr(w, name, value)
         for z, (zone, w) in enumerate(zip(self.config.zones, self.weather)):

@@ -107,3 +107,28 @@ def test_storm_brings_heavy_rain_gusts_low_visibility_and_flooding():
     assert min(o.visibility_m for o in obs) < 1000
     assert any(o.road_flooding for o in obs)
     assert any(o.rain_onset for o in obs) or all(o.precipitation_mm_h > 0 for o in obs[:1])
+
+
+def test_a_weather_override_can_cover_every_other_zone_only():
+    sim = FleetSimulator(SimConfig(riders=4, seed=3, weather_override={"precipitation_mm_h": 9.0},
+                                   weather_override_every=2))
+    weather = [r.value for r in sim.records(600) if r.role == "weather"]
+    by_zone: dict[str, set[float]] = {}
+    for w in weather:
+        by_zone.setdefault(w.zone_id, set()).add(w.precipitation_mm_h)
+    zones = list(SimConfig().zones)
+    assert all(by_zone[z] == {9.0} for z in zones[::2])
+    assert all(9.0 not in by_zone[z] for z in zones[1::2])
+
+
+def test_cache_keys_of_fleets_simulated_before_weather_every_are_unchanged():
+    import hashlib
+    import json
+    from dataclasses import asdict, replace
+
+    from models.train import ShardSpec, spec_key
+
+    spec = ShardSpec(0, 10, 1.0, 7, weather=(("precipitation_mm_h", 3.0),))
+    old = {k: v for k, v in asdict(spec).items() if k != "weather_every"}
+    assert spec_key([spec]) == hashlib.sha256(json.dumps([old], sort_keys=True).encode()).hexdigest()[:16]
+    assert spec_key([replace(spec, weather_every=2)]) != spec_key([spec])
