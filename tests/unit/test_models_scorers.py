@@ -28,15 +28,28 @@ def _scorers(artifact_dir):
     online = OnlineRiskModel()
     for x in synthetic_frame(300, seed=3).to_dict("records"):
         online.learn_one(x, bool(x["y_injury"]), bool(x["y_accident"]))
+    corrected = BlendedScorer(lgbm(), OnlineRiskModel(), RuleScorer(), clock=lambda: 0.0)
+    corrected.learn([(x, bool(x["y_injury"]), bool(x["y_accident"])) for x in synthetic_frame(600, seed=3).to_dict("records")])
+    for t in ("injury", "accident"):  # as if both corrections had earned their weight: the mixing path is checked
+        corrected.online._recal_edge[t] = corrected.online._edge[t] = 50.0
+        corrected.online.recalibrators[t].a, corrected.online.recalibrators[t].b = 0.8, 0.7
     return {
         "rules": (RuleScorer(), None),
         "lightgbm": (lgbm(), lgbm),
         "blend": (BlendedScorer(lgbm(), online, RuleScorer(), clock=lambda: 0.0), None),
+        "blend-corrected": (corrected, None),
         "blend-no-model": (BlendedScorer(None, online, RuleScorer(), clock=lambda: 0.0), None),
     }
 
 
-@pytest.mark.parametrize("name", ["rules", "lightgbm", "blend", "blend-no-model"])
+def test_the_corrected_blend_really_mixes(artifact_dir, rows):
+    scorer, _ = _scorers(artifact_dir)["blend-corrected"]
+    assert scorer.recalibration_weight("accident") > 0.99 and scorer.river_weight("accident") > 0.79
+    out = scorer.score_batch(rows[:5])
+    assert all(s.source == "lightgbm+river" and s.accident != s.components["lightgbm_accident"] for s in out)
+
+
+@pytest.mark.parametrize("name", ["rules", "lightgbm", "blend", "blend-corrected", "blend-no-model"])
 def test_scorer_checks(name, artifact_dir, rows):
     scorer, reload = _scorers(artifact_dir)[name]
     checks = list(yield_checks(scorer, reload))
