@@ -374,7 +374,36 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
             *report_md(results, chosen, "Prequential comparison", how),
             f"For scale, on all the same snapshots: the shipped LightGBM, trained offline, has log loss {ref['injury']:.4f} "
             f"(injury) and {ref['accident']:.4f} (accident); the oracle *now* (true hazard) {true['injury']:.4f} and "
-            f"{true['accident']:.4f}. Chosen: `{chosen}`. {verdict}", ""]
+            f"{true['accident']:.4f}. Chosen: `{chosen}`. {verdict}", "",
+            *_no_drift_blend_md(bundle, frame, incidents)]
+
+
+def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]]) -> list[str]:
+    """What the online corrections cost, or gain, when nothing drifts: the blend replayed on the selection fleet."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from models.drift import prequential_replay
+    from models.online import DEFAULT_ESTIMATOR
+
+    res = prequential_replay(bundle, frame, incidents, scale=1.0)
+    half = len(res) // 2
+    lines = ["### The blend when nothing drifts", "",
+             f"The same fleet replayed through the worker's blend (River `{DEFAULT_ESTIMATOR}`, `models.drift."
+             "prequential_replay`): LightGBM alone, LightGBM after the online recalibration, the blend, and River "
+             "alone, each graded on what it said live. Pooled log loss / ROC-AUC; *v* and *w* are the mean shares of "
+             "the recalibration and of River.", "",
+             "| target | span | LightGBM | recalibrated | blend | River | mean v | mean w |", "|---|---|---|---|---|---|---|---|"]
+    for t in TARGETS:
+        y_all = res[f"y_{t}"].to_numpy(int)
+        for span, sl in (("whole stream", slice(None)), ("2nd half", slice(half, None))):
+            y = y_all[sl]
+            cells = []
+            for sc in ("lightgbm", "recalibrated", "blend", "river"):
+                q = np.clip(res[f"p_{t}_{sc}"].to_numpy(float)[sl], 1e-6, 1 - 1e-6)
+                cells.append(f"{log_loss(y, q, labels=[0, 1]):.4f} / {roc_auc_score(y, q):.3f}")
+            lines.append(f"| {t} | {span} | " + " | ".join(cells) + f" | {res[f'v_{t}'].to_numpy()[sl].mean():.2f} | "
+                         f"{res[f'w_{t}'].to_numpy()[sl].mean():.2f} |")
+    return lines + [""]
 
 
 def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | None = None) -> str:

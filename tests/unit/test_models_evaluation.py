@@ -178,3 +178,26 @@ def test_evaluate_refuses_an_unknown_drift_estimator_before_any_work(capsys: pyt
         main(["--drift", "--drift-estimator", "nope"])
     assert exc.value.code == 2
     assert "--drift-estimator 'nope' is not one of: logreg-sgd" in capsys.readouterr().err
+
+
+def test_the_no_drift_blend_table_has_a_row_per_target_and_span(bundle):
+    from models.evaluate_cli import _no_drift_blend_md
+
+    f = synthetic_frame(400, seed=2, riders=20)
+    f = f.assign(ts=1_780_000_000.0 + np.arange(400) * 60.0)
+    incidents = [{"rider_id": r, "epoch": t + 30.0, "reported_epoch": t + 900.0, "kind": "crash"}
+                 for r, t in f.loc[f["y_accident"] == 1, ["rider_id", "ts"]].itertuples(index=False)]
+    lines = _no_drift_blend_md(bundle, f, incidents)
+    rows = [line for line in lines if line.startswith(("| injury", "| accident"))]
+    assert len(rows) == 4 and all(line.count("/") == 4 for line in rows)
+    assert res_cells_are_probabilistic(rows)
+
+
+def res_cells_are_probabilistic(rows: list[str]) -> bool:
+    """Every log loss is positive and every AUC within [0, 1]."""
+    for row in rows:
+        for cell in row.split("|")[3:7]:
+            loss, auc = (float(v) for v in cell.split("/"))
+            if not (loss > 0 and 0 <= auc <= 1):
+                return False
+    return True
