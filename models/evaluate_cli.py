@@ -478,7 +478,8 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
             series[f"{t}: {metric.replace('_', ' ')}"] = {s: w[f"{metric}_{s}"].to_numpy()
                                                           for s in ("lightgbm", "recalibrated", "blend", "river")}
         hours = w["hour"].to_numpy() + 1.0
-    path = plots.drift_plot(hours, series, args.drift_after_h, img / "model-drift.png")
+    name = "model-drift.png" if everywhere else f"model-drift-{args.drift_weather}.png"
+    path = plots.drift_plot(hours, series, args.drift_after_h, img / name)
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]
     return lines
 

@@ -1,0 +1,203 @@
+"""The worker's models: artifact load and hot reload, the online model's state, delayed labels.
+
+A mixin of :class:`streams.processor.Processor`: it uses the processor's settings, policy,
+premium calculator, rider slots and label buffer. LightGBM is loaded once at start and swapped
+when a new artifact version appears (a version that fails to load is refused and the current
+one kept); the online model is read from ``worker.state_dir`` at start and written there
+(:meth:`ModelHost.save_online_model`); feature snapshots become labelled examples as described
+in :mod:`models.labels`, and riders gone silent are swept on the stream's event time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alerts.reference import PopulationRisk
+from models import BlendedScorer, LabelBuffer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
+from models.artifact import TARGETS, ModelBundle
+from models.errors import ModelError, ModelLoadError
+from models.labels import is_accident
+from streams import metrics
+from streams.batch import BatchResult
+from streams.schemas import Incident
+
+if TYPE_CHECKING:
+    from streams.batch import RiderSlot
+
+log = logging.getLogger("streams.processor")  # one logger name for the worker's decisions
+
+
+def population_of(bundle: ModelBundle) -> PopulationRisk | None:
+    """The population an artifact is calibrated for (its card's ``population`` block), if it has one."""
+    rates = [bundle.population_rate(t) for t in TARGETS]
+    if any(r is None for r in rates):
+        return None
+    injury, accident = rates
+    return PopulationRisk(injury=injury, accident=accident, horizon_min=bundle.horizon_min,  # type: ignore[arg-type]
+                          source=bundle.version)
+
+
+
+
+class ModelHost:
+    """Load, reload, save and teach the models (see the module docstring)."""
+
+    settings: Any
+    policy: Any
+    premium: Any
+    hot: dict[str, RiderSlot]
+    labels: LabelBuffer
+    online: OnlineRiskModel
+    scorer: BlendedScorer
+    online_path: Path
+    _artifact_marker: tuple[Path, float] | None
+    _saved_n_learned: int
+    _label_watermark: float
+    _last_sweep: float
+
+    def _label_buffer(self, horizon_min: float | None) -> LabelBuffer:
+        """Snapshots wait the model's horizon (60 min without a model) plus ``worker.label_grace_s``."""
+        w = self.settings.worker
+        return LabelBuffer(horizon_min=horizon_min or 60.0, snapshot_every_s=w.snapshot_every_s, grace_s=w.label_grace_s)
+
+    def _use_horizon(self, bundle: ModelBundle) -> None:
+        """Label snapshots over the loaded artifact's horizon (kept snapshots are relabelled by it from now on)."""
+        horizon_s = float(bundle.horizon_min) * 60.0
+        if horizon_s != self.labels.horizon_s:
+            log.info("label horizon set to %d min by artifact %s", bundle.horizon_min, bundle.version)
+            self.labels.horizon_s = horizon_s
+
+    def _load_first_artifact(self) -> ModelBundle | None:
+        """The artifact at start-up, or ``None`` (counted and logged: the worker runs on rules)."""
+        stamp = self._artifact_stamp()
+        try:
+            bundle = load_artifact(self.settings.worker.model_dir)
+            LightGBMScorer(bundle)  # fails here, not later, on features this code does not compute
+        except ModelError as exc:
+            metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
+            log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
+            return None
+        self._artifact_marker = stamp
+        return bundle
+
+    def _build_scorer(self, bundle: ModelBundle | None) -> BlendedScorer:
+        lgbm = None
+        if bundle is not None:
+            lgbm = LightGBMScorer(bundle)
+            self._use_population(bundle)
+            self._use_horizon(bundle)
+        scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
+        metrics.set_model_versions(scorer.model_versions())
+        return scorer
+
+    def _use_population(self, bundle: ModelBundle) -> None:
+        """Price against, and set model-risk alerts relative to, the population the artifact is calibrated for."""
+        population = population_of(bundle)
+        if population is None:
+            log.warning("artifact %s has no population block: premiums and model-risk alerts use the absolute "
+                        "defaults of alerts.config (run `riskstream evaluate --update-card`)", bundle.version)
+        self.premium.population = population
+        self.policy.population = population
+
+    def _artifact_stamp(self) -> tuple[Path, float] | None:
+        from models.artifact import current_artifact_dir
+
+        try:
+            path = current_artifact_dir(self.settings.worker.model_dir)
+            return path, (path / "metadata.json").stat().st_mtime
+        except (OSError, ModelLoadError):
+            return None
+
+    def maybe_reload_models(self) -> bool:
+        """Swap in a new artifact version if one appeared; keep the old one if it fails to load."""
+        stamp = self._artifact_stamp()
+        if stamp is None or stamp == self._artifact_marker:
+            return False
+        try:
+            bundle = load_artifact(self.settings.worker.model_dir)
+            lgbm = LightGBMScorer(bundle)
+        except ModelError as exc:
+            metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
+            log.error("new model artifact at %s failed to load, keeping the current one: %s", stamp[0], exc)
+            self._artifact_marker = stamp
+            return False
+        self.scorer.lgbm = lgbm
+        self._artifact_marker = stamp
+        self._use_population(bundle)
+        self._use_horizon(bundle)
+        metrics.set_model_versions(self.scorer.model_versions())
+        log.info("model artifact reloaded: %s", self.scorer.model_versions())
+        return True
+
+    def _load_online_model(self, bundle: ModelBundle | None) -> OnlineRiskModel:
+        estimator = self.settings.worker.online_estimator
+        # a new online model's first guesses are the artifact's population rates (if there is one)
+        priors = {t: bundle.population_rate(t) for t in TARGETS} if bundle is not None else None
+        try:
+            model = OnlineRiskModel.from_bytes(self.online_path.read_bytes())
+        except FileNotFoundError:
+            return OnlineRiskModel(estimator, priors)
+        except Exception as exc:  # a corrupt file must not stop the worker
+            log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
+            return OnlineRiskModel(estimator, priors)
+        if model.estimator != estimator:
+            log.warning("online model state at %s uses %s, configured is %s; starting a fresh %s model",
+                        self.online_path, model.estimator, estimator, estimator)
+            return OnlineRiskModel(estimator, priors)
+        return model
+
+    def save_online_model(self, if_changed: bool = False) -> bool:
+        """Write the online model atomically; with ``if_changed``, only if it learned since the last write."""
+        if if_changed and self.online.n_learned == self._saved_n_learned:
+            return False
+        self.online_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.online_path.with_suffix(".tmp")
+        tmp.write_bytes(self.online.to_bytes())
+        tmp.replace(self.online_path)
+        self._saved_n_learned = self.online.n_learned
+        return True
+
+    def _check_misjudgement(self, slot: RiderSlot, incident: Incident) -> None:
+        """An incident the models had scored as low risk counts towards the circuit breaker."""
+        if slot.last_risk is None:
+            return
+        target = "accident" if is_accident(incident.kind) else "injury"
+        p = slot.last_risk[1] if target == "accident" else slot.last_risk[0]
+        if p < self.settings.worker.misjudgement_below_p:
+            was = self.scorer.conservative_mode
+            self.scorer.record_misjudgement()
+            metrics.MODEL_MISJUDGEMENTS.labels(target=target).inc()
+            log.warning("misjudgement: %s of rider %s at %s after an %s probability of %.2g",
+                        incident.kind.value, incident.rider_id, incident.ts.isoformat(), target, p)
+            if self.scorer.conservative_mode and not was:
+                log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
+                          self.scorer.last_error)
+
+    def _sweep_labels(self, touched: dict[str, float], result: BatchResult) -> None:
+        """Learn the snapshots of riders gone silent once the stream's event time is past their horizon + grace.
+
+        Riders who keep sending release their own snapshots as new ones are taken; this catches
+        the rest (a crash often ends a shift). Runs once per ``snapshot_every_s`` of event time.
+        """
+        newest = max((t for t in touched.values() if math.isfinite(t)), default=-math.inf)
+        self._label_watermark = max(self._label_watermark, newest)
+        if self._label_watermark - self._last_sweep < self.settings.worker.snapshot_every_s:
+            return
+        self._last_sweep = self._label_watermark
+        for rider_id, examples in self.labels.sweep(self._label_watermark).items():
+            self._learn(examples)
+            slot = self.hot.get(rider_id)
+            if slot is not None:
+                slot.labels = self.labels.rider_dict(rider_id)
+                result.states[rider_id] = slot.to_dict()
+
+    def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
+        batch = list(examples)
+        self.scorer.learn(batch)
+        for _, y_injury, y_accident in batch:
+            metrics.ONLINE_EXAMPLES.labels(label="positive" if (y_injury or y_accident) else "negative").inc()
+
