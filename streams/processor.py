@@ -262,7 +262,7 @@ class Processor(FallEscalation, ModelHost):
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         self._check_misjudgement(slot, incident)
         marked = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
-        log.info("incident %s of rider %s at %s (%s[%d]@%d): %d feature snapshots marked positive; the online "
+        log.info("incident %s of rider %s at %s (%s[%d]@%d): feature snapshots marked positive: %d; the online "
                  "model learns them when they are %.0f min old", incident.kind.value, incident.rider_id,
                  incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, marked.labelled,
                  (self.labels.horizon_s + self.labels.grace_s) / 60.0)
