@@ -252,7 +252,8 @@ class OnlineRiskModel:
             if q is not None and math.isfinite(q):
                 # judged before learning this example: the pure map (its edge) and the blend's use of it
                 pure = self.recalibrators[t].predict(q)
-                used = self.recalibrate(t, q)
+                v = self.recalibration_weight(t)
+                used = (1.0 - v) * float(q) + v * pure  # as recalibrate(t, q), without predicting twice
                 y = labels[t]
                 self._recal_edge[t] = self._recal_edge[t] * _EDGE_DISCOUNT + _log_loss(y, q) - _log_loss(y, pure)
                 self._metrics[t]["reference_log_loss"].update(y, used)
