@@ -41,7 +41,6 @@ Failure handling ("never silently safe", DESIGN.md):
 from __future__ import annotations
 
 import logging
-import math
 import time
 import zlib
 from collections import deque
@@ -49,7 +48,7 @@ from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 from models.artifact import TARGETS
-from models.online import OnlineRiskModel
+from models.online import OnlineRiskModel, posterior_share
 from models.risk import FeatureRow, ScoredRisk, feature_matrix
 from models.rules import RULES_VERSION, RuleScorer
 from models.scoring import LightGBMScorer
@@ -123,8 +122,7 @@ class BlendedScorer:
         """The online model's weight for ``target`` (formula in the module docstring)."""
         if not self._has_evidence(target):
             return 0.0
-        z = self.online.edge(target) + math.log(RIVER_PRIOR_SHARE / (1.0 - RIVER_PRIOR_SHARE))  # type: ignore[union-attr]
-        return MAX_RIVER_WEIGHT / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return MAX_RIVER_WEIGHT * posterior_share(self.online.edge(target), RIVER_PRIOR_SHARE)  # type: ignore[union-attr]
 
     def recalibration_weight(self, target: str) -> float:
         """The share ``v`` of the recalibrated LightGBM probability (module docstring, step 1)."""

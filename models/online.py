@@ -79,6 +79,17 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _clipped_logit(p: float) -> float:
+    q = min(max(float(p), _EPS), 1.0 - _EPS)
+    return _logit(q)
+
+
+def posterior_share(edge_nats: float, prior_share: float) -> float:
+    """``sigmoid(E + logit π)``: the share a model earns from a log-loss edge ``E`` over a prior share ``π``."""
+    z = edge_nats + _logit(prior_share)
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
 def _logreg(optimizer: Callable[[], optim.base.Optimizer], l2: float = 1e-4) -> Callable[[float], base.Classifier]:
     def make(prior: float) -> base.Classifier:
         return linear_model.LogisticRegression(optimizer=optimizer(), l2=l2, intercept_init=_logit(prior), intercept_lr=0.01)
@@ -117,17 +128,12 @@ class LogitRecalibrator:
         self.a, self.b = 1.0, 0.0
         self.slope_lr, self.intercept_lr = slope_lr, intercept_lr
 
-    @staticmethod
-    def _logit(p: float) -> float:
-        q = min(max(float(p), _EPS), 1.0 - _EPS)
-        return math.log(q / (1.0 - q))
-
     def predict(self, p: float) -> float:
-        u = self.a * self._logit(p) + self.b
+        u = self.a * _clipped_logit(p) + self.b
         return 1.0 / (1.0 + math.exp(-u)) if u > -700 else 0.0
 
     def learn(self, p: float, y: bool) -> None:
-        z = self._logit(p)
+        z = _clipped_logit(p)
         g = self.predict(p) - float(y)  # d(log loss)/du
         self.a -= self.slope_lr * g * z
         self.b -= self.intercept_lr * g
@@ -195,8 +201,7 @@ class OnlineRiskModel:
 
     def recalibration_weight(self, target: str) -> float:
         """Share of the recalibrated reference, ``sigmoid(E_recal + logit π)`` (≈ 1 % while it has not helped)."""
-        z = self._recal_edge[target] + math.log(RECAL_PRIOR_SHARE / (1.0 - RECAL_PRIOR_SHARE))
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return posterior_share(self._recal_edge[target], RECAL_PRIOR_SHARE)
 
     def recalibrate(self, target: str, p_reference: float, weight: float | None = None) -> float:
         """The reference probability as the blend uses it: ``(1 − v)·p + v·sigmoid(a·logit p + b)``.
