@@ -117,14 +117,11 @@ def labelled_examples(frame: pd.DataFrame, incidents: list[dict[str, Any]], hori
     heapq.heapify(reports)
     ts, rider = frame["ts"].to_numpy(float), frame["rider_id"].astype(str).to_numpy()
     pending: list[tuple[dict[str, Any], bool, bool]] = []
-    last_sweep = -math.inf
     for i in tqdm(range(len(frame)), desc="prequential replay", unit="row", disable=not progress, mininterval=1.0):
         while reports and reports[0][0] <= ts[i]:
             _, epoch, rid, kind = heapq.heappop(reports)
             labels.on_incident(rid, epoch, kind)
-        if ts[i] - last_sweep >= snapshot_every_s:
-            last_sweep = ts[i]
-            pending.extend(ex for examples in labels.sweep(ts[i]).values() for ex in examples)
+        pending.extend(ex for examples in labels.sweep_due(ts[i]).values() for ex in examples)
         yield i, pending
         pending = list(labels.add_snapshot(rider[i], ts[i], rows[i]))
 

@@ -16,7 +16,8 @@ State per rider is bounded: at most one snapshot per ``snapshot_every_s``, so at
 ``ceil((horizon + grace) / snapshot_every_s) + 1`` of them, kept as plain lists and dicts so
 the worker can store them in its changelogged rider state (:meth:`LabelBuffer.to_dict`).
 A rider who goes silent (often after a crash) keeps snapshots until :meth:`LabelBuffer.sweep`
-is called with a later time; the worker sweeps on its event-time watermark.
+is called with a later time; the worker and the drift replay call :meth:`LabelBuffer.sweep_due`
+with the stream's event time, which sweeps once per ``snapshot_every_s`` of it.
 
 >>> buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
 >>> for k in range(4):
@@ -84,6 +85,8 @@ class LabelBuffer:
         # per rider: the newest time up to which snapshots were released (a report for an incident
         # before it comes too late for some of them)
         self._released_until: dict[str, float] = {}
+        self._watermark = -math.inf  # newest time given to sweep_due, and when it last swept
+        self._last_sweep = -math.inf
 
     @property
     def max_per_rider(self) -> int:
@@ -138,7 +141,7 @@ class LabelBuffer:
     def _pop_oldest(self, rider_id: str, snaps: dict[str, list[Any]]) -> Example:
         ts = snaps["ts"].pop(0)
         y = snaps["y"].pop(0)
-        self._released_until[rider_id] = max(self._released_until.get(rider_id, -math.inf), ts)
+        self._released_until[rider_id] = ts  # a rider's snapshots are in time order
         return snaps["x"].pop(0), bool(y[0]), bool(y[1])
 
     def _expire_rider(self, rider_id: str, now: float) -> list[Example]:
@@ -163,6 +166,22 @@ class LabelBuffer:
                 raise TypeError("expire(rider_id, now) needs the time")
             return self._expire_rider(now_or_rider, _epoch(now))
         return [ex for examples in self.sweep(now_or_rider).values() for ex in examples]
+
+    def sweep_due(self, now: float | datetime) -> dict[str, list[Example]]:
+        """:meth:`sweep` at the newest time seen so far, once per ``snapshot_every_s`` of it; else nothing.
+
+        The caller hands in the stream's event time as it goes (it may step back: the newest is kept).
+        """
+        self._watermark = max(self._watermark, _epoch(now))
+        if self._watermark - self._last_sweep < self.snapshot_every_s:
+            return {}
+        self._last_sweep = self._watermark
+        return self.sweep(self._watermark)
+
+    def clear(self) -> None:
+        """Forget every rider (their snapshots live on in the stored rider state); the sweep clock stays."""
+        self._riders.clear()
+        self._released_until.clear()
 
     def sweep(self, now: float | datetime) -> dict[str, list[Example]]:
         """Every rider's snapshots older than horizon + grace at ``now``, by rider (riders with none left out)."""

@@ -56,13 +56,11 @@ class ModelHost:
     online_path: Path
     _artifact_marker: tuple[Path, float] | None
     _saved_n_learned: int
-    _label_watermark: float
-    _last_sweep: float
 
-    def _label_buffer(self, horizon_min: float | None) -> LabelBuffer:
-        """Snapshots wait the model's horizon (60 min without a model) plus ``worker.label_grace_s``."""
+    def _label_buffer(self) -> LabelBuffer:
+        """Snapshots wait the horizon (60 min until an artifact sets its own) plus ``worker.label_grace_s``."""
         w = self.settings.worker
-        return LabelBuffer(horizon_min=horizon_min or 60.0, snapshot_every_s=w.snapshot_every_s, grace_s=w.label_grace_s)
+        return LabelBuffer(horizon_min=60.0, snapshot_every_s=w.snapshot_every_s, grace_s=w.label_grace_s)
 
     def _use_horizon(self, bundle: ModelBundle) -> None:
         """Label snapshots over the loaded artifact's horizon (kept snapshots are relabelled by it from now on)."""
@@ -184,11 +182,7 @@ class ModelHost:
         the rest (a crash often ends a shift). Runs once per ``snapshot_every_s`` of event time.
         """
         newest = max((t for t in touched.values() if math.isfinite(t)), default=-math.inf)
-        self._label_watermark = max(self._label_watermark, newest)
-        if self._label_watermark - self._last_sweep < self.settings.worker.snapshot_every_s:
-            return
-        self._last_sweep = self._label_watermark
-        for rider_id, examples in self.labels.sweep(self._label_watermark).items():
+        for rider_id, examples in self.labels.sweep_due(newest).items():
             self._learn(examples)
             slot = self.hot.get(rider_id)
             if slot is not None:

@@ -99,10 +99,8 @@ class Processor(FallEscalation, ModelHost):
         bundle = self._load_first_artifact()
         self.online = self._load_online_model(bundle)
         self._saved_n_learned = self.online.n_learned
-        self.labels = self._label_buffer(None)
+        self.labels = self._label_buffer()
         self.scorer = self._build_scorer(bundle)
-        self._label_watermark = -math.inf  # newest event time seen, for sweeping silent riders' snapshots
-        self._last_sweep = -math.inf
 
     # ------------------------------------------------------------------ state
     def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
@@ -121,7 +119,7 @@ class Processor(FallEscalation, ModelHost):
 
     def forget_riders(self) -> None:
         self.hot.clear()
-        self.labels = self._label_buffer(self.labels.horizon_s / 60.0)
+        self.labels.clear()
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
         if zone_id is None:

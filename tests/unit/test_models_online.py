@@ -247,3 +247,15 @@ def test_online_state_pickled_before_recalibration_loads_with_the_identity():
     old = OnlineRiskModel.__new__(OnlineRiskModel)
     old.__setstate__(state)
     assert old.recalibrate("injury", 0.2, weight=1.0) == pytest.approx(0.2)
+
+
+def test_sweep_due_sweeps_once_per_snapshot_interval_of_the_newest_time_and_clear_keeps_the_clock():
+    buf = LabelBuffer(horizon_min=60, snapshot_every_s=300, grace_s=0)
+    buf.add_snapshot("a", 0.0, {"v": 1.0})
+    assert buf.sweep_due(100.0) == {}  # swept (nothing old enough yet): the clock starts here
+    buf.add_snapshot("b", 200.0, {"v": 2.0})
+    assert buf.sweep_due(3701.0) == {"a": [({"v": 1.0}, False, False)]}
+    assert buf.sweep_due(3900.0) == {}  # within 300 s of the last sweep, although b is old enough now
+    assert buf.sweep_due(3000.0) == {}  # an older time does not move the clock back
+    buf.clear()
+    assert buf.riders() == [] and buf.sweep_due(3950.0) == {}  # the clock survived the clear
