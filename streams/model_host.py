@@ -69,25 +69,26 @@ class ModelHost:
             log.info("label horizon set to %d min by artifact %s", bundle.horizon_min, bundle.version)
             self.labels.horizon_s = horizon_s
 
-    def _load_first_artifact(self) -> ModelBundle | None:
+    def _load_lightgbm(self) -> LightGBMScorer:
+        """The current artifact as a scorer; raises :class:`ModelError` (unreadable, or features this code does not compute)."""
+        return LightGBMScorer(load_artifact(self.settings.worker.model_dir))
+
+    def _load_first_lightgbm(self) -> LightGBMScorer | None:
         """The artifact at start-up, or ``None`` (counted and logged: the worker runs on rules)."""
         stamp = self._artifact_stamp()
         try:
-            bundle = load_artifact(self.settings.worker.model_dir)
-            LightGBMScorer(bundle)  # fails here, not later, on features this code does not compute
+            lgbm = self._load_lightgbm()
         except ModelError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("LightGBM artifact unavailable, conservative rule-based scoring: %s", exc)
             return None
         self._artifact_marker = stamp
-        return bundle
+        return lgbm
 
-    def _build_scorer(self, bundle: ModelBundle | None) -> BlendedScorer:
-        lgbm = None
-        if bundle is not None:
-            lgbm = LightGBMScorer(bundle)
-            self._use_population(bundle)
-            self._use_horizon(bundle)
+    def _build_scorer(self, lgbm: LightGBMScorer | None) -> BlendedScorer:
+        if lgbm is not None:
+            self._use_population(lgbm.bundle)
+            self._use_horizon(lgbm.bundle)
         scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
         metrics.set_model_versions(scorer.model_versions())
         return scorer
@@ -116,8 +117,7 @@ class ModelHost:
         if stamp is None or stamp == self._artifact_marker:
             return False
         try:
-            bundle = load_artifact(self.settings.worker.model_dir)
-            lgbm = LightGBMScorer(bundle)
+            lgbm = self._load_lightgbm()
         except ModelError as exc:
             metrics.MODEL_ERRORS.labels(model="lightgbm").inc()
             log.error("new model artifact at %s failed to load, keeping the current one: %s", stamp[0], exc)
@@ -125,8 +125,8 @@ class ModelHost:
             return False
         self.scorer.lgbm = lgbm
         self._artifact_marker = stamp
-        self._use_population(bundle)
-        self._use_horizon(bundle)
+        self._use_population(lgbm.bundle)
+        self._use_horizon(lgbm.bundle)
         metrics.set_model_versions(self.scorer.model_versions())
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True

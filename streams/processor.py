@@ -96,11 +96,11 @@ class Processor(FallEscalation, ModelHost):
         self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
         self._artifact_marker: tuple[Path, float] | None = None
-        bundle = self._load_first_artifact()
-        self.online = self._load_online_model(bundle)
+        lgbm = self._load_first_lightgbm()
+        self.online = self._load_online_model(lgbm.bundle if lgbm is not None else None)
         self._saved_n_learned = self.online.n_learned
         self.labels = self._label_buffer()
-        self.scorer = self._build_scorer(bundle)
+        self.scorer = self._build_scorer(lgbm)
 
     # ------------------------------------------------------------------ state
     def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
