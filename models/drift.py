@@ -184,9 +184,17 @@ def windowed_metrics(res: pd.DataFrame, target: str, window_h: float, scorers: t
         if f"v_{target}" in res:
             row["recal_weight"] = float(res.loc[m, f"v_{target}"].mean())
         for s in scorers:
-            p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
-            both = 0 < y.sum() < y.size
-            row[f"roc_auc_{s}"] = float(roc_auc_score(y, p)) if both else math.nan
-            row[f"log_loss_{s}"] = float(log_loss(y, p, labels=[0, 1]))
+            row[f"log_loss_{s}"], row[f"roc_auc_{s}"] = log_loss_and_auc(y, res.loc[m, f"p_{target}_{s}"].to_numpy(float))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def log_loss_and_auc(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Log loss and ROC-AUC of probabilities clipped to [1e-6, 1 − 1e-6]; the AUC is NaN with one class only.
+
+    >>> log_loss_and_auc(np.array([0, 1]), np.array([0.0, 1.0]))[1], math.isnan(log_loss_and_auc(np.array([0, 0]), np.array([0.1, 0.2]))[1])
+    (1.0, True)
+    """
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    both = 0 < y.sum() < y.size
+    return float(log_loss(y, q, labels=[0, 1])), float(roc_auc_score(y, q)) if both else math.nan

@@ -380,9 +380,7 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
 
 def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]]) -> list[str]:
     """What the online corrections cost, or gain, when nothing drifts: the blend replayed on the selection fleet."""
-    from sklearn.metrics import log_loss, roc_auc_score
-
-    from models.drift import prequential_replay
+    from models.drift import log_loss_and_auc, prequential_replay
     from models.online import DEFAULT_ESTIMATOR
 
     res = prequential_replay(bundle, frame, incidents, scale=1.0)
@@ -399,8 +397,8 @@ def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
             y = y_all[sl]
             cells = []
             for sc in ("lightgbm", "recalibrated", "blend", "river"):
-                q = np.clip(res[f"p_{t}_{sc}"].to_numpy(float)[sl], 1e-6, 1 - 1e-6)
-                cells.append(f"{log_loss(y, q, labels=[0, 1]):.4f} / {roc_auc_score(y, q):.3f}")
+                loss, auc = log_loss_and_auc(y, res[f"p_{t}_{sc}"].to_numpy(float)[sl])
+                cells.append(f"{loss:.4f} / {auc:.3f}")
             lines.append(f"| {t} | {span} | " + " | ".join(cells) + f" | {res[f'v_{t}'].to_numpy()[sl].mean():.2f} | "
                          f"{res[f'w_{t}'].to_numpy()[sl].mean():.2f} |")
     return lines + [""]
@@ -408,7 +406,7 @@ def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
 
 def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | None = None) -> str:
     """Pooled log loss (and AUC) of LightGBM and the blend before the drift, in its first 4 h, and later."""
-    from sklearn.metrics import log_loss, roc_auc_score
+    from models.drift import log_loss_and_auc
 
     h = (res["ts"] - (res["ts"].min() if t0 is None else t0)) / 3600.0
     spans = {"before": h < after_h, "first 4 h after": (h >= after_h) & (h < after_h + 4),
@@ -420,8 +418,8 @@ def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | N
             continue
         cells = []
         for s in ("lightgbm", "recalibrated", "blend"):
-            p = np.clip(res.loc[m, f"p_{target}_{s}"].to_numpy(float), 1e-6, 1 - 1e-6)
-            cells.append(f"{s} log loss {log_loss(y, p, labels=[0, 1]):.4f} / AUC {roc_auc_score(y, p):.3f}")
+            loss, auc = log_loss_and_auc(y, res.loc[m, f"p_{target}_{s}"].to_numpy(float))
+            cells.append(f"{s} log loss {loss:.4f} / AUC {auc:.3f}")
         parts.append(f"{name} ({int(m.sum())} rows, {int(y.sum())} positive): " + ", ".join(cells))
     return "Pooled: " + "; ".join(parts) + "."
 
