@@ -182,3 +182,9 @@ def test_the_online_model_is_saved_only_when_it_learned_and_a_restart_reads_it(t
     proc.online.learn_one({"heat_index_c": 40.0}, True, False)
     assert proc.save_online_model(if_changed=True) and not proc.save_online_model(if_changed=True)
     assert Processor(settings(tmp_path, root)).online.n_learned == 1
+
+
+def test_the_worker_waits_the_same_grace_for_late_reports_as_the_drift_replay() -> None:
+    from models.labels import DEFAULT_GRACE_S
+
+    assert WorkerSettings().label_grace_s == DEFAULT_GRACE_S
