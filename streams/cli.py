@@ -26,7 +26,7 @@ Production:   RISKSTREAM_KAFKA__BROKER=kafka-1:9092 RISKSTREAM_KAFKA__EMBEDDED=f
 
 
 def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --help
-    from streams.settings import Settings
+    from streams.settings import Settings, redact_url
 
     try:
         return Settings()
@@ -34,7 +34,12 @@ def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --h
         lines = []
         for err in exc.errors():
             var = "RISKSTREAM_" + "__".join(str(p).upper() for p in err["loc"])
-            lines.append(f"  {var}: {err['msg']} (got {err.get('input')!r})")
+            got = err.get("input")
+            if any(w in var for w in ("KEY", "SECRET", "PASSWORD")):
+                got = "<hidden>"  # a secret, even a wrong one, is never echoed
+            elif isinstance(got, str):
+                got = redact_url(got)
+            lines.append(f"  {var}: {err['msg']} (got {got!r})")
         raise RiskstreamError(
             "invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
             "`riskstream config` prints the effective settings"

@@ -31,7 +31,7 @@ from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.parsing import dead_letter, parse_record
 from streams.push_delivery import WebhookClient, backoff_delay
 from streams.schemas import RiderAlert
-from streams.settings import Settings
+from streams.settings import Settings, redact_url
 
 log = logging.getLogger("streams.push")  # same name under `python -m streams.push`
 
@@ -118,7 +118,7 @@ class PushGateway:
         try:
             await self._consumer.start()
             self._consumer.subscribe([s.topics.alerts], listener=_Rebalance(self))
-            log.info("push: %s → %s (group %s)", s.topics.alerts, s.push.webhook_url, s.push.group_id)
+            log.info("push: %s → %s (group %s)", s.topics.alerts, redact_url(s.push.webhook_url), s.push.group_id)
             async with self.client:
                 try:
                     await self._consume()
@@ -260,6 +260,8 @@ class PushGateway:
 def run_push(settings: Settings) -> int:
     """Run the push gateway until SIGINT or SIGTERM; serves metrics on ``push.metrics_port``. Returns 0."""
     from streams.topics import ensure_topics
+
+    settings.check_secrets("push.webhook_secret")  # before anything connects: refuse demo keys in production
 
     async def main() -> None:
         await ensure_topics(settings)
