@@ -293,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
         "push",
         help="deliver rider.alerts to the push provider's webhook (signed, idempotent, retried, dead-lettered)",
         description="Consumes rider.alerts and POSTs each alert to RISKSTREAM_PUSH__WEBHOOK_URL with an "
-        "Idempotency-Key and an X-Riskstream-Signature (HMAC-SHA256 with RISKSTREAM_PUSH__WEBHOOK_SECRET). "
+        "Idempotency-Key, an X-Riskstream-Timestamp and an X-Riskstream-Signature (HMAC-SHA256 with "
+        "RISKSTREAM_PUSH__WEBHOOK_SECRET of timestamp, key and body; receivers allow 300 s of clock skew). "
         "Retries 408/429/5xx/timeouts with exponential backoff and jitter; other 4xx go to riskstream.dlq. "
         "Metrics on RISKSTREAM_PUSH__METRICS_PORT (default 9465).",
     )
