@@ -247,7 +247,8 @@ class PushGateway:
         value = letter.model_dump_json().encode()
         for retry in range(sys.maxsize):
             try:
-                await (await self._producer.send(self.settings.topics.dlq, value=value, key=msg.key))
+                # keyed by source topic, as the worker's dead letters (README, Topics)
+                await (await self._producer.send(self.settings.topics.dlq, value=value, key=msg.topic.encode()))
                 break
             except KafkaError as exc:
                 delay = backoff_delay(retry, 0.5, 10.0)

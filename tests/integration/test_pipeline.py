@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from alerts.config import AlertConfig, PremiumConfig
+from streams.parsing import DLQ_EXCERPT_CHARS
 from tests.integration.kafka_helpers import (
     free_port,
     metric_value,
@@ -126,7 +127,10 @@ def test_bad_records_become_dead_letters_and_the_worker_keeps_running(pipeline_r
         assert letter["source_topic"] == wearable_topic
         assert letter["partition"] >= 0 and letter["offset"] >= 0
         assert letter["reason"]
-        assert letter["payload_size"] > 0 and len(letter["payload"]) <= 4096
+        assert letter["payload_size"] > 0 and len(letter["payload"]) <= DLQ_EXCERPT_CHARS
+    # the excerpt keeps the record's ids, not the rider's heart rate
+    hr400 = next(d["payload"] for d in dlq if '"event_id": "bad-hr"' in d["payload"])
+    assert json.loads(hr400)["heart_rate_bpm"] == "<number>" and "400" not in hr400
     # the log names topic, partition and offset of each
     assert f"dead letter from {wearable_topic}[" in pipeline_run["log"]
 
