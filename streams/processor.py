@@ -91,6 +91,7 @@ class Processor(FallEscalation, ModelHost):
         self.urgent: set[str] = set()  # riders to score in this batch whatever their cadence
         self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
         self.zones_missing: set[str] = set()  # warned about once each
+        self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
         self.zone_store: MutableMapping[str, Any] = {}
@@ -136,6 +137,10 @@ class Processor(FallEscalation, ModelHost):
         zone = ZoneWeather.from_dict(stored)
         self.zone_cache[zone_id] = (stored, zone)
         return zone
+
+    def zone_label(self, zone_id: str | None) -> str:
+        """The zone as a metric label: a zone with weather (bounded), else ``other``."""
+        return self.zone_labels.label(zone_id, lambda: self.zone(zone_id) is not None)
 
     # ------------------------------------------------------------------ batches
     def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
@@ -317,7 +322,7 @@ class Processor(FallEscalation, ModelHost):
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
             self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
             metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value,
-                                  zone=slot.features.zone_id or metrics.UNKNOWN_ZONE).inc()
+                                  zone=self.zone_label(slot.features.zone_id)).inc()
         for held in self.policy.last_suppressed:
             metrics.ALERTS_SUPPRESSED.labels(reason=held.why).inc()
         if now - slot.last_snapshot >= self.settings.worker.snapshot_every_s:
@@ -351,7 +356,7 @@ class Processor(FallEscalation, ModelHost):
 
     def publish_gauges(self) -> None:
         metrics.publish_fleet(
-            ((slot.features.zone_id, slot.band, slot.features.status in ONLINE_STATUSES,
+            ((self.zone_label(slot.features.zone_id), slot.band, slot.features.status in ONLINE_STATUSES,
               slot.pending["asked_wall"] if slot.pending else None) for slot in self.hot.values()),
             wall_now=time.time(),
         )

@@ -172,6 +172,10 @@ class MetricsSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="Prometheus endpoint port; 0 disables it.")
+    max_zone_labels: int = Field(
+        1000, ge=1, description="Most zones with their own `zone` label, first come among the zones with weather on "
+        "telemetry.weather; riders in any other zone are counted under zone=\"other\".",
+    )
 
 
 class PrivacySettings(BaseModel):
