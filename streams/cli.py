@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from streams import safe_logging
 from streams.errors import RiskstreamError
 
 DESCRIPTION = """\
@@ -375,9 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         module, func = DELEGATED[argv[0]]
+        safe_logging.install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
+    safe_logging.install()  # a key or id from input cannot forge a log line
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

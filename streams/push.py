@@ -280,5 +280,8 @@ def run_push(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
+    from streams import safe_logging
+
+    safe_logging.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(run_push(Settings()))
