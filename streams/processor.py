@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import datetime, timezone
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Event-time seconds between two sweeps for riders silent longer than ``worker.rider_ttl_s``.
+EXPIRY_SWEEP_EVERY_S = 3600.0
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
 
@@ -92,6 +95,8 @@ class Processor(FallEscalation, ModelHost):
         self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
         self.zones_missing: set[str] = set()  # warned about once each
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
+        self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
+        self._last_expiry = -math.inf
         self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
         self.zone_store: MutableMapping[str, Any] = {}
@@ -201,6 +206,7 @@ class Processor(FallEscalation, ModelHost):
         self._score(touched, result)
         self._escalate_overdue(touched, result)
         self._sweep_labels(touched, result)
+        self._expire_riders(touched, result)
         for rider_id in touched:
             result.states[rider_id] = self.hot[rider_id].to_dict()
         done = time.time()
@@ -208,6 +214,36 @@ class Processor(FallEscalation, ModelHost):
             metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
         return result
+
+    def _expire_riders(self, touched: dict[str, float], result: BatchResult) -> None:
+        """Drop riders silent for ``worker.rider_ttl_s`` of the stream's event time: from memory, and from the
+        table (``None`` in ``result.states`` is a tombstone). Hourly in event time; riders only in the table
+        (silent since this worker took them over) are found through the store's ``keys()`` if it has one.
+        """
+        self.stream_now = max([self.stream_now, *(t for t in touched.values() if math.isfinite(t))])
+        if self.stream_now - self._last_expiry < EXPIRY_SWEEP_EVERY_S:
+            return
+        self._last_expiry = self.stream_now
+        cutoff = self.stream_now - self.settings.worker.rider_ttl_s
+        stored = getattr(self.rider_store, "keys", None)
+        for rider_id in ({*self.hot, *(stored() if stored else ())} - touched.keys()):
+            slot = self.hot.get(rider_id)
+            if slot is not None:
+                newest, asked = slot.features.newest_ts(), slot.pending
+            else:
+                state = self.rider_store.get(rider_id) or {}
+                times = [state.get("features", {}).get(k) for k in ("wearable_ts", "trip_ts")]
+                newest = max((t for t in times if t is not None), default=None)
+                asked = state.get("pending")
+            if asked or newest is None or newest >= cutoff:
+                continue  # an open fall question is escalated first; a rider with no event time is not judged
+            self.hot.pop(rider_id, None)
+            self.urgent.discard(rider_id)
+            self._learn(self.labels.expire(rider_id, math.inf))  # snapshots held in memory are learned, not lost
+            result.states[rider_id] = None
+            log.info("rider %s silent since %s (event time), past worker.rider_ttl_s = %.0f s: state deleted",
+                     rider_id, datetime.fromtimestamp(newest, timezone.utc).isoformat(),
+                     self.settings.worker.rider_ttl_s)
 
     def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
         try:

@@ -137,6 +137,13 @@ class WorkerSettings(BaseModel):
         description="An incident whose target the models had scored below this counts as a misjudgement; "
         "repeated misjudgements switch to the conservative rule-based mode.",
     )
+    rider_ttl_s: float = Field(
+        30 * 86400, ge=8 * 86400,
+        description="Event-time seconds a rider may be silent before the worker drops the rider's state from memory "
+        "and deletes it from the rider-state table (a tombstone), so junk rider ids do not live forever. At least 8 "
+        "days, longer than the longest feature window (7 days); a rider back after that starts fresh (features, "
+        "alert history and premium credibility).",
+    )
     max_future_skew_s: float = Field(
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
     )

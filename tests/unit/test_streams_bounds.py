@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,32 @@ def test_junk_zones_do_not_grow_the_metric_series(tmp_path: Path) -> None:
     online = {s["zone"]: metrics.REGISTRY.get_sample_value("riskstream_riders_online", s)
               for s in series("riskstream_riders_online")}
     assert online == {"z1": 1.0, "z2": 1.0, "other": 5000.0}  # every rider still counted
+
+
+def test_riders_silent_past_the_ttl_are_dropped_and_tombstoned(tmp_path: Path) -> None:
+    settings = Settings(worker=WorkerSettings(state_dir=tmp_path))
+    ttl = settings.worker.rider_ttl_s
+    assert ttl > 7 * 86400  # longer than the longest feature window
+    start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+    def at(seconds: float) -> str:
+        return (start + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    riders: dict[str, Any] = {}
+
+    def run(proc: Processor, batch: list[RawRecord]) -> dict[str, Any]:
+        states = proc.process_batch(batch).states
+        riders.update(states)
+        return states
+
+    first = Processor(settings)
+    first.bind_state(rider_store=riders, zone_store={})
+    run(first, [trip("junk-1", "z1", 0, at(0)), trip("gone-2", "z1", 1, at(0))])
+    proc = Processor(settings)  # a restart: gone-2 is only in the table, never in this worker's memory
+    proc.bind_state(rider_store=riders, zone_store={})
+    run(proc, [trip("junk-1", "z1", 2, at(600)), trip("recent-3", "z1", 3, at(ttl - 86400))])
+    assert {"junk-1", "recent-3"} <= proc.hot.keys()
+    states = run(proc, [trip("live-4", "z1", 4, at(ttl + 3600))])
+    assert states.get("junk-1", "kept") is None and states.get("gone-2", "kept") is None  # tombstones
+    assert "junk-1" not in proc.hot and "live-4" in proc.hot
+    assert riders["recent-3"] is not None and states.get("recent-3", "kept") is not None  # silent < the TTL
