@@ -3,9 +3,9 @@
 It checks the signature and its timestamp (:func:`streams.push_delivery.verify`: 401 if the
 signature is wrong or the timestamp further than ``SIGNATURE_TOLERANCE_S`` from its clock),
 accepts each ``Idempotency-Key`` once (a repeat gets 409 "already have it"; keys are kept for
-the receiver's life, longer than the tolerance), and can fail the way real providers do: 500/503, 429 with ``Retry-After``,
-answering after the client gave up, closing the connection, and rejecting chosen keys with
-400. Faults are drawn from a seeded generator per (key, attempt), so a run is repeatable
+the receiver's life, longer than the tolerance), and can fail the way real providers do:
+500/503, 429 with ``Retry-After``, answering after the client gave up, closing the
+connection, and rejecting chosen keys with 400. Faults are drawn from a seeded generator per (key, attempt), so a run is repeatable
 whatever the thread interleaving. Used by the tests and handy for a local demo:
 
 >>> with PushReceiver(secret=b"s") as rx:
