@@ -43,7 +43,7 @@ SHIPPED_SECRETS = frozenset({
     "replace-me-with-a-random-32-byte-hex-key",
 })
 #: A value containing one of these is a placeholder someone forgot to replace.
-_PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|placeholder|example|secret-here", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|placeholder", re.IGNORECASE)
 _MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -140,9 +140,9 @@ class WorkerSettings(BaseModel):
     rider_ttl_s: float = Field(
         30 * 86400, ge=8 * 86400,
         description="Event-time seconds a rider may be silent before the worker drops the rider's state from memory "
-        "and deletes it from the rider-state table (a tombstone), so junk rider ids do not live forever. At least 8 "
-        "days, longer than the longest feature window (7 days); a rider back after that starts fresh (features, "
-        "alert history and premium credibility).",
+        "and deletes it from the rider-state table (a tombstone; checked once per day of event time), so junk rider "
+        "ids do not live forever. At least 8 days, longer than the longest feature window (7 days); a rider back "
+        "after that starts fresh (features, alert history and premium credibility).",
     )
     max_future_skew_s: float = Field(
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
@@ -287,20 +287,28 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str) -> str:
-    """``url`` with the password of its userinfo (and a lone token) replaced by ``***``.
+    """``url`` with the password of its userinfo (or a lone token) and credential-like query values as ``***``.
 
     >>> redact_url("https://user:pa55@push.example/hook?x=1")
     'https://user:***@push.example/hook?x=1'
     >>> redact_url("https://tok3n@push.example/hook"), redact_url("http://127.0.0.1:8088/push")
     ('https://***@push.example/hook', 'http://127.0.0.1:8088/push')
+    >>> redact_url("https://push.example/hook?app=7&access_token=abc&apiKey=def")
+    'https://push.example/hook?app=7&access_token=***&apiKey=***'
+    >>> redact_url("https://u:p@push.example?sig=1#x")
+    'https://u:***@push.example?sig=***#x'
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    authority, slash, tail = rest.partition("/")
-    if "@" not in authority:
-        return url
-    userinfo, _, host = authority.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    masked = f"{user}:***" if colon else "***"
-    return f"{scheme}://{masked}@{host}{slash}{tail}"
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], _SECRET_QUERY.sub(r"\1***", rest[end:])
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        authority = (f"{user}:***" if colon else "***") + "@" + host
+    return f"{scheme}://{authority}{tail}"
+
+
+#: A query parameter whose name says it carries a credential (token, key, secret, password, signature, auth).
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:token|key|secret|pass|sig|auth)[^=&#]*=)[^&#]*", re.IGNORECASE)
