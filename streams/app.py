@@ -72,7 +72,8 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
                        use_partitioner=True)
     zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
-    def owned_partitions() -> set[int]:
+
+    def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}
 
     proc.bind_state(rider_store=Utf8Keys(riders, owned_partitions, topics.partitions), zone_store=Utf8Keys(zones))

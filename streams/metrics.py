@@ -183,6 +183,8 @@ class ZoneLabels:
             self.known.add(zone_id)
             return zone_id
         return OTHER_ZONE
+
+
 BANDS = ("low", "moderate", "high", "severe")
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import datetime, timezone
 from collections.abc import Iterable, MutableMapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
