@@ -274,8 +274,8 @@ class Settings(BaseSettings):
             var = f"RISKSTREAM_{section.upper()}__{name.upper()}"
             if value in SHIPPED_SECRETS:
                 problems.append(f"{var} is the demo key shipped with riskstream (public in its repository)")
-            elif _PLACEHOLDER.search(value):
-                problems.append(f"{var} is a placeholder ({value[:12]!r}...), not a key")
+            elif placeholder := _PLACEHOLDER.search(value):
+                problems.append(f"{var} is a placeholder (it contains {placeholder.group()!r}), not a key")
             elif len(value.encode()) < MIN_PRODUCTION_SECRET_BYTES:
                 problems.append(f"{var} has {len(value.encode())} bytes; at least {MIN_PRODUCTION_SECRET_BYTES} "
                                 f"are needed outside the embedded profile")
