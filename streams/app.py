@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 
 from streams import metrics
 from streams.kafka import faust_settings
@@ -27,11 +29,24 @@ log = logging.getLogger(__name__)
 class Utf8Keys:
     """Read-only view of a bytes-keyed table by ``str`` key."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, owned: Callable[[], set[int]] | None = None, partitions: int = 1) -> None:
         self.table = table
+        self.owned = owned  # the partitions this worker owns (not standby copies); None: every key
+        self.partitions = partitions
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.table.get(key.encode(), default)
+
+    def keys(self) -> Iterator[str]:
+        """Keys in the partitions this worker owns, placed by the producer's partitioner as the table writes them."""
+        owned = self.owned() if self.owned is not None else None
+        every = list(range(self.partitions))
+        for key in list(self.table.keys()):
+            if owned is None or _PARTITIONER(key, every, every) in owned:
+                yield key.decode("utf-8", "replace")
+
+
+_PARTITIONER = DefaultPartitioner()
 
 
 def create_app(settings: Settings, processor: Processor | None = None) -> faust.App:
@@ -57,7 +72,11 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
                        use_partitioner=True)
     zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
-    proc.bind_state(rider_store=Utf8Keys(riders), zone_store=Utf8Keys(zones))
+
+    def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}
+
+    proc.bind_state(rider_store=Utf8Keys(riders, owned_partitions, topics.partitions), zone_store=Utf8Keys(zones))
 
     async def publish(result: BatchResult) -> None:
         """Send a result's outputs, then write its changed zones and riders to their tables."""
@@ -67,7 +86,10 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
             zones[zone_id.encode()] = state
         proc.zones_written(result.zones)
         for rider_id, state in result.states.items():
-            riders[rider_id.encode()] = state
+            if state is not None:
+                riders[rider_id.encode()] = state
+            elif rider_id.encode() in riders:
+                del riders[rider_id.encode()]  # a tombstone in the changelog: the rider expired
 
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:

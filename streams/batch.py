@@ -31,7 +31,7 @@ class RawRecord:
 @dataclass(slots=True)
 class BatchResult:
     outputs: list[Output] = field(default_factory=list)
-    states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table
+    states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table (None: delete)
     zones: dict[str, Any] = field(default_factory=dict)  # zone id -> state for the zone table
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from streams import safe_logging
 from streams.errors import RiskstreamError
 
 DESCRIPTION = """\
@@ -26,7 +27,7 @@ Production:   RISKSTREAM_KAFKA__BROKER=kafka-1:9092 RISKSTREAM_KAFKA__EMBEDDED=f
 
 
 def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --help
-    from streams.settings import Settings
+    from streams.settings import Settings, redact_url
 
     try:
         return Settings()
@@ -34,7 +35,12 @@ def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --h
         lines = []
         for err in exc.errors():
             var = "RISKSTREAM_" + "__".join(str(p).upper() for p in err["loc"])
-            lines.append(f"  {var}: {err['msg']} (got {err.get('input')!r})")
+            got = err.get("input")
+            if any(w in var for w in ("KEY", "SECRET", "PASSWORD")):
+                got = "<hidden>"  # a secret, even a wrong one, is never echoed
+            elif isinstance(got, str):
+                got = redact_url(got)
+            lines.append(f"  {var}: {err['msg']} (got {got!r})")
         raise RiskstreamError(
             "invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
             "`riskstream config` prints the effective settings"
@@ -288,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         "push",
         help="deliver rider.alerts to the push provider's webhook (signed, idempotent, retried, dead-lettered)",
         description="Consumes rider.alerts and POSTs each alert to RISKSTREAM_PUSH__WEBHOOK_URL with an "
-        "Idempotency-Key and an X-Riskstream-Signature (HMAC-SHA256 with RISKSTREAM_PUSH__WEBHOOK_SECRET). "
+        "Idempotency-Key, an X-Riskstream-Timestamp and an X-Riskstream-Signature (HMAC-SHA256 with "
+        "RISKSTREAM_PUSH__WEBHOOK_SECRET of timestamp, key and body; receivers allow 300 s of clock skew). "
         "Retries 408/429/5xx/timeouts with exponential backoff and jitter; other 4xx go to riskstream.dlq. "
         "Metrics on RISKSTREAM_PUSH__METRICS_PORT (default 9465).",
     )
@@ -369,9 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         module, func = DELEGATED[argv[0]]
+        safe_logging.install()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
+    safe_logging.install()  # a key or id from input cannot forge a log line
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

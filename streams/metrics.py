@@ -1,8 +1,8 @@
-"""Prometheus metrics of the worker. No rider id is ever a label (bounded cardinality)."""
+"""Prometheus metrics of the worker. No rider id is ever a label, and zones only known ones (bounded cardinality)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -154,6 +154,37 @@ CONSUMER_LAG = Gauge(
 
 #: Zone label of a rider with no trip position yet.
 UNKNOWN_ZONE = "unknown"
+#: Zone label of a rider in a zone that is not a known zone (see :class:`ZoneLabels`).
+OTHER_ZONE = "other"
+
+
+class ZoneLabels:
+    """The zones that may be a metric label: at most ``limit``, each one known to have weather.
+
+    A zone id comes from input records, so any string could become a series; only a zone that
+    ``has_weather`` confirms (it is on ``telemetry.weather``) gets its own label, first come up
+    to ``limit``; every other zone is counted as ``other``.
+
+    >>> labels = ZoneLabels(limit=2)
+    >>> [labels.label(z, lambda: z != "junk") for z in ("z1", "junk", "z2", "z3", "z1", None)]
+    ['z1', 'other', 'z2', 'other', 'z1', 'unknown']
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.known: set[str] = set()
+
+    def label(self, zone_id: str | None, has_weather: Callable[[], bool]) -> str:
+        if zone_id is None:
+            return UNKNOWN_ZONE
+        if zone_id in self.known:
+            return zone_id
+        if len(self.known) < self.limit and has_weather():
+            self.known.add(zone_id)
+            return zone_id
+        return OTHER_ZONE
+
+
 BANDS = ("low", "moderate", "high", "severe")
 
 

@@ -22,8 +22,16 @@ from streams.schemas import SUPPORTED_SCHEMA_VERSIONS, DeadLetter
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Bytes of the original payload kept in a dead letter.
-DLQ_PAYLOAD_BYTES = 4096
+#: Longest redacted excerpt of the original payload kept in a dead letter, in characters.
+DLQ_EXCERPT_CHARS = 1024
+#: Fields whose (short) value a dead letter keeps: they identify the record, not the rider's body or whereabouts.
+DLQ_KEPT_FIELDS = frozenset({"event_id", "alert_id", "rider_id", "zone_id", "ts", "schema_version", "kind",
+                             "status", "severity"})
+_KEPT_VALUE_CHARS = 64
+_KEY_CHARS = 32
+_PREFIX_CHARS = 64
+#: Larger payloads are not decoded for the excerpt (too_large records); their prefix is kept instead.
+_EXCERPT_DECODE_BYTES = 64 * 1024
 
 
 def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
@@ -62,7 +70,11 @@ def _summarise(exc: ValidationError, limit: int = 8) -> str:
 def dead_letter(
     *, source_topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, error: InputError
 ) -> DeadLetter:
-    """Build the dead-letter record of a failed input, keeping a bounded copy of the payload."""
+    """Build the dead-letter record of a failed input, with a bounded, redacted excerpt of the payload.
+
+    The dead-letter topic is read by operators, so it must not collect biometrics or positions;
+    ``source_topic``/``partition``/``offset`` locate the original and ``payload_sha256`` identifies it.
+    """
     raw = raw or b""
     digest = hashlib.sha256(raw).hexdigest()
     return DeadLetter(
@@ -74,8 +86,59 @@ def dead_letter(
         key=key.decode("utf-8", "replace")[:128] if key else None,
         error_class=error.error_class,
         reason=error.reason[:1000],
-        payload=raw[:DLQ_PAYLOAD_BYTES].decode("utf-8", "replace"),
+        payload=redacted_excerpt(raw),
         payload_size=len(raw),
         payload_sha256=digest,
     )
 
+
+def redacted_excerpt(raw: bytes) -> str:
+    """What a dead letter keeps of a payload: at most :data:`DLQ_EXCERPT_CHARS` characters.
+
+    A JSON object keeps its keys; the values of :data:`DLQ_KEPT_FIELDS` stay (cut to 64
+    characters), every other value becomes its type and size. Anything else keeps a short
+    prefix with its digits masked.
+
+    >>> redacted_excerpt(b'{"event_id": "w1", "rider_id": "r1", "heart_rate_bpm": 188, "note": "hi", "x": [1]}')
+    '{"event_id": "w1", "rider_id": "r1", "heart_rate_bpm": "<number>", "note": "<string 2>", "x": "<array 1>"}'
+    >>> redacted_excerpt(b'{"lat": 31.23, "lon": 121.4')
+    '{"lat": ##.##, "lon": ###.#'
+    """
+    data = None
+    if len(raw) <= _EXCERPT_DECODE_BYTES:
+        try:
+            data = json.loads(raw)
+        except Exception:  # noqa: BLE001 - any undecodable payload (bad UTF-8, JSON, nesting, huge ints) gets a prefix
+            data = None
+    if not isinstance(data, dict):
+        text = raw[: _PREFIX_CHARS * 4].decode("utf-8", "replace")[:_PREFIX_CHARS]
+        return "".join("#" if ch.isdigit() else ch for ch in text)
+    kept: dict[str, object] = {}
+    for n, (key, value) in enumerate(data.items()):
+        name = str(key)[:_KEY_CHARS]
+        if key in DLQ_KEPT_FIELDS and isinstance(value, (str, int)) and not isinstance(value, bool):
+            item = value[:_KEPT_VALUE_CHARS] if isinstance(value, str) else value
+            if isinstance(item, int) and abs(item) >= 10**_KEPT_VALUE_CHARS:
+                item = _shape(value)
+        else:
+            item = _shape(value)
+        if len(json.dumps({**kept, name: item, "...": f"<{len(data)} keys>"}, ensure_ascii=False)) > DLQ_EXCERPT_CHARS:
+            kept["..."] = f"<{len(data) - n} more keys>"
+            break
+        kept[name] = item
+    return json.dumps(kept, ensure_ascii=False)
+
+
+def _shape(value: object) -> object:
+    """A value's type and size, not the value (null stays null: it means unknown)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "<bool>"
+    if isinstance(value, (int, float)):
+        return "<number>"
+    if isinstance(value, str):
+        return f"<string {len(value)}>"
+    if isinstance(value, list):
+        return f"<array {len(value)}>"
+    return f"<object {len(value)}>" if isinstance(value, dict) else "<value>"

@@ -31,7 +31,7 @@ from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.parsing import dead_letter, parse_record
 from streams.push_delivery import WebhookClient, backoff_delay
 from streams.schemas import RiderAlert
-from streams.settings import Settings
+from streams.settings import Settings, redact_url
 
 log = logging.getLogger("streams.push")  # same name under `python -m streams.push`
 
@@ -118,7 +118,7 @@ class PushGateway:
         try:
             await self._consumer.start()
             self._consumer.subscribe([s.topics.alerts], listener=_Rebalance(self))
-            log.info("push: %s → %s (group %s)", s.topics.alerts, s.push.webhook_url, s.push.group_id)
+            log.info("push: %s → %s (group %s)", s.topics.alerts, redact_url(s.push.webhook_url), s.push.group_id)
             async with self.client:
                 try:
                     await self._consume()
@@ -247,7 +247,8 @@ class PushGateway:
         value = letter.model_dump_json().encode()
         for retry in range(sys.maxsize):
             try:
-                await (await self._producer.send(self.settings.topics.dlq, value=value, key=msg.key))
+                # keyed by source topic, as the worker's dead letters (README, Topics)
+                await (await self._producer.send(self.settings.topics.dlq, value=value, key=msg.topic.encode()))
                 break
             except KafkaError as exc:
                 delay = backoff_delay(retry, 0.5, 10.0)
@@ -260,6 +261,8 @@ class PushGateway:
 def run_push(settings: Settings) -> int:
     """Run the push gateway until SIGINT or SIGTERM; serves metrics on ``push.metrics_port``. Returns 0."""
     from streams.topics import ensure_topics
+
+    settings.check_secrets("push.webhook_secret")  # before anything connects: refuse demo keys in production
 
     async def main() -> None:
         await ensure_topics(settings)
@@ -277,5 +280,8 @@ def run_push(settings: Settings) -> int:
 
 
 if __name__ == "__main__":
+    from streams import safe_logging
+
+    safe_logging.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(run_push(Settings()))

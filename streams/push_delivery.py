@@ -2,11 +2,20 @@
 
 Kafka-free, so each rule can be checked on its own; :mod:`streams.push` runs it per alert.
 
-The signature is HMAC-SHA256 of the exact body bytes under the webhook secret, hex, in
-``X-Riskstream-Signature: sha256=<hex>``. With the well-known test vector:
+The signature is HMAC-SHA256 under the webhook secret, hex, in ``X-Riskstream-Signature:
+sha256=<hex>``, of ``<X-Riskstream-Timestamp>.<Idempotency-Key>.<exact body bytes>``; the
+timestamp is Unix seconds at the attempt. A receiver recomputes it (:func:`verify`), refuses a
+timestamp more than :data:`SIGNATURE_TOLERANCE_S` away from its clock, and must remember the
+Idempotency-Keys it accepted for at least that long: then a captured request can neither be
+replayed later nor under another key, and a replay within the tolerance is a duplicate (409).
+With a body-only HMAC test vector as a check of the construction:
 
->>> sign(b"key", b"The quick brown fox jumps over the lazy dog")
-'sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8'
+>>> sign(b"key", b"The quick brown fox jumps over the lazy dog", "1700000000", "al-1") == sign(
+...     b"key", b"1700000000.al-1.The quick brown fox jumps over the lazy dog")
+True
+>>> verify(b"key", b"{}", "1700000000", "al-1", sign(b"key", b"{}", "1700000000", "al-1"), now=1700000299.0)
+>>> verify(b"key", b"{}", "1700000000", "al-1", sign(b"key", b"{}", "1700000000", "al-1"), now=1700000301.0)
+'stale timestamp: 301 s from the receiver clock (tolerance 300 s)'
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from streams.settings import PushSettings
 SIGNATURE_HEADER = "X-Riskstream-Signature"
 TIMESTAMP_HEADER = "X-Riskstream-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Largest distance of a signed timestamp from the receiver's clock; a receiver keeps accepted keys this long.
+SIGNATURE_TOLERANCE_S = 300
 #: Characters of the provider's answer kept in a dead letter's reason.
 BODY_SNIPPET_CHARS = 200
 #: 4xx answers that invite a retry: 408 Request Timeout (RFC 9110 §15.5.9), 429 Too Many Requests (RFC 6585 §4).
@@ -45,9 +56,28 @@ class Verdict(str, Enum):
     rejected = "rejected"  # any other answer: retrying cannot help
 
 
-def sign(secret: bytes, body: bytes) -> str:
-    """Value of the ``X-Riskstream-Signature`` header for ``body`` (see the module docstring)."""
+def sign(secret: bytes, body: bytes, timestamp: str | None = None, idempotency_key: str | None = None) -> str:
+    """Value of the ``X-Riskstream-Signature`` header (see the module docstring).
+
+    Without ``timestamp`` and ``idempotency_key`` it is the plain HMAC of ``body``.
+    """
+    if timestamp is not None:
+        body = f"{timestamp}.{idempotency_key or ''}.".encode() + body
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, body: bytes, timestamp: str | None, idempotency_key: str | None, signature: str | None,
+           now: float | None = None, tolerance_s: float = SIGNATURE_TOLERANCE_S) -> str | None:
+    """What is wrong with a received request's signature, or None if it is good and fresh (the receiver's side)."""
+    if not timestamp or not timestamp.isdigit():
+        return f"missing or unreadable {TIMESTAMP_HEADER}"
+    expected = sign(secret, body, timestamp, idempotency_key)
+    if not hmac.compare_digest((signature or "").encode(), expected.encode()):
+        return "bad signature"
+    skew = abs((time.time() if now is None else now) - int(timestamp))
+    if skew > tolerance_s:
+        return f"stale timestamp: {skew:.0f} s from the receiver clock (tolerance {tolerance_s:.0f} s)"
+    return None
 
 
 def classify(status: int) -> Verdict:
@@ -170,11 +200,13 @@ class WebhookClient:
             self._session = None
 
     def headers(self, idempotency_key: str, body: bytes) -> dict[str, str]:
+        """Headers of one attempt: a fresh timestamp per attempt, signed with the key and the body."""
+        timestamp = str(int(time.time()))
         return {
             "Content-Type": "application/json; charset=utf-8",
             IDEMPOTENCY_HEADER: idempotency_key,
-            SIGNATURE_HEADER: sign(self._secret, body),
-            TIMESTAMP_HEADER: str(int(time.time())),
+            SIGNATURE_HEADER: sign(self._secret, body, timestamp, idempotency_key),
+            TIMESTAMP_HEADER: timestamp,
         }
 
     async def attempt(self, idempotency_key: str, body: bytes) -> Attempt:

@@ -1,9 +1,11 @@
 """A local stand-in for the push provider's webhook, with faults on demand.
 
-It checks the signature, accepts each ``Idempotency-Key`` once (a repeat gets 409 "already
-have it"), and can fail the way real providers do: 500/503, 429 with ``Retry-After``,
-answering after the client gave up, closing the connection, and rejecting chosen keys with
-400. Faults are drawn from a seeded generator per (key, attempt), so a run is repeatable
+It checks the signature and its timestamp (:func:`streams.push_delivery.verify`: 401 if the
+signature is wrong or the timestamp further than ``SIGNATURE_TOLERANCE_S`` from its clock),
+accepts each ``Idempotency-Key`` once (a repeat gets 409 "already have it"; keys are kept for
+the receiver's life, longer than the tolerance), and can fail the way real providers do:
+500/503, 429 with ``Retry-After``, answering after the client gave up, closing the
+connection, and rejecting chosen keys with 400. Faults are drawn from a seeded generator per (key, attempt), so a run is repeatable
 whatever the thread interleaving. Used by the tests and handy for a local demo:
 
 >>> with PushReceiver(secret=b"s") as rx:
@@ -13,7 +15,6 @@ True
 
 from __future__ import annotations
 
-import hmac
 import json
 import random
 import threading
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from streams.push_delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
+from streams.push_delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 
 @dataclass
@@ -133,10 +134,12 @@ class PushReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 key = self.headers.get(IDEMPOTENCY_HEADER, "")
                 log = receiver.log
-                if not hmac.compare_digest(self.headers.get(SIGNATURE_HEADER, ""), sign(receiver.secret, body)):
+                problem = verify(receiver.secret, body, self.headers.get(TIMESTAMP_HEADER), key,
+                                 self.headers.get(SIGNATURE_HEADER))
+                if problem is not None:
                     with log.lock:
                         log.bad_signatures += 1
-                    return self._answer(401, b"bad signature")
+                    return self._answer(401, problem.encode())
                 if not key:
                     return self._answer(400, b"missing Idempotency-Key")
                 with log.lock:

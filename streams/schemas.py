@@ -298,7 +298,12 @@ class DeadLetter(_Record):
     key: str | None = None
     error_class: str = Field(description="e.g. invalid_json, validation_error, unsupported_schema_version, too_large.")
     reason: str = Field(description="Human-readable description of what was wrong.")
-    payload: str = Field(description="The original value (UTF-8 with replacement), truncated to 4 KiB.")
+    payload: str = Field(
+        description="A redacted excerpt of the original value, at most 1024 characters: for a JSON object its keys, "
+        "the values of event_id, alert_id, rider_id, zone_id, ts, schema_version, kind, status and severity, and "
+        "every other value replaced by its type and size; otherwise its first 64 characters with digits masked. "
+        "source_topic, partition and offset locate the original; payload_sha256 identifies it."
+    )
     payload_size: int
     payload_sha256: str
 

@@ -9,18 +9,42 @@ when printed (``riskstream config``).
 ('kafka://127.0.0.1:9092', 9464)
 >>> "hmac_key" in s.public_dump()["privacy"], s.public_dump()["privacy"]["hmac_key"]
 (True, '**********')
+
+Outside the embedded profile the worker and the push gateway refuse the shipped secrets:
+
+>>> s.check_secrets("privacy.hmac_key")  # embedded: the demo key is fine
+>>> s.model_copy(update={"kafka": KafkaSettings(embedded=False)}).check_secrets("privacy.hmac_key")
+Traceback (most recent call last):
+...
+streams.errors.ConfigError: RISKSTREAM_PRIVACY__HMAC_KEY is the demo key shipped with riskstream ...
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.pseudonym import MIN_KEY_BYTES
 from features.config import FeatureConfig
+from streams.errors import ConfigError
+
+#: Shortest secret accepted outside the embedded profile: 32 bytes, the output size of SHA-256
+#: (RFC 2104 §3: keys shorter than the hash output weaken the HMAC).
+MIN_PRODUCTION_SECRET_BYTES = 32
+#: Secret values published in this repository: the defaults below and deploy/k8s/secret.yaml's placeholder.
+SHIPPED_SECRETS = frozenset({
+    "riskstream-demo-key-change-me",
+    "riskstream-demo-webhook-secret-change-me",
+    "replace-me-with-a-random-32-byte-hex-key",
+})
+#: A value containing one of these is a placeholder someone forgot to replace.
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|placeholder", re.IGNORECASE)
+_MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class KafkaSettings(BaseModel):
@@ -113,6 +137,13 @@ class WorkerSettings(BaseModel):
         description="An incident whose target the models had scored below this counts as a misjudgement; "
         "repeated misjudgements switch to the conservative rule-based mode.",
     )
+    rider_ttl_s: float = Field(
+        30 * 86400, ge=8 * 86400,
+        description="Event-time seconds a rider may be silent before the worker drops the rider's state from memory "
+        "and deletes it from the rider-state table (a tombstone; checked once per day of event time), so junk rider "
+        "ids do not live forever. At least 8 days, longer than the longest feature window (7 days); a rider back "
+        "after that starts fresh (features, alert history and premium credibility).",
+    )
     max_future_skew_s: float = Field(
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
     )
@@ -148,6 +179,10 @@ class MetricsSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="Prometheus endpoint port; 0 disables it.")
+    max_zone_labels: int = Field(
+        1000, ge=1, description="Most zones with their own `zone` label, first come among the zones with weather on "
+        "telemetry.weather; riders in any other zone are counted under zone=\"other\".",
+    )
 
 
 class PrivacySettings(BaseModel):
@@ -155,8 +190,19 @@ class PrivacySettings(BaseModel):
 
     hmac_key: SecretStr = Field(
         SecretStr("riskstream-demo-key-change-me"),
-        description="Key of the rider pseudonym on the insurer topic. Set your own in production.",
+        description="Key of the rider pseudonym on the insurer topic (HMAC-SHA256). At least 16 bytes; outside the "
+        "embedded profile at least 32 bytes and not a shipped default or placeholder, or the worker refuses to start.",
     )
+
+    @field_validator("hmac_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        # every pseudonym would fail later (alerts.pseudonym); refuse at start instead
+        n = len(value.get_secret_value().encode())
+        if n < MIN_KEY_BYTES:
+            raise ValueError(f"the pseudonym key has {n} bytes, at least {MIN_KEY_BYTES} are needed; make one with "
+                             f"`{_MAKE_ONE}`")
+        return value
 
 
 class PushSettings(BaseModel):
@@ -167,7 +213,9 @@ class PushSettings(BaseModel):
     webhook_url: str = Field("http://127.0.0.1:8088/push", description="The push provider's webhook (http or https).")
     webhook_secret: SecretStr = Field(
         SecretStr("riskstream-demo-webhook-secret-change-me"),
-        description="Key of the X-Riskstream-Signature HMAC-SHA256 header; shared with the push provider.",
+        description="Key of the X-Riskstream-Signature HMAC-SHA256 header; shared with the push provider. Outside "
+        "the embedded profile at least 32 bytes and not a shipped default or placeholder, or the gateway refuses "
+        "to start.",
     )
     timeout_s: float = Field(5.0, gt=0, description="Per-attempt HTTP timeout (connect + answer).")
     max_attempts: int = Field(8, ge=1, description="Attempts per alert before it is dead-lettered.")
@@ -205,5 +253,62 @@ class Settings(BaseSettings):
     push: PushSettings = PushSettings()
 
     def public_dump(self) -> dict[str, Any]:
-        """Effective settings as JSON-safe data, secrets hidden."""
-        return json.loads(self.model_dump_json())
+        """Effective settings as JSON-safe data, secrets hidden (also credentials inside URLs)."""
+        data = json.loads(self.model_dump_json())
+        data["push"]["webhook_url"] = redact_url(data["push"]["webhook_url"])
+        data["kafka"]["broker"] = redact_url(data["kafka"]["broker"])
+        return data
+
+    def check_secrets(self, *paths: str) -> None:
+        """Refuse shipped, placeholder or short secrets outside the embedded profile.
+
+        ``paths`` name the secrets the caller uses (``privacy.hmac_key``, ``push.webhook_secret``).
+        Raises :class:`ConfigError` naming each bad variable and how to make a good value.
+        """
+        if self.kafka.embedded:
+            return  # the demo on one machine: the shipped keys protect nothing there
+        problems = []
+        for path in paths:
+            section, name = path.split(".")
+            value = getattr(getattr(self, section), name).get_secret_value()
+            var = f"RISKSTREAM_{section.upper()}__{name.upper()}"
+            if value in SHIPPED_SECRETS:
+                problems.append(f"{var} is the demo key shipped with riskstream (public in its repository)")
+            elif placeholder := _PLACEHOLDER.search(value):
+                problems.append(f"{var} is a placeholder (it contains {placeholder.group()!r}), not a key")
+            elif len(value.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+                problems.append(f"{var} has {len(value.encode())} bytes; at least {MIN_PRODUCTION_SECRET_BYTES} "
+                                f"are needed outside the embedded profile")
+        if problems:
+            raise ConfigError(
+                "; ".join(problems) + f". Set it to a random value, e.g. from `{_MAKE_ONE}`, and keep it "
+                "secret (RISKSTREAM_KAFKA__EMBEDDED=false is the production profile, which refuses demo secrets)"
+            )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its userinfo (or a lone token) and credential-like query values as ``***``.
+
+    >>> redact_url("https://user:pa55@push.example/hook?x=1")
+    'https://user:***@push.example/hook?x=1'
+    >>> redact_url("https://tok3n@push.example/hook"), redact_url("http://127.0.0.1:8088/push")
+    ('https://***@push.example/hook', 'http://127.0.0.1:8088/push')
+    >>> redact_url("https://push.example/hook?app=7&access_token=abc&apiKey=def")
+    'https://push.example/hook?app=7&access_token=***&apiKey=***'
+    >>> redact_url("https://u:p@push.example?sig=1#x")
+    'https://u:***@push.example?sig=***#x'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], _SECRET_QUERY.sub(r"\1***", rest[end:])
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        authority = (f"{user}:***" if colon else "***") + "@" + host
+    return f"{scheme}://{authority}{tail}"
+
+
+#: A query parameter whose name says it carries a credential (token, key, secret, password, signature, auth).
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:token|key|secret|pass|sig|auth)[^=&#]*=)[^&#]*", re.IGNORECASE)

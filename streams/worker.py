@@ -16,6 +16,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     import faust
     import mode
 
+    settings.check_secrets("privacy.hmac_key")  # before anything connects: refuse demo keys in production
     try:
         mode.loop.use("uvloop")
     except Exception:  # uvloop is optional; the default loop works

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from alerts.config import AlertConfig, PremiumConfig
+from streams.parsing import DLQ_EXCERPT_CHARS
 from tests.integration.kafka_helpers import (
     free_port,
     metric_value,
@@ -41,6 +42,10 @@ def worker_env(broker: Any, tmp: Path) -> dict[str, str]:
     for role in ROLES:
         env[f"RISKSTREAM_TOPICS__{role.upper()}"] = f"{tag}.{role}"
     return env
+
+
+#: The key of one malformed record: what a producer could use to forge a line in the worker's log.
+FORGING_KEY = b"rider-bad\nFORGED 2026-07-15 02:00:00,000 ERROR streams.processor: fake"
 
 
 def topic(env: dict[str, str], role: str) -> str:
@@ -89,7 +94,8 @@ def pipeline_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
         good = next(r.value for r in records if r.role == "wearable").model_dump(mode="json")
         bad = bad_wearables(good)
         asyncio.run(produce(broker.bootstrap_servers, topic(env, "wearable"),
-                            [(b"rider-bad", payload) for _, payload in bad]))
+                            [(FORGING_KEY if cls == "invalid_json" else b"rider-bad", payload)
+                             for cls, payload in bad]))
         bootstrap = broker.bootstrap_servers
         dlq = asyncio.run(read_topic(bootstrap, topic(env, "dlq"), min_count=len(bad), timeout=120))
         n_inputs = sum(1 for r in records if r.role != "incidents") + len(bad)
@@ -126,9 +132,15 @@ def test_bad_records_become_dead_letters_and_the_worker_keeps_running(pipeline_r
         assert letter["source_topic"] == wearable_topic
         assert letter["partition"] >= 0 and letter["offset"] >= 0
         assert letter["reason"]
-        assert letter["payload_size"] > 0 and len(letter["payload"]) <= 4096
+        assert letter["payload_size"] > 0 and len(letter["payload"]) <= DLQ_EXCERPT_CHARS
+    # the excerpt keeps the record's ids, not the rider's heart rate
+    hr400 = next(d["payload"] for d in dlq if '"event_id": "bad-hr"' in d["payload"])
+    assert json.loads(hr400)["heart_rate_bpm"] == "<number>" and "400" not in hr400
     # the log names topic, partition and offset of each
     assert f"dead letter from {wearable_topic}[" in pipeline_run["log"]
+    # and a key with a newline cannot forge a log line of its own
+    assert "key=rider-bad\\nFORGED" in pipeline_run["log"]
+    assert not any(line.startswith("FORGED") for line in pipeline_run["log"].splitlines())
 
 
 def test_heat_wave_sends_heat_alerts_in_both_languages(pipeline_run: dict[str, Any]) -> None:

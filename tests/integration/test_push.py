@@ -186,6 +186,7 @@ def test_every_alert_accepted_once_or_dead_lettered_with_reason(broker: Any) -> 
             assert "after 6 attempt(s)" in letter["reason"] and "HTTP 503" in letter["reason"]
     assert sorted(m["error_class"] for m in malformed_letters) == ["invalid_json", "not_an_object",
                                                                   "validation_error"]
+    assert {d["key"] for d in out["dlq"]} == {alerts_topic.encode()}  # keyed by source topic, as the README says
 
     # the webhook really misbehaved, and the gateway retried through it
     for kind in ("500", "503", "429", "slow", "close", "400"):

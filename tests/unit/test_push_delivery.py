@@ -111,8 +111,8 @@ def test_headers_carry_key_signature_and_timestamp() -> None:
     client = WebhookClient(settings("http://127.0.0.1:1/push"))
     headers = client.headers("k-9", b"{}")
     assert headers[IDEMPOTENCY_HEADER] == "k-9"
-    assert headers[SIGNATURE_HEADER] == sign(SECRET, b"{}")
     assert headers[TIMESTAMP_HEADER].isdigit()
+    assert headers[SIGNATURE_HEADER] == sign(SECRET, headers[TIMESTAMP_HEADER].encode() + b".k-9.{}")
     assert headers["Content-Type"].startswith("application/json")
 
 
@@ -188,3 +188,37 @@ def test_unreachable_webhook_exhausts_retries_as_connection_errors() -> None:
 def test_push_settings_reject_a_non_http_url() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         PushSettings(webhook_url="ftp://example.com/push")
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_captured_request_cannot_be_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature covers the timestamp and the Idempotency-Key, not the body only."""
+    import streams.push_delivery as delivery
+
+    client = WebhookClient(settings("http://127.0.0.1:1/push"))
+    body = b'{"alert_id": "a-7", "message": {"en": "hot"}}'
+    with PushReceiver(SECRET) as rx:
+        captured = client.headers("a-7", body)
+        assert _post(rx.url, body, captured) == 200
+        # replayed under another Idempotency-Key, so the provider would push it a second time
+        assert _post(rx.url, body, {**captured, IDEMPOTENCY_HEADER: "a-7-again"}) == 401
+        # the timestamp moved forward to look fresh
+        assert _post(rx.url, body, {**captured, TIMESTAMP_HEADER: str(int(captured[TIMESTAMP_HEADER]) + 1)}) == 401
+        # captured ten minutes ago: past the receiver's tolerance, even with a key never seen
+        real_time = time.time
+        monkeypatch.setattr(delivery.time, "time", lambda: real_time() - 600)
+        old = client.headers("a-8", body)
+        monkeypatch.undo()
+        assert _post(rx.url, body, old) == 401
+    assert list(rx.log.accepted) == ["a-7"] and rx.log.bad_signatures == 3

@@ -60,6 +60,7 @@ def handle_all(url: str, msgs: list[Msg]) -> tuple[list[str], list[DeadLetter]]:
         async with gateway.client:
             outcomes = [await gateway.handle(m) for m in msgs]
         assert all(topic == settings.topics.dlq for topic, _, _ in producer.sent)
+        assert all(key == b"rider.alerts" for _, key, _ in producer.sent)  # keyed by source topic, not rider id
         return outcomes, [DeadLetter.model_validate_json(v) for _, _, v in producer.sent]
 
     return asyncio.run(go())
