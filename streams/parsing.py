@@ -102,11 +102,15 @@ def _summarise(exc: ValidationError, limit: int = 8) -> str:
 
 
 def dead_letter(
-    *, source_topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, error: InputError
+    *, source_topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, error: InputError,
+    original: tuple[int, str] | None = None,
 ) -> DeadLetter:
-    """Build the dead-letter record of a failed input, keeping a bounded copy of the payload."""
+    """Build the dead-letter record of a failed input, keeping a bounded copy of the payload.
+
+    ``original`` is (size, sha256) of the full payload when ``raw`` is only its kept head.
+    """
     raw = raw or b""
-    digest = hashlib.sha256(raw).hexdigest()
+    size, digest = original or (len(raw), hashlib.sha256(raw).hexdigest())
     return DeadLetter(
         event_id=f"dlq-{source_topic}-{partition}-{offset}",
         ts=datetime.now(timezone.utc),
@@ -117,7 +121,7 @@ def dead_letter(
         error_class=error.error_class,
         reason=error.reason[:1000],
         payload=raw[:DLQ_PAYLOAD_BYTES].decode("utf-8", "replace"),
-        payload_size=len(raw),
+        payload_size=size,
         payload_sha256=digest,
     )
 

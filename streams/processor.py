@@ -28,6 +28,7 @@ Model loading, reload, the online model's state and delayed labels are in
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -64,7 +65,7 @@ from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
 from streams.errors import InputError
 from streams.escalation import FallEscalation
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, parse_record
+from streams.parsing import DLQ_PAYLOAD_BYTES, dead_letter, parse_record
 from streams.schemas import (
     Incident,
     RiskScores,
@@ -245,9 +246,11 @@ class Processor(FallEscalation, ModelHost):
             self._dead_letter(rec, err, result)
             return None
 
-    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult, outcome: str = "dead_letter") -> None:
+    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult, outcome: str = "dead_letter",
+                     original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
+            original=original,
         )
         result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
         metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
@@ -300,10 +303,11 @@ class Processor(FallEscalation, ModelHost):
                 self._dead_letter(held_pair[0], InputError(
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
                     f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later record "
-                    "confirmed it; a device clock that jumped?"), result)
+                    "confirmed it; a device clock that jumped?"), result, original=(held["size"], held["sha256"]))
             slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
-                                 "value": (rec.value or b"").decode("utf-8", "replace"),
+                                 "value": (rec.value or b"")[:DLQ_PAYLOAD_BYTES].decode("utf-8", "replace"),
+                                 "size": len(rec.value or b""), "sha256": hashlib.sha256(rec.value or b"").hexdigest(),
                                  "record": parsed.model_dump(mode="json")}
             log.info("holding %s[%d]@%d of rider %s: ts %s is %.0f s ahead of its %s stream; applied when a next "
                      "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import datetime, timezone
@@ -160,6 +161,9 @@ def test_one_record_from_the_future_does_not_make_the_riders_true_records_late(t
     (letter,) = feed.letters()
     assert (letter["error_class"], letter["offset"], letter["source_topic"]) == ("unconfirmed_jump", 100, topic)
     assert "skewed" in letter["payload"] and "max_stream_jump_s" in letter["reason"]
+    skewed = json.dumps(wearable(iso(T0 + 100 + 600), "skewed")).encode()
+    assert (letter["payload"].encode(), letter["payload_size"]) == (skewed, len(skewed))
+    assert letter["payload_sha256"] == hashlib.sha256(skewed).hexdigest()
 
 
 def test_a_jump_confirmed_by_the_next_record_moves_the_stream(tmp_path: Path) -> None:
