@@ -302,8 +302,8 @@ class Processor(FallEscalation, ModelHost):
             if held_pair is not None:
                 self._dead_letter(held_pair[0], InputError(
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
-                    f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later record "
-                    "confirmed it; a device clock that jumped?"), result, original=(held["size"], held["sha256"]))
+                    f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
+                    "record confirmed it; a device clock that jumped?"), result, original=(held["size"], held["sha256"]))
             slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
                                  "value": (rec.value or b"")[:DLQ_PAYLOAD_BYTES].decode("utf-8", "replace"),

@@ -120,7 +120,8 @@ class WorkerSettings(BaseModel):
     min_event_time: datetime = Field(
         datetime(2020, 1, 1, tzinfo=timezone.utc),
         description="Records stamped before this are dead-lettered as implausible_timestamp (a device with an unset "
-        "clock sends 1970-01-01; a numeric ts such as 12345 is read as seconds since 1970). Lower it to replay older data.",
+        "clock sends 1970-01-01; a numeric ts such as 12345 is read as seconds since 1970). Lower it to replay "
+        "older data.",
     )
     max_stream_jump_s: float = Field(
         60.0, gt=0,

@@ -68,7 +68,8 @@ def produce(bootstrap: str, items: list[tuple[str, bytes | None, bytes]]) -> Non
     assert producer.flush(60) == 0 and not failed, failed
 
 
-def odd_records(env: dict[str, str], good_wearable: dict[str, Any], good_trip: dict[str, Any]) -> list[tuple[str, str, bytes | None, bytes]]:
+def odd_records(env: dict[str, str], good_wearable: dict[str, Any],
+                good_trip: dict[str, Any]) -> list[tuple[str, str, bytes, bytes]]:
     """(expected error class, topic, key, payload) of the issue's schema-valid but odd records."""
     out = []
     for i in range(6):
