@@ -10,6 +10,16 @@ Rows are ``array('q')`` (8 bytes a value, not a Python int object each).
 >>> write_row(tags, rows, 7, 2)[0] += 5
 >>> list(read_row(tags, rows, 7)), read_row(tags, rows, 4), write_row(tags, rows, 4, 2)
 ([5, 0], None, None)
+
+An empty slot's tag is :data:`EMPTY`, lower than any bucket number an event time can give,
+so bucket -1 (the minute before the Unix epoch) is a bucket like any other, not "empty":
+
+>>> tags, rows = new_ring(3)
+>>> read_row(tags, rows, -1), window_rows(tags, rows, 0, 2)
+(None, [])
+>>> write_row(tags, rows, -1, 1)[0] += 2
+>>> list(read_row(tags, rows, -1)), [list(r) for r in window_rows(tags, rows, 0, 2)]
+([2], [[2]])
 """
 
 from __future__ import annotations
@@ -17,7 +27,9 @@ from __future__ import annotations
 from array import array
 from collections.abc import MutableSequence
 
-EMPTY = -1
+#: Tag of an empty slot: below every bucket a ``datetime`` can give (year 1 is minute -1.04e9),
+#: so no real key equals it and every real key is newer than it.
+EMPTY = -(2**63)
 Row = MutableSequence[int]  # array('q') of one bucket's fields
 MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
 HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute

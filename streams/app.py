@@ -6,14 +6,23 @@
   table before asking for the next batch (so committed offsets never run ahead of state).
 - ``weather`` keeps the zone weather in a global table: every worker needs all of it.
 - A timer publishes gauges and reloads a new model artifact without a restart.
+
+Crash-only: a failure on one record is the processor's to dead-letter. Any exception that
+reaches an agent is not a record's fault (a send or table write failed, a bug outside one
+record) and stops the worker at once, without a graceful shutdown: Faust acks the events of
+a ``take_events`` batch when the agent asks for the next batch *or leaves the loop*, and
+commits acked offsets on its commit timer, so an agent that merely crashed would have its
+unprocessed batch committed. Exiting the process before that keeps the batch uncommitted; a
+restarted worker reads it again from the last committed offset.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
@@ -24,6 +33,26 @@ from streams.processor import BatchResult, Processor, RawRecord  # noqa: E402
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+#: Exit status of a worker stopped by a failure that is not a record's fault (EX_SOFTWARE).
+EXIT_UNCOMMITTED_FAILURE = 70
+
+
+def stop_before_commit(agent: str, events: Sequence[Any], exc: BaseException) -> NoReturn:
+    """Log what failed and which offsets will be read again, then end the process without committing them."""
+    spans: dict[tuple[str, int], list[int]] = {}
+    for ev in events:
+        msg = ev.message
+        span = spans.setdefault((msg.topic, msg.partition), [msg.offset, msg.offset])
+        span[0], span[1] = min(span[0], msg.offset), max(span[1], msg.offset)
+    where = ", ".join(f"{topic}[{partition}]@{lo}-{hi}" for (topic, partition), (lo, hi) in sorted(spans.items()))
+    log.critical("agent %s: %s: %s while handling a batch of %d records (%s). This is not a record's fault: "
+                 "stopping the worker before these offsets are committed; a restart resumes from the last committed "
+                 "offset and processes them again", agent, type(exc).__name__, exc, len(events), where or "none",
+                 exc_info=exc)
+    logging.shutdown()  # flush the log: os._exit skips it
+    os._exit(EXIT_UNCOMMITTED_FAILURE)  # no graceful stop: it would ack and commit the failed batch
 
 
 class Utf8Keys:
@@ -94,12 +123,18 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            await publish(proc.process_batch([RawRecord.from_event(ev) for ev in events]))
+            try:
+                await publish(proc.process_batch([RawRecord.from_event(ev) for ev in events]))
+            except Exception as exc:
+                stop_before_commit("telemetry", events, exc)
 
     @app.agent(weather_topic, name="weather")
     async def weather(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            await publish(proc.process_weather([RawRecord.from_event(ev) for ev in events]))
+            try:
+                await publish(proc.process_weather([RawRecord.from_event(ev) for ev in events]))
+            except Exception as exc:
+                stop_before_commit("weather", events, exc)
 
     @app.timer(interval=settings.worker.model_reload_interval_s)
     async def reload_models() -> None:

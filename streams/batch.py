@@ -49,6 +49,7 @@ class RiderSlot:
     band: str | None = None
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
+    held: dict[str, Any] = field(default_factory=dict)  # stream -> a record ahead of it, until confirmed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class RiderSlot:
             "band": self.band,
             "pending": self.pending,
             "last_risk": self.last_risk,
+            "held": self.held,
         }
 
     @classmethod
@@ -77,6 +79,7 @@ class RiderSlot:
             band=data.get("band"),
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
+            held=data.get("held") or {},
         )
 
     @classmethod

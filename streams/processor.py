@@ -4,16 +4,31 @@ No Faust here: the app hands in :class:`RawRecord` batches and gets back outputs
 and rider states to write to the changelogged table. That keeps the agents thin and lets
 tests drive the whole decision path with plain objects.
 
-Per batch: parse (bad → dead letter), update per-rider state in memory (duplicates and
-too-late events counted, not applied), learn from incidents, then score, in ONE batched
+Per batch: parse (bad → dead letter), update per-rider state in memory (duplicates counted,
+too-late events dead-lettered, neither applied), learn from incidents, then score, in ONE batched
 model call, the riders whose last score is older than ``score_every_event_s`` of event
 time, decide alerts and premium signals, and write one audit record per decision.
+Every input record ends processed, a duplicate, or dead-lettered with its reason; a failure on
+one record dead-letters it and the batch goes on; a failure while scoring one rider skips that
+rider this round (counted in ``riskstream_processing_errors_total``). Anything else raises to the
+agent, which stops the worker before the batch's offsets are committed (see :mod:`streams.app`).
+
+Event time is judged before it is applied: a record stamped before ``worker.min_event_time``
+or further ahead of the worker's clock than ``worker.max_future_skew_s`` is dead-lettered
+(``implausible_timestamp``, ``future_timestamp``). A trip or wearable record more than
+``worker.max_stream_jump_s`` ahead of its rider's own stream is held in the rider's state, not
+applied, until the rider's next record of that stream lands near it (the jump is confirmed:
+both are applied) or the stream catches up to it; a held record replaced by another unconfirmed
+jump is dead-lettered (``unconfirmed_jump``). Lateness and scoring time follow applied records
+only, so one bad clock can neither make the rider's true records too late nor move the scoring.
+
 Model loading, reload, the online model's state and delayed labels are in
 :mod:`streams.model_host`; suspected-fall escalation in :mod:`streams.escalation`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -66,6 +81,8 @@ log = logging.getLogger(__name__)
 #: Event-time seconds between two sweeps for riders silent longer than ``worker.rider_ttl_s``: daily, as a
 #: sweep reads every stored rider (measured: 0.34 s to place 100,000 keys on partitions) and the TTL is in weeks.
 EXPIRY_SWEEP_EVERY_S = 86400.0
+#: Bytes of a held (jumping) record's payload kept in the rider's state, for its dead letter if no record confirms it.
+HELD_PAYLOAD_BYTES = 4096
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
 
@@ -158,14 +175,22 @@ class Processor(FallEscalation, ModelHost):
         result = BatchResult()
         changed: set[str] = set()
         for rec in batch:
-            obs = self._parse(rec, WeatherObservation, result)
-            if obs is None:
+            try:
+                obs = self._parse(rec, WeatherObservation, result)
+                if obs is None:
+                    continue
+                before = self.zone(obs.zone_id)
+                zone = update_zone_weather(before, obs, self.feature_cfg)
+                signature_changed = (weather_signature(before, obs.epoch, self.feature_cfg)
+                                     != weather_signature(zone, obs.epoch, self.feature_cfg))
+            except Exception as exc:  # one record's failure must not stop the stream: dead-letter it, keep going
+                log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+                metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
+                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
                 continue
-            before = self.zone(obs.zone_id)
-            zone = update_zone_weather(before, obs, self.feature_cfg)
             result.zones[obs.zone_id] = zone.to_dict()
             self.zone_override[obs.zone_id] = zone  # until the agent has written it to the table
-            if weather_signature(before, obs.epoch, self.feature_cfg) != weather_signature(zone, obs.epoch, self.feature_cfg):
+            if signature_changed:
                 changed.add(obs.zone_id)
             metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         if changed:
@@ -203,6 +228,7 @@ class Processor(FallEscalation, ModelHost):
                     log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
             except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
                 log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+                metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
                 self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
         self._score(touched, result)
         self._escalate_overdue(touched, result)
@@ -249,6 +275,11 @@ class Processor(FallEscalation, ModelHost):
     def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
         try:
             parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+            floor = self.settings.worker.min_event_time
+            if parsed.ts < floor:
+                raise InputError("implausible_timestamp", f"ts {parsed.ts.isoformat()} is before worker.min_event_time "
+                                 f"{floor.isoformat()}: the device clock is probably unset; fix the device clock, or "
+                                 "lower RISKSTREAM_WORKER__MIN_EVENT_TIME to replay older data")
             ahead = parsed.epoch - time.time()
             if ahead > self.settings.worker.max_future_skew_s:
                 # it would move the rider's clock forward and make every true event "too late"
@@ -259,12 +290,14 @@ class Processor(FallEscalation, ModelHost):
             self._dead_letter(rec, err, result)
             return None
 
-    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult) -> None:
+    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult, outcome: str = "dead_letter",
+                     original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
+            original=original,
         )
         result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
-        metrics.RECORDS.labels(topic=rec.topic, outcome="dead_letter").inc()
+        metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
         metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
         log.warning(
             "dead letter from %s[%d]@%d key=%s: %s: %s",
@@ -276,14 +309,74 @@ class Processor(FallEscalation, ModelHost):
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
+        ready = self._confirmed(slot, rec, parsed, model, result)
+        newest = slot.features.newest_ts()
+        if not ready and newest is not None:
+            touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
+        for ready_rec, ready_parsed in ready:
+            self._update(slot, ready_rec, ready_parsed, model, update, result, touched)
+
+    def _confirmed(self, slot: RiderSlot, rec: RawRecord, parsed: Any, model: type,
+                   result: BatchResult) -> list[tuple[RawRecord, Any]]:
+        """The records of this stream to apply now, oldest first; a jump ahead of the stream waits for confirmation."""
+        stream = "wearable" if model is WearableReading else "trip"
+        jump = self.settings.worker.max_stream_jump_s
+        own = slot.features.wearable_ts if model is WearableReading else slot.features.trip_ts
+        mark = own if own is not None else slot.features.newest_ts()  # a new stream is judged by the other one
+        held = slot.held.pop(stream, None)
+        held_pair = None
+        if held is not None:
+            held_pair = (RawRecord(held["topic"], held["partition"], held["offset"],
+                                   held["key"].encode() if held["key"] is not None else None,
+                                   held["value"].encode(), None), model.model_validate(held["record"]))
+        if held_pair is not None and held_pair[1].event_id == parsed.event_id:  # read again: it confirms nothing
+            slot.held[stream] = held
+            metrics.RECORDS.labels(topic=rec.topic, outcome="duplicate").inc()
+            return []
+        if mark is None or parsed.epoch <= mark + jump:
+            ready = [(rec, parsed)]
+            if held_pair is not None:
+                if held_pair[1].epoch <= max(mark or -math.inf, parsed.epoch) + jump:  # the stream caught up
+                    ready.append(held_pair)
+                else:
+                    slot.held[stream] = held
+        elif held_pair is not None and abs(parsed.epoch - held_pair[1].epoch) <= jump:
+            ready = [held_pair, (rec, parsed)]  # the jump is confirmed by a second record near it
+        else:
+            if held_pair is not None:
+                self._dead_letter(held_pair[0], InputError(
+                    "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
+                    f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
+                    "record confirmed it; a device clock that jumped?"), result, original=(held["size"], held["sha256"]))
+            slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+                                 "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
+                                 "value": (rec.value or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
+                                 "size": len(rec.value or b""), "sha256": hashlib.sha256(rec.value or b"").hexdigest(),
+                                 "record": parsed.model_dump(mode="json")}
+            log.info("holding %s[%d]@%d of rider %s: ts %s is %.0f s ahead of its %s stream; applied when a next "
+                     "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,
+                     parsed.ts.isoformat(), parsed.epoch - mark, stream)
+            return []
+        return sorted(ready, key=lambda pair: pair[1].epoch)
+
+    def _update(self, slot: RiderSlot, rec: RawRecord, parsed: Any, model: type, update: Any, result: BatchResult,
+                touched: dict[str, float]) -> None:
         fall_before = slot.features.fall_ts
         if model is TripPoint:
             hi = zone_heat_index_c(self.zone(parsed.zone_id))
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
             outcome = update(slot.features, parsed, self.feature_cfg)
-        label = {UpdateResult.APPLIED: "processed", UpdateResult.DUPLICATE: "duplicate"}.get(outcome, "too_late")
-        metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+        if outcome is UpdateResult.TOO_LATE:
+            newest = slot.features.newest_ts()
+            behind = f"{newest - parsed.epoch:.0f} s" if newest is not None else "too far"
+            self._dead_letter(rec, InputError(
+                "too_late", f"ts {parsed.ts.isoformat()} is {behind} behind rider {parsed.rider_id}'s newest event; "
+                f"events more than features.allowed_lateness_s = {self.feature_cfg.allowed_lateness_s:.0f} s late "
+                "(or older than the state keeps) are not applied"), result, outcome="too_late")
+        else:
+            label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
+            metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
         newest = slot.features.newest_ts()
         if newest is None:
             return
@@ -325,15 +418,25 @@ class Processor(FallEscalation, ModelHost):
                if math.isfinite(now) and (r in urgent or now - self.hot[r].last_scored >= every)]
         if not due:
             return
-        rows = []
+        rows, featured = [], []
         for rider_id, now in due:
             slot = self.hot[rider_id]
             zone_id = slot.features.zone_id
-            zone = self.zone(zone_id)
-            if zone is None and zone_id is not None and zone_id not in self.zones_missing:
-                self.zones_missing.add(zone_id)
-                log.warning("no weather for zone %s (rider %s): scored with weather unknown", zone_id, rider_id)
-            rows.append(rider_features(slot.features, zone, now, self.feature_cfg))
+            try:
+                zone = self.zone(zone_id)
+                if zone is None and zone_id is not None and zone_id not in self.zones_missing:
+                    self.zones_missing.add(zone_id)
+                    log.warning("no weather for zone %s (rider %s): scored with weather unknown", zone_id, rider_id)
+                rows.append(rider_features(slot.features, zone, now, self.feature_cfg))
+            except Exception:  # one rider's state must not stop the others or the stream
+                metrics.PROCESSING_ERRORS.labels(stage="features").inc()
+                log.exception("features of rider %s (zone %s) at event time %s failed; not scored this round",
+                              rider_id, zone_id, now)
+                continue
+            featured.append((rider_id, now))
+        due = featured
+        if not due:
+            return
         scored = self.scorer.score_batch(rows)
         metrics.SCORING_BATCH.observe(len(rows))
         versions = self.scorer.model_versions()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -146,6 +147,20 @@ class WorkerSettings(BaseModel):
     )
     max_future_skew_s: float = Field(
         600.0, gt=0, description="Records stamped further ahead of the worker's clock are dead-lettered."
+    )
+    min_event_time: datetime = Field(
+        datetime(2020, 1, 1, tzinfo=timezone.utc),
+        description="Records stamped before this are dead-lettered as implausible_timestamp (a device with an unset "
+        "clock sends 1970-01-01; a numeric ts such as 12345 is read as seconds since 1970). Lower it to replay "
+        "older data.",
+    )
+    max_stream_jump_s: float = Field(
+        60.0, gt=0,
+        description="A trip or wearable record stamped more than this ahead of its rider's own stream (the newest "
+        "applied record of that stream) is held, not applied, until it is confirmed: the rider's next record of that "
+        "stream lands within this distance of it, or the stream catches up to it. A held record replaced by another "
+        "unconfirmed jump is dead-lettered as unconfirmed_jump. So one bad clock cannot move the rider's event time, "
+        "and cannot make the rider's true records too late (keep it <= features.allowed_lateness_s).",
     )
     max_payload_bytes: int = Field(256 * 1024, description="Larger records are dead-lettered as too_large.")
     batch_size: int = Field(

@@ -150,11 +150,13 @@ def test_marked_snapshots_of_a_rider_gone_silent_are_learned_once_the_stream_is_
                                           json.dumps(incident).encode(), 1.0)]))
     assert all(y == [True, False] for y in h.riders[quiet]["labels"]["y"])
     assert proc.online.n_positive["injury"] == positives  # marked, not learned yet
-    # only another rider's telemetry moves the stream on, 2 h later (past 60 + 30 min)
+    # only another rider's telemetry moves the stream on, 2 h later (past 60 + 30 min); two records,
+    # as a jump of a rider's stream is applied once the next record confirms it (worker.max_stream_jump_s)
     last_busy = next(r for r in reversed(trips) if r.key == busy).value
-    later = {**last_busy.model_dump(mode="json"), "event_id": "sweep-later",
-             "ts": (last_busy.ts + timedelta(hours=2)).isoformat()}
-    h._take(proc.process_batch([RawRecord(proc.topics.trip, 0, 10**6, busy.encode(), json.dumps(later).encode(), 1.0)]))
+    later = [{**last_busy.model_dump(mode="json"), "event_id": f"sweep-later-{i}",
+              "ts": (last_busy.ts + timedelta(hours=2, seconds=i)).isoformat()} for i in range(2)]
+    h._take(proc.process_batch([RawRecord(proc.topics.trip, 0, 10**6 + i, busy.encode(), json.dumps(rec).encode(), 1.0)
+                                for i, rec in enumerate(later)]))
     assert proc.online.n_positive["injury"] == positives + snaps
     assert h.riders[quiet]["labels"]["ts"] == []  # the silent rider's stored state was written back
 
