@@ -36,6 +36,7 @@ from alerts import (
 from features import (
     FeatureConfig,
     UpdateResult,
+    ZoneStore,
     ZoneWeather,
     rider_features,
     update_trip,
@@ -89,11 +90,9 @@ class Processor(FallEscalation, ModelHost):
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
         self.urgent: set[str] = set()  # riders to score in this batch whatever their cadence
-        self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
+        self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
-        self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
-        self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
         self._artifact_marker: tuple[Path, float] | None = None
         lgbm = self._load_first_lightgbm()
@@ -103,9 +102,8 @@ class Processor(FallEscalation, ModelHost):
         self.scorer = self._build_scorer(lgbm)
 
     # ------------------------------------------------------------------ state
-    def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
+    def bind_state(self, rider_store: MutableMapping[str, Any]) -> None:
         self.rider_store = rider_store
-        self.zone_store = zone_store
 
     def slot(self, rider_id: str) -> RiderSlot:
         slot = self.hot.get(rider_id)
@@ -122,41 +120,38 @@ class Processor(FallEscalation, ModelHost):
         self.labels.clear()
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
-        if zone_id is None:
-            return None
-        override = self.zone_override.get(zone_id)
-        if override is not None:
-            return override
-        stored = self.zone_store.get(zone_id)
-        if stored is None:
-            return None
-        cached = self.zone_cache.get(zone_id)
-        if cached is not None and cached[0] is stored:
-            return cached[1]
-        zone = ZoneWeather.from_dict(stored)
-        self.zone_cache[zone_id] = (stored, zone)
-        return zone
+        return self.zones.get(zone_id)
 
     # ------------------------------------------------------------------ batches
-    def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
-        """Update zone weather; riders of a zone whose weather changed materially are scored at once.
+    def process_weather(self, batch: Iterable[RawRecord], *, dead_letters: bool = True) -> BatchResult:
+        """Update zone weather; this worker's riders of a zone whose weather changed materially are scored at once.
 
         That also covers weather arriving after the riders' telemetry (a backlog read faster on
         one topic than another): they are not left with "weather unknown" until their next event.
+        ``dead_letters=False`` is the weather feed's call: every worker reads every weather record, and
+        only the weather agent (one worker, through the consumer group) dead-letters and counts them
+        (:meth:`check_weather`).
         """
         result = BatchResult()
         changed: set[str] = set()
         for rec in batch:
-            obs = self._parse(rec, WeatherObservation, result)
+            obs = self._parse(rec, WeatherObservation, result if dead_letters else None)
             if obs is None:
                 continue
-            before = self.zone(obs.zone_id)
-            zone = update_zone_weather(before, obs, self.feature_cfg)
-            result.zones[obs.zone_id] = zone.to_dict()
-            self.zone_override[obs.zone_id] = zone  # until the agent has written it to the table
+            try:
+                before, zone = self.zones.apply(obs)
+            except Exception as exc:  # a bug must not stop every worker's weather: skip the record, keep going
+                metrics.PROCESSING_ERRORS.labels(stage="weather").inc()
+                log.exception("applying weather of zone %s from %s[%d]@%d failed", obs.zone_id, rec.topic,
+                              rec.partition, rec.offset)
+                if dead_letters:
+                    self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+                continue
             if weather_signature(before, obs.epoch, self.feature_cfg) != weather_signature(zone, obs.epoch, self.feature_cfg):
                 changed.add(obs.zone_id)
-            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+            if dead_letters:
+                metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.WEATHER_ZONES.set(len(self.zones))
         if changed:
             due = {rider_id: slot.features.newest_ts() for rider_id, slot in self.hot.items()
                    if slot.features.zone_id in changed}
@@ -165,10 +160,23 @@ class Processor(FallEscalation, ModelHost):
                 result.states[rider_id] = self.hot[rider_id].to_dict()
         return result
 
-    def zones_written(self, zone_ids: Iterable[str]) -> None:
-        """The agent wrote these zones to the table: read them from there again."""
-        for zone_id in zone_ids:
-            self.zone_override.pop(zone_id, None)
+    def check_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
+        """The weather agent's part: dead-letter bad weather records and count each record, once across workers.
+
+        The zones themselves are updated by every worker's weather feed (``process_weather``).
+        """
+        result = BatchResult()
+        for rec in batch:
+            obs = self._parse(rec, WeatherObservation, result)
+            if obs is None:
+                continue
+            try:  # what every worker's feed will do with it, on a copy
+                update_zone_weather(self.zones.get(obs.zone_id), obs, self.feature_cfg)
+            except Exception as exc:
+                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+                continue
+            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        return result
 
     def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
         result = BatchResult()
@@ -204,7 +212,7 @@ class Processor(FallEscalation, ModelHost):
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
         return result
 
-    def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+    def _parse(self, rec: RawRecord, model: type, result: BatchResult | None) -> Any:
         try:
             parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
             ahead = parsed.epoch - time.time()
@@ -214,7 +222,8 @@ class Processor(FallEscalation, ModelHost):
                                  f"worker's clock (limit {self.settings.worker.max_future_skew_s:.0f} s)")
             return parsed
         except InputError as err:
-            self._dead_letter(rec, err, result)
+            if result is not None:  # None: the weather feed; the weather agent dead-letters its bad records
+                self._dead_letter(rec, err, result)
             return None
 
     def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult) -> None:
