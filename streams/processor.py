@@ -77,6 +77,34 @@ def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) 
     return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
 
 
+def key_mismatch(key: bytes | None, rider_id: str, topic: str) -> InputError | None:
+    """Why a rider-keyed record's Kafka key is not its ``rider_id`` (the partition follows the key), or None.
+
+    >>> key_mismatch(b"r1", "r1", "telemetry.wearable") is None
+    True
+    >>> print(key_mismatch(b"r1\\n", "r1", "telemetry.wearable").reason)  # doctest: +ELLIPSIS
+    the record key 'r1\\n' is not its rider_id 'r1': key telemetry.wearable records by rider_id ...
+    >>> key_mismatch(None, "r1", "t").error_class
+    'key_mismatch'
+    """
+    if key is None:
+        found = f"the record has no key (null); its rider_id is {rider_id!r}"
+    elif not key:
+        found = f"the record key is empty; its rider_id is {rider_id!r}"
+    else:
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text == rider_id:
+            return None
+        found = f"the record key {text[:64]!r} is not its rider_id {rider_id!r}" if text is not None else \
+            f"the record key {key[:64]!r} is not UTF-8; its rider_id is {rider_id!r}"
+    return InputError("key_mismatch", f"{found}: key {topic} records by rider_id (UTF-8, exactly, no "
+                      f"whitespace) so that all of a rider's records reach the worker holding its state; "
+                      f"the producer must set key=rider_id")
+
+
 class Processor(FallEscalation, ModelHost):
     """Turns raw record batches into state updates and decisions."""
 
@@ -226,6 +254,16 @@ class Processor(FallEscalation, ModelHost):
                 self._dead_letter(rec, err, result)
             return None
 
+    def _parse_rider(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+        """``_parse`` for the rider-keyed topics: a record whose key is not its rider_id is dead-lettered."""
+        parsed = self._parse(rec, model, result)
+        if parsed is not None:
+            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)
+            if err is not None:
+                self._dead_letter(rec, err, result)
+                return None
+        return parsed
+
     def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
@@ -239,7 +277,7 @@ class Processor(FallEscalation, ModelHost):
         )
 
     def _apply(self, rec: RawRecord, model: type, update: Any, result: BatchResult, touched: dict[str, float]) -> None:
-        parsed = self._parse(rec, model, result)
+        parsed = self._parse_rider(rec, model, result)
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
@@ -261,7 +299,7 @@ class Processor(FallEscalation, ModelHost):
             self.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
     def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        incident = self._parse(rec, Incident, result)
+        incident = self._parse_rider(rec, Incident, result)
         if incident is None:
             return
         slot = self.slot(incident.rider_id)

@@ -1,4 +1,4 @@
-"""Weather in every worker's zone store, read by each worker's feed."""
+"""Weather in every worker's zone store, read by each worker's feed; rider records whose key is not their rider_id."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from streams.processor import Processor, RawRecord
+import pytest
+
+from streams.processor import Processor, RawRecord, key_mismatch
 from streams.settings import Settings, WorkerSettings
 from tests.unit.test_streams_processor import Harness
 
@@ -86,6 +88,46 @@ def test_a_rebuilt_zone_store_equals_the_one_built_while_running(tmp_path: Path)
         running.process_weather([rec])
     rebuilt.process_weather(records + records[-3:], dead_letters=False)  # in topic order; a repeat is ignored
     assert running.zone(HOT) == rebuilt.zone(HOT)
+
+
+@pytest.mark.parametrize("role", ["wearable", "trip", "incidents", "responses"])
+@pytest.mark.parametrize("key", [None, b"", b"r2", b"r1\n", b" r1", b"R1", b"\xff\xfe"])
+def test_a_rider_record_whose_key_is_not_its_rider_id_is_dead_lettered(
+    tmp_path: Path, role: str, key: bytes | None
+) -> None:
+    s, now = settings(tmp_path), time.time()
+    value = {"event_id": "e1", "ts": iso(now - 10), "rider_id": "r1"}
+    value |= {"wearable": {"accel_peak_g": 1.0, "accel_mean_g": 1.0, "accel_var": 0.0},
+              "trip": {"zone_id": HOT, "status": "riding", "lat": 31.2, "lon": 121.5, "speed_kmh": 18.0},
+              "incidents": {"kind": "fall"},
+              "responses": {"alert_id": "a1", "answer": "ok"}}[role]
+    topic = s.topics.by_role()[role]
+    h = Harness(Processor(s))
+    h.feed([RawRecord(topic, 2, 41, key, json.dumps(value).encode(), now)])
+    letters = h.of("dlq")
+    assert [(d["source_topic"], d["partition"], d["offset"], d["error_class"]) for d in letters] == [
+        (topic, 2, 41, "key_mismatch")]
+    reason = letters[0]["reason"]
+    assert "'r1'" in reason and "key=rider_id" in reason, reason
+    assert not h.proc.hot and not h.riders, "applied to no rider"
+
+
+def test_a_rider_id_with_a_trailing_newline_is_not_its_newline_key(tmp_path: Path) -> None:
+    s, now = settings(tmp_path), time.time()
+    value = {"event_id": "e1", "ts": iso(now - 10), "rider_id": "r1\n", "accel_peak_g": 1.0, "accel_mean_g": 1.0,
+             "accel_var": 0.0}  # the schema strips the id; the producer partitioned by the unstripped one
+    h = Harness(Processor(s))
+    h.feed([RawRecord(s.topics.wearable, 0, 1, b"r1\n", json.dumps(value).encode(), now),
+            RawRecord(s.topics.wearable, 0, 2, b"r1", json.dumps(value | {"event_id": "e2"}).encode(), now)])
+    assert [d["error_class"] for d in h.of("dlq")] == ["key_mismatch"]
+    assert set(h.proc.hot) == {"r1"}  # the correctly keyed one is applied
+
+
+def test_key_mismatch_reasons_say_what_was_wrong() -> None:
+    assert key_mismatch(b"r1", "r1", "t") is None
+    assert key_mismatch(None, "r1", "t").reason.startswith("the record has no key (null)")
+    assert key_mismatch(b"", "r1", "t").reason.startswith("the record key is empty")
+    assert key_mismatch(b"\xff", "r1", "t").reason.startswith("the record key b'\\xff' is not UTF-8")
 
 
 def test_riders_of_other_zones_are_not_rescored(tmp_path: Path) -> None:
