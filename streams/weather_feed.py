@@ -82,7 +82,9 @@ class WeatherFeed(Service):
         if self.lookback_s > 0:
             since_ms = int((time.time() - self.lookback_s) * 1000)
             found = await consumer.offsets_for_times({tp: since_ms for tp in self._tps})
-            start = {tp: found[tp].offset if found.get(tp) is not None else end[tp] for tp in self._tps}
+            # nothing that recent: Kafka answers None, Tansu 0.6.0 offset 0 with timestamp -1
+            start = {tp: found[tp].offset if found.get(tp) is not None and found[tp].timestamp >= since_ms
+                     else end[tp] for tp in self._tps}
         else:
             start = await consumer.beginning_offsets(self._tps)
         for tp in self._tps:
