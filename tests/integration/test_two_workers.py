@@ -224,6 +224,38 @@ def test_records_keyed_to_another_rider_are_dead_lettered_and_never_applied(two_
         assert h[-1] == good_ids[rider], f"{rider}: {len(h[-1])} of {len(good_ids[rider])} records applied"
 
 
+def test_a_restarted_worker_rebuilds_the_weather_from_the_topic_before_scoring(
+    two_workers: dict[str, Any], tmp_path: Path
+) -> None:
+    """The zone store is not changelogged: a new worker process reads the weather topic back (26 h look-back)."""
+    env, bootstrap = two_workers["env"], two_workers["bootstrap"]
+    old = two_workers["workers"].pop()
+    old.stop()
+    port = free_port()
+    new = start_worker({**env, "RISKSTREAM_METRICS__PORT": str(port),
+                        "RISKSTREAM_WORKER__STATE_DIR": str(tmp_path / "state")}, tmp_path / "restarted.log")
+    two_workers["workers"].append(new)
+    wait_until(lambda: metric_value(scrape(port) or "", "riskstream_weather_zones") >= 1, 120,
+               what="the restarted worker to read the weather topic", procs=(new,))
+    wait_until(lambda: assigned_partitions(port, topic(env, "wearable")), 120,
+               what="the restarted worker to hold rider partitions", procs=(new,))
+    now = time.time()
+    riders = [f"back-{i:02d}" for i in range(24)]  # no weather is produced now: only what the topic holds
+    items: list[tuple[bytes, bytes]] = []
+    for rider in riders:
+        items += [(rider.encode(), v) for v in ride(rider, HOT_ZONE, now - 30, 3, "back")[0]]
+    produce(bootstrap, topic(env, "trip"), items)
+
+    def heat_alerted(records: list[Any]) -> bool:
+        return {json.loads(m.value())["rider_id"] for m in records
+                if json.loads(m.value())["kind"] == "heat"} >= set(riders)
+
+    alerts = consume(bootstrap, topic(env, "alerts"), heat_alerted, timeout=120)
+    heat = {json.loads(m.value())["rider_id"] for m in alerts if json.loads(m.value())["kind"] == "heat"}
+    assert set(riders) <= heat, f"no heat alert for {sorted(set(riders) - heat)}"
+    assert f"no weather for zone {HOT_ZONE}" not in new.log(), "a rider was scored before the weather was read"
+
+
 def absorbed(msg: Any, candidates: dict[str, bytes]) -> set[str]:
     """The candidate wearable records a changelogged rider state has applied (its dedup ring says so)."""
     from features import FeatureConfig, UpdateResult, update_wearable
