@@ -68,6 +68,17 @@ def consume(bootstrap: str, topic_name: str, done: Any, timeout: float) -> list[
     return records
 
 
+def consume_to_end(bootstrap: str, topic_name: str) -> list[Any]:
+    """Every record of a topic up to its end offsets at the time of the call."""
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex[:8]}"})
+    meta = consumer.list_topics(topic_name, timeout=10)
+    ends = {p: consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic_name, p), timeout=10)[1]
+            for p in meta.topics[topic_name].partitions}
+    consumer.close()
+    total = sum(ends.values())  # offsets start at 0 on the embedded broker and nothing is deleted
+    return consume(bootstrap, topic_name, lambda records: len(records) >= total, timeout=60)
+
+
 def assigned_partitions(port: int, wearable_topic: str) -> set[int]:
     """Partitions of the wearable topic a worker holds, from its consumer-lag gauge."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -222,6 +233,32 @@ def test_records_keyed_to_another_rider_are_dead_lettered_and_never_applied(two_
     for rider, h in history.items():
         assert not (set().union(*h) & bad_ids[rider]), f"mis-keyed records applied to {rider}"
         assert h[-1] == good_ids[rider], f"{rider}: {len(h[-1])} of {len(good_ids[rider])} records applied"
+
+
+def test_a_bad_weather_record_is_dead_lettered_once_not_once_per_worker(two_workers: dict[str, Any]) -> None:
+    env, bootstrap, ports = two_workers["env"], two_workers["bootstrap"], two_workers["ports"]
+    weather_topic = topic(env, "weather")
+    zones_before = [metric_value(scrape(p) or "", "riskstream_weather_zones") for p in ports]
+    after = {"event_id": "wx-after-bad", "ts": iso(time.time() - 60), "zone_id": "zone-after-bad",
+             "air_temp_c": 20.0, "relative_humidity_pct": 50.0}
+    landed = produce(bootstrap, weather_topic, [(b"zone-x", b'{"event_id": "wx-bad",'),
+                                                (b"zone-after-bad", json.dumps(after).encode())])
+    bad_at = landed[0]
+
+    def read_past_it() -> bool:  # every worker's feed has read the good record that follows the bad one
+        return all(metric_value(scrape(p) or "", "riskstream_weather_zones") > n for p, n in zip(ports, zones_before))
+
+    wait_until(read_past_it, 60, what="both workers' weather feeds to read past the bad record",
+               procs=tuple(two_workers["workers"]))
+
+    def from_weather(records: list[Any]) -> list[dict[str, Any]]:
+        return [d for d in (json.loads(m.value()) for m in records) if d["source_topic"] == weather_topic]
+
+    consume(bootstrap, topic(env, "dlq"), lambda r: len(from_weather(r)) >= 1, 60)  # the agent's has come
+    letters = from_weather(consume_to_end(bootstrap, topic(env, "dlq")))
+    assert [(d["partition"], d["offset"], d["error_class"]) for d in letters] == [(*bad_at, "invalid_json")]
+    counted = sum(metric_value(scrape(p) or "", "riskstream_dead_letters_total", topic=weather_topic) for p in ports)
+    assert counted == 1
 
 
 def test_a_restarted_worker_rebuilds_the_weather_from_the_topic_before_scoring(
