@@ -211,8 +211,8 @@ class ZoneStore:
     ...           relative_humidity_pct=60.0, wind_speed_ms=1.0, wind_gust_ms=3.0, precipitation_mm_h=0.0,
     ...           visibility_m=10000.0, solar_w_m2=800.0, road_flooding=False, daylight=True, daily_max_temp_c=38.0)
     >>> before, after = store.apply(obs)
-    >>> before is None, store.get("z1") is after, len(store), store.get("z2")
-    (True, True, 1, None)
+    >>> before is None, store.get("z1") is after, len(store), store.get("z2"), "z1" in store
+    (True, True, 1, None, True)
     """
 
     def __init__(self, cfg: FeatureConfig = _DEFAULT_CFG) -> None:
@@ -231,3 +231,6 @@ class ZoneStore:
 
     def __len__(self) -> int:
         return len(self._zones)
+
+    def __contains__(self, zone_id: object) -> bool:
+        return zone_id in self._zones
