@@ -18,7 +18,14 @@ from features.heat import (
     wbgt_outdoor_estimate_c,
 )
 from features.rider_state import RiderState, UpdateResult, update_trip, update_wearable
-from features.weather import ZoneWeather, update_zone_weather, weather_features, zone_heat_index_c
+from features.weather import (
+    ZoneStore,
+    ZoneWeather,
+    update_zone_weather,
+    weather_features,
+    weather_history_s,
+    zone_heat_index_c,
+)
 
 
 def replay_features(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -29,8 +36,8 @@ def replay_features(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "FEATURES", "FEATURE_NAMES", "Feature", "FeatureConfig", "RiderState", "UpdateResult", "ZoneWeather",
+    "FEATURES", "FEATURE_NAMES", "Feature", "FeatureConfig", "RiderState", "UpdateResult", "ZoneStore", "ZoneWeather",
     "c_to_f", "f_to_c", "heat_category", "heat_index_c", "heat_index_f", "replay_features", "rider_features",
     "update_trip", "update_wearable", "update_zone_weather", "wbgt_outdoor_estimate_c", "weather_features",
-    "zone_heat_index_c",
+    "weather_history_s", "zone_heat_index_c",
 ]

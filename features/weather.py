@@ -1,4 +1,4 @@
-"""Zone weather state (one per zone, a global table) and the heat/weather features.
+"""Zone weather state (one per zone, held by every worker in a :class:`ZoneStore`) and the heat/weather features.
 
 >>> from types import SimpleNamespace as Obs
 >>> from datetime import datetime, timezone
@@ -183,3 +183,54 @@ def weather_features(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = 
 def zone_heat_index_c(zone: ZoneWeather | None) -> float | None:
     """Heat index (°C) of the zone's latest observation, or None without weather: what ``update_trip`` takes."""
     return None if zone is None else heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
+
+
+def weather_history_s(cfg: FeatureConfig = _DEFAULT_CFG) -> float:
+    """Seconds of a zone's past observations every weather feature needs to be exact.
+
+    Rain onset needs the 24 h dry spell before rain that began up to 60 min ago, and the
+    observed daily maximum needs the local day so far; one more hour covers the spacing
+    of observations.
+
+    >>> weather_history_s() / 3600
+    26.0
+    """
+    onset = cfg.rain_onset_dry_h * 3600.0 + cfg.rain_onset_window_min * 60.0
+    return max(onset, 86400.0) + 3600.0
+
+
+class ZoneStore:
+    """The weather of every zone as this worker knows it, rebuilt from ``telemetry.weather`` on start.
+
+    Not changelogged: every worker reads the whole weather topic itself (``streams.weather_feed``).
+
+    >>> from types import SimpleNamespace as Obs
+    >>> from datetime import datetime, timezone
+    >>> store = ZoneStore()
+    >>> obs = Obs(zone_id="z1", ts=datetime(2026, 7, 1, 4, tzinfo=timezone.utc), air_temp_c=35.0,
+    ...           relative_humidity_pct=60.0, wind_speed_ms=1.0, wind_gust_ms=3.0, precipitation_mm_h=0.0,
+    ...           visibility_m=10000.0, solar_w_m2=800.0, road_flooding=False, daylight=True, daily_max_temp_c=38.0)
+    >>> before, after = store.apply(obs)
+    >>> before is None, store.get("z1") is after, len(store), store.get("z2"), "z1" in store
+    (True, True, 1, None, True)
+    """
+
+    def __init__(self, cfg: FeatureConfig = _DEFAULT_CFG) -> None:
+        self.cfg = cfg
+        self._zones: dict[str, ZoneWeather] = {}
+
+    def get(self, zone_id: str | None) -> ZoneWeather | None:
+        return None if zone_id is None else self._zones.get(zone_id)
+
+    def apply(self, obs: Any) -> tuple[ZoneWeather | None, ZoneWeather]:
+        """Fold one observation into its zone; return the zone's weather before and after."""
+        before = self._zones.get(obs.zone_id)
+        after = update_zone_weather(before, obs, self.cfg)
+        self._zones[obs.zone_id] = after
+        return before, after
+
+    def __len__(self) -> int:
+        return len(self._zones)
+
+    def __contains__(self, zone_id: object) -> bool:
+        return zone_id in self._zones

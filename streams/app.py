@@ -4,7 +4,11 @@
   by rider id, co-partitioned) as raw bytes in batches, hands them to the processor, sends
   its outputs and writes the changed riders' state to the changelogged ``rider-state``
   table before asking for the next batch (so committed offsets never run ahead of state).
-- ``weather`` keeps the zone weather in a global table: every worker needs all of it.
+- Every worker reads the whole weather topic itself, outside the consumer group
+  (:class:`streams.weather_feed.WeatherFeed`), into the processor's zone store, and rescores
+  its own riders when a zone's weather changes; ``telemetry`` waits for that backlog at start.
+  The ``weather`` agent (one worker: the group gives it the partition) only dead-letters bad
+  weather records and counts them, once across workers. Why: docs/weather-feed.md.
 - A timer publishes gauges and reloads a new model artifact without a restart.
 
 Crash-only: a failure on one record is the processor's to dead-letter. Any exception that
@@ -31,6 +35,7 @@ from streams import metrics
 from streams.kafka import faust_settings
 from streams.processor import BatchResult, Processor, RawRecord  # noqa: E402
 from streams.settings import Settings
+from streams.weather_feed import WeatherFeed
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +105,36 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     # Keys are raw bytes (Faust serializes a str key as JSON, with quotes), values JSON.
     riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
                        use_partitioner=True)
-    zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
 
     def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}
 
-    proc.bind_state(rider_store=Utf8Keys(riders, owned_partitions, topics.partitions), zone_store=Utf8Keys(zones))
+    proc.bind_state(rider_store=Utf8Keys(riders, owned_partitions, topics.partitions))
 
     async def publish(result: BatchResult) -> None:
-        """Send a result's outputs, then write its changed zones and riders to their tables."""
+        """Send a result's outputs, then write its changed riders to the table."""
         for role, key, value in result.outputs:
             await out[role].send(key=key, value=value)
-        for zone_id, state in result.zones.items():
-            zones[zone_id.encode()] = state
-        proc.zones_written(result.zones)
         for rider_id, state in result.states.items():
             if state is not None:
                 riders[rider_id.encode()] = state
             elif rider_id.encode() in riders:
                 del riders[rider_id.encode()]  # a tombstone in the changelog: the rider expired
 
+    async def apply_weather(records: list[RawRecord]) -> None:
+        result = proc.process_weather(records, dead_letters=False)
+        states, result.states = result.states, {}
+        held = {rider_id: proc.hot.get(rider_id) for rider_id in states}
+        await publish(result)
+        for rider_id, state in states.items():
+            if proc.hot.get(rider_id) is held[rider_id]:  # else revoked meanwhile: its owner writes it
+                riders[rider_id.encode()] = state
+
+    feed = app.add_dependency(WeatherFeed(settings, apply_weather))  # started with the app, before the agents
+
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:
+        await feed.wait_loaded(settings.worker.weather_start_wait_s)  # score riders with their zone's weather
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             try:
                 await publish(proc.process_batch([RawRecord.from_event(ev) for ev in events]))
@@ -132,7 +145,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     async def weather(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             try:
-                await publish(proc.process_weather([RawRecord.from_event(ev) for ev in events]))
+                await publish(proc.check_weather([RawRecord.from_event(ev) for ev in events]))
             except Exception as exc:
                 stop_before_commit("weather", events, exc)
 

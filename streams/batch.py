@@ -32,7 +32,6 @@ class RawRecord:
 class BatchResult:
     outputs: list[Output] = field(default_factory=list)
     states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table (None: delete)
-    zones: dict[str, Any] = field(default_factory=dict)  # zone id -> state for the zone table
 
 
 @dataclass(slots=True)

@@ -42,7 +42,7 @@ class FallEscalation:
             slot.pending = {"alert_id": alert_id, "asked_at": now, "asked_wall": time.time()}
 
     def _response(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        answer = self._parse(rec, RiderResponse, result)
+        answer = self._parse_rider(rec, RiderResponse, result)
         if answer is None:
             return
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()

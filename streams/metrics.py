@@ -151,6 +151,16 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+WEATHER_ZONES = Gauge(
+    "riskstream_weather_zones",
+    "Zones this worker holds weather for (every worker reads all of the weather topic itself).",
+    registry=REGISTRY,
+)
+WEATHER_FEED_BEHIND = Gauge(
+    "riskstream_weather_feed_behind_records",
+    "Records of the weather topic this worker's weather feed has not read yet (high watermark - position).",
+    registry=REGISTRY,
+)
 
 #: Zone label of a rider with no trip position yet.
 UNKNOWN_ZONE = "unknown"

@@ -52,6 +52,7 @@ from alerts import (
 from features import (
     FeatureConfig,
     UpdateResult,
+    ZoneStore,
     ZoneWeather,
     rider_features,
     update_trip,
@@ -97,6 +98,34 @@ def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) 
     return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
 
 
+def key_mismatch(key: bytes | None, rider_id: str, topic: str) -> InputError | None:
+    """Why a rider-keyed record's Kafka key is not its ``rider_id`` (the partition follows the key), or None.
+
+    >>> key_mismatch(b"r1", "r1", "telemetry.wearable") is None
+    True
+    >>> print(key_mismatch(b"r1\\n", "r1", "telemetry.wearable").reason)  # doctest: +ELLIPSIS
+    the record key 'r1\\n' is not its rider_id 'r1': key telemetry.wearable records by rider_id ...
+    >>> key_mismatch(None, "r1", "t").error_class
+    'key_mismatch'
+    """
+    if key is None:
+        found = f"the record has no key (null); its rider_id is {rider_id!r}"
+    elif not key:
+        found = f"the record key is empty; its rider_id is {rider_id!r}"
+    else:
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text == rider_id:
+            return None
+        found = f"the record key {text[:64]!r} is not its rider_id {rider_id!r}" if text is not None else \
+            f"the record key {key[:64]!r} is not UTF-8; its rider_id is {rider_id!r}"
+    return InputError("key_mismatch", f"{found}: key {topic} records by rider_id (UTF-8, exactly, no "
+                      f"whitespace) so that all of a rider's records reach the worker holding its state; "
+                      f"the producer must set key=rider_id")
+
+
 class Processor(FallEscalation, ModelHost):
     """Turns raw record batches into state updates and decisions."""
 
@@ -110,14 +139,12 @@ class Processor(FallEscalation, ModelHost):
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
         self.urgent: set[str] = set()  # riders to score in this batch whatever their cadence
-        self.zone_cache: dict[str, tuple[Any, ZoneWeather]] = {}
+        self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
         self._last_expiry = -math.inf
-        self.zone_override: dict[str, ZoneWeather] = {}  # updated here, not yet in the table
         self.rider_store: MutableMapping[str, Any] = {}
-        self.zone_store: MutableMapping[str, Any] = {}
         self.online_path = settings.worker.state_dir / "online-model.pkl"
         self._artifact_marker: tuple[Path, float] | None = None
         lgbm = self._load_first_lightgbm()
@@ -127,9 +154,8 @@ class Processor(FallEscalation, ModelHost):
         self.scorer = self._build_scorer(lgbm)
 
     # ------------------------------------------------------------------ state
-    def bind_state(self, rider_store: MutableMapping[str, Any], zone_store: MutableMapping[str, Any]) -> None:
+    def bind_state(self, rider_store: MutableMapping[str, Any]) -> None:
         self.rider_store = rider_store
-        self.zone_store = zone_store
 
     def slot(self, rider_id: str) -> RiderSlot:
         slot = self.hot.get(rider_id)
@@ -146,53 +172,43 @@ class Processor(FallEscalation, ModelHost):
         self.labels.clear()
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
-        if zone_id is None:
-            return None
-        override = self.zone_override.get(zone_id)
-        if override is not None:
-            return override
-        stored = self.zone_store.get(zone_id)
-        if stored is None:
-            return None
-        cached = self.zone_cache.get(zone_id)
-        if cached is not None and cached[0] is stored:
-            return cached[1]
-        zone = ZoneWeather.from_dict(stored)
-        self.zone_cache[zone_id] = (stored, zone)
-        return zone
+        return self.zones.get(zone_id)
 
     def zone_label(self, zone_id: str | None) -> str:
         """The zone as a metric label: a zone with weather (bounded), else ``other``."""
         return self.zone_labels.label(zone_id, lambda: self.zone(zone_id) is not None)
 
     # ------------------------------------------------------------------ batches
-    def process_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
-        """Update zone weather; riders of a zone whose weather changed materially are scored at once.
+    def process_weather(self, batch: Iterable[RawRecord], *, dead_letters: bool = True) -> BatchResult:
+        """Update zone weather; this worker's riders of a zone whose weather changed materially are scored at once.
 
         That also covers weather arriving after the riders' telemetry (a backlog read faster on
         one topic than another): they are not left with "weather unknown" until their next event.
+        ``dead_letters=False`` is the weather feed's call: every worker reads every weather record, and
+        only the weather agent (one worker, through the consumer group) dead-letters and counts them
+        (:meth:`check_weather`).
         """
         result = BatchResult()
         changed: set[str] = set()
         for rec in batch:
             try:
-                obs = self._parse(rec, WeatherObservation, result)
+                obs = self._parse(rec, WeatherObservation, result if dead_letters else None)
                 if obs is None:
                     continue
-                before = self.zone(obs.zone_id)
-                zone = update_zone_weather(before, obs, self.feature_cfg)
+                before, zone = self.zones.apply(obs)
                 signature_changed = (weather_signature(before, obs.epoch, self.feature_cfg)
                                      != weather_signature(zone, obs.epoch, self.feature_cfg))
-            except Exception as exc:  # one record's failure must not stop the stream: dead-letter it, keep going
-                log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
-                metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
-                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+            except Exception as exc:  # one record's failure must not stop every worker's weather: skip it, go on
+                metrics.PROCESSING_ERRORS.labels(stage="weather").inc()
+                log.exception("applying weather from %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+                if dead_letters:
+                    self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
                 continue
-            result.zones[obs.zone_id] = zone.to_dict()
-            self.zone_override[obs.zone_id] = zone  # until the agent has written it to the table
             if signature_changed:
                 changed.add(obs.zone_id)
-            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+            if dead_letters:
+                metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.WEATHER_ZONES.set(len(self.zones))
         if changed:
             due = {rider_id: slot.features.newest_ts() for rider_id, slot in self.hot.items()
                    if slot.features.zone_id in changed}
@@ -201,10 +217,23 @@ class Processor(FallEscalation, ModelHost):
                 result.states[rider_id] = self.hot[rider_id].to_dict()
         return result
 
-    def zones_written(self, zone_ids: Iterable[str]) -> None:
-        """The agent wrote these zones to the table: read them from there again."""
-        for zone_id in zone_ids:
-            self.zone_override.pop(zone_id, None)
+    def check_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
+        """The weather agent's part: dead-letter bad weather records and count each record, once across workers.
+
+        The zones themselves are updated by every worker's weather feed (``process_weather``).
+        """
+        result = BatchResult()
+        for rec in batch:
+            obs = self._parse(rec, WeatherObservation, result)
+            if obs is None:
+                continue
+            try:  # what every worker's feed will do with it, on a copy
+                update_zone_weather(self.zones.get(obs.zone_id), obs, self.feature_cfg)
+            except Exception as exc:
+                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+                continue
+            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        return result
 
     def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
         result = BatchResult()
@@ -272,7 +301,7 @@ class Processor(FallEscalation, ModelHost):
                      rider_id, datetime.fromtimestamp(newest, timezone.utc).isoformat(),
                      self.settings.worker.rider_ttl_s)
 
-    def _parse(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+    def _parse(self, rec: RawRecord, model: type, result: BatchResult | None) -> Any:
         try:
             parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
             floor = self.settings.worker.min_event_time
@@ -287,8 +316,19 @@ class Processor(FallEscalation, ModelHost):
                                  f"worker's clock (limit {self.settings.worker.max_future_skew_s:.0f} s)")
             return parsed
         except InputError as err:
-            self._dead_letter(rec, err, result)
+            if result is not None:  # None: the weather feed; the weather agent dead-letters its bad records
+                self._dead_letter(rec, err, result)
             return None
+
+    def _parse_rider(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+        """``_parse`` for the rider-keyed topics: a record whose key is not its rider_id is dead-lettered."""
+        parsed = self._parse(rec, model, result)
+        if parsed is not None:
+            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)
+            if err is not None:
+                self._dead_letter(rec, err, result)
+                return None
+        return parsed
 
     def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult, outcome: str = "dead_letter",
                      original: tuple[int, str] | None = None) -> None:
@@ -305,7 +345,7 @@ class Processor(FallEscalation, ModelHost):
         )
 
     def _apply(self, rec: RawRecord, model: type, update: Any, result: BatchResult, touched: dict[str, float]) -> None:
-        parsed = self._parse(rec, model, result)
+        parsed = self._parse_rider(rec, model, result)
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
@@ -387,7 +427,7 @@ class Processor(FallEscalation, ModelHost):
             self.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
     def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        incident = self._parse(rec, Incident, result)
+        incident = self._parse_rider(rec, Incident, result)
         if incident is None:
             return
         slot = self.slot(incident.rider_id)

@@ -167,6 +167,15 @@ class WorkerSettings(BaseModel):
         2000, ge=1, description="Records taken from the stream per batch; changed riders are written once per batch."
     )
     batch_within_s: float = Field(1.0, gt=0, description="Longest wait to fill a batch, in seconds.")
+    weather_lookback_s: float | None = Field(
+        None, ge=0, description="How far back (Kafka record time) each worker reads the weather topic when it "
+        "starts; unset: the history the weather features need (features.weather_history_s, 26 h by default); "
+        "0: the whole topic.",
+    )
+    weather_start_wait_s: float = Field(
+        30.0, ge=0, description="At start, rider telemetry waits at most this long for the weather feed to read "
+        "its backlog; riders scored before the weather arrives are scored again when it does.",
+    )
     model_dir: Path | None = Field(None, description="Artifact directory; default: the shipped model.")
     model_reload_interval_s: float = Field(30.0, gt=0, description="How often to look for a new artifact version.")
     online_save_interval_s: float = Field(

@@ -80,9 +80,8 @@ class _Feeder:
         self.topics = proc.settings.topics.by_role()
         self.offsets: dict[str, int] = {}
         self.riders: dict[str, Any] = {}
-        self.zones: dict[str, Any] = {}
         self.batch_size = batch_size
-        proc.bind_state(rider_store=self.riders, zone_store=self.zones)
+        proc.bind_state(rider_store=self.riders)
 
     def raw(self, rec: SimRecord) -> RawRecord:
         topic = self.topics[rec.role]
@@ -94,8 +93,6 @@ class _Feeder:
             chunk = [self.raw(r) for r in records[i:i + self.batch_size]]
             weather_topic = self.topics["weather"]
             res = self.proc.process_weather([r for r in chunk if r.topic == weather_topic])
-            self.zones.update(res.zones)
-            self.proc.zones_written(res.zones)
             self.riders.update(res.states)
             yield from res.outputs
             res = self.proc.process_batch([r for r in chunk if r.topic != weather_topic])

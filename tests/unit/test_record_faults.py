@@ -44,8 +44,7 @@ class Feed:
         self.settings = Settings(worker=WorkerSettings(state_dir=tmp, **worker))
         self.proc = Processor(self.settings)
         self.riders: dict[str, Any] = {}
-        self.zones: dict[str, Any] = {}
-        self.proc.bind_state(rider_store=self.riders, zone_store=self.zones)
+        self.proc.bind_state(rider_store=self.riders)
         self.offsets: dict[str, int] = {}
         self.outputs: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -57,10 +56,7 @@ class Feed:
 
     def batch(self, records: list[RawRecord]) -> None:
         weather = [r for r in records if r.topic == self.settings.topics.weather]
-        res = self.proc.process_weather(weather)
-        self.zones.update(res.zones)
-        self.proc.zones_written(res.zones)
-        self._take(res)
+        self._take(self.proc.process_weather(weather))
         self._take(self.proc.process_batch([r for r in records if r.topic != self.settings.topics.weather]))
 
     def _take(self, res: Any) -> None:
@@ -192,11 +188,19 @@ def test_too_late_records_are_dead_lettered_and_counted_too_late(tmp_path: Path)
 
 
 # ------------------------------------------------------------------ containment of one rider
-def test_a_rider_whose_features_fail_is_skipped_and_the_others_are_scored(tmp_path: Path) -> None:
+def test_a_rider_whose_features_fail_is_skipped_and_the_others_are_scored(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     feed = Feed(tmp_path)
     feed.batch([feed.record("trip", trip(iso(T0 + i), f"t{i}")) for i in range(3)]
                + [feed.record("wearable", wearable(iso(T0 + i), f"w{i}", rider="r2"), b"r2") for i in range(3)])
-    feed.zones["z1"] = {"zone_id": "z1"}  # a zone-table entry this build cannot read
+    real_get = feed.proc.zones.get
+
+    def unreadable(zone_id: str | None) -> Any:  # a zone entry this build cannot read
+        if zone_id == "z1":
+            raise TypeError("zone z1: unreadable weather state")
+        return real_get(zone_id)
+
+    monkeypatch.setattr(feed.proc.zones, "get", unreadable)
     errors = metrics.PROCESSING_ERRORS.labels(stage="features")._value.get()
     feed.batch([feed.record("wearable", wearable(iso(T0 + t), f"w{t}", rider=r), r.encode())
                 for t in (50, 100) for r in ("r1", "r2")])

@@ -33,11 +33,8 @@ def series(name: str) -> list[dict[str, str]]:
 def test_junk_zones_do_not_grow_the_metric_series(tmp_path: Path) -> None:
     proc = Processor(Settings(worker=WorkerSettings(state_dir=tmp_path)))
     riders: dict[str, Any] = {}
-    zones: dict[str, Any] = {}
-    proc.bind_state(rider_store=riders, zone_store=zones)
-    res = proc.process_weather([weather("z1", 0), weather("z2", 1)])
-    zones.update(res.zones)
-    proc.zones_written(res.zones)
+    proc.bind_state(rider_store=riders)
+    proc.process_weather([weather("z1", 0), weather("z2", 1)])
     batch = [trip("real-1", "z1", 0), trip("real-2", "z2", 1)]
     batch += [trip(f"junk-{i}", f"junk-zone-{i}", i + 2) for i in range(5000)]  # 5,000 zones no weather knows
     proc.process_batch(batch)
@@ -67,10 +64,10 @@ def test_riders_silent_past_the_ttl_are_dropped_and_tombstoned(tmp_path: Path) -
         return states
 
     first = Processor(settings)
-    first.bind_state(rider_store=riders, zone_store={})
+    first.bind_state(rider_store=riders)
     run(first, [trip("junk-1", "z1", 0, at(0)), trip("gone-2", "z1", 1, at(0))])
     proc = Processor(settings)  # a restart: gone-2 is only in the table, never in this worker's memory
-    proc.bind_state(rider_store=riders, zone_store={})
+    proc.bind_state(rider_store=riders)
     run(proc, [trip("junk-1", "z1", 2, at(600)), trip("recent-3", "z1", 3, at(ttl - 86400))])
     assert {"junk-1", "recent-3"} <= proc.hot.keys()
     states = run(proc, [trip("live-4", "z1", 4, at(ttl + 3600))])
