@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts import AlertState, PremiumState
+from alerts import AlertState, PremiumState, Revisions
 from features import RiderState
 
 Output = tuple[str, str, bytes]  # (topic role, key, value)
@@ -49,6 +49,7 @@ class RiderSlot:
     band: str | None = None
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
+    revisions: Revisions = field(default_factory=Revisions)  # tells apart records at the same event time
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class RiderSlot:
             "band": self.band,
             "pending": self.pending,
             "last_risk": self.last_risk,
+            "revisions": self.revisions.to_dict(),
         }
 
     @classmethod
@@ -77,6 +79,7 @@ class RiderSlot:
             band=data.get("band"),
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
+            revisions=Revisions.from_dict(data.get("revisions")),
         )
 
     @classmethod
