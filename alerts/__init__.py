@@ -5,7 +5,16 @@ Pure and synchronous: no Kafka, no faust. Every decision carries reason codes.
 
 from __future__ import annotations
 
-from alerts.audit import audit_for_alert, audit_for_premium, build_insurer_record, build_rider_alert, event_id
+from alerts.audit import (
+    PREMIUM_IDENTITY,
+    Revisions,
+    alert_identity,
+    audit_for_alert,
+    audit_for_premium,
+    build_insurer_record,
+    build_rider_alert,
+    event_id,
+)
 from alerts.config import AlertConfig, PremiumConfig
 from alerts.messages import LOCALES, reason_text, render_alert
 from alerts.policy import AlertDecision, AlertPolicy, AlertState, Suppressed
@@ -14,6 +23,7 @@ from alerts.pseudonym import pseudonymize
 
 __all__ = [
     "LOCALES",
+    "PREMIUM_IDENTITY",
     "AlertConfig",
     "AlertDecision",
     "AlertPolicy",
@@ -22,7 +32,9 @@ __all__ = [
     "PremiumConfig",
     "PremiumDecision",
     "PremiumState",
+    "Revisions",
     "Suppressed",
+    "alert_identity",
     "audit_for_alert",
     "audit_for_premium",
     "build_insurer_record",

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts import AlertState, PremiumState
+from alerts import AlertState, PremiumState, Revisions
 from features import RiderState
 
 Output = tuple[str, str, bytes]  # (topic role, key, value)
@@ -49,6 +49,7 @@ class RiderSlot:
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
     held: dict[str, Any] = field(default_factory=dict)  # stream -> a record ahead of it, until confirmed
+    revisions: Revisions = field(default_factory=Revisions)  # tells apart records at the same event time
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class RiderSlot:
             "pending": self.pending,
             "last_risk": self.last_risk,
             "held": self.held,
+            "revisions": self.revisions.to_dict(),
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class RiderSlot:
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
             held=data.get("held") or {},
+            revisions=Revisions.from_dict(data.get("revisions")),
         )
 
     @classmethod

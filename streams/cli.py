@@ -53,7 +53,8 @@ def cmd_broker(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(args.host, args.port)
     stop = _StopFlag()
     with broker.start():
-        print(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap_servers}; Ctrl-C to stop", flush=True)
+        print(f"embedded Kafka-compatible broker (Tansu) on {broker.bootstrap_servers}, in memory only (a restart "
+              "starts empty); Ctrl-C to stop", flush=True)
         stop.wait(lambda: broker.process is not None and broker.process.poll() is None)
     print("broker stopped", flush=True)
     return 0
@@ -265,7 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of deliberately malformed records, to show the dead-letter path (default 0.002)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu) in the foreground")
+    p = sub.add_parser(
+        "broker", help="run the embedded Kafka-compatible broker (Tansu) in the foreground; in memory only",
+        description="Runs Tansu, a Kafka-compatible broker, for local use. It keeps everything in memory only: "
+        "when it stops or restarts, every topic, committed offset and changelog (the workers' rider state) is gone. "
+        "A running worker notices the restart and stops with exit status 3; start it again and it recreates the "
+        "topics and starts clean. For data that must survive, use a real Kafka cluster (README).",
+    )
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=9092, help="listen port (default 9092)")
     p.set_defaults(func=cmd_broker)

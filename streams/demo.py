@@ -4,6 +4,11 @@ Starts the embedded broker on 127.0.0.1:9092 and a worker process serving metric
 127.0.0.1:9464, produces a simulated fleet paced by event time, prints alerts and premium
 signals as they arrive, and ends with a summary. Every child process is stopped on exit,
 on ``--duration`` or on Ctrl-C.
+
+The embedded broker keeps everything in memory. If it stops or restarts during the demo
+(the worker then stops with exit status 3, see :mod:`streams.worker`), the demo does not
+restart anything: it stops at once, says what happened and what to do (run it again), and
+exits non-zero.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from streams.kafka import consumer_kwargs
 from streams.metrics import metric_value, scrape
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from streams.worker import EXIT_BROKER_LOST
 
 RUN_DIR = Path(".riskstream/demo")
 
@@ -141,7 +147,7 @@ def run_demo(opts: DemoOptions) -> int:
     worker = None
     view = ConsoleView()
     started = time.monotonic()
-    produced = 0
+    produced, stopped_by = 0, None
     try:
         asyncio.run(ensure_topics(settings))
         # a fresh state dir per run: the embedded broker forgets everything when it stops
@@ -152,7 +158,7 @@ def run_demo(opts: DemoOptions) -> int:
               f"simulating {opts.riders} riders at {opts.speed:g}x for {opts.duration_s:g} s (Ctrl-C stops)\n")
         sim = FleetSimulator(SimConfig(riders=opts.riders, seed=opts.seed, scenario=opts.scenario,
                                        malformed_rate=opts.malformed_rate))
-        produced = asyncio.run(_run(settings, sim, opts, view))
+        produced, stopped_by = asyncio.run(_run(settings, sim, opts, view, worker, broker))
     except KeyboardInterrupt:
         print("\nstopping…")
     finally:
@@ -162,10 +168,29 @@ def run_demo(opts: DemoOptions) -> int:
         if broker is not None:
             broker.stop()
     _summary(view, final, produced, time.monotonic() - started)
+    if stopped_by:
+        print(f"\nthe demo stopped early: {stopped_by}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
-async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView) -> int:  # noqa: ANN001
+def what_stopped(worker: subprocess.Popen[bytes], broker: EmbeddedBroker | None, bootstrap: str) -> str | None:
+    """Why the demo cannot go on (a child ended), or None while the worker and our broker run."""
+    if broker is not None and broker.process is not None and broker.process.poll() is not None:
+        return (f"the embedded broker exited with code {broker.process.returncode} (see {RUN_DIR / 'broker.log'}); "
+                "it kept everything in memory, so the demo's data is gone. Run `riskstream demo` again to start over")
+    if worker.poll() is None:
+        return None
+    if worker.returncode == EXIT_BROKER_LOST:
+        return (f"the broker at {bootstrap} restarted and lost every topic, offset and rider state (the embedded "
+                f"broker keeps them in memory only), so the worker stopped (see {RUN_DIR / 'worker.log'}). "
+                "Run `riskstream demo` again to start over")
+    return f"the worker exited with code {worker.returncode}; see {RUN_DIR / 'worker.log'}"
+
+
+async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView,  # noqa: ANN001
+               worker: subprocess.Popen[bytes], broker: EmbeddedBroker | None) -> tuple[int, str | None]:
+    """Produce and show for ``opts.duration_s``; return the records produced and why the demo stopped early."""
     from streams.producer import ProduceStats, produce
 
     stop = asyncio.Event()
@@ -174,17 +199,29 @@ async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView) ->
     producer = asyncio.create_task(
         produce(settings, sim.records(opts.duration_s * opts.speed * 2), speed=opts.speed, stats=stats)
     )
+
+    async def supervise() -> str:
+        while (reason := what_stopped(worker, broker, settings.kafka.bootstrap_servers)) is None:
+            await asyncio.sleep(0.5)
+        return reason
+
+    supervisor = asyncio.create_task(supervise())
+    stopped_by = None
     try:
-        await asyncio.wait({producer}, timeout=opts.duration_s)
+        await asyncio.wait({producer, supervisor}, timeout=opts.duration_s, return_when=asyncio.FIRST_COMPLETED)
+        if supervisor.done():
+            stopped_by = supervisor.result()
     finally:
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await producer
-        await asyncio.sleep(2.0)  # let the last outputs arrive
+        for task in (producer, supervisor):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if stopped_by is None:
+            await asyncio.sleep(2.0)  # let the last outputs arrive
         stop.set()
         with contextlib.suppress(Exception):
-            await watcher
-    return stats.records
+            await asyncio.wait_for(watcher, 5.0)
+    return stats.records, stopped_by
 
 
 def _summary(view: ConsoleView, final: str, produced: int, elapsed: float) -> None:

@@ -5,6 +5,12 @@ multi-record batch, Tansu reports the high watermark as the last batch's base of
 + 1, which breaks Faust's changelog recovery. Single-record batches (``max_batch_size``
 of 1 byte: every record gets its own batch) give correct watermarks. A real Kafka
 cluster keeps the normal batching.
+
+No riskstream client lets the broker auto-create a topic (:func:`forbid_topic_auto_creation`):
+a topic made by a metadata request gets the broker's default partition count (Tansu: 4),
+which is wrong for the weather and dead-letter topics and breaks co-partitioning when the
+rider topics use another count. Topics come from :func:`streams.topics.ensure_topics`, and
+Faust's changelog topics from Faust, each with its partition count.
 """
 
 from __future__ import annotations
@@ -18,6 +24,30 @@ from streams.settings import KafkaSettings, Settings
 EMBEDDED_MAX_BATCH_BYTES = 1
 #: Seconds; Tansu makes each group join wait about half the session timeout.
 EMBEDDED_SESSION_TIMEOUT_S = 10.0
+
+
+def forbid_topic_auto_creation() -> None:
+    """Make every aiokafka metadata request of this process say ``allow_auto_topic_creation=false``.
+
+    aiokafka 0.14 asks for auto-creation in every metadata request and has no option to
+    stop it; Tansu honours the flag either way. Idempotent.
+    """
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    if getattr(MetadataRequest.__init__, "_riskstream_no_auto_create", False):
+        return
+    original = MetadataRequest.__init__
+
+    def __init__(self: MetadataRequest, topics: list[str] | None = None,
+                 allow_auto_topic_creation: bool | None = False) -> None:
+        original(self, topics, False if allow_auto_topic_creation is None else allow_auto_topic_creation)
+
+    __init__._riskstream_no_auto_create = True  # type: ignore[attr-defined]
+    MetadataRequest.__init__ = __init__  # type: ignore[method-assign]
+
+
+# Every riskstream process that builds a Kafka client imports this module first.
+forbid_topic_auto_creation()
 
 
 def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:

@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from alerts import (
+    PREMIUM_IDENTITY,
     AlertConfig,
     AlertPolicy,
     PremiumCalculator,
     PremiumConfig,
+    alert_identity,
     audit_for_alert,
     audit_for_premium,
     build_insurer_record,
@@ -496,11 +498,13 @@ class Processor(FallEscalation, ModelHost):
         metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative):
-            alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative)
+            revision = slot.revisions.next(alert_identity(decision), now)
+            alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative,
+                                      revision=revision)
             if decision.requires_response:
                 self.ask(slot, alert.alert_id, now)
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
-            self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative))
+            self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative, revision))
             metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value,
                                   zone=self.zone_label(slot.features.zone_id)).inc()
         for held in self.policy.last_suppressed:
@@ -514,12 +518,13 @@ class Processor(FallEscalation, ModelHost):
         slot.band = decision.risk_band.value
         if should_publish(slot.premium, decision, now, self.settings.worker.premium_interval_event_s):
             pseudonym = pseudonymize(rider_id, self.hmac_key)
+            revision = slot.revisions.next(PREMIUM_IDENTITY, now)  # a rescore at the same event time: a new id
             record = build_insurer_record(pseudonym, decision, versions, conservative,
-                                          period_start=slot.premium.last_published_at)
+                                          period_start=slot.premium.last_published_at, revision=revision)
             slot.premium.mark_published(decision, now)
             result.outputs.append(("risk_scores", pseudonym, record.model_dump_json().encode()))
             self._audit(result, rider_id, audit_for_premium(rider_id, decision, versions, True, conservative,
-                                                            decision_id=record.event_id))
+                                                            decision_id=record.event_id, revision=revision))
             metrics.PREMIUM_SIGNALS.inc()
 
     def _exposure_hours(self, slot: RiderSlot, now: float) -> float:

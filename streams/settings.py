@@ -186,6 +186,11 @@ class WorkerSettings(BaseModel):
         "by `riskstream evaluate --online-select`); a stored online "
         "model built with another estimator is set aside and a fresh one starts.",
     )
+    broker_check_interval_s: float = Field(
+        2.0, gt=0, description="How often the worker checks that the broker still has riskstream's topics (with their "
+        "partition counts) and the same cluster id; if not (a restarted embedded broker keeps nothing), it stops at "
+        "once with exit status 3 and says what to do.",
+    )
     log_level: str = "info"
 
     @field_validator("online_estimator")

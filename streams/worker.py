@@ -1,15 +1,22 @@
-"""Run the Faust worker: create topics, serve metrics, start the app."""
+"""Run the Faust worker: create topics, serve metrics, start the app, and stop if the broker lost its data."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+import threading
+from typing import Any
 
 from streams import metrics
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import BrokerWatch, broker_lost_message, ensure_topics
 
 log = logging.getLogger(__name__)
+
+#: Exit status of a worker that stopped because the broker lost its topics (see ``watch_broker``).
+EXIT_BROKER_LOST = 3
 
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:
@@ -27,8 +34,58 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     from streams.app import create_app
 
     app = create_app(settings)
+    watch = watch_broker(app, settings)
     metrics.serve(settings.metrics.host, settings.metrics.port)
     log.info("metrics on http://%s:%d/metrics", settings.metrics.host, settings.metrics.port)
     worker = faust.Worker(app, loglevel=loglevel or settings.worker.log_level, quiet=True)
-    worker.execute_from_commandline()  # returns via SystemExit on stop
+    try:
+        worker.execute_from_commandline()  # returns via SystemExit on stop
+    except SystemExit as stopped:
+        # Faust may crash on the lost broker (ConsistencyError) before the watch looked: say why all the same
+        if stopped.code not in (0, None):
+            changes = asyncio.run(watch.copy().look_once())
+            if changes:
+                _report_broker_lost(settings, changes, to_stderr=True)
+                return EXIT_BROKER_LOST
+        raise
     return 0
+
+
+def _report_broker_lost(settings: Settings, changes: list[str], to_stderr: bool = False) -> None:
+    message = broker_lost_message(settings.kafka.bootstrap_servers, changes)
+    log.critical("%s", message)
+    if to_stderr:  # after Faust stopped; while it runs, it sends stderr to the log already
+        print(f"riskstream worker: {message}", file=sys.stderr, flush=True)
+
+
+def watch_broker(app: Any, settings: Settings) -> BrokerWatch:
+    """Look at the broker now, then every ``broker_check_interval_s`` from a thread of its own.
+
+    When the broker lost riskstream's topics (a restarted embedded broker answers again with
+    nothing), the process stops at once with a message and :data:`EXIT_BROKER_LOST`. Running
+    on would meet Faust's ConsistencyError on the next rebalance, or hang in a rebalance over
+    missing topics, or carry on with offsets and state the broker no longer has. The thread
+    does not depend on Faust's start-up having finished (its timers do), and a graceful stop
+    would talk to that broker (commit offsets, leave the group), so it ends with ``os._exit``
+    after the message is written.
+    """
+    internal = {table.changelog_topic.get_topic_name(): table.partitions or settings.topics.partitions
+                for table in app.tables.values()}
+    watch = BrokerWatch(settings, internal)
+    asyncio.run(watch.look_once())  # right after ensure_topics: the broker every later look is compared with
+
+    async def look_every_interval() -> None:
+        watcher = watch.copy()
+        try:
+            while True:
+                await asyncio.sleep(settings.worker.broker_check_interval_s)
+                changes = await watcher.lost()
+                if changes:
+                    _report_broker_lost(settings, changes)
+                    logging.shutdown()
+                    os._exit(EXIT_BROKER_LOST)
+        finally:
+            await watcher.close()
+
+    threading.Thread(target=asyncio.run, args=(look_every_interval(),), name="broker-watch", daemon=True).start()
+    return watch
