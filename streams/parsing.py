@@ -111,7 +111,7 @@ def _summarise(exc: ValidationError, limit: int = 8) -> str:
 
 def dead_letter(
     *, source_topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, error: InputError,
-    original: tuple[int, str] | None = None,
+    original: tuple[int, str] | None = None, record_ts: float | None = None,
 ) -> DeadLetter:
     """Build the dead-letter record of a failed input, with a bounded, redacted excerpt of the payload.
 
@@ -119,12 +119,16 @@ def dead_letter(
     ``source_topic``/``partition``/``offset`` locate the original and ``payload_sha256`` identifies it.
 
     ``original`` is (size, sha256) of the full payload when ``raw`` is only its kept head.
+    ``record_ts`` is the source record's Kafka timestamp (seconds): the dead letter's ``ts``, so
+    that a replay of the same input gives the same dead letter, id and content. The id names the
+    payload's digest too: after a broker that lost its topics, an offset can be reused.
     """
     raw = raw or b""
     size, digest = original or (len(raw), hashlib.sha256(raw).hexdigest())
+    when = datetime.fromtimestamp(record_ts, timezone.utc) if record_ts else datetime.now(timezone.utc)
     return DeadLetter(
-        event_id=f"dlq-{source_topic}-{partition}-{offset}",
-        ts=datetime.now(timezone.utc),
+        event_id=f"dlq-{source_topic}-{partition}-{offset}-{digest[:12]}",
+        ts=when,
         source_topic=source_topic,
         partition=partition,
         offset=offset,

@@ -336,7 +336,7 @@ class Processor(FallEscalation, ModelHost):
                      original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
-            original=original,
+            original=original, record_ts=rec.timestamp,
         )
         result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
         metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()

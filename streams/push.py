@@ -242,7 +242,7 @@ class PushGateway:
         assert self._producer is not None
         letter = dead_letter(
             source_topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key, raw=msg.value,
-            error=error,
+            error=error, record_ts=msg.timestamp / 1000 if msg.timestamp and msg.timestamp > 0 else None,
         )
         value = letter.model_dump_json().encode()
         for retry in range(sys.maxsize):

@@ -290,7 +290,10 @@ class AuditRecord(_Record):
 
 
 class DeadLetter(_Record):
-    """A record that could not be processed (``riskstream.dlq``), with why and where from."""
+    """A record that could not be processed (``riskstream.dlq``), with why and where from.
+
+    ``ts`` is the source record's Kafka timestamp (when it has one), so a replay gives the same dead letter.
+    """
 
     source_topic: str
     partition: int

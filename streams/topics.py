@@ -43,7 +43,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         if spec.name == t.audit:
             spec.topic_configs = {"retention.ms": str(t.audit_retention_days * DAY_MS)}
     specs += [
-        NewTopic(t.weather, 1, rf),  # small; every worker needs all of it (global table)
+        NewTopic(t.weather, 1, rf),  # small; every worker reads all of it (docs/weather-feed.md)
         NewTopic(t.risk_scores, t.partitions, rf),
         NewTopic(t.dlq, 1, rf),
     ]

@@ -51,3 +51,17 @@ def test_any_payload_gives_a_bounded_excerpt_without_digits_or_values(raw: bytes
 
 def test_empty_payload() -> None:
     assert letter_of(b"", "empty").payload == ""
+
+
+def test_a_dead_letter_is_the_same_on_replay_and_its_id_names_the_payload() -> None:
+    raw = json.dumps(TRIP).encode()
+
+    def again(payload: bytes) -> dict:
+        return dead_letter(source_topic="telemetry.trip", partition=1, offset=2, key=b"rider-0042", raw=payload,
+                           error=InputError("validation_error", "bad"), record_ts=1_782_864_000.0).model_dump()
+
+    assert again(raw) == again(raw)  # id, ts and content: a replay of the same input gives the same record
+    assert again(raw)["ts"].timestamp() == 1_782_864_000.0  # the source record's time, not the time of writing
+    # the same offset with another payload (a broker that lost its topics reuses offsets): another id
+    assert again(raw)["event_id"] != again(raw + b" ")["event_id"]
+    assert again(raw)["event_id"].startswith("dlq-telemetry.trip-1-2-")
