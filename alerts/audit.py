@@ -9,7 +9,7 @@ The insurer record is built from the premium decision alone: it never sees a rid
 a position or a biometric value.
 
 >>> from alerts.premium import PremiumCalculator, PremiumState
->>> from streams.schemas import RiskScores
+>>> from riskstream.contracts.records import RiskScores
 >>> d = PremiumCalculator().update(PremiumState(), RiskScores(injury=0.001, accident=0.0005), {}, 1.0, now=3600.0)
 >>> rec = build_insurer_record("2d7aeef71b46a28ac05522cd9abc86ed", d, {"lgbm": "v1"})
 >>> rec.ts.isoformat(), rec.period_start.isoformat(), rec.risk_band.value
@@ -26,7 +26,7 @@ from typing import Any
 
 from alerts.policy import AlertDecision, Suppressed
 from alerts.premium import PremiumDecision
-from streams.schemas import AuditRecord, InsurerRiskScore, RiderAlert, RiskScores
+from riskstream.contracts.records import AuditRecord, InsurerRiskScore, RiderAlert, RiskScores
 
 #: Namespace of riskstream's deterministic event ids.
 _NAMESPACE = uuid.UUID("6f1c2a4e-0d7b-5c3a-9e21-8b4f7d0a6c15")

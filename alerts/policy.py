@@ -30,7 +30,7 @@ from alerts.config import AlertConfig
 from alerts.messages import reason_text, render_alert
 from alerts.reference import PopulationRisk
 from alerts.signals import COVERED_BY, KINDS, MESSAGE_INPUTS, RANK, Signal, build_signals
-from streams.schemas import Reason, RiskScores, Severity
+from riskstream.contracts.records import Reason, RiskScores, Severity
 
 #: Bound on remembered send times (the cap window normally holds far fewer).
 _MAX_SENT_TIMES = 32

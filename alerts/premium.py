@@ -49,7 +49,7 @@ from typing import Any
 from alerts.config import PremiumConfig
 from alerts.messages import reason_text
 from alerts.reference import PopulationRisk
-from streams.schemas import Reason, RiskBand, RiskScores
+from riskstream.contracts.records import Reason, RiskBand, RiskScores
 
 #: Behaviour features that must all be exactly zero for a period to count as safe riding.
 SAFE_RIDING_FEATURES: tuple[str, ...] = (

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from alerts.config import AlertConfig
 from alerts.reference import PopulationRisk
-from streams.schemas import Severity
+from riskstream.contracts.records import Severity
 
 #: Order of severities; a higher rank is more urgent.
 RANK: dict[Severity, int] = {Severity.info: 0, Severity.warning: 1, Severity.danger: 2}

@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 
 from streams.broker import EmbeddedBroker
-from streams.producer import produce
+from riskstream.cli.producer import produce
 from streams.settings import Settings
-from streams.simulation import FleetSimulator, SimConfig
+from riskstream.simulation import FleetSimulator, SimConfig
 from streams.topics import ensure_topics
 from tests.integration.kafka_helpers import Process, free_port, metric_value, scrape, start_worker, wait_until
 

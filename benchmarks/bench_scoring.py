@@ -1,7 +1,7 @@
 """Per-row cost of scoring: LightGBM batched vs one row at a time, with and without reasons, and River.
 
 Usage: ``python benchmarks/bench_scoring.py [--quick] [--artifact DIR]``. Rows are feature
-rows of the synthetic frame (:mod:`models.synthetic`), scored by the shipped artifact
+rows of the synthetic frame (:mod:`riskstream.testing.frames`), scored by the shipped artifact
 (default). Everything is measured in the same run, single-threaded, best of ``--repeat``
 timings, so the ratios compare like with like. Printed columns: µs per row, and the ratio
 to batched LightGBM without reasons (the cheapest way to score).
@@ -23,7 +23,7 @@ from typing import Callable
 
 from features.catalog import FEATURE_NAMES
 from models import LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
-from models.synthetic import synthetic_frame
+from riskstream.testing.frames import synthetic_frame
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:

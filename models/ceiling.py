@@ -18,7 +18,7 @@ it is fit on half the fleet with a flexible model, so it can fall short of the t
 ``E[y | features]`` (finite data) and its intervals do not include the refit's variance.
 
 >>> import numpy as np
->>> from models.synthetic import synthetic_frame
+>>> from riskstream.testing.frames import synthetic_frame
 >>> f = synthetic_frame(2000, seed=3, riders=40)
 >>> f = f.assign(p_accident_future=f["p_accident_true"])
 >>> p = learnable_ceiling(f, "accident", seed=0)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 from features.catalog import FEATURE_NAMES
 from models.risk import ScoredRisk
-from streams.schemas import Reason
+from riskstream.contracts.records import Reason
 
 Check = Callable[..., None]
 
@@ -98,7 +98,7 @@ def tiny_artifact(out_dir: Path, seed: int = 0, n: int = 20_000, version: str = 
     """Train and save a small real artifact on a synthetic frame (seconds); returns ``out_dir``."""
     from models.artifact import frame_fingerprint, save_artifact
     from models.fit import evaluate_on_test, fit_bundle, headline, split_frame
-    from models.synthetic import synthetic_frame
+    from riskstream.testing.frames import synthetic_frame
 
     frame = synthetic_frame(n, seed=seed, riders=100)
     folds = split_frame(frame, seed=seed, horizon_min=60)

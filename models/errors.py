@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.errors import RiskstreamError
+from riskstream.contracts.errors import RiskstreamError
 
 
 class ModelError(RiskstreamError):

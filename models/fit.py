@@ -78,7 +78,7 @@ def split_frame(
 def split_by_rider(frame: pd.DataFrame, seed: int, valid_rider_frac: float = 0.25) -> dict[str, pd.DataFrame]:
     """``train`` and ``valid`` (early stopping, calibration) by rider over the whole span.
 
-    Used when the test data are a separately simulated, later fleet (:mod:`models.holdout`),
+    Used when the test data are a separately simulated, later fleet (:mod:`riskstream.lab.holdout`),
     so no rows of the training frame need to be held back for testing.
     """
     riders = np.array(sorted(frame["rider_id"].unique()))

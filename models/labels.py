@@ -36,7 +36,7 @@ import math
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple
 
-from streams.schemas import ACCIDENT_KINDS, IncidentKind
+from riskstream.contracts.records import ACCIDENT_KINDS, IncidentKind
 
 Example = tuple[dict[str, float | None], bool, bool]
 #: Default grace for late incident reports: the simulator reports within 20 min; claims filed

@@ -5,7 +5,7 @@ non-finite features become ``None`` and are imputed with their running mean, and
 ``n_missing`` count is added so that silence can *raise* the risk if the data say so.
 Freshness ages span seconds to days, so they enter as ``log1p(age)``. The estimator is
 one of :data:`ESTIMATORS`; the default (:data:`DEFAULT_ESTIMATOR`) was chosen by measured
-prequential log loss on a fleet of its own (:mod:`models.online_select`,
+prequential log loss on a fleet of its own (:mod:`riskstream.lab.online_select`,
 ``riskstream evaluate --online-select``, docs/reports/model-evaluation.md).
 
 Metrics are prequential: each labelled example is first scored, the metric updated, and
@@ -70,7 +70,7 @@ RECAL_INTERCEPT_LR = 0.01
 RECAL_PRIOR_SHARE = 0.01
 #: Standardised features are clipped here: a reading far outside what the running mean and
 #: variance have seen (early on, a variance near 0) would otherwise push a logit to 0 or 1.
-#: 3 was better than 5 and than no clipping on the selection fleet (models.online_select).
+#: 3 was better than 5 and than no clipping on the selection fleet (riskstream.lab.online_select).
 CLIP_SIGMA = 3.0
 _EPS = 1e-6
 

@@ -19,7 +19,7 @@ import math
 from typing import NamedTuple
 
 from features.catalog import FEATURE_BY_NAME, FEATURE_NAMES
-from streams.schemas import Reason
+from riskstream.contracts.records import Reason
 
 
 class ReasonText(NamedTuple):
@@ -90,7 +90,7 @@ def _source(feature: str) -> str:
 
 
 def reason_for(feature: str, value: float | None) -> Reason:
-    """The :class:`~streams.schemas.Reason` for ``feature`` at ``value`` (``None``/NaN = missing)."""
+    """The :class:`~riskstream.contracts.records.Reason` for ``feature`` at ``value`` (``None``/NaN = missing)."""
     missing = value is None or not math.isfinite(float(value))
     if missing:
         tpl = _MISSING_BY_SOURCE.get(_source(feature), _MISSING)

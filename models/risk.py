@@ -14,7 +14,7 @@ import numpy as np
 
 from features.catalog import FEATURE_NAMES
 from models.errors import ScoringError
-from streams.schemas import Reason
+from riskstream.contracts.records import Reason
 
 FeatureRow = Mapping[str, "float | int | bool | None"]
 

@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from streams.errors import BrokerError
+from riskstream.contracts.errors import BrokerError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from alerts import event_id
 from streams import metrics
 from streams.batch import BatchResult, RawRecord
-from streams.schemas import AuditRecord, Reason, RiderResponse, SafetyEscalation
+from riskstream.contracts.records import AuditRecord, Reason, RiderResponse, SafetyEscalation
 
 if TYPE_CHECKING:
     from streams.batch import RiderSlot

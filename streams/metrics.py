@@ -14,7 +14,7 @@ from prometheus_client import (
     start_http_server,
 )
 
-from streams.errors import ConfigError
+from riskstream.contracts.errors import ConfigError
 
 disable_created_metrics()  # *_created series double the scrape size and no dashboard reads them
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -200,7 +200,7 @@ BANDS = ("low", "moderate", "high", "severe")
 
 # Known label values start at 0, so rules and panels see the series before the first event
 # (an absent series makes `rate()` and `increase()` return nothing instead of 0).
-for _kind in ("crash", "fall", "heat_illness", "exhaustion"):  # streams.schemas.IncidentKind
+for _kind in ("crash", "fall", "heat_illness", "exhaustion"):  # riskstream.contracts.records.IncidentKind
     INCIDENTS.labels(kind=_kind)
 for _why in ("cooldown", "hourly_cap", "covered"):  # alerts.policy.Suppressed.why
     ALERTS_SUPPRESSED.labels(reason=_why)
@@ -259,7 +259,7 @@ def set_model_versions(versions: dict[str, str]) -> None:
         MODEL_INFO.labels(model=model, version=version).set(1)
 
 
-# ----------------------------------------------------------------------------- push gateway (streams/push.py)
+# ----------------------------------------------------------------------------- push gateway (riskstream/push/gateway.py)
 
 PUSH_DELIVERIES = Counter(
     "riskstream_push_deliveries_total",
@@ -287,7 +287,7 @@ PUSH_LATENCY = Histogram(
 PUSH_IN_FLIGHT = Gauge(
     "riskstream_push_in_flight", "Alerts being delivered now (attempting or waiting to retry).", registry=REGISTRY
 )
-for _outcome in ("delivered", "duplicate", "dead_letter"):  # streams.push.PushGateway.handle
+for _outcome in ("delivered", "duplicate", "dead_letter"):  # riskstream.push.gateway.PushGateway.handle
     PUSH_DELIVERIES.labels(outcome=_outcome)
 for _result in ("ok", "duplicate", "retryable_status", "timeout", "connection_error", "rejected"):  # push_delivery
     PUSH_ATTEMPTS.labels(result=_result)

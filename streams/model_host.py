@@ -23,7 +23,7 @@ from models.errors import ModelError, ModelLoadError
 from models.labels import is_accident
 from streams import metrics
 from streams.batch import BatchResult
-from streams.schemas import Incident
+from riskstream.contracts.records import Incident
 
 if TYPE_CHECKING:
     from streams.batch import RiderSlot

@@ -1,6 +1,6 @@
 """Raw bytes → validated record, or a dead letter that says what was wrong and where from.
 
->>> from streams.schemas import WearableReading
+>>> from riskstream.contracts.records import WearableReading
 >>> try:
 ...     parse_record(WearableReading, b'{"event_id": "x"', max_bytes=1024)
 ... except InputError as exc:
@@ -27,8 +27,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from streams.errors import InputError
-from streams.schemas import SUPPORTED_SCHEMA_VERSIONS, DeadLetter
+from riskstream.contracts.errors import InputError
+from riskstream.contracts.records import SUPPORTED_SCHEMA_VERSIONS, DeadLetter
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -66,11 +66,11 @@ from features import (
 from models.labels import is_accident
 from streams import metrics
 from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
-from streams.errors import InputError
+from riskstream.contracts.errors import InputError
 from streams.escalation import FallEscalation
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
 from streams.parsing import dead_letter, parse_record
-from streams.schemas import (
+from riskstream.contracts.records import (
     Incident,
     RiskScores,
     TripPoint,

@@ -16,7 +16,7 @@ Outside the embedded profile the worker and the push gateway refuse the shipped 
 >>> s.model_copy(update={"kafka": KafkaSettings(embedded=False)}).check_secrets("privacy.hmac_key")
 Traceback (most recent call last):
 ...
-streams.errors.ConfigError: RISKSTREAM_PRIVACY__HMAC_KEY is the demo key shipped with riskstream ...
+riskstream.contracts.errors.ConfigError: RISKSTREAM_PRIVACY__HMAC_KEY is the demo key shipped with riskstream ...
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.pseudonym import MIN_KEY_BYTES
 from features.config import FeatureConfig
-from streams.errors import ConfigError
+from riskstream.contracts.errors import ConfigError
+from riskstream.contracts.records import DEFAULT_TOPICS
 
 #: Shortest secret accepted outside the embedded profile: 32 bytes, the output size of SHA-256
 #: (RFC 2104 §3: keys shorter than the hash output weaken the HMAC).
@@ -87,16 +88,16 @@ class KafkaSettings(BaseModel):
 class TopicSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    wearable: str = "telemetry.wearable"
-    trip: str = "telemetry.trip"
-    weather: str = "telemetry.weather"
-    incidents: str = "incidents"
-    responses: str = "rider.responses"
-    alerts: str = "rider.alerts"
-    escalations: str = "safety.escalations"
-    risk_scores: str = "insurer.risk-scores"
-    audit: str = "audit.decisions"
-    dlq: str = "riskstream.dlq"
+    wearable: str = DEFAULT_TOPICS["wearable"]
+    trip: str = DEFAULT_TOPICS["trip"]
+    weather: str = DEFAULT_TOPICS["weather"]
+    incidents: str = DEFAULT_TOPICS["incidents"]
+    responses: str = DEFAULT_TOPICS["responses"]
+    alerts: str = DEFAULT_TOPICS["alerts"]
+    escalations: str = DEFAULT_TOPICS["escalations"]
+    risk_scores: str = DEFAULT_TOPICS["risk_scores"]
+    audit: str = DEFAULT_TOPICS["audit"]
+    dlq: str = DEFAULT_TOPICS["dlq"]
     partitions: int = Field(4, ge=1, description="Partitions of the rider-keyed topics (all co-partitioned).")
     audit_retention_days: int = Field(3 * 365, description="Decision logs are kept 3 years.")
 

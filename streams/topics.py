@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from streams.errors import BrokerError
+from riskstream.contracts.errors import BrokerError
 from streams.kafka import security_kwargs
 from streams.settings import Settings
 

@@ -29,7 +29,7 @@ from mode import Service
 from features import weather_history_s
 from streams import metrics
 from streams.batch import RawRecord
-from streams.errors import BrokerError
+from riskstream.contracts.errors import BrokerError
 from streams.kafka import consumer_kwargs
 from streams.settings import Settings
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from features.synthetic import rider_recording
-from streams.schemas import WeatherObservation
+from riskstream.testing.recording import rider_recording
+from riskstream.contracts.records import WeatherObservation
 
 START = 1_782_864_000.0
 RIDER = "r1"

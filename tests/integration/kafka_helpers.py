@@ -61,7 +61,7 @@ class Process:
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> Process:
-    return Process([sys.executable, "-m", "streams.cli", "-v", "worker"], env, log_path)
+    return Process([sys.executable, "-m", "riskstream.cli.main", "-v", "worker"], env, log_path)
 
 
 def wait_until(

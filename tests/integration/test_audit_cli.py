@@ -10,7 +10,7 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.schemas import AuditRecord, Reason
+from riskstream.contracts.records import AuditRecord, Reason
 from tests.integration.kafka_helpers import REPO, produce
 
 
@@ -44,7 +44,7 @@ async def _create(bootstrap: str, topic: str) -> None:
 
 def _audit(broker_url: str, topic: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RISKSTREAM_KAFKA__BROKER": broker_url, "RISKSTREAM_TOPICS__AUDIT": topic}
-    return subprocess.run([sys.executable, "-m", "streams.cli", "audit", *args], env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "riskstream.cli.main", "audit", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 
 from streams.broker import EmbeddedBroker
-from streams.errors import BrokerError
+from riskstream.contracts.errors import BrokerError
 from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
@@ -85,8 +85,8 @@ def test_a_topic_with_the_wrong_partition_count_stops_the_start(broker: Embedded
 def test_a_restarted_embedded_broker_stops_the_worker_with_a_message_and_a_new_worker_starts_clean(
     tmp_path: Path,
 ) -> None:
-    from streams.producer import produce as produce_records
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.cli.producer import produce as produce_records
+    from riskstream.simulation import FleetSimulator, SimConfig
 
     tag = uuid.uuid4().hex[:6]
     own = EmbeddedBroker("127.0.0.1", free_port(), log_path=tmp_path / "tansu.log")  # the session's stays up
@@ -142,7 +142,7 @@ def test_the_demo_stops_and_says_so_when_its_broker_restarts(tmp_path: Path) -> 
     own.start()
     env = {**os.environ, "RISKSTREAM_KAFKA__BROKER": own.bootstrap_servers,
            "RISKSTREAM_METRICS__PORT": str(free_port())}
-    demo = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo", "--duration", "150", "--riders", "5"],
+    demo = subprocess.Popen([sys.executable, "-m", "riskstream.cli.main", "demo", "--duration", "150", "--riders", "5"],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     stdout = demo.stdout

@@ -18,7 +18,7 @@ def test_demo_shows_alerts_and_premium_signals_and_stops_cleanly(tmp_path) -> No
     env = {**os.environ, "RISKSTREAM_KAFKA__BROKER": f"127.0.0.1:{broker_port}",
            "RISKSTREAM_METRICS__PORT": str(metrics_port)}
     out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--duration", "40", "--riders", "30"],
+        [sys.executable, "-m", "riskstream.cli.main", "demo", "--duration", "40", "--riders", "30"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240,
     )
     text = out.stdout

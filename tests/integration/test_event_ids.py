@@ -50,8 +50,8 @@ def read_all(bootstrap: str, topics: dict[str, str], idle_s: float = 5.0, timeou
 
 
 def test_every_output_id_names_one_record_across_rescores_and_a_worker_restart(broker: Any, tmp_path: Path) -> None:
-    from streams.producer import produce as produce_records
-    from streams.simulation.records import SimRecord
+    from riskstream.cli.producer import produce as produce_records
+    from riskstream.simulation.records import SimRecord
 
     tag = uuid.uuid4().hex[:6]
     topics = {role: f"{tag}.{role}" for role in ROLES}

@@ -72,9 +72,9 @@ def bad_wearables(good: dict[str, Any]) -> list[tuple[str, bytes]]:
 @pytest.fixture(scope="module")
 def pipeline_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run a worker on a heat-wave simulation with malformed records mixed in; collect every output."""
-    from streams.producer import produce as produce_records
+    from riskstream.cli.producer import produce as produce_records
     from streams.settings import Settings
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
     from streams.topics import ensure_topics
 
     tmp = tmp_path_factory.mktemp("pipeline")

@@ -106,9 +106,9 @@ scrape_configs:
 @pytest.fixture(scope="module")
 def prom_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Worker + Prometheus; a heat-wave simulation with dead letters and an incident; every query's result."""
-    from streams.producer import produce as produce_records
+    from riskstream.cli.producer import produce as produce_records
     from streams.settings import Settings
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
     from streams.topics import ensure_topics
 
     prometheus, promtool = ensure_prometheus()

@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams import metrics
-from streams.push import PushGateway
-from streams.push_receiver import Faults, PushReceiver
-from streams.schemas import Reason, RiderAlert, Severity
+from riskstream.push.gateway import PushGateway
+from riskstream.push.receiver import Faults, PushReceiver
+from riskstream.contracts.records import Reason, RiderAlert, Severity
 from streams.settings import Settings
 from tests.integration.kafka_helpers import produce, read_topic
 

@@ -99,7 +99,7 @@ def eventually(predicate: Any, timeout: float) -> bool:
 def test_odd_records_are_dead_lettered_and_every_valid_record_is_applied(
         broker: Any, tmp_path: Path) -> None:
     from streams.settings import Settings
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
 
     env = worker_env(broker, tmp_path)
     port = int(env["RISKSTREAM_METRICS__PORT"])

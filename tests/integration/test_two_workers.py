@@ -296,7 +296,7 @@ def test_a_restarted_worker_rebuilds_the_weather_from_the_topic_before_scoring(
 def absorbed(msg: Any, candidates: dict[str, bytes]) -> set[str]:
     """The candidate wearable records a changelogged rider state has applied (its dedup ring says so)."""
     from features import FeatureConfig, UpdateResult, update_wearable
-    from streams.schemas import WearableReading
+    from riskstream.contracts.records import WearableReading
 
     features = json.loads(msg.value())["features"]
     out = set()

@@ -10,6 +10,6 @@ import pytest
 @pytest.fixture(scope="session")
 def heatwave() -> list[Any]:
     """30 minutes of a 6-rider heat wave from the simulator (deterministic)."""
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
 
     return list(FleetSimulator(SimConfig(riders=6, seed=4, scenario="heatwave")).records(30 * 60))

@@ -10,7 +10,7 @@ import pytest
 from alerts.config import AlertConfig
 from alerts.policy import AlertPolicy, AlertState
 from alerts.reference import PopulationRisk
-from streams.schemas import RiskScores, Severity
+from riskstream.contracts.records import RiskScores, Severity
 
 MIN = 60.0
 

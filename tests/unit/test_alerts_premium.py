@@ -10,7 +10,7 @@ import pytest
 from alerts.config import PremiumConfig
 from alerts.premium import PremiumCalculator, PremiumState, combined_probability, should_publish
 from alerts.reference import PopulationRisk
-from streams.schemas import RiskBand, RiskScores
+from riskstream.contracts.records import RiskBand, RiskScores
 
 HOUR = 3600.0
 DAY = 86_400.0

@@ -13,7 +13,7 @@ from alerts.policy import AlertPolicy, AlertState
 from alerts.premium import PremiumCalculator, PremiumState
 from alerts.pseudonym import pseudonymize
 from features.catalog import FEATURE_BY_NAME, PROTECTED_ATTRIBUTES
-from streams.schemas import AuditRecord, InsurerRiskScore, RiderAlert, RiskScores
+from riskstream.contracts.records import AuditRecord, InsurerRiskScore, RiderAlert, RiskScores
 
 KEY = b"k" * 32
 VERSIONS = {"lgbm": "2026.07.01", "river": "1"}

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from streams.audit_log import decision_text, explain, history
-from streams.schemas import AuditRecord, Reason
+from riskstream.cli.audit import decision_text, explain, history
+from riskstream.contracts.records import AuditRecord, Reason
 
 
 def rec(eid: str, ts: str, outcome: str, rider: str = "r1", kind: str = "alert", **kw: object) -> AuditRecord:
@@ -101,7 +101,7 @@ def test_naive_since_is_utc() -> None:
 def test_partition_for_key_matches_the_producers_default_partitioner() -> None:
     from aiokafka.partitioner import DefaultPartitioner
 
-    from streams.audit_log import partition_for_key
+    from riskstream.cli.audit import partition_for_key
 
     partitioner = DefaultPartitioner()
     for n in (1, 2, 4, 12):

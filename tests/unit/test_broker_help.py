@@ -8,7 +8,7 @@ import pytest
 
 
 def test_the_broker_command_says_it_keeps_nothing_on_disk(capsys: Any) -> None:
-    from streams.cli import build_parser
+    from riskstream.cli.main import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["broker", "--help"])

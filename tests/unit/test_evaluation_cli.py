@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
+from riskstream.cli.main import main
 
 
 def test_evaluate_alerts_writes_a_report_with_every_section(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -7,10 +7,10 @@ import pytest
 
 from alerts import pseudonymize
 from features import FEATURE_NAMES
-from streams.evaluation.fairness import (
+from riskstream.lab.fairness import (
     disparity_ratio, group_table, premium_ratios, protected_features, ratio_interval, reference_group, rider_frame,
 )
-from streams.evaluation.run import scan_protected
+from riskstream.lab.run import scan_protected
 
 KEY = b"0123456789abcdef0123"
 

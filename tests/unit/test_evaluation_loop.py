@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from streams.evaluation.closed_loop import Arm, LoopComparison, rate_ratio_interval
-from streams.evaluation.run import eval_settings, run_fleet
+from riskstream.lab.closed_loop import Arm, LoopComparison, rate_ratio_interval
+from riskstream.lab.run import eval_settings, run_fleet
 from streams.settings import Settings, WorkerSettings
-from streams.simulation import FleetSimulator, SimConfig
-from streams.simulation.dynamics import ON_BREAK, RIDING, WAITING
+from riskstream.simulation import FleetSimulator, SimConfig
+from riskstream.simulation.dynamics import ON_BREAK, RIDING, WAITING
 
 
 def test_rate_ratio_interval_is_exact_and_uses_exposure() -> None:

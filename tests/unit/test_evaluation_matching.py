@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from streams.evaluation.matching import (
+from riskstream.lab.matching import (
     HORIZON_S, AlertEvent, AlertIndex, IncidentEvent, alert_rates, detected_share, warned_share,
 )
 

@@ -8,7 +8,7 @@ from features import FEATURE_NAMES, FeatureConfig, rider_features
 from features.catalog import PROTECTED_ATTRIBUTES
 from features.compute import psi
 from features.replay import iter_feature_rows
-from features.synthetic import merged_recording
+from riskstream.testing.recording import merged_recording
 
 CFG = FeatureConfig()
 START = 1_782_864_000.0
@@ -42,7 +42,7 @@ def test_psi_bounds_and_hand_value() -> None:
 
 def test_features_do_not_change_the_state() -> None:
     from features import RiderState, update_trip
-    from features.synthetic import rider_recording
+    from riskstream.testing.recording import rider_recording
 
     s = RiderState.new("r0")
     for role, rec in rider_recording("r0", START, 3):

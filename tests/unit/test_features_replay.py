@@ -10,7 +10,7 @@ import sys
 
 from features import FEATURE_NAMES, FeatureConfig, RiderState, rider_features
 from features.replay import apply_record, replay_features, snapshot_due
-from features.synthetic import merged_recording
+from riskstream.testing.recording import merged_recording
 from features.weather import ZoneWeather
 
 CFG = FeatureConfig()

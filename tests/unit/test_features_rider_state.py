@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
-from streams.schemas import TripPoint, TripStatus, WearableReading
+from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
 
 CFG = FeatureConfig()
 T0 = 1_782_864_000.0  # 2026-07-01 00:00 UTC = 08:00 UTC+8

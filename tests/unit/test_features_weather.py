@@ -10,7 +10,7 @@ import pytest
 
 from features import FeatureConfig, ZoneWeather, update_zone_weather, weather_features
 from features.weather import WEATHER_FEATURE_NAMES
-from streams.schemas import WeatherObservation
+from riskstream.contracts.records import WeatherObservation
 
 CFG = FeatureConfig()
 T0 = 1_782_864_000.0  # 08:00 UTC+8

@@ -11,7 +11,7 @@ from features.catalog import FEATURE_NAMES
 from models.artifact import ARTIFACTS_DIR, current_artifact_dir, load_artifact
 from models.checks import tiny_artifact
 from models.errors import ModelLoadError
-from streams.errors import RiskstreamError
+from riskstream.contracts.errors import RiskstreamError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from models.ceiling import learnable_ceiling, rider_folds
-from models.synthetic import synthetic_frame
+from riskstream.testing.frames import synthetic_frame
 
 
 def test_rider_folds_keep_each_rider_in_one_fold_and_are_deterministic():

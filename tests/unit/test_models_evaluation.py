@@ -12,14 +12,14 @@ from models import load_artifact
 from models.artifact import Calibrator, update_card
 from models.checks import tiny_artifact
 from models.blend import MAX_RIVER_WEIGHT
-from models.drift import native_bundle, prequential_replay, windowed_metrics
+from riskstream.lab.drift import native_bundle, prequential_replay, windowed_metrics
 from models.evaluate import alert_precision_recall, paired_auc_difference, rider_bootstrap, to_scale
-from models.evaluate_cli import _card_metrics, _parser, _population, importance, metrics_table, score_frame
+from riskstream.lab.evaluate_cli import _card_metrics, _parser, _population, importance, metrics_table, score_frame
 from models.fit import split_by_rider
-from models.holdout import assert_disjoint, eval_start_day, holdout_specs, training_span
-from models.synthetic import synthetic_frame
-from models.train import _oracles
-from streams.simulation.hazard import HazardContext, true_hazard
+from riskstream.lab.holdout import assert_disjoint, eval_start_day, holdout_specs, training_span
+from riskstream.testing.frames import synthetic_frame
+from riskstream.lab.train import _oracles
+from riskstream.simulation.hazard import HazardContext, true_hazard
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_native_bundle_maps_the_served_calibration_to_any_scale(bundle):
 
 
 def test_evaluate_refuses_an_unknown_drift_estimator_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
-    from models.evaluate_cli import main
+    from riskstream.lab.evaluate_cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["--drift", "--drift-estimator", "nope"])
@@ -181,7 +181,7 @@ def test_evaluate_refuses_an_unknown_drift_estimator_before_any_work(capsys: pyt
 
 
 def test_the_no_drift_blend_table_has_a_row_per_target_and_span(bundle):
-    from models.evaluate_cli import _no_drift_blend_md
+    from riskstream.lab.evaluate_cli import _no_drift_blend_md
 
     f = synthetic_frame(400, seed=2, riders=20)
     f = f.assign(ts=1_780_000_000.0 + np.arange(400) * 60.0)

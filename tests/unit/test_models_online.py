@@ -12,7 +12,7 @@ from features.catalog import FEATURE_NAMES
 from models.errors import ModelLoadError
 from models.labels import Marked
 from models.online import EDGE_MEMORY, ESTIMATORS, LabelBuffer, OnlineRiskModel
-from models.synthetic import synthetic_frame
+from riskstream.testing.frames import synthetic_frame
 
 
 def test_learns_a_signal_and_metrics_are_prequential():

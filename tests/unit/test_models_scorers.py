@@ -9,7 +9,7 @@ import pytest
 from features.catalog import FEATURE_NAMES
 from models import BlendedScorer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
 from models.checks import edge_rows, tiny_artifact, yield_checks
-from models.synthetic import synthetic_frame
+from riskstream.testing.frames import synthetic_frame
 
 
 @pytest.fixture(scope="module")

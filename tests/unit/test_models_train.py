@@ -9,8 +9,8 @@ import pytest
 from features.catalog import FEATURE_NAMES
 from models.artifact import Calibrator
 from models.fit import fit_calibrator, split_frame
-from models.synthetic import synthetic_frame
-from models.train import _label, build_training_frame, rescale_calibrator
+from riskstream.testing.frames import synthetic_frame
+from riskstream.lab.train import _label, build_training_frame, rescale_calibrator
 
 
 def test_labels_look_forward_within_horizon_only():
@@ -60,7 +60,7 @@ def test_tiny_simulated_frame():
     assert len(frame) > 10
     p = frame[["p_injury_true", "p_accident_true"]].to_numpy()
     assert np.nanmin(p) >= 0 and np.nanmax(p) <= 1 and np.isfinite(p).mean() > 0.9
-    from streams.simulation.fleet import SimConfig
+    from riskstream.simulation.fleet import SimConfig
 
     end = SimConfig().start.timestamp() + 0.75 * 3600
     assert frame["ts"].max() + 600 <= end  # snapshots whose horizon is cut off by the end are dropped
@@ -69,8 +69,8 @@ def test_tiny_simulated_frame():
 def test_train_from_frame_records_the_training_span(tmp_path):
     import json
 
-    from models.holdout import training_span
-    from models.train import train_main
+    from riskstream.lab.holdout import training_span
+    from riskstream.lab.train import train_main
 
     frame = synthetic_frame(6000, seed=4, riders=60)
     frame["rider_id"] = "00-" + frame["rider_id"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from streams.push_delivery import (
+from riskstream.push.delivery import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -23,7 +23,7 @@ from streams.push_delivery import (
     parse_retry_after,
     sign,
 )
-from streams.push_receiver import Faults, PushReceiver
+from riskstream.push.receiver import Faults, PushReceiver
 from streams.settings import PushSettings
 
 SECRET = b"test-secret"
@@ -204,7 +204,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 def test_a_captured_request_cannot_be_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The signature covers the timestamp and the Idempotency-Key, not the body only."""
-    import streams.push_delivery as delivery
+    import riskstream.push.delivery as delivery
 
     client = WebhookClient(settings("http://127.0.0.1:1/push"))
     body = b'{"alert_id": "a-7", "message": {"en": "hot"}}'

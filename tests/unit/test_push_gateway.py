@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pytest
 
 from streams import metrics
-from streams.push import PushGateway
-from streams.push_delivery import WebhookClient
-from streams.push_receiver import Faults, PushReceiver
-from streams.schemas import DeadLetter, RiderAlert, Severity
+from riskstream.push.gateway import PushGateway
+from riskstream.push.delivery import WebhookClient
+from riskstream.push.receiver import Faults, PushReceiver
+from riskstream.contracts.records import DeadLetter, RiderAlert, Severity
 from streams.settings import Settings
 
 SECRET = "unit-secret"
@@ -25,6 +25,7 @@ class Msg:
     topic: str = "rider.alerts"
     partition: int = 2
     offset: int = 17
+    timestamp: int = 1_782_864_000_000  # ms, as aiokafka's ConsumerRecord
 
 
 class FakeProducer:

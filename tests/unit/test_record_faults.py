@@ -16,7 +16,7 @@ from features.ring import MINUTE_SLOTS, new_ring, read_row, ring_from_list, ring
 from streams import metrics
 from streams.parsing import redacted_excerpt
 from streams.processor import Processor, RawRecord
-from streams.schemas import TripPoint, TripStatus, WearableReading
+from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
 from streams.settings import Settings, WorkerSettings
 
 CFG = FeatureConfig()

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from features.catalog import PROTECTED_ATTRIBUTES
-from streams.schemas import TOPIC_MODELS, Incident
-from streams.simulation import FleetSimulator, SimConfig, read_jsonl, write_jsonl
+from riskstream.contracts.records import TOPIC_MODELS, Incident
+from riskstream.simulation import FleetSimulator, SimConfig, read_jsonl, write_jsonl
 
 
 def _run(seconds: float, **kw) -> tuple[FleetSimulator, list]:

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from streams.simulation import FleetSimulator, HazardContext, SimConfig, heat_index_f, true_hazard
-from streams.simulation.hazard import event_probability
-from streams.simulation.weather import ZoneWeatherModel
+from riskstream.simulation import FleetSimulator, HazardContext, SimConfig, heat_index_f, true_hazard
+from riskstream.simulation.hazard import event_probability
+from riskstream.simulation.weather import ZoneWeatherModel
 
 
 def _contexts(n: int, seed: int) -> HazardContext:
@@ -126,7 +126,7 @@ def test_cache_keys_of_fleets_simulated_before_weather_every_are_unchanged():
     import json
     from dataclasses import asdict, replace
 
-    from models.train import ShardSpec, spec_key
+    from riskstream.lab.train import ShardSpec, spec_key
 
     spec = ShardSpec(0, 10, 1.0, 7, weather=(("precipitation_mm_h", 3.0),))
     old = {k: v for k, v in asdict(spec).items() if k != "weather_every"}

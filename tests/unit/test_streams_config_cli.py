@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
-from streams.cli import build_parser, main
-from streams.contracts import topic_schemas
-from streams.errors import BrokerError, InputError
+from riskstream.cli.main import build_parser, main
+from riskstream.contracts.export import topic_schemas
+from riskstream.contracts.errors import BrokerError, InputError
 from streams.parsing import DLQ_EXCERPT_CHARS, dead_letter, parse_record
-from streams.schemas import TOPIC_MODELS, WearableReading
+from riskstream.contracts.records import TOPIC_MODELS, WearableReading
 from streams.settings import Settings
 
 GOOD = {"event_id": "w1", "ts": "2026-07-15T02:00:00Z", "rider_id": "r1", "heart_rate_bpm": 120,
@@ -51,12 +51,12 @@ def test_every_subcommand_has_help() -> None:
 
 
 def test_console_script_help_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "streams.cli", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "riskstream.cli.main", "--help"], capture_output=True, text=True, check=True)
     assert "riskstream demo" in out.stdout
 
 
 def test_schemas_export_matches_committed_contracts(tmp_path: Path) -> None:
-    from streams.contracts import export_schemas
+    from riskstream.contracts.export import export_schemas
 
     written = export_schemas(tmp_path)
     assert len(written) == len(TOPIC_MODELS)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from streams.errors import InputError
+from riskstream.contracts.errors import InputError
 from streams.parsing import DLQ_EXCERPT_CHARS, dead_letter
 
 TRIP = {"event_id": "t-17", "ts": "2026-07-15T02:00:00Z", "schema_version": 1, "rider_id": "rider-0042",

@@ -49,7 +49,7 @@ def test_escape() -> None:
 
 
 def test_the_cli_installs_it(tmp_path: Path) -> None:
-    from streams.cli import main
+    from riskstream.cli.main import main
 
     before = logging.getLogRecordFactory()
     try:

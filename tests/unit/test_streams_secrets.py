@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.cli import main
-from streams.errors import ConfigError
+from riskstream.cli.main import main
+from riskstream.contracts.errors import ConfigError
 from streams.settings import MIN_PRODUCTION_SECRET_BYTES, SHIPPED_SECRETS, Settings, redact_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,11 +27,11 @@ def _free_port() -> int:
 
 
 def _run(command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m streams.cli COMMAND`` in production mode against a port where no broker listens."""
+    """``python -m riskstream.cli.main COMMAND`` in production mode against a port where no broker listens."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("RISKSTREAM_")}
     base.update(RISKSTREAM_KAFKA__EMBEDDED="false", RISKSTREAM_KAFKA__BROKER=f"127.0.0.1:{_free_port()}",
                 RISKSTREAM_METRICS__PORT="0", RISKSTREAM_PUSH__METRICS_PORT="0", PYTHONPATH=str(ROOT), **env)
-    return subprocess.run([sys.executable, "-m", "streams.cli", command], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "riskstream.cli.main", command], capture_output=True, text=True,
                           env=base, cwd=ROOT, timeout=120)
 
 

@@ -1,9 +1,9 @@
 """Deterministic fleet simulator: riders, zone weather and incidents as topic records.
 
 A pure data source (no Kafka): :meth:`FleetSimulator.records` yields
-:class:`~streams.simulation.records.SimRecord` values in (mostly) event-time order,
+:class:`~riskstream.simulation.records.SimRecord` values in (mostly) event-time order,
 one tick at a time for the whole fleet (numpy over riders, a Python loop only to build
-records). Incidents are drawn from :func:`~streams.simulation.hazard.true_hazard`
+records). Incidents are drawn from :func:`~riskstream.simulation.hazard.true_hazard`
 each rider-second and reported 1-20 min later. Same config → byte-identical output.
 
 >>> sim = FleetSimulator(SimConfig(riders=3, seed=1))
@@ -23,7 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
-from streams.schemas import Incident, IncidentKind, TripPoint, TripStatus, WearableReading, WeatherObservation
+from riskstream.contracts.records import Incident, IncidentKind, TripPoint, TripStatus, WearableReading, WeatherObservation
 
 from .dynamics import DOWN, OFFLINE, RIDING, WAITING, ON_BREAK, FleetState
 from .faults import draw_malformed_kind, malformed_payload

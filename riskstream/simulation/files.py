@@ -6,7 +6,7 @@ malformed raw payload; an object is a record of the topic's schema. Paths ending
 ``.gz`` are gzip-compressed.
 
 >>> import tempfile, os
->>> from streams.simulation.fleet import FleetSimulator, SimConfig
+>>> from riskstream.simulation.fleet import FleetSimulator, SimConfig
 >>> recs = list(FleetSimulator(SimConfig(riders=2, seed=3, malformed_rate=0.01)).records(900))
 >>> path = os.path.join(tempfile.mkdtemp(), "sim.jsonl")
 >>> write_jsonl(recs, path) == len(recs)
@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from streams.schemas import TOPIC_MODELS
+from riskstream.contracts.records import TOPIC_MODELS
 
 from .records import SimRecord
 

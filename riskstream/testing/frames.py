@@ -1,6 +1,6 @@
 """Synthetic feature frames with a known hazard, for tests, doctests and benchmarks.
 
-Not a simulator (that is ``streams.simulation``): every row is drawn independently from
+Not a simulator (that is ``riskstream.simulation``): every row is drawn independently from
 plausible ranges, and the labels come from a logistic hazard of a few features, so a
 model trained on it has a known ceiling (the AUC of the true probability).
 

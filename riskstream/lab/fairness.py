@@ -128,7 +128,7 @@ def observed_rates(incidents: Iterable[Any], online_s_by_rider: dict[str, float]
                    profiles: dict[str, dict[str, object]], attr: str) -> dict[str, tuple[int, float]]:
     """Per group of ``attr``: (true incidents, online hours) — the risk the scores should track.
 
-    >>> from streams.evaluation.matching import IncidentEvent
+    >>> from riskstream.lab.matching import IncidentEvent
     >>> observed_rates([IncidentEvent("a", 1.0, "crash")], {"a": 7200.0, "b": 3600.0},
     ...                {"a": {"sex": "f"}, "b": {"sex": "m"}}, "sex")
     {'f': (1, 2.0), 'm': (0, 1.0)}

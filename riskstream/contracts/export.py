@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streams.schemas import TOPIC_MODELS
-from streams.settings import TopicSettings
+from collections.abc import Mapping
+
+from riskstream.contracts.records import DEFAULT_TOPICS, TOPIC_MODELS
 
 
-def topic_schemas(topics: TopicSettings | None = None) -> dict[str, dict]:
-    """topic name -> JSON Schema (draft 2020-12) of its record value."""
-    names = (topics or TopicSettings()).by_role()
+def topic_schemas(topics: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """topic name -> JSON Schema (draft 2020-12) of its record value; ``topics`` maps role -> topic name."""
+    names = {**DEFAULT_TOPICS, **(topics or {})}
     out = {}
     for role, model in TOPIC_MODELS.items():
         schema = model.model_json_schema(mode="validation")
@@ -22,7 +23,7 @@ def topic_schemas(topics: TopicSettings | None = None) -> dict[str, dict]:
     return out
 
 
-def export_schemas(out_dir: Path, topics: TopicSettings | None = None) -> list[Path]:
+def export_schemas(out_dir: Path, topics: Mapping[str, str] | None = None) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for topic, schema in topic_schemas(topics).items():

@@ -1,6 +1,6 @@
 """A local stand-in for the push provider's webhook, with faults on demand.
 
-It checks the signature and its timestamp (:func:`streams.push_delivery.verify`: 401 if the
+It checks the signature and its timestamp (:func:`riskstream.push.delivery.verify`: 401 if the
 signature is wrong or the timestamp further than ``SIGNATURE_TOLERANCE_S`` from its clock),
 accepts each ``Idempotency-Key`` once (a repeat gets 409 "already have it"; keys are kept for
 the receiver's life, longer than the tolerance), and can fail the way real providers do:
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from streams.push_delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from riskstream.push.delivery import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 
 @dataclass

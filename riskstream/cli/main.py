@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from streams import safe_logging
-from streams.errors import RiskstreamError
+from riskstream.contracts.errors import RiskstreamError
 
 DESCRIPTION = """\
 riskstream: occupational-risk stream processor for gig workers.
@@ -67,14 +67,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
 
     config = SimConfig(
         riders=args.riders, seed=args.seed, scenario=args.scenario, malformed_rate=args.malformed_rate,
     )
     records = FleetSimulator(config).records(args.hours * 3600)
     if args.to_file:
-        from streams.simulation.files import write_jsonl
+        from riskstream.simulation.files import write_jsonl
 
         n = write_jsonl(_progress(records, "simulating"), args.to_file)
         print(f"wrote {n} records to {args.to_file}")
@@ -83,13 +83,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from streams.simulation.files import read_jsonl
+    from riskstream.simulation.files import read_jsonl
 
     return _produce(read_jsonl(args.file), args.speed)
 
 
 def _produce(records, speed: float | None) -> int:  # noqa: ANN001
-    from streams.producer import produce
+    from riskstream.cli.producer import produce
     from streams.topics import ensure_topics
 
     settings = _load_settings()
@@ -111,13 +111,13 @@ def _progress(iterable, desc: str):  # noqa: ANN001, ANN202
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from streams.push import run_push
+    from riskstream.push.gateway import run_push
 
     return run_push(_load_settings())
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from streams.contracts import export_schemas
+    from riskstream.contracts.export import export_schemas
 
     written = export_schemas(args.out)
     for path in written:
@@ -131,7 +131,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo import DemoOptions, run_demo
+    from riskstream.cli.demo import DemoOptions, run_demo
 
     return run_demo(DemoOptions(
         duration_s=args.duration, riders=args.riders, seed=args.seed, speed=args.speed,
@@ -142,7 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from streams.audit_log import history, read_decisions
+    from riskstream.cli.audit import history, read_decisions
 
     since = None
     if args.since:
@@ -169,9 +169,9 @@ def _command_line(argv_tail: list[str]) -> str:
 
 
 def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
-    from streams.evaluation.closed_loop import Arm, LoopComparison
-    from streams.evaluation.reports import alert_summary, alerts_markdown, write
-    from streams.evaluation.run import FleetJob, run_jobs
+    from riskstream.lab.closed_loop import Arm, LoopComparison
+    from riskstream.lab.reports import alert_summary, alerts_markdown, write
+    from riskstream.lab.run import FleetJob, run_jobs
 
     settings = _load_settings()
     seeds = list(range(args.seed, args.seed + args.seeds))
@@ -202,10 +202,10 @@ def cmd_evaluate_alerts(args: argparse.Namespace) -> int:
 
 def cmd_fairness(args: argparse.Namespace) -> int:
     from features import FEATURE_NAMES
-    from streams.evaluation.fairness import plot, protected_features, rider_frame
-    from streams.evaluation.reports import fairness_markdown, write
-    from streams.evaluation.run import run_fleet
-    from streams.simulation import SimConfig
+    from riskstream.lab.fairness import plot, protected_features, rider_frame
+    from riskstream.lab.reports import fairness_markdown, write
+    from riskstream.lab.run import run_fleet
+    from riskstream.simulation import SimConfig
 
     settings = _load_settings()
     cfg = SimConfig(riders=args.riders, seed=args.seed, scenario=args.scenario)
@@ -374,7 +374,7 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
 
 
 #: Subcommands with their own argument parser (they get everything after their name).
-DELEGATED = {"train": ("models.train", "train_main"), "evaluate": ("models.evaluate_cli", "main")}
+DELEGATED = {"train": ("riskstream.lab.train", "train_main"), "evaluate": ("riskstream.lab.evaluate_cli", "main")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """A small deterministic recording (wearable + trip + weather records) for tests and benchmarks.
 
-Not the fleet simulator (``streams/simulation``): just enough shape to exercise every
+Not the fleet simulator (``riskstream/simulation``): just enough shape to exercise every
 feature: riding and waiting, a 20-min break, harsh braking, speeding, phone use, a
 hot zone and rain.
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from streams.schemas import TripPoint, TripStatus, WearableReading, WeatherObservation
+from riskstream.contracts.records import TripPoint, TripStatus, WearableReading, WeatherObservation
 
 
 def _dt(ts: float) -> datetime:

@@ -1,6 +1,6 @@
 """``riskstream train``: simulate history, replay it into features, label, fit, evaluate, save.
 
-1. :func:`build_training_frame` runs :class:`streams.simulation.fleet.FleetSimulator` in
+1. :func:`build_training_frame` runs :class:`riskstream.simulation.fleet.FleetSimulator` in
    rider shards (processes over the cores), replays each shard's records through
    :func:`features.replay.replay_features` (the same code the stream runs) and labels every
    snapshot: ``y_injury``/``y_accident`` = an incident of that kind in ``(ts, ts + horizon]``.
@@ -11,7 +11,7 @@
    Snapshots whose horizon runs past the end of the simulation are dropped (unknown label).
 2. :func:`models.fit.split_by_rider` splits the riders into train and validation (early
    stopping, isotonic calibration) over the whole span.
-3. Metrics for the card come from a held-out fleet (:mod:`models.holdout`): other riders,
+3. Metrics for the card come from a held-out fleet (:mod:`riskstream.lab.holdout`): other riders,
    other weather, on the day after the training data; nothing of it is used for fitting.
 
 Shards use different simulator seeds, so their riders are different people (ids prefixed
@@ -133,7 +133,7 @@ def spec_key(specs: Sequence[ShardSpec]) -> str:
 
 
 def _sim_config(spec: ShardSpec, **extra: Any) -> Any:
-    from streams.simulation.fleet import SimConfig
+    from riskstream.simulation.fleet import SimConfig
 
     base = SimConfig().start + timedelta(days=spec.start_day)
     if spec.drift is not None:
@@ -181,7 +181,7 @@ def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...]) -> tuple[pd.DataF
     """:func:`simulate_shard` plus the simulator's incident log (rider ids prefixed like the frame's)."""
     from features.config import FeatureConfig
     from features.replay import replay_features
-    from streams.simulation.fleet import FleetSimulator
+    from riskstream.simulation.fleet import FleetSimulator
 
     if not isinstance(spec, ShardSpec):  # the old positional tuple
         spec = ShardSpec(*spec[:5], horizon_min=spec[5], snapshot_every_s=spec[6], hazard_scale=spec[7])
@@ -305,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``riskstream train``; returns the process exit code."""
-    from models.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
+    from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
 
     args = _parser().parse_args(argv)
     if args.quick:
@@ -335,7 +335,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     version = args.version or f"lgbm-{datetime.now(timezone.utc):%Y%m%d}-s{args.seed}"
     bundle = fit_bundle(folds, seed=args.seed, horizon_min=args.horizon_min, version=version)
     training_data = {
-        "source": "streams.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
+        "source": "riskstream.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
         "hours": round(args.hours, 3), "seed": args.seed, "snapshot_every_s": args.snapshot_every_s,
         "rows": int(len(frame)), "hazard_scale": args.hazard_scale,
         "ts_min": float(frame["ts"].min()), "ts_max": float(frame["ts"].max()) + args.horizon_min * 60.0,

@@ -9,7 +9,7 @@ all sit in one partition (:func:`partition_for_key`, the producers' default murm
 partitioner) and ``--since`` seeks by Kafka's time index: at 3-year retention a lookup
 reads one partition from the first offset at that time, not the whole topic.
 
->>> from streams.schemas import AuditRecord, Reason
+>>> from riskstream.contracts.records import AuditRecord, Reason
 >>> rec = AuditRecord(event_id="a1", ts="2026-07-15T02:12:00Z", decision_id="d1", decision_type="alert",
 ...     rider_id="r1", outcome="alert heat/danger sent", inputs={"heat_index_c": 41.85},
 ...     thresholds={"heat_index_c.danger.enter": 39.4},
@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from streams.schemas import AuditRecord
+from riskstream.contracts.records import AuditRecord
 
 LANGS = ("en", "zh-CN")
 
@@ -104,7 +104,7 @@ def _number(x: float | None) -> str:
 def decision_text(rec: AuditRecord, lang: str = "en") -> str:
     """What was decided, in ``lang``; the stored outcome when its form is unknown.
 
-    >>> from streams.schemas import AuditRecord
+    >>> from riskstream.contracts.records import AuditRecord
     >>> r = AuditRecord(event_id="a", ts="2026-07-15T03:00:00Z", decision_id="d", decision_type="premium_signal",
     ...     outcome="premium multiplier 1.000 -> 1.050, band high, published", inputs={}, reasons=[], model_versions={})
     >>> decision_text(r), decision_text(r, "zh-CN")
@@ -195,7 +195,7 @@ async def read_decisions(settings: Any, rider_id: str | None = None, timeout_s: 
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import KafkaConnectionError
 
-    from streams.errors import BrokerError
+    from riskstream.contracts.errors import BrokerError
     from streams.kafka import consumer_kwargs
 
     log = logging.getLogger(__name__)

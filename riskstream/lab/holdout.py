@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from models.train import TRAIN_HAZARD_SCALE, ShardSpec, run_shards, shard_specs, spec_key
+from riskstream.lab.train import TRAIN_HAZARD_SCALE, ShardSpec, run_shards, shard_specs, spec_key
 
 #: Held-out fleets use this seed offset (different riders and weather than training).
 EVAL_SEED_OFFSET = 1000
@@ -37,7 +37,7 @@ def holdout_specs(seed: int, riders: int, hours: float = 24.0, hazard_scale: flo
 
 def cached_frame(specs: list[ShardSpec], cache_dir: Path | None = CACHE_DIR, workers: int | None = None,
                  progress: bool = True, desc: str = "simulate held-out") -> pd.DataFrame:
-    """Simulate ``specs`` (see :func:`models.train.run_shards`), or load them from the cache."""
+    """Simulate ``specs`` (see :func:`riskstream.lab.train.run_shards`), or load them from the cache."""
     key = spec_key(specs)
     path = Path(cache_dir) / f"frame-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.exists():
@@ -58,7 +58,7 @@ def training_span(metadata: dict[str, Any]) -> tuple[float, float, tuple[str, ..
     td = metadata.get("training_data") or {}
     if "ts_min" in td and "ts_max" in td:
         return float(td["ts_min"]), float(td["ts_max"]), tuple(td.get("rider_prefixes") or ())
-    from streams.simulation.fleet import SimConfig
+    from riskstream.simulation.fleet import SimConfig
 
     start = SimConfig().start.timestamp()
     hours = float(td.get("hours") or 24.0)

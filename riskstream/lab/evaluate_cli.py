@@ -1,12 +1,12 @@
 """``riskstream evaluate``: a Markdown report with plots on held-out simulated fleets.
 
 For the artifact (default: the shipped ``CURRENT``) it simulates, or loads from the cache,
-held-out fleets (:mod:`models.holdout`: other riders, a later day; disjointness is asserted)
+held-out fleets (:mod:`riskstream.lab.holdout`: other riders, a later day; disjointness is asserted)
 at the training hazard scale and at scale 1 (the scale the model serves at), scores them
 with the model, the rule baseline and two oracles of the simulator's true hazard, and
 writes ROC-AUC and PR-AUC with rider-bootstrap 95 % intervals, Brier, ECE and alert
 precision/recall at the operating threshold, plus ROC, precision-recall, reliability,
-importance and contribution plots. ``--drift`` adds the drift experiment (:mod:`models.drift`).
+importance and contribution plots. ``--drift`` adds the drift experiment (:mod:`riskstream.lab.drift`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from models.artifact import TARGETS, ModelBundle, load_artifact, update_card
 from models.ceiling import learnable_ceiling
 from models.evaluate import (alert_precision_recall, binary_metrics, paired_auc_difference, rider_bootstrap,
                              to_scale)
-from models.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
+from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
 from models.rules import RuleScorer
 from models.scoring import LightGBMScorer
 
@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drift-estimator", default=None, metavar="NAME",
                    help="River estimator of the drift run (models.online.ESTIMATORS; default: the worker's default)")
     p.add_argument("--online-select", action="store_true",
-                   help="also compare the River estimators prequentially on a fleet of their own (models.online_select)")
+                   help="also compare the River estimators prequentially on a fleet of their own (riskstream.lab.online_select)")
     p.add_argument("--select-riders", type=int, default=400, help="riders of the estimator-selection fleet")
     p.add_argument("--select-hours", type=float, default=16.0, help="simulated hours of the estimator-selection fleet")
     p.add_argument("--compare", type=Path, default=None,
@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``riskstream evaluate``; returns the process exit code."""
-    from models import plots
+    from riskstream.lab import plots
 
     from models.online import ESTIMATORS
 
@@ -346,9 +346,9 @@ def _method_md(meta: dict[str, Any], k: float, day: int) -> list[str]:
 def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day: int) -> list[str]:
     from sklearn.metrics import log_loss
 
-    from models.drift import drift_frame
+    from riskstream.lab.drift import drift_frame
     from models.online import DEFAULT_ESTIMATOR
-    from models.online_select import MAX_STATE_GROWTH_B, SELECT_SEED_OFFSET, choose, compare, report_md
+    from riskstream.lab.online_select import MAX_STATE_GROWTH_B, SELECT_SEED_OFFSET, choose, compare, report_md
 
     frame, incidents = drift_frame(seed, args.select_riders, args.select_hours, 0.0, 1.0, 1.0, start_day=day + 4,
                                    rain_mm_h=None, workers=args.workers or 2, seed_offset=SELECT_SEED_OFFSET,
@@ -365,7 +365,7 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
            "arrived, as the worker does; graded on those live predictions against what happened within the horizon. "
            "Every candidate starts from the artifact's population rates. The choice is the lowest log loss summed "
            "over both targets on the second half of the snapshots (steady state); within 0.5 % of it, the cheapest "
-           f"(`models.online_select.choose`); only candidates whose pickled state grows by ≤ {MAX_STATE_GROWTH_B:g} bytes "
+           f"(`riskstream.lab.online_select.choose`); only candidates whose pickled state grows by ≤ {MAX_STATE_GROWTH_B:g} bytes "
            "per learned example in the second half are eligible (the worker keeps and saves the model for weeks).")
     verdict = ("This is the worker's default (`models.online.DEFAULT_ESTIMATOR`)." if chosen == DEFAULT_ESTIMATOR else
                f"**The worker's default is `{DEFAULT_ESTIMATOR}`, not the chosen `{chosen}`: update "
@@ -380,13 +380,13 @@ def _online_select_section(bundle: ModelBundle, args: argparse.Namespace, seed: 
 
 def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list[dict[str, Any]]) -> list[str]:
     """What the online corrections cost, or gain, when nothing drifts: the blend replayed on the selection fleet."""
-    from models.drift import log_loss_and_auc, prequential_replay
+    from riskstream.lab.drift import log_loss_and_auc, prequential_replay
     from models.online import DEFAULT_ESTIMATOR
 
     res = prequential_replay(bundle, frame, incidents, scale=1.0)
     half = len(res) // 2
     lines = ["### The blend when nothing drifts", "",
-             f"The same fleet replayed through the worker's blend (River `{DEFAULT_ESTIMATOR}`, `models.drift."
+             f"The same fleet replayed through the worker's blend (River `{DEFAULT_ESTIMATOR}`, `riskstream.lab.drift."
              "prequential_replay`): LightGBM alone, LightGBM after the online recalibration, the blend, and River "
              "alone, each graded on what it said live. Pooled log loss / ROC-AUC; *v* and *w* are the mean shares of "
              "the recalibration and of River.", "",
@@ -406,7 +406,7 @@ def _no_drift_blend_md(bundle: ModelBundle, frame: pd.DataFrame, incidents: list
 
 def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | None = None) -> str:
     """Pooled log loss (and AUC) of LightGBM and the blend before the drift, in its first 4 h, and later."""
-    from models.drift import log_loss_and_auc
+    from riskstream.lab.drift import log_loss_and_auc
 
     h = (res["ts"] - (res["ts"].min() if t0 is None else t0)) / 3600.0
     spans = {"before": h < after_h, "first 4 h after": (h >= after_h) & (h < after_h + 4),
@@ -425,10 +425,10 @@ def _drift_summary(res: pd.DataFrame, target: str, after_h: float, t0: float | N
 
 
 def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day: int, img: Path, rel: Any) -> list[str]:
-    from models import plots
-    from models.drift import drift_frame, prequential_replay, windowed_metrics
+    from riskstream.lab import plots
+    from riskstream.lab.drift import drift_frame, prequential_replay, windowed_metrics
     from models.online import DEFAULT_ESTIMATOR
-    from streams.simulation.hazard import RAIN_MM_H
+    from riskstream.simulation.hazard import RAIN_MM_H
 
     k = args.drift_scale
     everywhere = args.drift_weather == "everywhere"

@@ -1,7 +1,7 @@
 """The push gateway (``riskstream push``): ``rider.alerts`` → the push provider's webhook.
 
 Each alert is POSTed with its ``alert_id`` as ``Idempotency-Key``, signed, and retried
-with backoff (:mod:`streams.push_delivery`). An offset is committed only after its alert
+with backoff (:mod:`riskstream.push.delivery`). An offset is committed only after its alert
 was accepted or dead-lettered, so a crash or rebalance re-sends at most the alerts in
 progress; the idempotency key makes that harmless for the provider (it answers 409, which
 counts as delivered). Alerts of one partition go one at a time, in order (a rider's
@@ -26,14 +26,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 
 from streams import metrics
-from streams.errors import InputError
+from riskstream.contracts.errors import InputError
 from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.parsing import dead_letter, parse_record
-from streams.push_delivery import WebhookClient, backoff_delay
-from streams.schemas import RiderAlert
+from riskstream.push.delivery import WebhookClient, backoff_delay
+from riskstream.contracts.records import RiderAlert
 from streams.settings import Settings, redact_url
 
-log = logging.getLogger("streams.push")  # same name under `python -m streams.push`
+log = logging.getLogger("riskstream.push.gateway")  # same name under `python -m riskstream.push.gateway`
 
 #: Records buffered per partition before the partition is paused (back-pressure on a slow webhook).
 MAX_QUEUED_PER_PARTITION = 200
@@ -45,7 +45,7 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,255}")
 def idempotency_key(alert: RiderAlert) -> str:
     """The alert's ``Idempotency-Key``: its ``alert_id`` (its ``event_id`` if that is empty).
 
-    >>> from streams.schemas import Severity
+    >>> from riskstream.contracts.records import Severity
     >>> a = dict(event_id="e-1", ts="2026-07-01T12:00:00Z", rider_id="r1", kind="heat", severity=Severity.info,
     ...          title={}, message={}, reasons=[], model_versions={})
     >>> idempotency_key(RiderAlert(alert_id="al-1", **a)), idempotency_key(RiderAlert(alert_id="", **a))
@@ -53,7 +53,7 @@ def idempotency_key(alert: RiderAlert) -> str:
     >>> idempotency_key(RiderAlert(alert_id="al 1", **a))
     Traceback (most recent call last):
     ...
-    streams.errors.InputError: alert_id 'al 1' cannot be an Idempotency-Key (1-255 visible ASCII characters)
+    riskstream.contracts.errors.InputError: alert_id 'al 1' cannot be an Idempotency-Key (1-255 visible ASCII characters)
     """
     key = alert.alert_id or alert.event_id
     if not _HEADER_SAFE.fullmatch(key):

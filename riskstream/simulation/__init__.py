@@ -1,6 +1,6 @@
 """Deterministic fleet simulator: a pure data source for riskstream's input topics.
 
->>> from streams.simulation import FleetSimulator, SimConfig
+>>> from riskstream.simulation import FleetSimulator, SimConfig
 >>> sim = FleetSimulator(SimConfig(riders=2, seed=0))
 >>> any(r.role == "weather" for r in sim.records(1))
 True

@@ -324,3 +324,17 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "audit": AuditRecord,
     "dlq": DeadLetter,
 }
+
+#: Default topic name of each role (``RISKSTREAM_TOPICS__<ROLE>`` renames one).
+DEFAULT_TOPICS: dict[str, str] = {
+    "wearable": "telemetry.wearable",
+    "trip": "telemetry.trip",
+    "weather": "telemetry.weather",
+    "incidents": "incidents",
+    "responses": "rider.responses",
+    "alerts": "rider.alerts",
+    "escalations": "safety.escalations",
+    "risk_scores": "insurer.risk-scores",
+    "audit": "audit.decisions",
+    "dlq": "riskstream.dlq",
+}

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from scipy.stats import beta
 
-from streams.evaluation.run import RunResult, run_fleet
+from riskstream.lab.run import RunResult, run_fleet
 from streams.settings import Settings
-from streams.simulation import SimConfig
+from riskstream.simulation import SimConfig
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ complete set of already-valid field values, about 4× faster; tests validate a s
 of every kind with ``model_validate``.
 
 >>> from datetime import datetime, timezone
->>> from streams.schemas import Incident, IncidentKind
+>>> from riskstream.contracts.records import Incident, IncidentKind
 >>> ts = datetime(2026, 7, 15, 2, tzinfo=timezone.utc)
 >>> inc = build(Incident, {"schema_version": 1, "event_id": "i1", "ts": ts, "rider_id": "r1",
 ...                        "kind": IncidentKind.fall, "source": "simulator", "severity": "minor"})

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from streams.evaluation.closed_loop import LoopComparison
-from streams.evaluation.matching import (
+from riskstream.lab.closed_loop import LoopComparison
+from riskstream.lab.matching import (
     DETECTION_WINDOW_S, HORIZON_S, RELEVANT, AlertIndex, alert_rates, detected_share, warned_share,
 )
-from streams.evaluation.run import RunResult
+from riskstream.lab.run import RunResult
 
 #: The issue's target for the alert volume.
 TARGET_ALERTS_PER_RIDER_HOUR = 1.0
@@ -197,7 +197,7 @@ def write(path: Path, text: str) -> Path:
 def fairness_markdown(command: str, frame: Any, run: RunResult, feature_hits: list[str], png_name: str,
                       riders: int, hours: float, scenario: str, seed: int, cap: float = 1.1) -> str:
     """The fairness report (``docs/reports/fairness.md``) from :func:`fairness.rider_frame` output."""
-    from streams.evaluation.fairness import (
+    from riskstream.lab.fairness import (
         PROTECTED, disparity_ratio, group_table, observed_rates, premium_ratios, ratio_interval, reference_group,
     )
 

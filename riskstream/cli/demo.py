@@ -29,7 +29,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
-from streams.errors import BrokerError
+from riskstream.contracts.errors import BrokerError
 from streams.kafka import consumer_kwargs
 from streams.metrics import metric_value, scrape
 from streams.settings import Settings
@@ -100,7 +100,7 @@ def start_worker(settings_env: dict[str, str], log_path: Path) -> subprocess.Pop
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "wb")  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **settings_env},
+        [sys.executable, "-m", "riskstream.cli.main", "worker"], env={**os.environ, **settings_env},
         stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
     )
 
@@ -127,7 +127,7 @@ def wait_for_metrics(port: int, proc: subprocess.Popen[bytes], timeout: float = 
 
 
 def run_demo(opts: DemoOptions) -> int:
-    from streams.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation import FleetSimulator, SimConfig
 
     settings = Settings()
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -191,7 +191,7 @@ def what_stopped(worker: subprocess.Popen[bytes], broker: EmbeddedBroker | None,
 async def _run(settings: Settings, sim, opts: DemoOptions, view: ConsoleView,  # noqa: ANN001
                worker: subprocess.Popen[bytes], broker: EmbeddedBroker | None) -> tuple[int, str | None]:
     """Produce and show for ``opts.duration_s``; return the records produced and why the demo stopped early."""
-    from streams.producer import ProduceStats, produce
+    from riskstream.cli.producer import ProduceStats, produce
 
     stop = asyncio.Event()
     stats = ProduceStats()

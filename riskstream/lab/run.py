@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.evaluation.matching import AlertEvent, IncidentEvent
+from riskstream.lab.matching import AlertEvent, IncidentEvent
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings
-from streams.simulation import FleetSimulator, SimConfig, SimRecord
+from riskstream.simulation import FleetSimulator, SimConfig, SimRecord
 
 #: Output field names and values that would reveal a protected attribute.
 PROTECTED_KEYS = frozenset({"sex", "gender", "age", "age_band", "birth_year", "ethnicity"})
@@ -194,7 +194,7 @@ def run_jobs(jobs: list[FleetJob], settings: Settings | None = None, workers: in
     """Run ``jobs`` in ``workers`` processes (each run is independent and deterministic), with a progress bar."""
     from functools import partial
 
-    from models.train import map_shards
+    from riskstream.lab.train import map_shards
 
     settings = settings or Settings()
     # longest first, so the pool does not end on one long run

@@ -1,7 +1,7 @@
 """Choosing the online model's estimator by measured prequential performance.
 
 Every candidate in :data:`models.online.ESTIMATORS` replays the same simulated fleet as the
-worker would see it (:func:`models.drift.labelled_examples`): snapshots every 5 min, each
+worker would see it (:func:`riskstream.lab.drift.labelled_examples`): snapshots every 5 min, each
 scored when it is taken, then labelled by an incident report or aged out as a negative
 after the horizon, and learned only then. Each candidate is graded on the predictions it
 made at snapshot time, against what happened within the horizon, so every number is on
@@ -23,7 +23,7 @@ neither training, held-out nor drift riders, so the choice is not tuned on the d
 reports are measured on.
 
 >>> import numpy as np
->>> from models.synthetic import synthetic_frame
+>>> from riskstream.testing.frames import synthetic_frame
 >>> f = synthetic_frame(300, seed=1, riders=10)
 >>> f = f.assign(ts=1_780_000_000.0 + np.arange(300) * 60.0)
 >>> incidents = [{"rider_id": r, "epoch": t + 30.0, "reported_epoch": t + 600.0, "kind": "crash"}
@@ -67,7 +67,7 @@ def compare(frame: pd.DataFrame, incidents: list[dict[str, Any]], horizon_min: i
     ``log_loss`` is the sum over targets over all snapshots; ``log_loss_late`` (and
     ``log_loss_late_<target>``) covers the second half of the snapshots only (steady state).
     """
-    from models.drift import labelled_examples
+    from riskstream.lab.drift import labelled_examples
 
     names = list(estimators) if estimators is not None else list(ESTIMATORS)
     ys = {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS}

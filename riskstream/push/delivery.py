@@ -1,6 +1,6 @@
 """Deliver one alert to the push provider's webhook: signature, answer classes, retries with backoff.
 
-Kafka-free, so each rule can be checked on its own; :mod:`streams.push` runs it per alert.
+Kafka-free, so each rule can be checked on its own; :mod:`riskstream.push.gateway` runs it per alert.
 
 The signature is HMAC-SHA256 under the webhook secret, hex, in ``X-Riskstream-Signature:
 sha256=<hex>``, of ``<X-Riskstream-Timestamp>.<Idempotency-Key>.<exact body bytes>``; the
