@@ -131,7 +131,7 @@ def combined_probability(risk: RiskScores) -> float:
     >>> combined_probability(RiskScores(injury=0.1, accident=0.2))
     0.28
     """
-    return round(1.0 - (1.0 - risk.injury) * (1.0 - risk.accident), 12)
+    return round(risk.any_event, 12)
 
 
 #: Risk bands, lowest first.

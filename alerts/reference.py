@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from riskstream.contracts.records import any_event_probability
+
 #: A scaled cut point stays below 1 (a probability).
 _MAX_CUT = 0.999
 
@@ -46,7 +48,7 @@ class PopulationRisk:
     @property
     def any_event(self) -> float:
         """P(injury or accident) within the horizon, the two treated as independent."""
-        return 1.0 - (1.0 - self.injury) * (1.0 - self.accident)
+        return any_event_probability(self.injury, self.accident)
 
     def rate(self, target: str) -> float:
         """The population probability of ``target`` (``injury`` or ``accident``)."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from features.catalog import FEATURE_NAMES
 from models.errors import ScoringError
-from riskstream.contracts.records import Reason
+from riskstream.contracts.records import Reason, any_event_probability
 
 FeatureRow = Mapping[str, "float | int | bool | None"]
 
@@ -40,7 +40,7 @@ class ScoredRisk:
     @property
     def any_event(self) -> float:
         """Probability of at least one of the two events, treating them as independent."""
-        return 1.0 - (1.0 - self.injury) * (1.0 - self.accident)
+        return any_event_probability(self.injury, self.accident)
 
 
 def feature_matrix(rows: Sequence[FeatureRow], names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:

@@ -201,6 +201,17 @@ class Reason(BaseModel):
     text: dict[str, str] = Field(default_factory=dict, description="Plain text by locale (zh-CN, en).")
 
 
+def any_event_probability(injury: float, accident: float) -> float:
+    """P(injury or accident) = 1 - (1 - p_injury)(1 - p_accident), the two treated as independent.
+
+    The one place this is computed (scores, populations and premiums all use it).
+
+    >>> round(any_event_probability(0.1, 0.2), 12)
+    0.28
+    """
+    return 1.0 - (1.0 - injury) * (1.0 - accident)
+
+
 class RiskScores(BaseModel):
     """Calibrated probabilities of an event within the model horizon."""
 
@@ -209,6 +220,11 @@ class RiskScores(BaseModel):
     injury: float = Field(ge=0, le=1)
     accident: float = Field(ge=0, le=1)
     horizon_min: int = Field(60, description="Horizon of the probabilities, in minutes.")
+
+    @property
+    def any_event(self) -> float:
+        """P(injury or accident) within the horizon (:func:`any_event_probability`)."""
+        return any_event_probability(self.injury, self.accident)
 
 
 class RiderAlert(_Record):
