@@ -1,4 +1,4 @@
-"""What the processor exchanges with the Faust agents, and what it keeps per rider."""
+"""What the processor exchanges with its driver, what it keeps per rider, and one batch's working values."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from alerts import AlertState, PremiumState, Revisions
 from features import RiderState
+from riskstream.contracts.records import AuditRecord
+from streams import metrics
 
 Output = tuple[str, str, bytes]  # (topic role, key, value)
 ONLINE_STATUSES = frozenset({"riding", "waiting"})
@@ -33,19 +35,46 @@ class BatchResult:
     outputs: list[Output] = field(default_factory=list)
     states: dict[str, Any] = field(default_factory=dict)  # rider id -> state for the rider table (None: delete)
 
+    def audit(self, rider_id: str, record: AuditRecord) -> None:
+        """Add the audit record of one decision, counted by decision type."""
+        self.outputs.append(("audit", rider_id, record.model_dump_json().encode()))
+        metrics.AUDIT_RECORDS.labels(decision_type=record.decision_type).inc()
+
+
+@dataclass(slots=True)
+class Batch:
+    """One batch's working values, passed down as the first argument (never kept on the processor).
+
+    >>> batch = Batch()
+    >>> batch.touch("r1", 10.0); batch.touch("r1", 5.0); batch.touched
+    {'r1': 10.0}
+    """
+
+    result: BatchResult = field(default_factory=BatchResult)
+    touched: dict[str, float] = field(default_factory=dict)  # rider id -> newest event time: state to write
+    urgent: set[str] = field(default_factory=set)  # riders to score in this batch whatever their cadence
+
+    def touch(self, rider_id: str, newest: float) -> None:
+        """The rider's state changed; ``newest`` is its newest event time (the scoring clock)."""
+        self.touched[rider_id] = max(self.touched.get(rider_id, -math.inf), newest)
+
 
 @dataclass(slots=True)
 class RiderSlot:
-    """Everything the worker keeps per rider; bounded, and JSON-safe through ``to_dict``."""
+    """Everything the worker keeps per rider; bounded, and JSON-safe through ``to_dict``.
+
+    One owner per fact: the premium state owns the last premium update's time and band
+    (``premium.last_period_end``, ``premium.last_band``) and the model host's
+    :class:`models.LabelBuffer` owns the rider's pending labels (``labels`` in the stored state, see
+    :meth:`streams.processor.Processor.stored_state`). Keys of older stored states that now have
+    another owner (``last_premium``, ``band``) are ignored when read.
+    """
 
     features: RiderState
     alerts: AlertState
     premium: PremiumState
-    labels: dict[str, Any]
     last_scored: float = -math.inf
-    last_premium: float = -math.inf
     last_snapshot: float = -math.inf
-    band: str | None = None
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
     held: dict[str, Any] = field(default_factory=dict)  # stream -> a record ahead of it, until confirmed
@@ -56,11 +85,8 @@ class RiderSlot:
             "features": self.features.to_dict(),
             "alerts": self.alerts.to_dict(),
             "premium": self.premium.to_dict(),
-            "labels": self.labels,
             "last_scored": _finite_or_none(self.last_scored),
-            "last_premium": _finite_or_none(self.last_premium),
             "last_snapshot": _finite_or_none(self.last_snapshot),
-            "band": self.band,
             "pending": self.pending,
             "last_risk": self.last_risk,
             "held": self.held,
@@ -73,11 +99,8 @@ class RiderSlot:
             features=RiderState.from_dict(data["features"]),
             alerts=AlertState.from_dict(data["alerts"]),
             premium=PremiumState.from_dict(data["premium"]),
-            labels=data.get("labels") or {},
             last_scored=_or_neg_inf(data.get("last_scored")),
-            last_premium=_or_neg_inf(data.get("last_premium")),
             last_snapshot=_or_neg_inf(data.get("last_snapshot")),
-            band=data.get("band"),
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
             held=data.get("held") or {},
@@ -86,7 +109,12 @@ class RiderSlot:
 
     @classmethod
     def new(cls, rider_id: str) -> RiderSlot:
-        return cls(RiderState.new(rider_id), AlertState(), PremiumState(), {})
+        return cls(RiderState.new(rider_id), AlertState(), PremiumState())
+
+    @property
+    def band(self) -> str | None:
+        """The risk band of the rider's last premium update (for the fleet gauges)."""
+        return self.premium.last_band
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -1,25 +1,21 @@
 """Suspected falls: the rider is asked "Are you OK?"; no answer in time, or a call for help, escalates.
 
-A mixin of :class:`streams.processor.Processor`: it uses the processor's rider slots, scorer,
-settings and audit helper. The deadline runs in event time (the device keeps reporting) and in
-wall time (the device went silent), whichever comes first.
+A collaborator the processor owns: it is handed the rider's slot and the batch's result, and
+asks the model versions of whoever scores (a callable). The deadline runs in event time (the
+device keeps reporting) and in wall time (the device went silent), whichever comes first.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 
 from alerts import event_id
-from streams import metrics
-from streams.batch import BatchResult, RawRecord
 from riskstream.contracts.records import AuditRecord, Reason, RiderResponse, SafetyEscalation
-
-if TYPE_CHECKING:
-    from streams.batch import RiderSlot
+from streams import metrics
+from streams.batch import BatchResult, RawRecord, RiderSlot
 
 log = logging.getLogger(__name__)
 
@@ -29,72 +25,54 @@ ESCALATION_TEXT = {
 }
 
 
-class FallEscalation:
+class Escalations:
     """Ask, wait, escalate or cancel (see the module docstring)."""
 
-    hot: dict[str, RiderSlot]
-    settings: Any
-    scorer: Any
+    def __init__(self, timeout_s: float, model_versions: Callable[[], dict[str, str]]) -> None:
+        self.timeout_s = timeout_s  # worker.fall_response_timeout_s
+        self.model_versions = model_versions
 
     def ask(self, slot: RiderSlot, alert_id: str, now: float) -> None:
         """Remember an "Are you OK?" alert sent at event time ``now``, unless one is already open."""
         if slot.pending is None:
             slot.pending = {"alert_id": alert_id, "asked_at": now, "asked_wall": time.time()}
 
-    def _response(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        answer = self._parse_rider(rec, RiderResponse, result)
-        if answer is None:
-            return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
-        slot = self.slot(answer.rider_id)
+    def answer(self, result: BatchResult, rec: RawRecord, slot: RiderSlot, answer: RiderResponse) -> None:
+        """The rider answered: ``need_help`` escalates at once, ``ok`` cancels the open question."""
         pending = slot.pending
         if pending is None or pending["alert_id"] != answer.alert_id:
             log.info("response from rider %s to alert %s with nothing pending (%s[%d]@%d)",
                      answer.rider_id, answer.alert_id, rec.topic, rec.partition, rec.offset)
             return
         if answer.answer == "need_help":
-            self._escalate(answer.rider_id, "rider_needs_help", answer.epoch, result)
+            self.escalate(result, slot, "rider_needs_help", answer.epoch)
         else:
             slot.pending = None
             metrics.ESCALATIONS.labels(outcome="cancelled").inc()
             waited = answer.epoch - pending["asked_at"]
-            self._audit(result, answer.rider_id, self._escalation_audit(
+            result.audit(answer.rider_id, self._escalation_audit(
                 answer.rider_id, pending["alert_id"], answer.ts, waited,
                 f"escalation cancelled: rider answered OK after {waited:.0f} s",
                 [Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
-                self.scorer.model_versions(),
+                self.model_versions(),
             ))
-        newest = slot.features.newest_ts()
-        if newest is not None:
-            touched.setdefault(answer.rider_id, newest)
 
-    def _escalate_overdue(self, riders: Iterable[str], result: BatchResult, wall_now: float | None = None) -> None:
-        """Escalate unanswered questions whose time ran out, in event time or (a silent device) wall time."""
-        timeout = self.settings.worker.fall_response_timeout_s
-        for rider_id in list(riders):
-            slot = self.hot.get(rider_id)
-            if slot is None or slot.pending is None:
-                continue
-            newest = slot.features.newest_ts() or slot.pending["asked_at"]
-            waited_event = newest - slot.pending["asked_at"]
-            waited_wall = (wall_now - slot.pending["asked_wall"]) if wall_now is not None else 0.0
-            if waited_event >= timeout or waited_wall >= timeout:
-                self._escalate(rider_id, "no_response", slot.pending["asked_at"] + max(waited_event, waited_wall),
-                               result)
+    def escalate_if_overdue(self, result: BatchResult, slot: RiderSlot, wall_now: float | None = None) -> None:
+        """Escalate the rider's unanswered question if its time ran out, in event time or (a silent device) wall
+        time."""
+        if slot.pending is None:
+            return
+        newest = slot.features.newest_ts() or slot.pending["asked_at"]
+        waited_event = newest - slot.pending["asked_at"]
+        waited_wall = (wall_now - slot.pending["asked_wall"]) if wall_now is not None else 0.0
+        if waited_event >= self.timeout_s or waited_wall >= self.timeout_s:
+            self.escalate(result, slot, "no_response", slot.pending["asked_at"] + max(waited_event, waited_wall))
 
-    def check_escalations(self, wall_now: float) -> BatchResult:
-        """Timer hook: escalate questions left unanswered while the rider's device went silent."""
-        result = BatchResult()
-        self._escalate_overdue([r for r, s in self.hot.items() if s.pending], result, wall_now)
-        for rider_id in {key for role, key, _ in result.outputs if role == "escalations"}:
-            result.states[rider_id] = self.hot[rider_id].to_dict()
-        return result
-
-    def _escalate(self, rider_id: str, reason: str, now: float, result: BatchResult) -> None:
-        slot = self.hot[rider_id]
+    def escalate(self, result: BatchResult, slot: RiderSlot, reason: str, now: float) -> None:
+        rider_id = slot.features.rider_id
         pending, slot.pending = slot.pending, None
         assert pending is not None
-        versions = self.scorer.model_versions()
+        versions = self.model_versions()
         text = ESCALATION_TEXT[reason]
         waited = max(0.0, now - pending["asked_at"])
         escalation_id = event_id("escalation", rider_id, pending["alert_id"])
@@ -111,7 +89,7 @@ class FallEscalation:
         metrics.ESCALATIONS.labels(outcome="escalated").inc()
         log.warning("escalated rider %s to the safety team: %s after %.0f s (alert %s)",
                     rider_id, reason, waited, pending["alert_id"])
-        self._audit(result, rider_id, self._escalation_audit(
+        result.audit(rider_id, self._escalation_audit(
             rider_id, pending["alert_id"], escalation.ts, waited,
             f"escalated to the safety team: {reason} after {waited:.0f} s", escalation.reasons, versions,
         ))
@@ -123,6 +101,6 @@ class FallEscalation:
             event_id=event_id("audit", "escalation", rider_id, alert_id), ts=ts,
             decision_id=event_id("escalation", rider_id, alert_id), decision_type="escalation", rider_id=rider_id,
             outcome=outcome, inputs={"waited_s": waited},
-            thresholds={"fall_response_timeout_s": self.settings.worker.fall_response_timeout_s},
+            thresholds={"fall_response_timeout_s": self.timeout_s},
             reasons=reasons, model_versions=versions,
         )

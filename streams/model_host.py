@@ -1,32 +1,31 @@
 """The worker's models: artifact load and hot reload, the online model's state, delayed labels.
 
-A mixin of :class:`streams.processor.Processor`: it uses the processor's settings, policy,
-premium calculator, rider slots and label buffer. LightGBM is loaded once at start and swapped
+A collaborator the processor owns: it reads the worker settings and tells the alert policy and
+the premium calculator the population the artifact is calibrated for. LightGBM is loaded once at start and swapped
 when a new artifact version appears (a version that fails to load is refused and the current
 one kept); the online model is read from ``worker.state_dir`` at start and written there
 (:meth:`ModelHost.save_online_model`); feature snapshots become labelled examples as described
-in :mod:`models.labels`, and riders gone silent are swept on the stream's event time.
+in :mod:`models.labels`, and riders gone silent are swept on the stream's event time. The
+artifact's horizon is the one horizon of the worker: of its labels, its population and its
+scores (:attr:`ModelHost.horizon_min`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from alerts.reference import PopulationRisk
 from models import BlendedScorer, LabelBuffer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
 from models.artifact import TARGETS, ModelBundle
 from models.errors import ModelError, ModelLoadError
 from models.labels import is_accident
-from streams import metrics
-from streams.batch import BatchResult
 from riskstream.contracts.records import Incident
-
-if TYPE_CHECKING:
-    from streams.batch import RiderSlot
+from streams import metrics
+from streams.settings import WorkerSettings
 
 log = logging.getLogger("streams.processor")  # one logger name for the worker's decisions
 
@@ -41,37 +40,61 @@ def population_of(bundle: ModelBundle) -> PopulationRisk | None:
                           source=bundle.version)
 
 
+#: Horizon of the scores, in minutes, while no artifact is loaded (the rule-based scorer's).
+DEFAULT_HORIZON_MIN = 60
+
+Example = tuple[dict[str, float], bool, bool]  # features, injury within the horizon, accident within it
+
+
+class PopulationPriced(Protocol):
+    """What prices or alerts relative to the artifact's population (the premium calculator, the alert policy)."""
+
+    population: PopulationRisk | None
 
 
 class ModelHost:
     """Load, reload, save and teach the models (see the module docstring)."""
 
-    settings: Any
-    policy: Any
-    premium: Any
-    hot: dict[str, RiderSlot]
-    labels: LabelBuffer
-    online: OnlineRiskModel
-    scorer: BlendedScorer
-    online_path: Path
-    _artifact_marker: tuple[Path, float] | None
-    _saved_n_learned: int
+    def __init__(self, worker: WorkerSettings, priced: Sequence[PopulationPriced] = ()) -> None:
+        self.worker = worker
+        self.priced = tuple(priced)
+        self.online_path = worker.state_dir / "online-model.pkl"
+        self._artifact_marker: tuple[Path, float] | None = None
+        lgbm = self._load_first_lightgbm()
+        self.online: OnlineRiskModel = self._load_online_model(lgbm.bundle if lgbm is not None else None)
+        self._saved_n_learned = self.online.n_learned
+        self.labels = LabelBuffer(horizon_min=DEFAULT_HORIZON_MIN, snapshot_every_s=worker.snapshot_every_s,
+                                  grace_s=worker.label_grace_s)
+        self.scorer: BlendedScorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
+        if lgbm is not None:
+            self._use_artifact(lgbm.bundle)
+        metrics.set_model_versions(self.scorer.model_versions())
 
-    def _label_buffer(self) -> LabelBuffer:
-        """Snapshots wait the horizon (60 min until an artifact sets its own) plus ``worker.label_grace_s``."""
-        w = self.settings.worker
-        return LabelBuffer(horizon_min=60.0, snapshot_every_s=w.snapshot_every_s, grace_s=w.label_grace_s)
+    @property
+    def horizon_min(self) -> int:
+        """Horizon of the scores in minutes: the loaded artifact's (its card), else :data:`DEFAULT_HORIZON_MIN`."""
+        lgbm = self.scorer.lgbm
+        return lgbm.bundle.horizon_min if lgbm is not None else DEFAULT_HORIZON_MIN
 
-    def _use_horizon(self, bundle: ModelBundle) -> None:
-        """Label snapshots over the loaded artifact's horizon (kept snapshots are relabelled by it from now on)."""
+    def model_versions(self) -> dict[str, str]:
+        return self.scorer.model_versions()
+
+    def _use_artifact(self, bundle: ModelBundle) -> None:
+        """Price against the artifact's population and label snapshots over its horizon."""
+        population = population_of(bundle)
+        if population is None:
+            log.warning("artifact %s has no population block: premiums and model-risk alerts use the absolute "
+                        "defaults of alerts.config (run `riskstream evaluate --update-card`)", bundle.version)
+        for priced in self.priced:
+            priced.population = population
         horizon_s = float(bundle.horizon_min) * 60.0
-        if horizon_s != self.labels.horizon_s:
+        if horizon_s != self.labels.horizon_s:  # kept snapshots are relabelled by it from now on
             log.info("label horizon set to %d min by artifact %s", bundle.horizon_min, bundle.version)
             self.labels.horizon_s = horizon_s
 
     def _load_lightgbm(self) -> LightGBMScorer:
         """The current artifact as a scorer; raises :class:`ModelError` (unreadable, or features this code does not compute)."""
-        return LightGBMScorer(load_artifact(self.settings.worker.model_dir))
+        return LightGBMScorer(load_artifact(self.worker.model_dir))
 
     def _load_first_lightgbm(self) -> LightGBMScorer | None:
         """The artifact at start-up, or ``None`` (counted and logged: the worker runs on rules)."""
@@ -85,28 +108,11 @@ class ModelHost:
         self._artifact_marker = stamp
         return lgbm
 
-    def _build_scorer(self, lgbm: LightGBMScorer | None) -> BlendedScorer:
-        if lgbm is not None:
-            self._use_population(lgbm.bundle)
-            self._use_horizon(lgbm.bundle)
-        scorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
-        metrics.set_model_versions(scorer.model_versions())
-        return scorer
-
-    def _use_population(self, bundle: ModelBundle) -> None:
-        """Price against, and set model-risk alerts relative to, the population the artifact is calibrated for."""
-        population = population_of(bundle)
-        if population is None:
-            log.warning("artifact %s has no population block: premiums and model-risk alerts use the absolute "
-                        "defaults of alerts.config (run `riskstream evaluate --update-card`)", bundle.version)
-        self.premium.population = population
-        self.policy.population = population
-
     def _artifact_stamp(self) -> tuple[Path, float] | None:
         from models.artifact import current_artifact_dir
 
         try:
-            path = current_artifact_dir(self.settings.worker.model_dir)
+            path = current_artifact_dir(self.worker.model_dir)
             return path, (path / "metadata.json").stat().st_mtime
         except (OSError, ModelLoadError):
             return None
@@ -125,14 +131,13 @@ class ModelHost:
             return False
         self.scorer.lgbm = lgbm
         self._artifact_marker = stamp
-        self._use_population(lgbm.bundle)
-        self._use_horizon(lgbm.bundle)
+        self._use_artifact(lgbm.bundle)
         metrics.set_model_versions(self.scorer.model_versions())
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True
 
     def _load_online_model(self, bundle: ModelBundle | None) -> OnlineRiskModel:
-        estimator = self.settings.worker.online_estimator
+        estimator = self.worker.online_estimator
         # a new online model's first guesses are the artifact's population rates (if there is one)
         priors = {t: bundle.population_rate(t) for t in TARGETS} if bundle is not None else None
         try:
@@ -159,13 +164,14 @@ class ModelHost:
         self._saved_n_learned = self.online.n_learned
         return True
 
-    def _check_misjudgement(self, slot: RiderSlot, incident: Incident) -> None:
-        """An incident the models had scored as low risk counts towards the circuit breaker."""
-        if slot.last_risk is None:
+    def check_misjudgement(self, last_risk: list[float] | None, incident: Incident) -> None:
+        """An incident the models had scored as low risk (``last_risk``: [injury, accident]) counts towards the
+        circuit breaker."""
+        if last_risk is None:
             return
         target = "accident" if is_accident(incident.kind) else "injury"
-        p = slot.last_risk[1] if target == "accident" else slot.last_risk[0]
-        if p < self.settings.worker.misjudgement_below_p:
+        p = last_risk[1] if target == "accident" else last_risk[0]
+        if p < self.worker.misjudgement_below_p:
             was = self.scorer.conservative_mode
             self.scorer.record_misjudgement()
             metrics.MODEL_MISJUDGEMENTS.labels(target=target).inc()
@@ -175,23 +181,20 @@ class ModelHost:
                 log.error("circuit breaker open: repeated misjudgements, conservative rule-based mode (%s)",
                           self.scorer.last_error)
 
-    def _sweep_labels(self, touched: dict[str, float], result: BatchResult) -> None:
-        """Learn the snapshots of riders gone silent once the stream's event time is past their horizon + grace.
+    def sweep_labels(self, stream_now: float) -> list[str]:
+        """Learn the snapshots of riders gone silent once ``stream_now`` (event time) is past their horizon + grace;
+        the riders whose labels changed.
 
         Riders who keep sending release their own snapshots as new ones are taken; this catches
         the rest (a crash often ends a shift). Runs once per ``snapshot_every_s`` of event time.
         """
-        newest = max((t for t in touched.values() if math.isfinite(t)), default=-math.inf)
-        for rider_id, examples in self.labels.sweep_due(newest).items():
-            self._learn(examples)
-            slot = self.hot.get(rider_id)
-            if slot is not None:
-                slot.labels = self.labels.rider_dict(rider_id)
-                result.states[rider_id] = slot.to_dict()
+        swept = self.labels.sweep_due(stream_now)
+        for examples in swept.values():
+            self.learn(examples)
+        return list(swept)
 
-    def _learn(self, examples: Iterable[tuple[dict[str, float], bool, bool]]) -> None:
+    def learn(self, examples: Iterable[Example]) -> None:
         batch = list(examples)
         self.scorer.learn(batch)
         for _, y_injury, y_accident in batch:
             metrics.ONLINE_EXAMPLES.labels(label="positive" if (y_injury or y_accident) else "negative").inc()
-

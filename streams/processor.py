@@ -22,8 +22,12 @@ both are applied) or the stream catches up to it; a held record replaced by anot
 jump is dead-lettered (``unconfirmed_jump``). Lateness and scoring time follow applied records
 only, so one bad clock can neither make the rider's true records too late nor move the scoring.
 
-Model loading, reload, the online model's state and delayed labels are in
-:mod:`streams.model_host`; suspected-fall escalation in :mod:`streams.escalation`.
+The processor owns its collaborators: the model host (:mod:`streams.model_host`: artifact load and
+reload, the scorer, the online model and its delayed labels), the fall escalations
+(:mod:`streams.escalation`), the zone store, the alert policy and the premium calculator. One batch's
+working values (its result, the riders it touched, the riders to score at once) are a
+:class:`streams.batch.Batch` passed down as the first argument. What drives it (the Faust app, the
+tests, the evaluation lab) is :class:`streams.driver.Driver`.
 """
 
 from __future__ import annotations
@@ -32,10 +36,9 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from alerts import (
     PREMIUM_IDENTITY,
@@ -63,20 +66,23 @@ from features import (
     weather_features,
     zone_heat_index_c,
 )
+from models import BlendedScorer, LabelBuffer, OnlineRiskModel
 from models.labels import is_accident
-from streams import metrics
-from streams.batch import ONLINE_STATUSES, BatchResult, RawRecord, RiderSlot
+from models.risk import ScoredRisk
 from riskstream.contracts.errors import InputError
-from streams.escalation import FallEscalation
-from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, parse_record
 from riskstream.contracts.records import (
     Incident,
+    RiderResponse,
     RiskScores,
     TripPoint,
     WearableReading,
     WeatherObservation,
 )
+from streams import metrics
+from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
+from streams.escalation import Escalations
+from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
+from streams.parsing import dead_letter, parse_record
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,18 @@ EXPIRY_SWEEP_EVERY_S = 86400.0
 HELD_PAYLOAD_BYTES = 4096
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
+
+Parsed = TypeVar("Parsed", WearableReading, TripPoint, Incident, RiderResponse, WeatherObservation)
+RiderReading = WearableReading | TripPoint
+#: A pure feature update: ``update_wearable`` or ``update_trip`` (the trip's takes the zone's heat index too).
+FeatureUpdate = Callable[..., UpdateResult]
+
+
+class RiderStore(Protocol):
+    """The changelogged rider table as the processor reads it (a dict in tests and the lab); writes go through
+    the driver's sink. A store with ``keys()`` lets the expiry sweep find riders only in the table."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) -> tuple[float, ...] | None:
@@ -128,8 +146,8 @@ def key_mismatch(key: bytes | None, rider_id: str, topic: str) -> InputError | N
                       f"the producer must set key=rider_id")
 
 
-class Processor(FallEscalation, ModelHost):
-    """Turns raw record batches into state updates and decisions."""
+class Processor:
+    """Turns raw record batches into state updates and decisions, with the collaborators it owns."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -140,23 +158,36 @@ class Processor(FallEscalation, ModelHost):
         self.premium = PremiumCalculator(PremiumConfig(**settings.premium))
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
-        self.urgent: set[str] = set()  # riders to score in this batch whatever their cadence
         self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
         self._last_expiry = -math.inf
-        self.rider_store: MutableMapping[str, Any] = {}
-        self.online_path = settings.worker.state_dir / "online-model.pkl"
-        self._artifact_marker: tuple[Path, float] | None = None
-        lgbm = self._load_first_lightgbm()
-        self.online = self._load_online_model(lgbm.bundle if lgbm is not None else None)
-        self._saved_n_learned = self.online.n_learned
-        self.labels = self._label_buffer()
-        self.scorer = self._build_scorer(lgbm)
+        self.rider_store: RiderStore = {}
+        self.models = ModelHost(settings.worker, priced=(self.premium, self.policy))
+        self.escalations = Escalations(settings.worker.fall_response_timeout_s, self.models.model_versions)
+
+    # ------------------------------------------------------------------ the model host, as callers know it
+    @property
+    def scorer(self) -> BlendedScorer:
+        return self.models.scorer
+
+    @property
+    def online(self) -> OnlineRiskModel:
+        return self.models.online
+
+    @property
+    def labels(self) -> LabelBuffer:
+        return self.models.labels
+
+    def maybe_reload_models(self) -> bool:
+        return self.models.maybe_reload_models()
+
+    def save_online_model(self, if_changed: bool = False) -> bool:
+        return self.models.save_online_model(if_changed)
 
     # ------------------------------------------------------------------ state
-    def bind_state(self, rider_store: MutableMapping[str, Any]) -> None:
+    def bind_state(self, rider_store: RiderStore) -> None:
         self.rider_store = rider_store
 
     def slot(self, rider_id: str) -> RiderSlot:
@@ -164,14 +195,20 @@ class Processor(FallEscalation, ModelHost):
         if slot is None:
             stored = self.rider_store.get(rider_id)
             slot = RiderSlot.from_dict(stored) if stored else RiderSlot.new(rider_id)
-            if slot.labels:
-                self.labels.load_rider(rider_id, slot.labels)
+            if stored and stored.get("labels"):
+                self.models.labels.load_rider(rider_id, stored["labels"])
             self.hot[rider_id] = slot
         return slot
 
+    def stored_state(self, rider_id: str) -> dict[str, Any]:
+        """The rider's state for the table: its slot, and its pending labels from the label buffer (their owner)."""
+        state = self.hot[rider_id].to_dict()
+        state["labels"] = self.models.labels.rider_dict(rider_id)
+        return state
+
     def forget_riders(self) -> None:
         self.hot.clear()
-        self.labels.clear()
+        self.models.labels.clear()
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
         return self.zones.get(zone_id)
@@ -181,7 +218,7 @@ class Processor(FallEscalation, ModelHost):
         return self.zone_labels.label(zone_id, lambda: self.zone(zone_id) is not None)
 
     # ------------------------------------------------------------------ batches
-    def process_weather(self, batch: Iterable[RawRecord], *, dead_letters: bool = True) -> BatchResult:
+    def process_weather(self, records: Iterable[RawRecord], *, dead_letters: bool = True) -> BatchResult:
         """Update zone weather; this worker's riders of a zone whose weather changed materially are scored at once.
 
         That also covers weather arriving after the riders' telemetry (a backlog read faster on
@@ -190,11 +227,11 @@ class Processor(FallEscalation, ModelHost):
         only the weather agent (one worker, through the consumer group) dead-letters and counts them
         (:meth:`check_weather`).
         """
-        result = BatchResult()
+        batch = Batch()
         changed: set[str] = set()
-        for rec in batch:
+        for rec in records:
             try:
-                obs = self._parse(rec, WeatherObservation, result if dead_letters else None)
+                obs = self._parse(batch if dead_letters else None, rec, WeatherObservation)
                 if obs is None:
                     continue
                 before, zone = self.zones.apply(obs)
@@ -204,7 +241,7 @@ class Processor(FallEscalation, ModelHost):
                 metrics.PROCESSING_ERRORS.labels(stage="weather").inc()
                 log.exception("applying weather from %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
                 if dead_letters:
-                    self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+                    self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
                 continue
             if signature_changed:
                 changed.add(obs.zone_id)
@@ -214,70 +251,88 @@ class Processor(FallEscalation, ModelHost):
         if changed:
             due = {rider_id: slot.features.newest_ts() for rider_id, slot in self.hot.items()
                    if slot.features.zone_id in changed}
-            self._score({r: t for r, t in due.items() if t is not None}, result, force=True)
+            batch.touched = {r: t for r, t in due.items() if t is not None}
+            self._score(batch, force=True)
             for rider_id in due:
-                result.states[rider_id] = self.hot[rider_id].to_dict()
-        return result
+                batch.result.states[rider_id] = self.stored_state(rider_id)
+        return batch.result
 
-    def check_weather(self, batch: Iterable[RawRecord]) -> BatchResult:
+    def check_weather(self, records: Iterable[RawRecord]) -> BatchResult:
         """The weather agent's part: dead-letter bad weather records and count each record, once across workers.
 
         The zones themselves are updated by every worker's weather feed (``process_weather``).
         """
-        result = BatchResult()
-        for rec in batch:
-            obs = self._parse(rec, WeatherObservation, result)
+        batch = Batch()
+        for rec in records:
+            obs = self._parse(batch, rec, WeatherObservation)
             if obs is None:
                 continue
             try:  # what every worker's feed will do with it, on a copy
                 update_zone_weather(self.zones.get(obs.zone_id), obs, self.feature_cfg)
             except Exception as exc:
-                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
+                self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
                 continue
             metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
-        return result
+        return batch.result
 
-    def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
-        result = BatchResult()
-        touched: dict[str, float] = {}
+    def process_batch(self, records: Iterable[RawRecord]) -> BatchResult:
+        batch = Batch()
         started = time.time()
         timestamps: list[float] = []
-        for rec in batch:
+        for rec in records:
             role = self.role_by_topic.get(rec.topic)
             if rec.timestamp:
                 timestamps.append(rec.timestamp)
             try:
                 if role == "wearable":
-                    self._apply(rec, WearableReading, update_wearable, result, touched)
+                    self._apply(batch, rec, WearableReading, update_wearable)
                 elif role == "trip":
-                    self._apply(rec, TripPoint, update_trip, result, touched)
+                    self._apply(batch, rec, TripPoint, update_trip)
                 elif role == "incidents":
-                    self._incident(rec, result, touched)
+                    self._incident(batch, rec)
                 elif role == "responses":
-                    self._response(rec, result, touched)
+                    self._response(batch, rec)
                 else:
                     log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
             except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
                 log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
                 metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
-                self._dead_letter(rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"), result)
-        self._score(touched, result)
-        self._escalate_overdue(touched, result)
-        self._sweep_labels(touched, result)
-        self._expire_riders(touched, result)
-        for rider_id in touched:
-            result.states[rider_id] = self.hot[rider_id].to_dict()
+                self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
+        self._score(batch)
+        for rider_id in list(batch.touched):
+            self.escalations.escalate_if_overdue(batch.result, self.hot[rider_id])
+        self._sweep_labels(batch)
+        self._expire_riders(batch)
+        for rider_id in batch.touched:
+            batch.result.states[rider_id] = self.stored_state(rider_id)
         done = time.time()
         for ts in timestamps:
             metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
+        return batch.result
+
+    def check_escalations(self, wall_now: float) -> BatchResult:
+        """Timer hook: escalate questions left unanswered while the rider's device went silent."""
+        result = BatchResult()
+        for slot in [s for s in self.hot.values() if s.pending]:
+            self.escalations.escalate_if_overdue(result, slot, wall_now)
+        for rider_id in {key for role, key, _ in result.outputs if role == "escalations"}:
+            result.states[rider_id] = self.stored_state(rider_id)
         return result
 
-    def _expire_riders(self, touched: dict[str, float], result: BatchResult) -> None:
+    def _sweep_labels(self, batch: Batch) -> None:
+        """Riders gone silent: their snapshots are learned once past horizon + grace (:meth:`ModelHost.sweep_labels`)."""
+        newest = max((t for t in batch.touched.values() if math.isfinite(t)), default=-math.inf)
+        for rider_id in self.models.sweep_labels(newest):
+            if rider_id in self.hot:
+                batch.result.states[rider_id] = self.stored_state(rider_id)
+
+    def _expire_riders(self, batch: Batch) -> None:
         """Drop riders silent for ``worker.rider_ttl_s`` of the stream's event time: from memory, and from the
-        table (``None`` in ``result.states`` is a tombstone). Daily in event time; riders only in the table
+        table (``None`` in the result's states is a tombstone). Daily in event time; riders only in the table
         (silent since this worker took them over) are found through the store's ``keys()`` if it has one.
         """
+        touched = batch.touched
         self.stream_now = max([self.stream_now, *(t for t in touched.values() if math.isfinite(t))])
         if self.stream_now - self._last_expiry < EXPIRY_SWEEP_EVERY_S:
             return
@@ -296,14 +351,14 @@ class Processor(FallEscalation, ModelHost):
             if asked or newest is None or newest >= cutoff:
                 continue  # an open fall question is escalated first; a rider with no event time is not judged
             self.hot.pop(rider_id, None)
-            self.urgent.discard(rider_id)
-            self._learn(self.labels.expire(rider_id, math.inf))  # snapshots held in memory are learned, not lost
-            result.states[rider_id] = None
+            self.models.learn(self.models.labels.expire(rider_id, math.inf))  # held snapshots are learned, not lost
+            batch.result.states[rider_id] = None
             log.info("rider %s silent since %s (event time), past worker.rider_ttl_s = %.0f s: state deleted",
                      rider_id, datetime.fromtimestamp(newest, timezone.utc).isoformat(),
                      self.settings.worker.rider_ttl_s)
 
-    def _parse(self, rec: RawRecord, model: type, result: BatchResult | None) -> Any:
+    def _parse(self, batch: Batch | None, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
+        """The record as ``model``, or None: dead-lettered into ``batch`` (None: the weather feed, which does not)."""
         try:
             parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
             floor = self.settings.worker.min_event_time
@@ -318,27 +373,27 @@ class Processor(FallEscalation, ModelHost):
                                  f"worker's clock (limit {self.settings.worker.max_future_skew_s:.0f} s)")
             return parsed
         except InputError as err:
-            if result is not None:  # None: the weather feed; the weather agent dead-letters its bad records
-                self._dead_letter(rec, err, result)
+            if batch is not None:  # None: the weather feed; the weather agent dead-letters its bad records
+                self._dead_letter(batch, rec, err)
             return None
 
-    def _parse_rider(self, rec: RawRecord, model: type, result: BatchResult) -> Any:
+    def _parse_rider(self, batch: Batch, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
         """``_parse`` for the rider-keyed topics: a record whose key is not its rider_id is dead-lettered."""
-        parsed = self._parse(rec, model, result)
+        parsed = self._parse(batch, rec, model)
         if parsed is not None:
-            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)
+            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)  # type: ignore[union-attr]
             if err is not None:
-                self._dead_letter(rec, err, result)
+                self._dead_letter(batch, rec, err)
                 return None
         return parsed
 
-    def _dead_letter(self, rec: RawRecord, err: InputError, result: BatchResult, outcome: str = "dead_letter",
+    def _dead_letter(self, batch: Batch, rec: RawRecord, err: InputError, outcome: str = "dead_letter",
                      original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
             original=original, record_ts=rec.timestamp,
         )
-        result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
+        batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
         metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
         metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
         log.warning(
@@ -346,27 +401,28 @@ class Processor(FallEscalation, ModelHost):
             rec.topic, rec.partition, rec.offset, letter.key, err.error_class, err.reason,
         )
 
-    def _apply(self, rec: RawRecord, model: type, update: Any, result: BatchResult, touched: dict[str, float]) -> None:
-        parsed = self._parse_rider(rec, model, result)
+    def _apply(self, batch: Batch, rec: RawRecord, model: type[RiderReading], update: FeatureUpdate) -> None:
+        parsed = self._parse_rider(batch, rec, model)
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
-        ready = self._confirmed(slot, rec, parsed, model, result)
+        ready = self._confirmed(batch, rec, slot, parsed)
         newest = slot.features.newest_ts()
         if not ready and newest is not None:
-            touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
+            batch.touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
         for ready_rec, ready_parsed in ready:
-            self._update(slot, ready_rec, ready_parsed, model, update, result, touched)
+            self._update(batch, ready_rec, slot, ready_parsed, update)
 
-    def _confirmed(self, slot: RiderSlot, rec: RawRecord, parsed: Any, model: type,
-                   result: BatchResult) -> list[tuple[RawRecord, Any]]:
+    def _confirmed(self, batch: Batch, rec: RawRecord, slot: RiderSlot,
+                   parsed: RiderReading) -> list[tuple[RawRecord, RiderReading]]:
         """The records of this stream to apply now, oldest first; a jump ahead of the stream waits for confirmation."""
+        model = type(parsed)
         stream = "wearable" if model is WearableReading else "trip"
         jump = self.settings.worker.max_stream_jump_s
         own = slot.features.wearable_ts if model is WearableReading else slot.features.trip_ts
         mark = own if own is not None else slot.features.newest_ts()  # a new stream is judged by the other one
         held = slot.held.pop(stream, None)
-        held_pair = None
+        held_pair: tuple[RawRecord, RiderReading] | None = None
         if held is not None:
             held_pair = (RawRecord(held["topic"], held["partition"], held["offset"],
                                    held["key"].encode() if held["key"] is not None else None,
@@ -386,10 +442,11 @@ class Processor(FallEscalation, ModelHost):
             ready = [held_pair, (rec, parsed)]  # the jump is confirmed by a second record near it
         else:
             if held_pair is not None:
-                self._dead_letter(held_pair[0], InputError(
+                assert held is not None
+                self._dead_letter(batch, held_pair[0], InputError(
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
                     f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
-                    "record confirmed it; a device clock that jumped?"), result, original=(held["size"], held["sha256"]))
+                    "record confirmed it; a device clock that jumped?"), original=(held["size"], held["sha256"]))
             slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
                                  "value": (rec.value or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
@@ -401,10 +458,10 @@ class Processor(FallEscalation, ModelHost):
             return []
         return sorted(ready, key=lambda pair: pair[1].epoch)
 
-    def _update(self, slot: RiderSlot, rec: RawRecord, parsed: Any, model: type, update: Any, result: BatchResult,
-                touched: dict[str, float]) -> None:
+    def _update(self, batch: Batch, rec: RawRecord, slot: RiderSlot, parsed: RiderReading,
+                update: FeatureUpdate) -> None:
         fall_before = slot.features.fall_ts
-        if model is TripPoint:
+        if isinstance(parsed, TripPoint):
             hi = zone_heat_index_c(self.zone(parsed.zone_id))
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
@@ -412,10 +469,10 @@ class Processor(FallEscalation, ModelHost):
         if outcome is UpdateResult.TOO_LATE:
             newest = slot.features.newest_ts()
             behind = f"{newest - parsed.epoch:.0f} s" if newest is not None else "too far"
-            self._dead_letter(rec, InputError(
+            self._dead_letter(batch, rec, InputError(
                 "too_late", f"ts {parsed.ts.isoformat()} is {behind} behind rider {parsed.rider_id}'s newest event; "
                 f"events more than features.allowed_lateness_s = {self.feature_cfg.allowed_lateness_s:.0f} s late "
-                "(or older than the state keeps) are not applied"), result, outcome="too_late")
+                "(or older than the state keeps) are not applied"), outcome="too_late")
         else:
             label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
             metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
@@ -424,40 +481,50 @@ class Processor(FallEscalation, ModelHost):
             return
         if outcome is UpdateResult.APPLIED:
             metrics.EVENT_LATENESS.observe(max(0.0, newest - parsed.epoch))
-        touched[parsed.rider_id] = max(touched.get(parsed.rider_id, -math.inf), newest)
+        batch.touch(parsed.rider_id, newest)
         if slot.features.fall_ts != fall_before:
-            self.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
+            batch.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
-    def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
-        incident = self._parse_rider(rec, Incident, result)
+    def _incident(self, batch: Batch, rec: RawRecord) -> None:
+        incident = self._parse_rider(batch, rec, Incident)
         if incident is None:
             return
         slot = self.slot(incident.rider_id)
+        labels = self.models.labels
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
-        self._check_misjudgement(slot, incident)
-        marked = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
+        self.models.check_misjudgement(slot.last_risk, incident)
+        marked = labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
         log.info("incident %s of rider %s at %s (%s[%d]@%d): feature snapshots marked positive: %d; the online "
                  "model learns them when they are %.0f min old", incident.kind.value, incident.rider_id,
                  incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, marked.labelled,
-                 (self.labels.horizon_s + self.labels.grace_s) / 60.0)
+                 (labels.horizon_s + labels.grace_s) / 60.0)
         if marked.too_late:
             target = "accident" if is_accident(incident.kind) else "injury"
             metrics.ONLINE_LATE_LABELS.labels(target=target).inc()
             log.warning("incident %s of rider %s at %s (%s[%d]@%d) reported after some of its snapshots were learned "
                         "as negatives (worker.label_grace_s = %.0f s)", incident.kind.value, incident.rider_id,
-                        incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, self.labels.grace_s)
-        slot.labels = self.labels.rider_dict(incident.rider_id)
+                        incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, labels.grace_s)
         newest = slot.features.newest_ts()
         if newest is not None:
-            touched.setdefault(incident.rider_id, newest)
+            batch.touched.setdefault(incident.rider_id, newest)
+
+    def _response(self, batch: Batch, rec: RawRecord) -> None:
+        answer = self._parse_rider(batch, rec, RiderResponse)
+        if answer is None:
+            return
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot = self.slot(answer.rider_id)
+        self.escalations.answer(batch.result, rec, slot, answer)
+        newest = slot.features.newest_ts()
+        if newest is not None:
+            batch.touched.setdefault(answer.rider_id, newest)
 
     # ------------------------------------------------------------------ decisions
-    def _score(self, touched: dict[str, float], result: BatchResult, force: bool = False) -> None:
+    def _score(self, batch: Batch, force: bool = False) -> None:
         every = 0.0 if force else self.settings.worker.score_every_event_s
-        urgent, self.urgent = self.urgent, set()
-        due = [(r, now) for r, now in touched.items()
-               if math.isfinite(now) and (r in urgent or now - self.hot[r].last_scored >= every)]
+        due = [(r, now) for r, now in batch.touched.items()
+               if math.isfinite(now) and (r in batch.urgent or now - self.hot[r].last_scored >= every)]
         if not due:
             return
         rows, featured = [], []
@@ -479,22 +546,23 @@ class Processor(FallEscalation, ModelHost):
         due = featured
         if not due:
             return
-        scored = self.scorer.score_batch(rows)
+        scored = self.models.scorer.score_batch(rows)
         metrics.SCORING_BATCH.observe(len(rows))
-        versions = self.scorer.model_versions()
+        versions = self.models.model_versions()
         for (rider_id, now), feats, risk_out in zip(due, rows, scored):
             try:
-                self._decide(rider_id, now, feats, risk_out, versions, result)
+                self._decide(batch, rider_id, now, feats, risk_out, versions)
             except Exception:  # one rider's failure must not stop the others or the stream
                 metrics.PROCESSING_ERRORS.labels(stage="decide").inc()
                 log.exception("deciding for rider %s at event time %s failed; skipped this round", rider_id, now)
 
-    def _decide(self, rider_id: str, now: float, feats: dict[str, float], scored: Any,
-                versions: dict[str, str], result: BatchResult) -> None:
+    def _decide(self, batch: Batch, rider_id: str, now: float, feats: dict[str, float], scored: ScoredRisk,
+                versions: dict[str, str]) -> None:
+        result = batch.result
         slot = self.hot[rider_id]
         slot.last_scored = now
         slot.last_risk = [scored.injury, scored.accident]
-        risk = RiskScores(injury=scored.injury, accident=scored.accident)
+        risk = RiskScores(injury=scored.injury, accident=scored.accident, horizon_min=self.models.horizon_min)
         metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative):
@@ -502,20 +570,19 @@ class Processor(FallEscalation, ModelHost):
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative,
                                       revision=revision)
             if decision.requires_response:
-                self.ask(slot, alert.alert_id, now)
+                self.escalations.ask(slot, alert.alert_id, now)
             result.outputs.append(("alerts", rider_id, alert.model_dump_json().encode()))
-            self._audit(result, rider_id, audit_for_alert(rider_id, decision, now, versions, conservative, revision))
+            result.audit(rider_id, audit_for_alert(rider_id, decision, now, versions, conservative, revision))
             metrics.ALERTS.labels(kind=decision.kind, severity=decision.severity.value,
                                   zone=self.zone_label(slot.features.zone_id)).inc()
         for held in self.policy.last_suppressed:
             metrics.ALERTS_SUPPRESSED.labels(reason=held.why).inc()
         if now - slot.last_snapshot >= self.settings.worker.snapshot_every_s:
-            self._learn(self.labels.add_snapshot(rider_id, now, self.scorer.snapshot_row(feats, scored)))
+            snapshot = self.models.scorer.snapshot_row(feats, scored)
+            self.models.learn(self.models.labels.add_snapshot(rider_id, now, snapshot))
             slot.last_snapshot = now
-            slot.labels = self.labels.rider_dict(rider_id)
-        decision = self.premium.update(slot.premium, risk, feats, self._exposure_hours(slot, now), now,
-                                       hold=conservative)
-        slot.band = decision.risk_band.value
+        exposure = self._exposure_hours(slot, now)  # before the update: it moves the last update's time to now
+        decision = self.premium.update(slot.premium, risk, feats, exposure, now, hold=conservative)
         if should_publish(slot.premium, decision, now, self.settings.worker.premium_interval_event_s):
             pseudonym = pseudonymize(rider_id, self.hmac_key)
             revision = slot.revisions.next(PREMIUM_IDENTITY, now)  # a rescore at the same event time: a new id
@@ -523,21 +590,17 @@ class Processor(FallEscalation, ModelHost):
                                           period_start=slot.premium.last_published_at, revision=revision)
             slot.premium.mark_published(decision, now)
             result.outputs.append(("risk_scores", pseudonym, record.model_dump_json().encode()))
-            self._audit(result, rider_id, audit_for_premium(rider_id, decision, versions, True, conservative,
-                                                            decision_id=record.event_id, revision=revision))
+            result.audit(rider_id, audit_for_premium(rider_id, decision, versions, True, conservative,
+                                                     decision_id=record.event_id, revision=revision))
             metrics.PREMIUM_SIGNALS.inc()
 
     def _exposure_hours(self, slot: RiderSlot, now: float) -> float:
         """Online hours since the rider's previous premium update (0 while off shift)."""
-        last, slot.last_premium = slot.last_premium, now
-        if not math.isfinite(last) or slot.features.status not in ONLINE_STATUSES:
+        last = slot.premium.last_period_end
+        if last is None or slot.features.status not in ONLINE_STATUSES:
             return 0.0
         # a long gap means the rider was away: count at most two scoring intervals
         return min(max(0.0, now - last), 2 * self.settings.worker.score_every_event_s) / 3600.0
-
-    def _audit(self, result: BatchResult, rider_id: str, record: Any) -> None:
-        result.outputs.append(("audit", rider_id, record.model_dump_json().encode()))
-        metrics.AUDIT_RECORDS.labels(decision_type=record.decision_type).inc()
 
     def publish_gauges(self) -> None:
         metrics.publish_fleet(

@@ -146,8 +146,7 @@ def test_marked_snapshots_of_a_rider_gone_silent_are_learned_once_the_stream_is_
     incident = {"event_id": "sweep-1", "ts": at.isoformat(), "schema_version": 1, "rider_id": quiet,
                 "kind": "fall", "source": "platform", "severity": "minor"}
     positives = proc.online.n_positive["injury"]
-    h._take(proc.process_batch([RawRecord(proc.topics.incidents, 0, 0, quiet.encode(),
-                                          json.dumps(incident).encode(), 1.0)]))
+    h.rider_batch([RawRecord(proc.topics.incidents, 0, 0, quiet.encode(), json.dumps(incident).encode(), 1.0)])
     assert all(y == [True, False] for y in h.riders[quiet]["labels"]["y"])
     assert proc.online.n_positive["injury"] == positives  # marked, not learned yet
     # only another rider's telemetry moves the stream on, 2 h later (past 60 + 30 min); two records,
@@ -155,8 +154,8 @@ def test_marked_snapshots_of_a_rider_gone_silent_are_learned_once_the_stream_is_
     last_busy = next(r for r in reversed(trips) if r.key == busy).value
     later = [{**last_busy.model_dump(mode="json"), "event_id": f"sweep-later-{i}",
               "ts": (last_busy.ts + timedelta(hours=2, seconds=i)).isoformat()} for i in range(2)]
-    h._take(proc.process_batch([RawRecord(proc.topics.trip, 0, 10**6 + i, busy.encode(), json.dumps(rec).encode(), 1.0)
-                                for i, rec in enumerate(later)]))
+    h.rider_batch([RawRecord(proc.topics.trip, 0, 10**6 + i, busy.encode(), json.dumps(rec).encode(), 1.0)
+                   for i, rec in enumerate(later)])
     assert proc.online.n_positive["injury"] == positives + snaps
     assert h.riders[quiet]["labels"]["ts"] == []  # the silent rider's stored state was written back
 
@@ -190,3 +189,20 @@ def test_the_worker_waits_the_same_grace_for_late_reports_as_the_drift_replay() 
     from models.labels import DEFAULT_GRACE_S
 
     assert WorkerSettings().label_grace_s == DEFAULT_GRACE_S
+
+
+def test_an_artifact_of_another_horizon_sets_the_horizon_of_labels_population_and_scores(
+        heatwave: list[Any], tmp_path: Path) -> None:
+    root = copy_artifacts(tmp_path)
+    meta_path = current_artifact_dir(root) / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["horizon_min"] != 30
+    meta["horizon_min"] = 30  # a card trained over half an hour
+    meta_path.write_text(json.dumps(meta))
+    proc = Processor(settings(tmp_path, root))
+    assert proc.labels.horizon_s == 30 * 60.0
+    assert proc.premium.population is not None and proc.premium.population.horizon_min == 30
+    h = Harness(proc)
+    h.feed(raw_records(proc.settings, heatwave[:3000]))
+    scored = h.of("risk_scores") + [a for a in h.of("alerts") if a.get("risk")]
+    assert h.of("risk_scores") and {r["risk"]["horizon_min"] for r in scored} == {30}  # was 60: mispriced
