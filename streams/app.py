@@ -1,9 +1,10 @@
-"""The Faust app: topics, tables and thin agents. All logic lives in :mod:`streams.processor`.
+"""The Faust app: topics, tables and thin agents. All logic lives in :mod:`streams.processor`, driven by
+:class:`streams.driver.Driver` into a :class:`KafkaSink`.
 
 - ``telemetry`` reads ``telemetry.wearable``, ``telemetry.trip`` and ``incidents`` (all keyed
-  by rider id, co-partitioned) as raw bytes in batches, hands them to the processor, sends
-  its outputs and writes the changed riders' state to the changelogged ``rider-state``
-  table before asking for the next batch (so committed offsets never run ahead of state).
+  by rider id, co-partitioned) as raw bytes in batches, hands them to the driver, which sends
+  the processor's outputs and writes the changed riders' state to the changelogged ``rider-state``
+  table before the agent asks for the next batch (so committed offsets never run ahead of state).
 - Every worker reads the whole weather topic itself, outside the consumer group
   (:class:`streams.weather_feed.WeatherFeed`), into the processor's zone store, and rescores
   its own riders when a zone's weather changes; ``telemetry`` waits for that backlog at start.
@@ -32,8 +33,9 @@ import faust
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams import metrics
+from streams.driver import Driver
 from streams.kafka import faust_settings
-from streams.processor import BatchResult, Processor, RawRecord  # noqa: E402
+from streams.processor import Processor, RawRecord, RiderStore
 from streams.settings import Settings
 from streams.weather_feed import WeatherFeed
 
@@ -83,6 +85,27 @@ class Utf8Keys:
 _PARTITIONER = DefaultPartitioner()
 
 
+class KafkaSink:
+    """The driver's sink in the worker: outputs to their topics, rider states to the ``rider-state`` table."""
+
+    def __init__(self, out: dict[str, faust.TopicT], riders: Any, store: RiderStore) -> None:
+        self.out = out
+        self.riders = riders
+        self.store = store
+
+    async def send(self, role: str, key: str, value: bytes) -> None:
+        await self.out[role].send(key=key, value=value)
+
+    async def write(self, rider_id: str, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.riders[rider_id.encode()] = state
+        elif rider_id.encode() in self.riders:
+            del self.riders[rider_id.encode()]  # a tombstone in the changelog: the rider expired
+
+    async def written(self) -> None:
+        return None  # Faust flushes the table's changelog before it commits the batch's offsets
+
+
 def create_app(settings: Settings, processor: Processor | None = None) -> faust.App:
     """Build the app with its agents. ``processor`` may be injected (tests)."""
     app = faust.App(settings.worker.app_id, **faust_settings(settings))
@@ -109,26 +132,10 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}
 
-    proc.bind_state(rider_store=Utf8Keys(riders, owned_partitions, topics.partitions))
-
-    async def publish(result: BatchResult) -> None:
-        """Send a result's outputs, then write its changed riders to the table."""
-        for role, key, value in result.outputs:
-            await out[role].send(key=key, value=value)
-        for rider_id, state in result.states.items():
-            if state is not None:
-                riders[rider_id.encode()] = state
-            elif rider_id.encode() in riders:
-                del riders[rider_id.encode()]  # a tombstone in the changelog: the rider expired
+    driver = Driver(proc, KafkaSink(out, riders, Utf8Keys(riders, owned_partitions, topics.partitions)))
 
     async def apply_weather(records: list[RawRecord]) -> None:
-        result = proc.process_weather(records, dead_letters=False)
-        states, result.states = result.states, {}
-        held = {rider_id: proc.hot.get(rider_id) for rider_id in states}
-        await publish(result)
-        for rider_id, state in states.items():
-            if proc.hot.get(rider_id) is held[rider_id]:  # else revoked meanwhile: its owner writes it
-                riders[rider_id.encode()] = state
+        await driver.weather(records, dead_letters=False)
 
     feed = app.add_dependency(WeatherFeed(settings, apply_weather))  # started with the app, before the agents
 
@@ -137,7 +144,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
         await feed.wait_loaded(settings.worker.weather_start_wait_s)  # score riders with their zone's weather
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             try:
-                await publish(proc.process_batch([RawRecord.from_event(ev) for ev in events]))
+                await driver.riders([RawRecord.from_event(ev) for ev in events])
             except Exception as exc:
                 stop_before_commit("telemetry", events, exc)
 
@@ -145,7 +152,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     async def weather(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             try:
-                await publish(proc.check_weather([RawRecord.from_event(ev) for ev in events]))
+                await driver.check_weather([RawRecord.from_event(ev) for ev in events])
             except Exception as exc:
                 stop_before_commit("weather", events, exc)
 
@@ -164,7 +171,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
 
     @app.timer(interval=2.0)
     async def escalations() -> None:
-        await publish(proc.check_escalations(time.time()))
+        await driver.escalations(time.time())
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app_: faust.App, revoked: Any, **kwargs: Any) -> None:

@@ -11,14 +11,15 @@ compliance 0 nothing is drawn and the simulation is exactly the open-loop one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from riskstream.lab.matching import AlertEvent, IncidentEvent
+from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings
 from riskstream.simulation import FleetSimulator, SimConfig, SimRecord
@@ -73,31 +74,24 @@ def scan_protected(value: Any, protected_values: set[str], path: str = "") -> li
 
 
 class _Feeder:
-    """Sim records → RawRecords with per-topic offsets, and the Processor with dict tables."""
+    """Sim records → RawRecords with per-topic offsets, driven through the processor by the worker's driver."""
 
     def __init__(self, proc: Processor, batch_size: int) -> None:
-        self.proc = proc
         self.topics = proc.settings.topics.by_role()
         self.offsets: dict[str, int] = {}
-        self.riders: dict[str, Any] = {}
+        self.sink = MemorySink(json_states=False)  # the rider table as a dict; no restart here, so no JSON copy
+        self.driver = Driver(proc, self.sink)
         self.batch_size = batch_size
-        proc.bind_state(rider_store=self.riders)
 
     def raw(self, rec: SimRecord) -> RawRecord:
         topic = self.topics[rec.role]
         self.offsets[topic] = off = self.offsets.get(topic, -1) + 1
         return RawRecord(topic, 0, off, rec.key.encode(), rec.value_bytes(), None)
 
-    def feed(self, records: list[SimRecord]) -> Iterator[tuple[str, str, bytes]]:
-        for i in range(0, len(records), self.batch_size):
-            chunk = [self.raw(r) for r in records[i:i + self.batch_size]]
-            weather_topic = self.topics["weather"]
-            res = self.proc.process_weather([r for r in chunk if r.topic == weather_topic])
-            self.riders.update(res.states)
-            yield from res.outputs
-            res = self.proc.process_batch([r for r in chunk if r.topic != weather_topic])
-            self.riders.update(res.states)
-            yield from res.outputs
+    def feed(self, records: list[SimRecord]) -> list[tuple[str, str, bytes]]:
+        """The outputs of one chunk of records, in the order the worker would send them."""
+        asyncio.run(self.driver.feed([self.raw(r) for r in records], self.batch_size))
+        return self.sink.take_outputs()
 
 
 def eval_settings(base: Settings | None = None, state_dir: Path | None = None) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
@@ -15,6 +16,7 @@ from features import FeatureConfig, RiderState, UpdateResult, rider_features, up
 from features.ring import MINUTE_SLOTS, new_ring, read_row, ring_from_list, ring_to_list, window_rows, write_row
 from streams import metrics
 from streams.parsing import redacted_excerpt
+from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
 from streams.settings import Settings, WorkerSettings
@@ -43,8 +45,9 @@ class Feed:
     def __init__(self, tmp: Path, **worker: Any) -> None:
         self.settings = Settings(worker=WorkerSettings(state_dir=tmp, **worker))
         self.proc = Processor(self.settings)
-        self.riders: dict[str, Any] = {}
-        self.proc.bind_state(rider_store=self.riders)
+        self.sink = MemorySink()  # JSON round trip: what the changelog stores is what a restart reads
+        self.riders = self.sink.riders
+        self.driver = Driver(self.proc, self.sink)
         self.offsets: dict[str, int] = {}
         self.outputs: list[tuple[str, str, dict[str, Any]]] = []
 
@@ -55,13 +58,8 @@ class Feed:
         return RawRecord(topic, 0, self.offsets[topic], key, raw, 1.0)
 
     def batch(self, records: list[RawRecord]) -> None:
-        weather = [r for r in records if r.topic == self.settings.topics.weather]
-        self._take(self.proc.process_weather(weather))
-        self._take(self.proc.process_batch([r for r in records if r.topic != self.settings.topics.weather]))
-
-    def _take(self, res: Any) -> None:
-        self.riders.update({k: json.loads(json.dumps(v)) for k, v in res.states.items()})
-        self.outputs += [(role, key, json.loads(value)) for role, key, value in res.outputs]
+        asyncio.run(self.driver.feed(records, batch_size=max(1, len(records))))  # one batch: weather, then riders
+        self.outputs += [(role, key, json.loads(value)) for role, key, value in self.sink.take_outputs()]
 
     def letters(self) -> list[dict[str, Any]]:
         return [v for role, _, v in self.outputs if role == "dlq"]

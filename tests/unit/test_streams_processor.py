@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
+from streams.batch import BatchResult
+from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
+
+
+T = TypeVar("T")
 
 
 def settings(tmp: Path) -> Settings:
@@ -28,25 +35,30 @@ def raw_records(settings: Settings, records: list[Any]) -> list[RawRecord]:
 
 
 class Harness:
-    """Drives a Processor the way the Faust agents do, with dicts as the tables."""
+    """Drives a Processor through the driver the Faust app uses, with dicts as the tables."""
 
     def __init__(self, proc: Processor, riders: dict[str, Any] | None = None) -> None:
         self.proc = proc
-        self.riders = riders if riders is not None else {}
-        proc.bind_state(rider_store=self.riders)
+        self.sink = MemorySink(riders)  # JSON round trip: what the changelog stores is what a restart reads
+        self.riders = self.sink.riders
+        self.driver = Driver(proc, self.sink)
         self.outputs: list[tuple[str, str, dict[str, Any]]] = []
 
     def feed(self, batch: list[RawRecord], batch_size: int = 200) -> None:
-        weather_topic = self.proc.topics.weather
-        for i in range(0, len(batch), batch_size):
-            chunk = batch[i:i + batch_size]
-            self._take(self.proc.process_weather([r for r in chunk if r.topic == weather_topic]))
-            self._take(self.proc.process_batch([r for r in chunk if r.topic != weather_topic]))
+        self._run(self.driver.feed(batch, batch_size))
 
-    def _take(self, res: Any) -> None:
-        # JSON round trip: what the changelog stores is what a restarted worker reads
-        self.riders.update({k: json.loads(json.dumps(v)) for k, v in res.states.items()})
-        self.outputs += [(role, key, json.loads(value)) for role, key, value in res.outputs]
+    def rider_batch(self, batch: list[RawRecord]) -> BatchResult:
+        """One batch of the rider topics, as the ``telemetry`` agent hands it over."""
+        return self._run(self.driver.riders(batch))
+
+    def weather(self, batch: list[RawRecord], dead_letters: bool = True) -> BatchResult:
+        """Weather records; ``dead_letters=False`` as a worker's weather feed reads them."""
+        return self._run(self.driver.weather(batch, dead_letters=dead_letters))
+
+    def _run(self, step: Coroutine[Any, Any, T]) -> T:
+        out = asyncio.run(step)
+        self.outputs += [(role, key, json.loads(value)) for role, key, value in self.sink.take_outputs()]
+        return out
 
     def of(self, role: str) -> list[dict[str, Any]]:
         return [value for r, _, value in self.outputs if r == role]
@@ -94,8 +106,7 @@ def test_a_restarted_processor_continues_exactly_from_the_stored_state(heatwave:
     # a new process: nothing in memory, only the table (changelog) and the online model file; its weather
     # feed reads the weather topic again before the riders' telemetry (streams.weather_feed)
     second = Harness(Processor(settings(tmp_path / "b")), riders=first.riders)
-    rebuilt = second.proc.process_weather([r for r in batch[:cut] if r.topic == s.topics.weather],
-                                          dead_letters=False)
+    rebuilt = second.weather([r for r in batch[:cut] if r.topic == s.topics.weather], dead_letters=False)
     assert not rebuilt.outputs and not rebuilt.states  # no rider is held yet: nothing to rescore
     second.feed(batch[cut:])
     assert first.outputs + second.outputs == straight.outputs

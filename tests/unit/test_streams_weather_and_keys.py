@@ -48,10 +48,10 @@ def test_two_workers_each_with_its_own_feed_alert_all_their_riders(tmp_path: Pat
     riders = [f"r{i}" for i in range(6)]
     topic = [weather(s, 0, now - 120), weather(s, 1, now - 120, zone="zone-cool", air_temp_c=20.0)]
     for w in workers:  # every worker reads the whole weather topic; none dead-letters or counts it
-        w._take(w.proc.process_weather(topic, dead_letters=False))
+        w.weather(topic, dead_letters=False)
     for i, rider in enumerate(riders):  # the riders are split between the workers, as partitions are
         w = workers[i % 2]
-        w._take(w.proc.process_batch(riding(s, rider, now - 60)))
+        w.rider_batch(riding(s, rider, now - 60))
     assert heat_alerted(workers[0]) == {"r0", "r2", "r4"}
     assert heat_alerted(workers[1]) == {"r1", "r3", "r5"}
     assert all(len(w.proc.zones) == 2 for w in workers)
@@ -60,9 +60,9 @@ def test_two_workers_each_with_its_own_feed_alert_all_their_riders(tmp_path: Pat
 def test_weather_read_after_the_riders_rescores_the_riders_this_worker_holds(tmp_path: Path) -> None:
     s, now = settings(tmp_path), time.time()
     h = Harness(Processor(s))
-    h._take(h.proc.process_batch(riding(s, "r1", now - 60) + riding(s, "r2", now - 60)))
+    h.rider_batch(riding(s, "r1", now - 60) + riding(s, "r2", now - 60))
     assert not heat_alerted(h), "no weather yet: unknown, no heat alert"
-    h._take(h.proc.process_weather([weather(s, 0, now - 30)], dead_letters=False))
+    h.weather([weather(s, 0, now - 30)], dead_letters=False)
     assert heat_alerted(h) == {"r1", "r2"}
     assert set(h.riders) == {"r1", "r2"}  # their new alert state goes to the table
 
@@ -133,7 +133,7 @@ def test_key_mismatch_reasons_say_what_was_wrong() -> None:
 def test_riders_of_other_zones_are_not_rescored(tmp_path: Path) -> None:
     s, now = settings(tmp_path), time.time()
     h = Harness(Processor(s))
-    h._take(h.proc.process_batch(riding(s, "r1", now - 60)))
+    h.rider_batch(riding(s, "r1", now - 60))
     result = h.proc.process_weather([weather(s, 0, now - 30, zone="zone-cool", air_temp_c=20.0)],
                                     dead_letters=False)
     assert not result.outputs and not result.states
