@@ -49,6 +49,32 @@ class RiderSlot:
     band: str | None = None
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
+    # input role -> outcome (applied, duplicate, too_late) -> records: what this state has absorbed,
+    # changelogged with it, so `riskstream reconcile` can check exactly-once across crashes
+    records: dict[str, dict[str, int]] = field(default_factory=dict)
+    # input role -> [partition, offset] of the newest record this state absorbed: a record read again
+    # after a crash (its offset was not committed, its effect was) is recognised by offset, not only by id
+    offsets: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, role: str, outcome: str) -> None:
+        """Count one input record of ``role`` (wearable, trip, incidents, responses) with its ``outcome``."""
+        by_outcome = self.records.setdefault(role, {})
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+
+    def absorb(self, role: str, partition: int, offset: int) -> bool:
+        """Note an input record's position; False if this state has absorbed it already (a replay).
+
+        >>> slot = RiderSlot.new("r1")
+        >>> slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 11)
+        (True, False, True)
+        >>> slot.absorb("trip", 3, 5)  # another partition (the topic was repartitioned): offsets do not compare
+        True
+        """
+        last = self.offsets.get(role)
+        if last is not None and last[0] == partition and offset <= last[1]:
+            return False
+        self.offsets[role] = [partition, offset]
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +88,8 @@ class RiderSlot:
             "band": self.band,
             "pending": self.pending,
             "last_risk": self.last_risk,
+            "records": {role: dict(n) for role, n in self.records.items()},  # a copy: the table keeps it
+            "offsets": {role: list(at) for role, at in self.offsets.items()},
         }
 
     @classmethod
@@ -77,6 +105,8 @@ class RiderSlot:
             band=data.get("band"),
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
+            records={role: dict(n) for role, n in (data.get("records") or {}).items()},  # never the table's dict
+            offsets={role: list(at) for role, at in (data.get("offsets") or {}).items()},
         )
 
     @classmethod
