@@ -3,13 +3,16 @@
 - ``telemetry`` reads ``telemetry.wearable``, ``telemetry.trip`` and ``incidents`` (all keyed
   by rider id, co-partitioned) as raw bytes in batches, hands them to the processor, sends
   its outputs and writes the changed riders' state to the changelogged ``rider-state``
-  table before asking for the next batch (so committed offsets never run ahead of state).
+  table, each to the changelog partition of the rider's input records, and waits until the
+  broker has those writes before asking for the next batch (so committed offsets never run
+  ahead of state; docs/recovery.md).
 - ``weather`` keeps the zone weather in a global table: every worker needs all of it.
 - A timer publishes gauges and reloads a new model artifact without a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -18,10 +21,55 @@ import faust
 
 from streams import metrics
 from streams.kafka import faust_settings
+from streams.batch import input_partition
 from streams.processor import BatchResult, Processor, RawRecord  # noqa: E402
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class RiderTable(faust.Table):
+    """The ``rider-state`` table: each rider's state goes to the changelog partition its records come from.
+
+    Faust's ``use_partitioner`` picks the changelog partition with the worker's partitioner (murmur2), but
+    the producer of the input topics picked the rider's input partition with its own (librdkafka's default
+    is CRC32). When they differ, the rider's state lives in a changelog partition that another worker owns
+    and recovers: a worker taking over the rider's input partition after a crash or rebalance starts it from
+    an empty or stale state, and the records in between are committed but never applied (issue 12,
+    finding 4; docs/recovery.md). Writing to the input partition keeps state and input co-partitioned
+    whatever the producer's partitioner.
+
+    Its changelog writes can also be awaited (:meth:`written`): Faust commits a batch's offsets after
+    ``producer.flush()``, and that flush gives up as soon as no send completes within 0.1 s, so after a
+    broker stall offsets could be committed with their state still in the send buffer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsent: list[Any] = []
+        self._partition: int | None = None
+
+    def write(self, key: bytes, value: Any, partition: int | None) -> None:
+        """``table[key] = value``, its changelog record in ``partition`` (None: the producer's partitioner)."""
+        self._partition = partition
+        try:
+            self[key] = value
+        finally:
+            self._partition = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return self._partition
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        fut = super().send_changelog(*args, **kwargs)
+        self._unsent.append(fut)
+        return fut
+
+    async def written(self) -> None:
+        """Wait until every changelog write made so far is acknowledged by the broker (raises if one failed)."""
+        while self._unsent:
+            pending, self._unsent = self._unsent, []
+            await asyncio.gather(*pending)
 
 
 class Utf8Keys:
@@ -51,11 +99,11 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
                            ("escalations", topics.escalations), ("audit", topics.audit), ("dlq", topics.dlq))
     }
 
-    # Key by rider id with the producer's partitioner, the same as the input topics, so a
-    # table write from any batch lands in the rider's own changelog partition.
+    # A rider's state goes to the changelog partition of its input records (RiderTable), so it moves
+    # with them on a rebalance whatever partitioner the producers used.
     # Keys are raw bytes (Faust serializes a str key as JSON, with quotes), values JSON.
-    riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
-                       use_partitioner=True)
+    riders = app.tables.add(RiderTable(app, name="rider-state", default=None, key_type=bytes,
+                                       partitions=topics.partitions, beacon=app.tables.beacon))
     zones = app.GlobalTable("zone-weather", default=None, key_type=bytes, partitions=1, use_partitioner=True)
     proc.bind_state(rider_store=Utf8Keys(riders), zone_store=Utf8Keys(zones))
 
@@ -67,7 +115,8 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
             zones[zone_id.encode()] = state
         proc.zones_written(result.zones)
         for rider_id, state in result.states.items():
-            riders[rider_id.encode()] = state
+            riders.write(rider_id.encode(), state, input_partition(state))
+        await riders.written()  # before the agent takes the next batch, which acks (lets Faust commit) this one
 
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:
