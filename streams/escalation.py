@@ -46,10 +46,10 @@ class FallEscalation:
         answer = self._parse(rec, RiderResponse, result)
         if answer is None:
             return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         slot = self.slot(answer.rider_id)
         if self._replayed(rec, answer.rider_id, slot, touched):
             return
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         slot.count("responses", "applied")
         touched.setdefault(answer.rider_id, -math.inf)  # its state is written with the new count
         pending = slot.pending

@@ -136,3 +136,20 @@ def test_dead_letters_count_once_even_when_a_replay_repeats_them(tmp_path: Path)
     report = build_report({s.topics.trip: [bad]}, run.dlq, run.changelog, {s.topics.trip: "trip"})
     assert report.ok, report.render()
     assert report.topics[s.topics.trip]["dead_lettered"] == 1 and report.dead_letters_repeated == 1
+
+
+def test_an_incident_read_again_after_a_restart_is_not_applied_twice(heatwave: list[Any], tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    raw, _ = inputs(s, heatwave[:1200])
+    rider_id = next(r.key for r in heatwave[:1200] if r.role == "trip")
+    incident = json.dumps({"event_id": "inc-1", "ts": "2026-07-15T02:09:00Z", "schema_version": 1,
+                           "rider_id": rider_id, "kind": "heat_illness"}).encode()
+    record = RawRecord(s.topics.incidents, 0, 0, rider_id.encode(), incident, 1.0)
+    first = Run(s)
+    first.feed(raw + [record])
+    marked = first.riders[rider_id]["labels"]
+    again = Run(settings(tmp_path / "b"), store=first.riders)  # restarted before the offset was committed
+    again.feed([record])
+    counts = again.riders[rider_id]["records"]["incidents"]
+    assert counts == {"applied": 1, "replayed": 1}
+    assert again.riders[rider_id]["labels"] == marked
