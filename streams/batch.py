@@ -114,15 +114,15 @@ class RiderSlot:
         return cls(RiderState.new(rider_id), AlertState(), PremiumState(), {})
 
 
-def input_partition(state: dict[str, Any]) -> int | None:
-    """The input partition of a rider's records, from its stored state (None before any record).
+def input_partition(state: dict[str, Any] | None) -> int | None:
+    """The input partition of a rider's records, from its stored state (None before any record, or no state).
 
     Every rider-keyed topic is co-partitioned, so any topic's partition is the rider's.
 
     >>> input_partition({"offsets": {"trip": [2, 41], "wearable": [2, 40]}}), input_partition({})
     (2, None)
     """
-    for partition, _ in (state.get("offsets") or {}).values():
+    for partition, _ in ((state or {}).get("offsets") or {}).values():
         return int(partition)
     return None
 

