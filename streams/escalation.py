@@ -8,6 +8,7 @@ wall time (the device went silent), whichever comes first.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -45,8 +46,12 @@ class FallEscalation:
         answer = self._parse_rider(rec, RiderResponse, result)
         if answer is None:
             return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         slot = self.slot(answer.rider_id)
+        if self._replayed(rec, answer.rider_id, slot, touched):
+            return
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot.count("responses", "applied")
+        touched.setdefault(answer.rider_id, -math.inf)  # its state is written with the new count
         pending = slot.pending
         if pending is None or pending["alert_id"] != answer.alert_id:
             log.info("response from rider %s to alert %s with nothing pending (%s[%d]@%d)",
@@ -66,7 +71,7 @@ class FallEscalation:
             ))
         newest = slot.features.newest_ts()
         if newest is not None:
-            touched.setdefault(answer.rider_id, newest)
+            touched[answer.rider_id] = max(touched[answer.rider_id], newest)
 
     def _escalate_overdue(self, riders: Iterable[str], result: BatchResult, wall_now: float | None = None) -> None:
         """Escalate unanswered questions whose time ran out, in event time or (a silent device) wall time."""

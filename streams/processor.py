@@ -351,6 +351,8 @@ class Processor(FallEscalation, ModelHost):
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
+        if self._replayed(rec, parsed.rider_id, slot, touched):
+            return
         ready = self._confirmed(slot, rec, parsed, model, result)
         newest = slot.features.newest_ts()
         if not ready and newest is not None:
@@ -419,6 +421,8 @@ class Processor(FallEscalation, ModelHost):
         else:
             label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
             metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+        slot.count(self.role_by_topic[rec.topic], outcome.value)
+        touched.setdefault(parsed.rider_id, -math.inf)  # its state is written with the new count
         newest = slot.features.newest_ts()
         if newest is None:
             return
@@ -428,13 +432,29 @@ class Processor(FallEscalation, ModelHost):
         if slot.features.fall_ts != fall_before:
             self.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
+    def _replayed(self, rec: RawRecord, rider_id: str, slot: RiderSlot, touched: dict[str, float]) -> bool:
+        """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
+        role = self.role_by_topic[rec.topic]
+        if slot.absorb(role, rec.partition, rec.offset):
+            return False
+        slot.count(role, "replayed")
+        metrics.RECORDS.labels(topic=rec.topic, outcome="replayed").inc()
+        touched.setdefault(rider_id, -math.inf)
+        log.debug("rider %s: %s[%d]@%d is in its state already (read again after a restart)", rider_id, rec.topic,
+                  rec.partition, rec.offset)
+        return True
+
     def _incident(self, rec: RawRecord, result: BatchResult, touched: dict[str, float]) -> None:
         incident = self._parse_rider(rec, Incident, result)
         if incident is None:
             return
         slot = self.slot(incident.rider_id)
+        if self._replayed(rec, incident.rider_id, slot, touched):
+            return
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot.count("incidents", "applied")
+        touched.setdefault(incident.rider_id, -math.inf)  # replaced by the newest event time below, if known
         self._check_misjudgement(slot, incident)
         marked = self.labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
         log.info("incident %s of rider %s at %s (%s[%d]@%d): feature snapshots marked positive: %d; the online "
@@ -450,7 +470,7 @@ class Processor(FallEscalation, ModelHost):
         slot.labels = self.labels.rider_dict(incident.rider_id)
         newest = slot.features.newest_ts()
         if newest is not None:
-            touched.setdefault(incident.rider_id, newest)
+            touched[incident.rider_id] = max(touched[incident.rider_id], newest)
 
     # ------------------------------------------------------------------ decisions
     def _score(self, touched: dict[str, float], result: BatchResult, force: bool = False) -> None:
