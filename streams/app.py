@@ -4,7 +4,9 @@
 - ``telemetry`` reads ``telemetry.wearable``, ``telemetry.trip`` and ``incidents`` (all keyed
   by rider id, co-partitioned) as raw bytes in batches, hands them to the driver, which sends
   the processor's outputs and writes the changed riders' state to the changelogged ``rider-state``
-  table before the agent asks for the next batch (so committed offsets never run ahead of state).
+  table, each to the changelog partition of the rider's input records, and waits until the
+  broker has those writes before the agent asks for the next batch (so committed offsets never
+  run ahead of state; docs/recovery.md).
 - Every worker reads the whole weather topic itself, outside the consumer group
   (:class:`streams.weather_feed.WeatherFeed`), into the processor's zone store, and rescores
   its own riders when a zone's weather changes; ``telemetry`` waits for that backlog at start.
@@ -23,6 +25,7 @@ restarted worker reads it again from the last committed offset.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -30,11 +33,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 
 from streams import metrics
 from streams.driver import Driver
 from streams.kafka import faust_settings
+from streams.batch import input_partition
 from streams.processor import Processor, RawRecord, RiderStore
 from streams.settings import Settings
 from streams.weather_feed import WeatherFeed
@@ -62,33 +65,81 @@ def stop_before_commit(agent: str, events: Sequence[Any], exc: BaseException) ->
     os._exit(EXIT_UNCOMMITTED_FAILURE)  # no graceful stop: it would ack and commit the failed batch
 
 
+class RiderTable(faust.Table):
+    """The ``rider-state`` table: each rider's state goes to the changelog partition its records come from.
+
+    Faust's ``use_partitioner`` picks the changelog partition with the worker's partitioner (murmur2), but
+    the producer of the input topics picked the rider's input partition with its own (librdkafka's default
+    is CRC32). When they differ, the rider's state lives in a changelog partition that another worker owns
+    and recovers: a worker taking over the rider's input partition after a crash or rebalance starts it from
+    an empty or stale state, and the records in between are committed but never applied (issue 12,
+    finding 4; docs/recovery.md). Writing to the input partition keeps state and input co-partitioned
+    whatever the producer's partitioner.
+
+    Its changelog writes can also be awaited (:meth:`written`): Faust commits a batch's offsets after
+    ``producer.flush()``, and that flush gives up as soon as no send completes within 0.1 s, so after a
+    broker stall offsets could be committed with their state still in the send buffer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsent: list[Any] = []
+        self._partition: int | None = None
+
+    def write(self, key: bytes, value: Any, partition: int | None) -> None:
+        """``table[key] = value``, its changelog record in ``partition`` (None: the producer's partitioner)."""
+        self._partition = partition
+        try:
+            self[key] = value
+        finally:
+            self._partition = None
+
+    def delete(self, key: bytes, partition: int | None) -> None:
+        """``del table[key]``, its tombstone in ``partition`` (where the rider's state was written)."""
+        self._partition = partition
+        try:
+            del self[key]
+        finally:
+            self._partition = None
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return self._partition
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        fut = super().send_changelog(*args, **kwargs)
+        self._unsent.append(fut)
+        return fut
+
+    async def written(self) -> None:
+        """Wait until every changelog write made so far is acknowledged by the broker (raises if one failed)."""
+        while self._unsent:
+            pending, self._unsent = self._unsent, []
+            await asyncio.gather(*pending)
+
+
 class Utf8Keys:
     """Read-only view of a bytes-keyed table by ``str`` key."""
 
-    def __init__(self, table: Any, owned: Callable[[], set[int]] | None = None, partitions: int = 1) -> None:
+    def __init__(self, table: Any, owned: Callable[[], set[int]] | None = None) -> None:
         self.table = table
         self.owned = owned  # the partitions this worker owns (not standby copies); None: every key
-        self.partitions = partitions
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.table.get(key.encode(), default)
 
     def keys(self) -> Iterator[str]:
-        """Keys in the partitions this worker owns, placed by the producer's partitioner as the table writes them."""
+        """Keys of riders in the partitions this worker owns: a state lives in its input partition (RiderTable)."""
         owned = self.owned() if self.owned is not None else None
-        every = list(range(self.partitions))
         for key in list(self.table.keys()):
-            if owned is None or _PARTITIONER(key, every, every) in owned:
+            if owned is None or input_partition(self.table.get(key)) in owned:
                 yield key.decode("utf-8", "replace")
 
 
-_PARTITIONER = DefaultPartitioner()
-
-
 class KafkaSink:
-    """The driver's sink in the worker: outputs to their topics, rider states to the ``rider-state`` table."""
+    """The driver's sink in the worker: outputs to their topics, rider states to the ``rider-state`` table,
+    each in the changelog partition of the rider's input records (:class:`RiderTable`)."""
 
-    def __init__(self, out: dict[str, faust.TopicT], riders: Any, store: RiderStore) -> None:
+    def __init__(self, out: dict[str, faust.TopicT], riders: RiderTable, store: RiderStore) -> None:
         self.out = out
         self.riders = riders
         self.store = store
@@ -97,13 +148,14 @@ class KafkaSink:
         await self.out[role].send(key=key, value=value)
 
     async def write(self, rider_id: str, state: dict[str, Any] | None) -> None:
+        key = rider_id.encode()
         if state is not None:
-            self.riders[rider_id.encode()] = state
-        elif rider_id.encode() in self.riders:
-            del self.riders[rider_id.encode()]  # a tombstone in the changelog: the rider expired
+            self.riders.write(key, state, input_partition(state))
+        elif key in self.riders:  # a tombstone in the changelog, where the state was: the rider expired
+            self.riders.delete(key, input_partition(self.riders[key]))
 
     async def written(self) -> None:
-        return None  # Faust flushes the table's changelog before it commits the batch's offsets
+        await self.riders.written()  # before the agent takes the next batch, which acks (lets Faust commit) this one
 
 
 def create_app(settings: Settings, processor: Processor | None = None) -> faust.App:
@@ -123,16 +175,16 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
                            ("escalations", topics.escalations), ("audit", topics.audit), ("dlq", topics.dlq))
     }
 
-    # Key by rider id with the producer's partitioner, the same as the input topics, so a
-    # table write from any batch lands in the rider's own changelog partition.
+    # A rider's state goes to the changelog partition of its input records (RiderTable), so it moves
+    # with them on a rebalance whatever partitioner the producers used.
     # Keys are raw bytes (Faust serializes a str key as JSON, with quotes), values JSON.
-    riders = app.Table("rider-state", default=None, key_type=bytes, partitions=topics.partitions,
-                       use_partitioner=True)
+    riders = app.tables.add(RiderTable(app, name="rider-state", default=None, key_type=bytes,
+                                       partitions=topics.partitions, beacon=app.tables.beacon))
 
     def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}
 
-    driver = Driver(proc, KafkaSink(out, riders, Utf8Keys(riders, owned_partitions, topics.partitions)))
+    driver = Driver(proc, KafkaSink(out, riders, Utf8Keys(riders, owned_partitions)))
 
     async def apply_weather(records: list[RawRecord]) -> None:
         await driver.weather(records, dead_letters=False)

@@ -79,6 +79,32 @@ class RiderSlot:
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
     held: dict[str, Any] = field(default_factory=dict)  # stream -> a record ahead of it, until confirmed
     revisions: Revisions = field(default_factory=Revisions)  # tells apart records at the same event time
+    # input role -> outcome (applied, duplicate, too_late) -> records: what this state has absorbed,
+    # changelogged with it, so `riskstream reconcile` can check exactly-once across crashes
+    records: dict[str, dict[str, int]] = field(default_factory=dict)
+    # input role -> [partition, offset] of the newest record this state absorbed: a record read again
+    # after a crash (its offset was not committed, its effect was) is recognised by offset, not only by id
+    offsets: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, role: str, outcome: str) -> None:
+        """Count one input record of ``role`` (wearable, trip, incidents, responses) with its ``outcome``."""
+        by_outcome = self.records.setdefault(role, {})
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
+
+    def absorb(self, role: str, partition: int, offset: int) -> bool:
+        """Note an input record's position; False if this state has absorbed it already (a replay).
+
+        >>> slot = RiderSlot.new("r1")
+        >>> slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 11)
+        (True, False, True)
+        >>> slot.absorb("trip", 3, 5)  # another partition (the topic was repartitioned): offsets do not compare
+        True
+        """
+        last = self.offsets.get(role)
+        if last is not None and last[0] == partition and offset <= last[1]:
+            return False
+        self.offsets[role] = [partition, offset]
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +117,8 @@ class RiderSlot:
             "last_risk": self.last_risk,
             "held": self.held,
             "revisions": self.revisions.to_dict(),
+            "records": {role: dict(n) for role, n in self.records.items()},  # a copy: the table keeps it
+            "offsets": {role: list(at) for role, at in self.offsets.items()},
         }
 
     @classmethod
@@ -105,6 +133,8 @@ class RiderSlot:
             last_risk=data.get("last_risk"),
             held=data.get("held") or {},
             revisions=Revisions.from_dict(data.get("revisions")),
+            records={role: dict(n) for role, n in (data.get("records") or {}).items()},  # never the table's dict
+            offsets={role: list(at) for role, at in (data.get("offsets") or {}).items()},
         )
 
     @classmethod
@@ -115,6 +145,19 @@ class RiderSlot:
     def band(self) -> str | None:
         """The risk band of the rider's last premium update (for the fleet gauges)."""
         return self.premium.last_band
+
+
+def input_partition(state: dict[str, Any] | None) -> int | None:
+    """The input partition of a rider's records, from its stored state (None before any record, or no state).
+
+    Every rider-keyed topic is co-partitioned, so any topic's partition is the rider's.
+
+    >>> input_partition({"offsets": {"trip": [2, 41], "wearable": [2, 40]}}), input_partition({})
+    (2, None)
+    """
+    for partition, _ in ((state or {}).get("offsets") or {}).values():
+        return int(partition)
+    return None
 
 
 def _finite_or_none(x: float) -> float | None:

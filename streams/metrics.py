@@ -21,7 +21,8 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 RECORDS = Counter(
     "riskstream_records_consumed_total",
-    "Input records consumed, by source topic and outcome (processed, dead_letter, duplicate, too_late).",
+    "Input records consumed, by source topic and outcome (processed, dead_letter, duplicate, too_late, "
+    "replayed: read again after a restart, already in the rider's state).",
     ["topic", "outcome"],
     registry=REGISTRY,
 )

@@ -406,6 +406,8 @@ class Processor:
         if parsed is None:
             return
         slot = self.slot(parsed.rider_id)
+        if self._replayed(batch, rec, slot):
+            return
         ready = self._confirmed(batch, rec, slot, parsed)
         newest = slot.features.newest_ts()
         if not ready and newest is not None:
@@ -476,6 +478,8 @@ class Processor:
         else:
             label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
             metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+        slot.count(self.role_by_topic[rec.topic], outcome.value)
+        batch.touched.setdefault(parsed.rider_id, -math.inf)  # its state is written with the new count
         newest = slot.features.newest_ts()
         if newest is None:
             return
@@ -485,14 +489,31 @@ class Processor:
         if slot.features.fall_ts != fall_before:
             batch.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
 
+    def _replayed(self, batch: Batch, rec: RawRecord, slot: RiderSlot) -> bool:
+        """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
+        role = self.role_by_topic[rec.topic]
+        if slot.absorb(role, rec.partition, rec.offset):
+            return False
+        rider_id = slot.features.rider_id
+        slot.count(role, "replayed")
+        metrics.RECORDS.labels(topic=rec.topic, outcome="replayed").inc()
+        batch.touched.setdefault(rider_id, -math.inf)
+        log.debug("rider %s: %s[%d]@%d is in its state already (read again after a restart)", rider_id, rec.topic,
+                  rec.partition, rec.offset)
+        return True
+
     def _incident(self, batch: Batch, rec: RawRecord) -> None:
         incident = self._parse_rider(batch, rec, Incident)
         if incident is None:
             return
         slot = self.slot(incident.rider_id)
+        if self._replayed(batch, rec, slot):
+            return
         labels = self.models.labels
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot.count("incidents", "applied")
+        batch.touched.setdefault(incident.rider_id, -math.inf)  # replaced by the newest event time below, if known
         self.models.check_misjudgement(slot.last_risk, incident)
         marked = labels.on_incident(incident.rider_id, incident.epoch, incident.kind.value)
         log.info("incident %s of rider %s at %s (%s[%d]@%d): feature snapshots marked positive: %d; the online "
@@ -507,18 +528,22 @@ class Processor:
                         incident.ts.isoformat(), rec.topic, rec.partition, rec.offset, labels.grace_s)
         newest = slot.features.newest_ts()
         if newest is not None:
-            batch.touched.setdefault(incident.rider_id, newest)
+            batch.touch(incident.rider_id, newest)
 
     def _response(self, batch: Batch, rec: RawRecord) -> None:
         answer = self._parse_rider(batch, rec, RiderResponse)
         if answer is None:
             return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         slot = self.slot(answer.rider_id)
+        if self._replayed(batch, rec, slot):
+            return
+        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        slot.count("responses", "applied")
+        batch.touched.setdefault(answer.rider_id, -math.inf)  # its state is written with the new count
         self.escalations.answer(batch.result, rec, slot, answer)
         newest = slot.features.newest_ts()
         if newest is not None:
-            batch.touched.setdefault(answer.rider_id, newest)
+            batch.touch(answer.rider_id, newest)
 
     # ------------------------------------------------------------------ decisions
     def _score(self, batch: Batch, force: bool = False) -> None:

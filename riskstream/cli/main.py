@@ -130,6 +130,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from streams.reconcile import run
+
+    return run(_load_settings(), json_path=args.json, timeout=args.timeout)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from riskstream.cli.demo import DemoOptions, run_demo
 
@@ -318,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="print the effective settings, secrets hidden")
     p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser(
+        "reconcile", help="check every input record is applied, a duplicate, too late or dead-lettered (from topics)",
+        description="Reads the rider-keyed input topics, the dead-letter topic and the rider-state changelog "
+        "(<app_id>-rider-state-changelog) from the beginning with its own consumer (no group, nothing committed) "
+        "and prints, per input topic, input = applied + duplicate + too_late + dead-lettered, with every rider "
+        "whose counts differ and every counter that went down along the changelog. Exit code 1 if it does not "
+        "reconcile. Run it when the workers have caught up (consumer lag 0).")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the full report as JSON to FILE")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to give up reading a topic (default 120)")
+    p.set_defaults(func=cmd_reconcile)
     _add_evaluation_commands(sub)
     return parser
 
