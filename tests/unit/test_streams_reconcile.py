@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.reconcile import build_report
 from streams.settings import Settings, WorkerSettings
@@ -17,32 +19,45 @@ def settings(tmp: Path) -> Settings:
     return Settings(worker=WorkerSettings(state_dir=tmp))
 
 
+class KafkaLikeSink(MemorySink):
+    """The driver's in-memory sink, also keeping every changelog write and dead letter as Kafka would."""
+
+    def __init__(self, s: Settings, store: dict[str, Any] | None) -> None:
+        super().__init__(store)
+        self.settings = s
+        self.changelog: list[SimpleNamespace] = []
+        self.dlq: list[SimpleNamespace] = []
+
+    async def send(self, role: str, key: str, value: bytes) -> None:
+        if role == "dlq":
+            self.dlq.append(message(self.settings.topics.dlq, 0, len(self.dlq), key, value))
+
+    async def write(self, rider_id: str, state: dict[str, Any] | None) -> None:
+        self.changelog.append(message("changelog", 0, len(self.changelog), rider_id, json.dumps(state).encode()))
+        await super().write(rider_id, state)
+
+
 class Run:
     """The processor driven in batches, keeping every input, changelog write and dead letter as Kafka would."""
 
     def __init__(self, s: Settings, store: dict[str, Any] | None = None) -> None:
         self.settings = s
         self.proc = Processor(s)
-        self.riders: dict[str, Any] = store if store is not None else {}
-        self.proc.bind_state(rider_store=self.riders)
-        self.changelog: list[SimpleNamespace] = []
-        self.dlq: list[SimpleNamespace] = []
+        self.sink = KafkaLikeSink(s, store)
+        self.riders = self.sink.riders
+        self.dlq = self.sink.dlq
+        self.driver = Driver(self.proc, self.sink)
+
+    @property
+    def changelog(self) -> list[SimpleNamespace]:
+        return self.sink.changelog
+
+    @changelog.setter
+    def changelog(self, changelog: list[SimpleNamespace]) -> None:  # a restarted worker's changelog goes on
+        self.sink.changelog = changelog
 
     def feed(self, batch: list[RawRecord], size: int = 200) -> None:
-        weather = self.settings.topics.weather
-        for i in range(0, len(batch), size):
-            chunk = batch[i:i + size]
-            self.take(self.proc.process_weather([r for r in chunk if r.topic == weather]))
-            self.take(self.proc.process_batch([r for r in chunk if r.topic != weather]))
-
-    def take(self, res: Any) -> None:
-        for rider_id, state in res.states.items():
-            value = json.dumps(state).encode()
-            self.riders[rider_id] = json.loads(value)
-            self.changelog.append(message("changelog", 0, len(self.changelog), rider_id, value))
-        for role, key, value in res.outputs:
-            if role == "dlq":
-                self.dlq.append(message(self.settings.topics.dlq, 0, len(self.dlq), key, value))
+        asyncio.run(self.driver.feed(batch, size))
 
 
 def message(topic: str, partition: int, offset: int, key: str | None, value: bytes | None) -> SimpleNamespace:
