@@ -171,3 +171,17 @@ def test_repeated_misjudgements_switch_to_the_conservative_mode(heatwave: list[A
     h.outputs.clear()
     h.feed(raw_records(s, heatwave[2000:6000]))
     assert h.of("risk_scores") and all(p["conservative_mode"] for p in h.of("risk_scores"))
+
+
+def test_state_written_before_one_owner_per_fact_still_loads(heatwave: list[Any], tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    h = Harness(Processor(s))
+    h.feed(raw_records(s, heatwave[:3000]))
+    rider, state = next((r, st) for r, st in sorted(h.riders.items()) if st["labels"]["ts"])
+    # as written before: the premium state's last update and band copied on the slot
+    old = {**state, "last_premium": state["premium"]["last_period_end"], "band": state["premium"]["last_band"]}
+    proc = Processor(settings(tmp_path / "b"))
+    proc.bind_state(rider_store={rider: old})
+    assert proc.slot(rider).band == old["band"] is not None
+    assert proc.labels.rider_dict(rider) == state["labels"]  # the label buffer owns the labels again
+    assert proc.stored_state(rider) == state  # written back without the copies
