@@ -35,9 +35,9 @@ from typing import Any, NoReturn
 import faust
 
 from streams import metrics
+from streams.batch import input_partition
 from streams.driver import Driver
 from streams.kafka import faust_settings
-from streams.batch import input_partition
 from streams.processor import Processor, RawRecord, RiderStore
 from streams.settings import Settings
 from streams.weather_feed import WeatherFeed

@@ -13,7 +13,6 @@ scores (:attr:`ModelHost.horizon_min`).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -22,7 +21,7 @@ from alerts.reference import PopulationRisk
 from models import BlendedScorer, LabelBuffer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
 from models.artifact import TARGETS, ModelBundle
 from models.errors import ModelError, ModelLoadError
-from models.labels import is_accident
+from models.labels import Example, is_accident
 from riskstream.contracts.records import Incident
 from streams import metrics
 from streams.settings import WorkerSettings
@@ -43,7 +42,6 @@ def population_of(bundle: ModelBundle) -> PopulationRisk | None:
 #: Horizon of the scores, in minutes, while no artifact is loaded (the rule-based scorer's).
 DEFAULT_HORIZON_MIN = 60
 
-Example = tuple[dict[str, float], bool, bool]  # features, injury within the horizon, accident within it
 
 
 class PopulationPriced(Protocol):

@@ -95,7 +95,8 @@ HELD_PAYLOAD_BYTES = 4096
 #: Weather features whose change makes the zone's riders be scored again at once.
 MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", "rain_onset")
 
-Parsed = TypeVar("Parsed", WearableReading, TripPoint, Incident, RiderResponse, WeatherObservation)
+Parsed = TypeVar("Parsed", bound=WearableReading | TripPoint | Incident | RiderResponse | WeatherObservation)
+RiderKeyed = TypeVar("RiderKeyed", bound=WearableReading | TripPoint | Incident | RiderResponse)
 RiderReading = WearableReading | TripPoint
 #: A pure feature update: ``update_wearable`` or ``update_trip`` (the trip's takes the zone's heat index too).
 FeatureUpdate = Callable[..., UpdateResult]
@@ -377,11 +378,11 @@ class Processor:
                 self._dead_letter(batch, rec, err)
             return None
 
-    def _parse_rider(self, batch: Batch, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
+    def _parse_rider(self, batch: Batch, rec: RawRecord, model: type[RiderKeyed]) -> RiderKeyed | None:
         """``_parse`` for the rider-keyed topics: a record whose key is not its rider_id is dead-lettered."""
         parsed = self._parse(batch, rec, model)
         if parsed is not None:
-            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)  # type: ignore[union-attr]
+            err = key_mismatch(rec.key, parsed.rider_id, rec.topic)
             if err is not None:
                 self._dead_letter(batch, rec, err)
                 return None
@@ -607,15 +608,15 @@ class Processor:
             self.models.learn(self.models.labels.add_snapshot(rider_id, now, snapshot))
             slot.last_snapshot = now
         exposure = self._exposure_hours(slot, now)  # before the update: it moves the last update's time to now
-        decision = self.premium.update(slot.premium, risk, feats, exposure, now, hold=conservative)
-        if should_publish(slot.premium, decision, now, self.settings.worker.premium_interval_event_s):
+        priced = self.premium.update(slot.premium, risk, feats, exposure, now, hold=conservative)
+        if should_publish(slot.premium, priced, now, self.settings.worker.premium_interval_event_s):
             pseudonym = pseudonymize(rider_id, self.hmac_key)
             revision = slot.revisions.next(PREMIUM_IDENTITY, now)  # a rescore at the same event time: a new id
-            record = build_insurer_record(pseudonym, decision, versions, conservative,
+            record = build_insurer_record(pseudonym, priced, versions, conservative,
                                           period_start=slot.premium.last_published_at, revision=revision)
-            slot.premium.mark_published(decision, now)
+            slot.premium.mark_published(priced, now)
             result.outputs.append(("risk_scores", pseudonym, record.model_dump_json().encode()))
-            result.audit(rider_id, audit_for_premium(rider_id, decision, versions, True, conservative,
+            result.audit(rider_id, audit_for_premium(rider_id, priced, versions, True, conservative,
                                                      decision_id=record.event_id, revision=revision))
             metrics.PREMIUM_SIGNALS.inc()
 

@@ -14,11 +14,11 @@ import pytest
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
 from features.ring import MINUTE_SLOTS, new_ring, read_row, ring_from_list, ring_to_list, window_rows, write_row
-from streams import metrics
-from streams.parsing import redacted_excerpt
-from streams.driver import Driver, MemorySink
-from streams.processor import Processor, RawRecord
 from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
+from streams import metrics
+from streams.driver import Driver, MemorySink
+from streams.parsing import redacted_excerpt
+from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
 
 CFG = FeatureConfig()

@@ -15,7 +15,6 @@ from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
 
-
 T = TypeVar("T")
 
 
