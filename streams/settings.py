@@ -187,6 +187,11 @@ class WorkerSettings(BaseModel):
         "by `riskstream evaluate --online-select`); a stored online "
         "model built with another estimator is set aside and a fresh one starts.",
     )
+    stall_timeout_s: float = Field(
+        120.0, gt=0, description="A rider or weather partition with records to read whose read offset does not move "
+        "for this long (outside a rebalance) stops the worker with exit status 75, so a restart re-assigns it "
+        "(Faust can leave a partition unfetched after a rebalance: faust-streaming issue 629; streams/stall.py).",
+    )
     broker_check_interval_s: float = Field(
         2.0, gt=0, description="How often the worker checks that the broker still has riskstream's topics (with their "
         "partition counts) and the same cluster id; if not (a restarted embedded broker keeps nothing), it stops at "
