@@ -25,7 +25,7 @@ from streams.processor import Processor
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.weather_feed import WeatherFeed
-from tests.integration.kafka_helpers import free_port, produce
+from riskstream.testing.workers import free_port, produce
 
 
 def observations(zones: int, readings: int, every_s: float) -> list[tuple[bytes, bytes]]:

@@ -20,7 +20,7 @@ from riskstream.contracts.errors import BrokerError
 from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
-from tests.integration.kafka_helpers import free_port, metric_value, scrape, start_worker, wait_until
+from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

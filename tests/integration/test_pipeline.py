@@ -14,7 +14,7 @@ import pytest
 
 from alerts.config import AlertConfig, PremiumConfig
 from streams.parsing import DLQ_EXCERPT_CHARS
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     free_port,
     metric_value,
     produce,

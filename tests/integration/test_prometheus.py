@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     REPO,
     Process,
     free_port,

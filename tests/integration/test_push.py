@@ -24,7 +24,7 @@ from riskstream.push.gateway import PushGateway
 from riskstream.push.receiver import Faults, PushReceiver
 from riskstream.contracts.records import Reason, RiderAlert, Severity
 from streams.settings import Settings
-from tests.integration.kafka_helpers import produce, read_topic
+from riskstream.testing.workers import produce, read_topic
 
 pytestmark = pytest.mark.integration
 

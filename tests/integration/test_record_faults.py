@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.integration.failing_app import FAIL_KEY
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     Process,
     free_port,
     metric_value,
