@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: demo test venv install install-test deb-deps clean
+.PHONY: demo test lint venv install install-test deb-deps clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ deb-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
-test: install-test deb-deps
+# The layer contracts (pyproject.toml [tool.importlinter]), before any test runs.
+lint: install-test
+	$(VENV)/bin/lint-imports
+
+test: lint deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
