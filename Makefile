@@ -24,9 +24,10 @@ deb-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
-# The layer contracts (pyproject.toml [tool.importlinter]), before any test runs.
+# Before any test runs: the layer contracts and ruff (both configured in pyproject.toml).
 lint: install-test
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
 
 test: lint deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -64,7 +64,7 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
     def mw(whole: int) -> list[Row]:
         return window_rows(s.minute_tags, s.minute_rows, m_now, whole)
 
-    w1, w5, w10, w15 = mw(1), mw(5), mw(10), mw(15)
+    w1, w5, w15 = mw(1), mw(5), mw(15)
     has_wearable = s.wearable_ts is not None
     hr1 = _ratio(_sum(w1, HR_SUM), _sum(w1, HR_N), HR_SCALE)
     hr_rest = s.hr_rest_bpm if s.hr_rest_bpm is not None else cfg.default_hr_rest_bpm

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker
 from riskstream.testing.workers import free_port
+from streams.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")
