@@ -24,10 +24,11 @@ deb-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
-# Before any test runs: the layer contracts and ruff (both configured in pyproject.toml).
+# Before any test runs: the layer contracts, ruff and mypy (all configured in pyproject.toml).
 lint: install-test
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: lint deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
