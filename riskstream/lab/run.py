@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from riskstream.lab.matching import AlertEvent, IncidentEvent
-from riskstream.simulation import FleetSimulator, SimConfig, SimRecord
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings
+from riskstream.simulation import FleetSimulator, SimConfig, SimRecord
 
 #: Output field names and values that would reveal a protected attribute.
 PROTECTED_KEYS = frozenset({"sex", "gender", "age", "age_band", "birth_year", "ethnicity"})

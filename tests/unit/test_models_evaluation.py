@@ -10,16 +10,16 @@ import pytest
 
 from models import load_artifact
 from models.artifact import Calibrator, update_card
+from riskstream.testing.artifacts import tiny_artifact
 from models.blend import MAX_RIVER_WEIGHT
-from models.evaluate import alert_precision_recall, paired_auc_difference, rider_bootstrap, to_scale
-from models.fit import split_by_rider
 from riskstream.lab.drift import native_bundle, prequential_replay, windowed_metrics
+from models.evaluate import alert_precision_recall, paired_auc_difference, rider_bootstrap, to_scale
 from riskstream.lab.evaluate_cli import _card_metrics, _parser, _population, importance, metrics_table, score_frame
+from models.fit import split_by_rider
 from riskstream.lab.holdout import assert_disjoint, eval_start_day, holdout_specs, training_span
+from riskstream.testing.frames import synthetic_frame
 from riskstream.lab.train import _oracles
 from riskstream.simulation.hazard import HazardContext, true_hazard
-from riskstream.testing.artifacts import tiny_artifact
-from riskstream.testing.frames import synthetic_frame
 
 
 @pytest.fixture(scope="module")
