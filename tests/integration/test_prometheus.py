@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 import os
 import re
 import shutil
@@ -17,12 +16,13 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     REPO,
     Process,
     free_port,
@@ -107,8 +107,8 @@ scrape_configs:
 def prom_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Worker + Prometheus; a heat-wave simulation with dead letters and an incident; every query's result."""
     from riskstream.cli.producer import produce as produce_records
-    from streams.settings import Settings
     from riskstream.simulation import FleetSimulator, SimConfig
+    from streams.settings import Settings
     from streams.topics import ensure_topics
 
     prometheus, promtool = ensure_prometheus()

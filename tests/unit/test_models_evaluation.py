@@ -10,7 +10,7 @@ import pytest
 
 from models import load_artifact
 from models.artifact import Calibrator, update_card
-from models.checks import tiny_artifact
+from riskstream.testing.artifacts import tiny_artifact
 from models.blend import MAX_RIVER_WEIGHT
 from riskstream.lab.drift import native_bundle, prequential_replay, windowed_metrics
 from models.evaluate import alert_precision_recall, paired_auc_difference, rider_bootstrap, to_scale

@@ -9,8 +9,8 @@ import pytest
 from features.catalog import FEATURE_NAMES
 from models.artifact import Calibrator
 from models.fit import fit_calibrator, split_frame
-from riskstream.testing.frames import synthetic_frame
 from riskstream.lab.train import _label, build_training_frame, rescale_calibrator
+from riskstream.testing.frames import synthetic_frame
 
 
 def test_labels_look_forward_within_horizon_only():

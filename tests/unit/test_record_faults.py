@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,10 @@ import pytest
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
 from features.ring import MINUTE_SLOTS, new_ring, read_row, ring_from_list, ring_to_list, window_rows, write_row
+from riskstream.contracts.records import TripPoint, WearableReading
 from streams import metrics
 from streams.parsing import redacted_excerpt
 from streams.processor import Processor, RawRecord
-from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
 from streams.settings import Settings, WorkerSettings
 
 CFG = FeatureConfig()
