@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hazard import heat_index_f
+from .hazard import true_heat_index_f
 
 LOCAL_UTC_OFFSET_H = 8.0  # Shanghai, UTC+8
 #: Shanghai monthly mean air temperature, °C (climate normals, rounded).
@@ -159,7 +159,7 @@ class ZoneWeatherModel:
             precipitation_mm_h=precip, visibility_m=visibility, solar_w_m2=solar,
             road_flooding=self.flooding, daylight=daylight,
             daily_max_temp_c=self.mean_c + DIURNAL_HALF_RANGE_C,
-            heat_index_f=heat_index_f(temp, rh), rain_onset=onset,
+            heat_index_f=true_heat_index_f(temp, rh), rain_onset=onset,
             freezing=(temp <= 0.0 and precip > 0.0) or temp <= -2.0,
             night=h < 5.0,
         )
