@@ -2,8 +2,9 @@
 
 The texts are data (``reasons.json`` next to this module, package data), so a translator
 can edit them without touching code, and each code has exactly one text: the feature
-reasons of ``models/reasons.py`` and the alert and premium reasons of ``alerts/`` both
-render from here. A missing or NaN number renders as "–" rather than "nan" or a crash.
+reasons of ``models/reasons.py``, the alert and premium reasons of ``alerts/`` and the
+fall-escalation reasons of ``streams/escalation.py`` all render from here. A missing or
+NaN number renders as "–" rather than "nan" or a crash.
 
 >>> reason_text("HEAVY_RAIN", 9.2)["zh-CN"]
 '大雨 9 毫米/小时'

@@ -14,6 +14,7 @@ from alerts.signals import build_signals
 from features.catalog import FEATURE_NAMES
 from models.reasons import MISSING_CODE, MISSING_CODE_BY_SOURCE, REASON_CODES, reason_for
 from riskstream.contracts.reasons import LOCALES, MISSING, load_catalog_text, reason_catalog, reason_text
+from streams.escalation import ANSWERED_OK_CODE, ESCALATION_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -41,8 +42,12 @@ def _premium_codes() -> set[str]:
     return set(re.findall(r'"((?:RISK|MAIN_DRIVER|CAP|BOUND|LOW|SAFE|CONSERVATIVE)_[A-Z_]+)"', source))
 
 
+def _escalation_codes() -> set[str]:
+    return {*ESCALATION_CODES.values(), ANSWERED_OK_CODE}
+
+
 def _used_codes() -> set[str]:
-    return _model_codes() | _alert_codes() | _premium_codes()
+    return _model_codes() | _alert_codes() | _premium_codes() | _escalation_codes()
 
 
 def test_catalog_is_package_data_of_the_floor() -> None:
@@ -78,7 +83,8 @@ def test_no_code_has_two_texts() -> None:
         load_catalog_text('{"reasons": {"HEAT_INDEX": {"en": "a"}, "HEAT_INDEX": {"en": "b"}}}')
     # nowhere else: neither the alert texts nor the code carry reason texts of their own
     assert '"reasons"' not in (ROOT / "alerts" / "templates" / "messages.json").read_text(encoding="utf-8")
-    for module in ("models/reasons.py", "alerts/messages.py", "alerts/policy.py", "alerts/premium.py", "alerts/signals.py"):
+    for module in ("models/reasons.py", "alerts/messages.py", "alerts/policy.py", "alerts/premium.py", "alerts/signals.py",
+                   "streams/escalation.py"):
         assert not [s for s in _code_strings(ROOT / module) if CJK.search(s)], module
 
 
