@@ -104,11 +104,11 @@ def reason_for(feature: str, value: float | None) -> Reason:
         code = MISSING_CODE_BY_SOURCE.get(_source(feature), MISSING_CODE)
         return Reason(code=code, value=None, text=reason_text(code, None, name=feature))
     v = float(value)  # type: ignore[arg-type]
-    code = REASON_CODES.get(feature)
-    if code is None:  # not in the table (a test keeps this empty): the feature's name and value
+    known = REASON_CODES.get(feature)
+    if known is None:  # not in the table (a test keeps this empty): the feature's name and value
         shown = format(v, ".1f")
         return Reason(code=feature.upper(), value=round(v, 2), text={"zh-CN": f"{feature} {shown}", "en": f"{feature} {shown}"})
-    return Reason(code=code, value=round(v, 2), text=reason_text(code, v))
+    return Reason(code=known, value=round(v, 2), text=reason_text(known, v))
 
 
 def missing_reasons() -> set[str]:

@@ -44,7 +44,7 @@ class _SafeFormatter(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         if format_spec.endswith("d") and isinstance(value, float):
-            value = int(round(value))
+            value = round(value)
         return super().format_field(value, format_spec)
 
     def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:

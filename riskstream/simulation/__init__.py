@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .files import read_jsonl, write_jsonl
 from .fleet import DEFAULT_ZONES, SCENARIOS, FleetSimulator, SimConfig, SimStats, advice_action
-from .hazard import HazardContext, HazardRates, event_probability, true_heat_index_f, true_hazard
+from .hazard import HazardContext, HazardRates, event_probability, true_hazard, true_heat_index_f
 from .records import SimRecord
 
 __all__ = [

@@ -78,7 +78,7 @@ def test_zh_texts_are_chinese_and_en_texts_are_not() -> None:
 def test_no_code_has_two_texts() -> None:
     # in the file: a code given twice is an error, not a silent last-one-wins
     text = files("riskstream.contracts").joinpath("reasons.json").read_text(encoding="utf-8")
-    assert len(load_catalog_text(text)) == len(re.findall(r'^\s*"[A-Z0-9_]+": \{', text, re.M))
+    assert len(load_catalog_text(text)) == len(re.findall(r'^\s*"[A-Z0-9_]+": \{', text, re.MULTILINE))
     with pytest.raises(ValueError, match="HEAT_INDEX given more than once"):
         load_catalog_text('{"reasons": {"HEAT_INDEX": {"en": "a"}, "HEAT_INDEX": {"en": "b"}}}')
     # nowhere else: neither the alert texts nor the code carry reason texts of their own
