@@ -1,6 +1,6 @@
 """Thresholds of the rider alert policy and the premium signal, with their sources.
 
-Every number cites where it comes from (see DOMAIN.md); where sources disagree or none
+Every number cites where it comes from (see docs/domain.md); where sources disagree or none
 exists, the default is a documented project choice and can be overridden through
 ``streams.settings`` (``RISKSTREAM_ALERTS__...`` / ``RISKSTREAM_PREMIUM__...``).
 Exit thresholds give hysteresis: an alert enters at ``*_c`` and stays until the value

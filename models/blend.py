@@ -23,7 +23,7 @@ for the model that was validated on held-out data. Neither the recalibration nor
 any weight before :data:`MIN_RIVER_POSITIVES` positives of that target were paired with the
 LightGBM model now loaded.
 
-Failure handling ("never silently safe", DESIGN.md):
+Failure handling ("never silently safe", docs/design.md):
 - no LightGBM model, or it raises: the batch is scored by :class:`RuleScorer` (``conservative=True``);
 - :data:`FAILURE_LIMIT` consecutive model failures, or :data:`MISJUDGEMENT_LIMIT` calls of
   :meth:`BlendedScorer.record_misjudgement` within :data:`MISJUDGEMENT_WINDOW_S`, open the
