@@ -23,10 +23,10 @@ harsh brakes (crash)  1 + 0.4·min(n in 10 min, 5)               CMT 2017: 1.8×
 aggressiveness        exp(0.8·(a − 0.35)), a ∈ [0, 1] latent    unobserved risk taking beyond the telemetry
 rain (crash)          ×2.0 (≥ 0.5 mm/h), ×2.5 (≥ 7.6 mm/h)      Brodsky & Hakkert 1988: ×2-3
 rain onset (crash)    further ×1.4 after ≥ 24 h dry             Brodsky & Hakkert 1988: worse after dry spell
-road flooding         crash ×6, fall ×3                         DOMAIN: low adhesion many times (> 20× if unexpected)
-visibility (crash)    ×1.5 (< 1000 m), ×2.5 (< 200 m)           DOMAIN: low visibility is a multiplier
+road flooding         crash ×6, fall ×3                         docs/domain.md: low adhesion many times (> 20× if unexpected)
+visibility (crash)    ×1.5 (< 1000 m), ×2.5 (< 200 m)           docs/domain.md: low visibility is a multiplier
 gusts (crash)         ×1.5 (≥ 13.9 m/s), ×2.5 (≥ 20.8 m/s)      Beaufort 7 / 9 thresholds
-freezing              crash ×3, fall ×4                         ice; DOMAIN
+freezing              crash ×3, fall ×4                         ice; docs/domain.md
 night 00-05 (crash)   ×2.0; other darkness ×1.3                 FHWA motorcycle crash causation: OR ≈ 2
 continuous riding     crash ×1.15 (> 2 h), ×1.5 (> 4.5 h)       EU 561/2006 break after 4.5 h
 online hours (shift)  crash ×1.4 (> 8 h), ×2.0 (> 12 h)         Meituan prompts at 8 h, forced off at 12 h
