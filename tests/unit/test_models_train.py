@@ -69,8 +69,8 @@ def test_tiny_simulated_frame():
 def test_train_from_frame_records_the_training_span(tmp_path):
     import json
 
-    from riskstream.lab.holdout import training_span
     from riskstream.cli.main import main
+    from riskstream.lab.holdout import training_span
 
     frame = synthetic_frame(6000, seed=4, riders=60)
     frame["rider_id"] = "00-" + frame["rider_id"]
