@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -253,12 +254,47 @@ class _StopFlag:
             time.sleep(0.2)
 
 
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser; with ``module``, its flags and its ``run`` come from that module, imported when used.
+
+    The lab's commands (``train``, ``evaluate``) define their flags next to their code (``add_arguments(parser)``,
+    ``run(args)``), and importing that code takes seconds (LightGBM, pandas): it is imported only when the
+    subcommand is parsed or its help shown, so ``riskstream --help`` and every other command stay fast.
+    """
+
+    def __init__(self, *args: Any, module: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module = module
+
+    def _load(self) -> None:
+        if self._module is None:
+            return
+        import importlib
+
+        module, self._module = importlib.import_module(self._module), None
+        self.description = (module.__doc__ or "").split("\n")[0]
+        module.add_arguments(self)
+        self.set_defaults(func=module.run)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._load()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="riskstream", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Subcommand)
 
     p = sub.add_parser("demo", help="broker + simulator + worker + console view, no configuration")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90); Ctrl-C stops early")
@@ -314,9 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_push)
 
-    sub.add_parser("train", help="train the LightGBM models on simulated history (`riskstream train --help`)")
+    sub.add_parser("train", help="train the LightGBM models on simulated history", module="riskstream.lab.train")
     sub.add_parser("evaluate", help="held-out evaluation report of the shipped models, with plots; --drift for the "
-                   "drift experiment (`riskstream evaluate --help`)")
+                   "drift experiment", module="riskstream.lab.evaluate_cli")
 
     p = sub.add_parser("schemas", help="export a JSON Schema per topic")
     p.add_argument("--out", type=Path, default=Path("docs/contracts"), help="directory (default docs/contracts)")
@@ -390,20 +426,10 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.set_defaults(func=cmd_fairness)
 
 
-#: Subcommands with their own argument parser (they get everything after their name).
-DELEGATED = {"train": ("riskstream.lab.train", "train_main"), "evaluate": ("riskstream.lab.evaluate_cli", "main")}
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        module, func = DELEGATED[argv[0]]
-        safe_logging.install()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
+    args.argv = argv[argv.index(args.command) + 1:]  # the command's flags as given, for a report's "Regenerate" line
     safe_logging.install()  # a key or id from input cannot forge a log line
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
