@@ -1,8 +1,10 @@
 """One frozen settings object, read from ``RISKSTREAM_*`` environment variables.
 
-Nested values use ``__``: ``RISKSTREAM_KAFKA__BROKER=kafka-1:9092`` or
-``RISKSTREAM_FEATURES__HARSH_BRAKE_G=0.4``. Secrets are ``SecretStr`` and are hidden
-when printed (``riskstream config``).
+Nested values use ``__``: ``RISKSTREAM_KAFKA__BROKER=kafka-1:9092``,
+``RISKSTREAM_FEATURES__HARSH_BRAKE_G=0.4`` or ``RISKSTREAM_ALERTS__COOLDOWN_S=600``. Every section
+is a typed model, so every value is checked when the settings load, and a ``RISKSTREAM_*``
+variable that names no setting is an error naming the nearest one (:func:`unknown_variables`).
+Secrets are ``SecretStr`` and are hidden when printed (``riskstream config``).
 
 >>> s = Settings()
 >>> s.kafka.broker, s.metrics.port

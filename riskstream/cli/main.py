@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -378,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     return _run(args.command, lambda: args.func(args))
 
 
-def _run(command: str, func) -> int:  # noqa: ANN001 - a command's body, returning its exit status
+def _run(command: str, func: Callable[[], int | None]) -> int:
     """Run a command; a configuration or other riskstream error is one message and exit status 2, no traceback."""
     try:
         return int(func() or 0)

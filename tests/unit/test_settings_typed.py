@@ -155,6 +155,7 @@ def test_the_estimator_names_are_the_online_models_estimators() -> None:
         (["evaluate-alerts", "--seeds", "1"], {"RISKSTREAM_ALERTS__COOLDOWN_S": "99999"},
          "RISKSTREAM_ALERTS__*: repeat_after_s=14400.0 must be ≥ cooldown_s=99999.0"),
         (["fairness"], {"RISKSTREAM_PREMIUM__MAX_CHANGE": "2"}, "RISKSTREAM_PREMIUM__MAX_CHANGE: Input should be less"),
+        (["evaluate", "--artifact", "/nonexistent"], {}, "no model artifact at /nonexistent"),  # its own parser
     ],
 )
 def test_a_configuration_error_is_one_message_and_exit_status_2(
