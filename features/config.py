@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class FeatureConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Telematics: industry thresholds range 0.25-0.45 g; no single standard.
     harsh_brake_g: float = Field(0.35, description="Braking at or beyond this deceleration (g) is harsh.")

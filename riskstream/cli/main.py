@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +29,9 @@ Production:   RISKSTREAM_KAFKA__BROKER=kafka-1:9092 RISKSTREAM_KAFKA__EMBEDDED=f
 
 
 def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --help
-    from streams.settings import Settings, redact_url
+    from streams.settings import Settings
 
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            var = "RISKSTREAM_" + "__".join(str(p).upper() for p in err["loc"])
-            got = err.get("input")
-            if any(w in var for w in ("KEY", "SECRET", "PASSWORD")):
-                got = "<hidden>"  # a secret, even a wrong one, is never echoed
-            elif isinstance(got, str):
-                got = redact_url(got)
-            lines.append(f"  {var}: {err['msg']} (got {got!r})")
-        raise RiskstreamError(
-            "invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
-            "`riskstream config` prints the effective settings"
-        ) from None
+    return Settings()  # a bad setting raises ConfigError or ValidationError: main() says which variable
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -217,9 +203,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
     settings = _load_settings()
     cfg = SimConfig(riders=args.riders, seed=args.seed, scenario=args.scenario)
     run = run_fleet(cfg, args.hours, settings, progress=sys.stderr.isatty(), desc="simulating")
-    from alerts import PremiumConfig
-
-    pricing = PremiumConfig(**settings.premium)
+    pricing = settings.premium
     key = settings.privacy.hmac_key.get_secret_value().encode()
     frame = rider_frame(run.insurer, run.profiles, key, pricing.severity_injury, pricing.severity_accident)
     if frame.empty:
@@ -435,10 +419,22 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return _run(args.command, lambda: args.func(args))
+
+
+def _run(command: str, func: Callable[[], int | None]) -> int:
+    """Run a command; a configuration or other riskstream error is one message and exit status 2, no traceback."""
     try:
-        return int(args.func(args) or 0)
+        return int(func() or 0)
+    except ValidationError as exc:
+        from streams.settings import config_error, is_config_error
+
+        if not is_config_error(exc):
+            raise  # a record or a bug, not a setting: the traceback helps
+        print(f"riskstream {command}: {config_error(exc)}", file=sys.stderr)
+        return 2
     except RiskstreamError as exc:
-        print(f"riskstream {args.command}: {exc}", file=sys.stderr)
+        print(f"riskstream {command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
