@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: demo test venv install install-test deb-deps clean
+.PHONY: demo test lint venv install install-test deb-deps clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ deb-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
 
-test: install-test deb-deps
+# Before any test runs: the layer contracts, ruff and mypy (all configured in pyproject.toml).
+lint: install-test
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

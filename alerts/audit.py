@@ -167,7 +167,6 @@ def audit_for_alert(
     revision: int = 0,
 ) -> AuditRecord:
     """Audit record of a sent alert (its ``decision_id`` is the alert's id) or of one held back (with why)."""
-    sent = isinstance(decision, AlertDecision)
     what = f"alert {decision.kind}/{decision.severity.value}"
     thresholds = decision.thresholds if isinstance(decision, AlertDecision) else {}
     return AuditRecord(
@@ -178,7 +177,7 @@ def audit_for_alert(
                                        revision)),
         decision_type="alert",
         rider_id=rider_id,
-        outcome=f"{what} sent" if sent else f"{what} suppressed: {decision.why}",  # type: ignore[union-attr]
+        outcome=f"{what} sent" if isinstance(decision, AlertDecision) else f"{what} suppressed: {decision.why}",
         inputs=_finite_or_none(decision.values),
         thresholds=thresholds,
         reasons=decision.reasons,

@@ -1,6 +1,6 @@
 """Thresholds of the rider alert policy and the premium signal, with their sources.
 
-Every number cites where it comes from (see DOMAIN.md); where sources disagree or none
+Every number cites where it comes from (see docs/domain.md); where sources disagree or none
 exists, the default is a documented project choice and can be overridden through
 ``streams.settings`` (``RISKSTREAM_ALERTS__...`` / ``RISKSTREAM_PREMIUM__...``).
 Exit thresholds give hysteresis: an alert enters at ``*_c`` and stays until the value
@@ -19,8 +19,10 @@ Value error, heat_index danger threshold 30.0 must not be below its warning thre
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 #: (warning enter, warning exit, danger enter, danger exit, "above"|"below") per thresholded signal.
 _PAIRS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -197,6 +199,11 @@ class AlertConfig(BaseModel):
         return self
 
 
+#: Three cut points; the text of an environment variable is read by ``_cuts_from_text`` (``0.8,1.5,3`` or JSON),
+#: not decoded as JSON by the settings first.
+_Cuts = Annotated[tuple[float, float, float], NoDecode]
+
+
 class PremiumConfig(BaseModel):
     """Pricing constants of :class:`alerts.premium.PremiumCalculator`.
 
@@ -228,12 +235,12 @@ class PremiumConfig(BaseModel):
     safe_riding_max_discount: float = Field(
         0.10, ge=0, lt=1, description="Up to 10 % off for safe periods (UBI behaviour discounts reach 30-45 %; we stay modest)."
     )
-    band_cuts: tuple[float, float, float] = Field(
+    band_cuts: _Cuts = Field(
         (0.01, 0.03, 0.10),
         description="risk_score cut points (low < c0 ≤ moderate < c1 ≤ high < c2 ≤ severe) when the model card "
         "has no population, and for the rule-based scores of the conservative mode.",
     )
-    band_cuts_relative: tuple[float, float, float] = Field(
+    band_cuts_relative: _Cuts = Field(
         (0.8, 1.5, 3.0),
         description="With a card population: cut points as multiples of the population's P(any event); "
         "below 0.8x is low, 1.5x-3x high, 3x and more severe (project choice).",

@@ -1,6 +1,9 @@
-"""Rider-facing texts: load ``templates/messages.json`` (package data) and render it.
+"""Rider-facing alert texts: load ``templates/messages.json`` (package data) and render it.
 
 The texts are data, not code, so a translator can edit them without touching the policy.
+Reason texts are not here: they live in the one reason catalog,
+:mod:`riskstream.contracts.reasons` (``reasons.json``), shared with ``models/reasons.py``;
+:func:`reason_text`, :func:`render` and :func:`placeholders` are re-exported from there.
 A missing or NaN number renders as "–" rather than "nan" or a crash.
 
 >>> title, message = render_alert("heat", "warning",
@@ -18,36 +21,17 @@ A missing or NaN number renders as "–" rather than "nan" or a crash.
 from __future__ import annotations
 
 import json
-import math
-import string
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
-LOCALES: tuple[str, ...] = ("zh-CN", "en")
-#: Shown in place of a number that is missing or not finite.
-MISSING = "–"
+from riskstream.contracts.reasons import LOCALES, MISSING, placeholders, reason_text, render
+
+__all__ = ["LOCALES", "MISSING", "alert_kinds", "load_messages", "placeholders", "reason_text", "render", "render_alert"]
+
 #: Reason texts joined with these into the ``{reasons}`` placeholder.
 _JOINERS = {"zh-CN": "；", "en": "; "}
-
-
-class _Missing:
-    def __format__(self, spec: str) -> str:
-        return MISSING
-
-
-class _SafeFormatter(string.Formatter):
-    """``str.format`` that renders unknown or non-finite values as :data:`MISSING`."""
-
-    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
-        value = kwargs.get(str(key)) if isinstance(key, str) else None
-        if value is None or (isinstance(value, float) and not math.isfinite(value)):
-            return _Missing()
-        return value
-
-
-_FORMATTER = _SafeFormatter()
 
 
 @cache
@@ -60,35 +44,6 @@ def load_messages() -> dict[str, Any]:
 def alert_kinds() -> dict[str, tuple[str, ...]]:
     """Kind -> severities that have texts, e.g. ``{'fall': ('danger',), ...}``."""
     return {kind: tuple(by_sev) for kind, by_sev in load_messages()["alerts"].items()}
-
-
-def placeholders(template: str) -> set[str]:
-    """Names used in a template.
-
-    >>> sorted(placeholders("Heat {heat_index_c:.0f} °C, {reasons}"))
-    ['heat_index_c', 'reasons']
-    """
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
-def render(template: str, values: Mapping[str, Any]) -> str:
-    """Fill ``template`` from ``values``; missing or NaN numbers become "–"."""
-    return _FORMATTER.vformat(template, (), values)
-
-
-def reason_text(code: str, value: float | None, threshold: float | None = None, **extra: float) -> dict[str, str]:
-    """Text of a reason code by locale, with its number (``value``) and threshold filled in.
-
-    Derived placeholders: ``value_pct``/``threshold_pct`` (× 100) and ``value_h``/``threshold_h``
-    (minutes → hours). An unknown code raises ``KeyError``: every code needs a text.
-    """
-    texts = load_messages()["reasons"][code]
-    params: dict[str, Any] = dict(extra, value=value, threshold=threshold)
-    for name, number in (("value", value), ("threshold", threshold)):
-        if number is not None:
-            params[f"{name}_pct"] = number * 100.0
-            params[f"{name}_h"] = number / 60.0
-    return {loc: render(texts[loc], params) for loc in LOCALES}
 
 
 def render_alert(

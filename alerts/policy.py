@@ -108,7 +108,7 @@ class Suppressed:
 
 def _num(value: object) -> float:
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # any value: what float() refuses is caught below
     except (TypeError, ValueError):
         return math.nan
 
@@ -179,7 +179,7 @@ class AlertPolicy:
         kinds = sorted({s.kind for s in signals}, key=KINDS.index)
         levels = {k: max((lv for _, lv, _ in fired.get(k, [])), key=RANK.__getitem__, default=None) for k in kinds}
         # danger first, so the most urgent alert gets a slot under the cap
-        for kind in sorted(kinds, key=lambda k: -RANK[levels[k]] if levels[k] else 1):
+        for kind in sorted(kinds, key=lambda k: -RANK[lv] if (lv := levels[k]) else 1):
             level = levels[kind]
             if level is None:
                 state.active_kind.pop(kind, None)

@@ -18,12 +18,12 @@ import time
 import uuid
 from pathlib import Path
 
-from streams.broker import EmbeddedBroker
 from riskstream.cli.producer import produce
-from streams.settings import Settings
 from riskstream.simulation import FleetSimulator, SimConfig
+from riskstream.testing.workers import Process, free_port, metric_value, scrape, start_worker, wait_until
+from streams.broker import EmbeddedBroker
+from streams.settings import Settings
 from streams.topics import ensure_topics
-from tests.integration.kafka_helpers import Process, free_port, metric_value, scrape, start_worker, wait_until
 
 ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
          "dlq")

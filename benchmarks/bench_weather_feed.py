@@ -19,13 +19,13 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from riskstream.testing.workers import free_port, produce
 from streams.batch import RawRecord
 from streams.broker import EmbeddedBroker
 from streams.processor import Processor
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.weather_feed import WeatherFeed
-from tests.integration.kafka_helpers import free_port, produce
 
 
 def observations(zones: int, readings: int, every_s: float) -> list[tuple[bytes, bytes]]:

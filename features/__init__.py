@@ -6,6 +6,8 @@ The stream and the offline replay call the same functions: ``update_wearable``,
 
 from __future__ import annotations
 
+from typing import Any
+
 from features.catalog import FEATURE_NAMES, FEATURES, Feature
 from features.compute import rider_features
 from features.config import FeatureConfig
@@ -28,7 +30,7 @@ from features.weather import (
 )
 
 
-def replay_features(*args, **kwargs):  # type: ignore[no-untyped-def]
+def replay_features(*args: Any, **kwargs: Any) -> Any:
     """Offline replay into a pandas DataFrame; see :func:`features.replay.replay_features` (imports pandas lazily)."""
     from features.replay import replay_features as _replay
 

@@ -80,5 +80,5 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
-#: Never model or pricing inputs (DOMAIN.md, regulation); checked by tests.
+#: Never model or pricing inputs (docs/domain.md, regulation); checked by tests.
 PROTECTED_ATTRIBUTES = frozenset({"sex", "gender", "age", "age_band", "ethnicity"})

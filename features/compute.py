@@ -14,6 +14,7 @@ HR0 the rider's learned resting HR.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from features.catalog import FEATURE_NAMES
 from features.config import FeatureConfig
@@ -64,7 +65,7 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
     def mw(whole: int) -> list[Row]:
         return window_rows(s.minute_tags, s.minute_rows, m_now, whole)
 
-    w1, w5, w10, w15 = mw(1), mw(5), mw(10), mw(15)
+    w1, w5, w15 = mw(1), mw(5), mw(15)
     has_wearable = s.wearable_ts is not None
     hr1 = _ratio(_sum(w1, HR_SUM), _sum(w1, HR_N), HR_SCALE)
     hr_rest = s.hr_rest_bpm if s.hr_rest_bpm is not None else cfg.default_hr_rest_bpm
@@ -88,7 +89,7 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
         "wearable_quality": min(1.0, _sum(w5, VALID_S) / wearable_5m_s) if has_wearable else NAN,
         "impact_peak_g_1m": max(r[IMPACT_MAX] for r in w1) / G_SCALE if on_body_1 else NAN,
         "fall_suspected": _fall_flag(s, now, on_body_1 or _sum(w5, ON_BODY_S), cfg),
-        "wearable_age_s": max(0.0, now - s.wearable_ts) if has_wearable else NAN,
+        "wearable_age_s": max(0.0, now - s.wearable_ts) if s.wearable_ts is not None else NAN,
     })
     out.update(_trip_features(s, now, m_now, mw, cfg))
     return {name: float(out[name]) for name in FEATURE_NAMES}
@@ -100,7 +101,9 @@ def _fall_flag(s: RiderState, now: float, on_body_recent: int, cfg: FeatureConfi
     return 0.0 if on_body_recent else NAN
 
 
-def _trip_features(s: RiderState, now: float, m_now: int, mw, cfg: FeatureConfig) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _trip_features(
+    s: RiderState, now: float, m_now: int, mw: Callable[[int], list[Row]], cfg: FeatureConfig
+) -> dict[str, float]:
     names = ("heat_exposure_min_today", "continuous_riding_min", "online_hours_today", "online_hours_24h",
              "online_hours_7d", "night_riding_min_today", "breaks_today", "harsh_brakes_10m", "harsh_brakes_60m",
              "harsh_accels_10m", "harsh_corners_10m", "speeding_s_10m", "over_ebike_limit_s_10m",

@@ -1,4 +1,4 @@
-"""Thresholds of the feature code, with their sources (see DOMAIN.md).
+"""Thresholds of the feature code, with their sources (see docs/domain.md).
 
 Where sources disagree the value is configurable; the defaults are documented choices.
 ``streams.settings`` embeds this model, so each value can be set from the environment,
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class FeatureConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Telematics: industry thresholds range 0.25-0.45 g; no single standard.
     harsh_brake_g: float = Field(0.35, description="Braking at or beyond this deceleration (g) is harsh.")
@@ -33,7 +33,7 @@ class FeatureConfig(BaseModel):
     fall_stillness_seconds: int = 5
     fall_stillness_mean_tol_g: float = Field(0.15, description="Still means |mean accel - 1 g| at most this.")
     fall_flag_seconds: float = Field(300.0, description="fall_suspected stays 1 this long after detection.")
-    # Physiology thresholds (DOMAIN.md stop-work guidance; NWS/China heat rules)
+    # Physiology thresholds (docs/domain.md stop-work guidance; NWS/China heat rules)
     hr_high_fraction: float = Field(0.85, description="HR above this share of HR_max counts as high effort.")
     hr_rest_floor_bpm: float = Field(35.0, description="The learned resting HR never goes below this.")
     hr_rest_alpha_down: float = Field(0.2, description="Per-minute EW weight when a minute mean is below HR_rest (fast).")

@@ -60,7 +60,7 @@ def fold_minutes(state: RiderState, upto_minute: int, cfg: FeatureConfig) -> Non
     for minute in range(start, upto_minute + 1):
         row = read_row(state.minute_tags, state.minute_rows, minute)
         n = row[HR_N] if row is not None else 0
-        hr = row[HR_SUM] / HR_SCALE / n if n else 0.0
+        hr = row[HR_SUM] / HR_SCALE / n if row is not None and n else 0.0
         if n >= MIN_HR_SECONDS_REST:
             rest = cfg.default_hr_rest_bpm if state.hr_rest_bpm is None else state.hr_rest_bpm
             alpha = cfg.hr_rest_alpha_down if hr < rest else cfg.hr_rest_alpha_up

@@ -80,12 +80,12 @@ def window_rows(tags: list[int], rows: list[Row], newest: int, whole: int) -> li
     return [rows[i] for i, tag in enumerate(tags) if lo <= tag <= newest]
 
 
-def ring_to_list(tags: list[int], rows: list[Row], oldest: int) -> list[Row]:
+def ring_to_list(tags: list[int], rows: list[Row], oldest: int) -> list[list[int]]:
     """Compact JSON form: ``[key, *row]`` for held buckets not older than ``oldest`` with any nonzero value."""
-    return sorted([tag, *rows[i].tolist()] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
+    return sorted([tag, *rows[i]] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
 
 
-def ring_from_list(n: int, items: list[Row]) -> tuple[list[int], list[Row]]:
+def ring_from_list(n: int, items: list[list[int]]) -> tuple[list[int], list[Row]]:
     """Inverse of :func:`ring_to_list`."""
     tags, rows = new_ring(n)
     for key, *row in items:

@@ -24,6 +24,7 @@ from features.physiology import qualify_stop
 
 if TYPE_CHECKING:
     from features.rider_state import RiderState
+    from riskstream.contracts.records import TripPoint
 
 OFFLINE, RIDING, WAITING, ON_BREAK = 0, 1, 2, 3
 STATUS_CODE = {"offline": OFFLINE, "riding": RIDING, "waiting": WAITING, "break": ON_BREAK}
@@ -39,24 +40,24 @@ def is_online(status: int) -> bool:
     return status in (RIDING, WAITING)
 
 
-def trip_flags(rec: object, cfg: FeatureConfig, zone_heat_index_c: float | None) -> int:
+def trip_flags(rec: TripPoint, cfg: FeatureConfig, zone_heat_index_c: float | None) -> int:
     """Bit flags of one ``TripPoint`` against the configured thresholds."""
     flags = 0
-    speed = rec.speed_kmh  # type: ignore[attr-defined]
-    if rec.accel_long_g <= -cfg.harsh_brake_g:  # type: ignore[attr-defined]
+    speed = rec.speed_kmh
+    if rec.accel_long_g <= -cfg.harsh_brake_g:
         flags |= F_BRAKE
-    if rec.accel_long_g >= cfg.harsh_accel_g:  # type: ignore[attr-defined]
+    if rec.accel_long_g >= cfg.harsh_accel_g:
         flags |= F_ACCEL
-    if abs(rec.accel_lat_g) >= cfg.harsh_corner_g:  # type: ignore[attr-defined]
+    if abs(rec.accel_lat_g) >= cfg.harsh_corner_g:
         flags |= F_CORNER
-    limit = rec.speed_limit_kmh  # type: ignore[attr-defined]
+    limit = rec.speed_limit_kmh
     if limit is not None:
         tol = cfg.speeding_tolerance_low_kmh if limit <= LOW_LIMIT_MAX_KMH else cfg.speeding_tolerance_high_kmh
         if speed > limit + tol:
             flags |= F_SPEEDING
     if speed > cfg.ebike_limit_kmh:
         flags |= F_EBIKE
-    if rec.phone_handling and speed >= cfg.phone_handling_min_speed_kmh:  # type: ignore[attr-defined]
+    if rec.phone_handling and speed >= cfg.phone_handling_min_speed_kmh:
         flags |= F_PHONE
     if zone_heat_index_c is not None and zone_heat_index_c >= cfg.heat_exposure_hi_c:
         flags |= F_HOT

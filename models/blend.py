@@ -23,7 +23,7 @@ for the model that was validated on held-out data. Neither the recalibration nor
 any weight before :data:`MIN_RIVER_POSITIVES` positives of that target were paired with the
 LightGBM model now loaded.
 
-Failure handling ("never silently safe", DESIGN.md):
+Failure handling ("never silently safe", docs/design.md):
 - no LightGBM model, or it raises: the batch is scored by :class:`RuleScorer` (``conservative=True``);
 - :data:`FAILURE_LIMIT` consecutive model failures, or :data:`MISJUDGEMENT_LIMIT` calls of
   :meth:`BlendedScorer.record_misjudgement` within :data:`MISJUDGEMENT_WINDOW_S`, open the
@@ -45,7 +45,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import replace
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, cast
 
 from models.artifact import TARGETS
 from models.online import OnlineRiskModel, posterior_share
@@ -122,10 +122,12 @@ class BlendedScorer:
         """The online model's weight for ``target`` (formula in the module docstring)."""
         if not self._has_evidence(target):
             return 0.0
+        # union-attr: no evidence without an online model, so self.online is set past the check above
         return MAX_RIVER_WEIGHT * posterior_share(self.online.edge(target), RIVER_PRIOR_SHARE)  # type: ignore[union-attr]
 
     def recalibration_weight(self, target: str) -> float:
         """The share ``v`` of the recalibrated LightGBM probability (module docstring, step 1)."""
+        # union-attr: _has_evidence() is False without an online model
         return self.online.recalibration_weight(target) if self._has_evidence(target) else 0.0  # type: ignore[union-attr]
 
     def mix(self, target: str, p_lightgbm: float, p_river: float, v: float | None = None,
@@ -157,11 +159,12 @@ class BlendedScorer:
         for i, (x, _, _) in enumerate(batch):
             stored = {t: x.get(f"{SNAPSHOT_PREFIX}lightgbm_{t}") for t in TARGETS}
             if crc is not None and x.get(f"{SNAPSHOT_PREFIX}lightgbm_crc") == crc and None not in stored.values():
-                refs[i] = stored  # type: ignore[assignment]
+                refs[i] = stored  # type: ignore[assignment]  # None ruled out in the test above
             elif crc is not None:
                 redo.append(i)
         if redo:
             try:
+                # union-attr: redo is empty without LightGBM (crc is None)
                 p = self.lgbm.predict_matrix(feature_matrix([batch[i][0] for i in redo]))  # type: ignore[union-attr]
                 for k, i in enumerate(redo):
                     refs[i] = {t: float(p[t][k]) for t in TARGETS}
@@ -171,13 +174,14 @@ class BlendedScorer:
                     refs[i] = None
         for (x, y_injury, y_accident), ref in zip(batch, refs):
             own = {t: x.get(f"{SNAPSHOT_PREFIX}river_{t}") for t in TARGETS}
+            prediction = cast("dict[str, float]", own) if None not in own.values() else None  # None ruled out
             self.online.learn_one(x, y_injury, y_accident, reference=ref, reference_version=version if ref else None,
-                                  prediction=own if None not in own.values() else None)
+                                  prediction=prediction)
         return len(batch)
 
     def snapshot_row(self, features: FeatureRow, scored: ScoredRisk) -> dict[str, float | None]:
         """The features to keep for a delayed label, plus the models' live probabilities (see :meth:`learn`)."""
-        row: dict[str, float | None] = dict(features)  # type: ignore[arg-type]
+        row: dict[str, float | None] = dict(features)
         for key, value in scored.components.items():
             row[f"{SNAPSHOT_PREFIX}{key}"] = value
         if self.lgbm is not None and "lightgbm_injury" in scored.components:

@@ -1,8 +1,8 @@
 """One check suite for every scorer, in the manner of River's ``utils.estimator_checks``.
 
 ``yield_checks(scorer)`` yields check functions; a test runs each with the scorer and a
-batch of feature rows. Also: :func:`tiny_artifact`, a small real artifact trained on a
-synthetic frame in seconds, for tests.
+batch of feature rows. The small real artifact the tests run it against is
+``riskstream.testing.artifacts.tiny_artifact``.
 
 >>> from models.rules import RuleScorer
 >>> [check.__name__ for check in yield_checks(RuleScorer())][:3]
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from features.catalog import FEATURE_NAMES
@@ -93,18 +92,3 @@ def yield_checks(scorer: Any, reload: Callable[[], Any] | None = None) -> Iterat
 
         yield check_identical_after_reload
 
-
-def tiny_artifact(out_dir: Path, seed: int = 0, n: int = 20_000, version: str = "test-tiny") -> Path:
-    """Train and save a small real artifact on a synthetic frame (seconds); returns ``out_dir``."""
-    from models.artifact import frame_fingerprint, save_artifact
-    from models.fit import evaluate_on_test, fit_bundle, headline, split_frame
-    from riskstream.testing.frames import synthetic_frame
-
-    frame = synthetic_frame(n, seed=seed, riders=100)
-    folds = split_frame(frame, seed=seed, horizon_min=60)
-    bundle = fit_bundle(folds, seed=seed, horizon_min=60, version=version, max_rounds=60, progress=False)
-    meta = {k: v for k, v in bundle.metadata.items() if k not in ("version", "feature_names", "calibration")}
-    meta["training_fingerprint"] = frame_fingerprint(frame)
-    meta["metrics"] = headline(evaluate_on_test(bundle, folds["test"]))
-    save_artifact(out_dir, version, bundle.boosters, bundle.calibrators, meta)
-    return out_dir

@@ -39,19 +39,19 @@ def binary_metrics(p: Sequence[float] | np.ndarray, y: Sequence[int] | np.ndarra
 
     AUCs are NaN when the fold has only one class (no incidents), never a made-up number.
     """
-    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    probs = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     y = np.asarray(y, dtype=int)
     both = 0 < y.sum() < y.size
     return {
         "n": int(y.size),
         "n_pos": int(y.sum()),
         "base_rate": float(y.mean()) if y.size else math.nan,
-        "mean_pred": float(p.mean()) if p.size else math.nan,
-        "roc_auc": float(roc_auc_score(y, p)) if both else math.nan,
-        "pr_auc": float(average_precision_score(y, p)) if both else math.nan,
-        "brier": float(brier_score_loss(y, p, pos_label=1)) if y.size else math.nan,
-        "log_loss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])) if y.size else math.nan,
-        "ece": expected_calibration_error(p, y),
+        "mean_pred": float(probs.mean()) if probs.size else math.nan,
+        "roc_auc": float(roc_auc_score(y, probs)) if both else math.nan,
+        "pr_auc": float(average_precision_score(y, probs)) if both else math.nan,
+        "brier": float(brier_score_loss(y, probs, pos_label=1)) if y.size else math.nan,
+        "log_loss": float(log_loss(y, np.clip(probs, 1e-6, 1 - 1e-6), labels=[0, 1])) if y.size else math.nan,
+        "ece": expected_calibration_error(probs, y),
     }
 
 

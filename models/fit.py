@@ -14,7 +14,7 @@ test = held-out riders after the cut (metrics only).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -88,7 +88,7 @@ def split_by_rider(frame: pd.DataFrame, seed: int, valid_rider_frac: float = 0.2
     return {"train": frame[~in_valid], "valid": frame[in_valid]}
 
 
-def _tqdm_callback(bar: tqdm):  # type: ignore[no-untyped-def]
+def _tqdm_callback(bar: tqdm) -> Callable[[lgb.callback.CallbackEnv], None]:
     def callback(env: lgb.callback.CallbackEnv) -> None:
         bar.update(1)
 
@@ -141,7 +141,7 @@ def fit_bundle(
         booster = fit_booster(folds["train"], folds["valid"], target, seed, params, max_rounds, progress)
         boosters[target] = booster
         best[target] = booster.num_trees()
-        calibrators[target] = fit_calibrator(booster.predict(X_valid), folds["valid"][f"y_{target}"].to_numpy())
+        calibrators[target] = fit_calibrator(np.asarray(booster.predict(X_valid)), folds["valid"][f"y_{target}"].to_numpy())
     metadata = {
         "version": version,
         "feature_names": list(FEATURE_NAMES),
@@ -176,9 +176,9 @@ def evaluate_on_test(bundle: ModelBundle, test: pd.DataFrame) -> dict[str, dict[
     return out
 
 
-def headline(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """The metadata card's ``metrics``: the model's test metrics plus the ceiling AUCs."""
-    out = {}
+def headline(metrics: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float | None]]:
+    """The metadata card's ``metrics``: the model's test metrics plus the ceiling AUCs (NaN as None)."""
+    out: dict[str, dict[str, float | None]] = {}
     for target, by in metrics.items():
         m = dict(by["lightgbm"])
         if "true_hazard" in by:

@@ -49,6 +49,7 @@ from river import base, compose, forest, linear_model, metrics, naive_bayes, opt
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS
 from models.errors import ModelLoadError
+from models.estimators import DEFAULT_ESTIMATOR
 from models.labels import LabelBuffer  # noqa: F401  (part of this module's public API)
 
 __all__ = ["OnlineRiskModel", "LabelBuffer", "ESTIMATORS", "DEFAULT_ESTIMATOR"]
@@ -96,7 +97,8 @@ def _logreg(optimizer: Callable[[], optim.base.Optimizer], l2: float = 1e-4) -> 
     return make
 
 
-#: Candidate estimators by name, each made from the target's prior probability.
+#: Candidate estimators by name, each made from the target's prior probability; the names, without River,
+#: are :data:`models.estimators.ESTIMATOR_NAMES` (a unit test keeps the two equal).
 ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
     "logreg-sgd": _logreg(lambda: optim.SGD(0.01)),
     "logreg-adagrad": _logreg(lambda: optim.AdaGrad(0.05)),
@@ -106,8 +108,6 @@ ESTIMATORS: dict[str, Callable[[float], base.Classifier]] = {
     "arf": lambda prior: forest.ARFClassifier(n_models=5, seed=0),
     "gaussian-nb": lambda prior: naive_bayes.GaussianNB(),
 }
-#: The estimator the worker uses (chosen by prequential log loss; see the module docstring).
-DEFAULT_ESTIMATOR = "logreg-adagrad"
 
 
 class LogitRecalibrator:

@@ -81,7 +81,7 @@ RULES: tuple[Rule, ...] = (
     Rule("speeding_s_10m", ((30.0, 1.1, 3.0),)),
     Rule("phone_handling_s_10m", ((10.0, 1.0, 3.4),)),
     Rule("impact_peak_g_1m", ((3.0, 1.5, 1.5),)),
-    # Freshness: a silent source raises the risk (DESIGN.md: never silently safe).
+    # Freshness: a silent source raises the risk (docs/design.md: never silently safe).
     Rule("wearable_age_s", ((120.0, 1.5, 1.0),), unknown=(1.5, 1.0)),
     Rule("weather_age_s", ((1800.0, 1.3, 1.3),), unknown=(1.3, 1.3)),
     Rule("trip_age_s", ((300.0, 1.0, 1.2),), unknown=(1.0, 1.2)),

@@ -13,7 +13,8 @@ only for the rows whose risk reaches ``explain_min_risk`` (default 0: every row)
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from models.errors import ScoringError
 from models.reasons import reason_for
 from models.risk import FeatureRow, ScoredRisk, feature_matrix
 from models.rules import RuleScorer
+from riskstream.contracts.records import Reason
 
 __all__ = ["LightGBMScorer", "RuleScorer", "ScoredRisk", "feature_matrix"]
 
@@ -45,7 +47,7 @@ class LightGBMScorer:
         self.explain_min_risk = explain_min_risk
 
     @classmethod
-    def from_path(cls, path=None, **kwargs) -> LightGBMScorer:  # type: ignore[no-untyped-def]
+    def from_path(cls, path: Path | None = None, **kwargs: Any) -> LightGBMScorer:
         """Load the artifact at ``path`` (default: the shipped ``CURRENT``) and wrap it."""
         return cls(load_artifact(path), **kwargs)
 
@@ -70,13 +72,14 @@ class LightGBMScorer:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-row, per-feature contribution to the log-odds, the larger of the two targets'."""
         per_target = [
-            self.bundle.boosters[t].predict(X, pred_contrib=True, num_threads=1)[:, : len(FEATURE_NAMES)]
+            np.asarray(self.bundle.boosters[t].predict(X, pred_contrib=True, num_threads=1))[:, : len(FEATURE_NAMES)]
             for t in TARGETS
         ]
         return np.maximum(*per_target)
 
-    def _reasons(self, x_row: np.ndarray, contrib_row: np.ndarray) -> list:
-        reasons, seen = [], set()
+    def _reasons(self, x_row: np.ndarray, contrib_row: np.ndarray) -> list[Reason]:
+        reasons: list[Reason] = []
+        seen: set[str] = set()
         for j in np.argsort(-contrib_row, kind="stable"):
             if contrib_row[j] < MIN_CONTRIBUTION or len(reasons) == self.top_k:
                 break

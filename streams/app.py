@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 import faust
 
-from streams import metrics
+from streams import metrics, stall
 from streams.batch import input_partition
 from streams.driver import Driver
 from streams.kafka import faust_settings
@@ -190,6 +190,8 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
         await driver.weather(records, dead_letters=False)
 
     feed = app.add_dependency(WeatherFeed(settings, apply_weather))  # started with the app, before the agents
+    stall.install(app, {topics.wearable, topics.trip, topics.incidents, topics.responses, topics.weather},
+                  settings.worker.stall_timeout_s)
 
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:

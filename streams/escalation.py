@@ -13,16 +13,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from alerts import event_id
+from riskstream.contracts.reasons import reason_text
 from riskstream.contracts.records import AuditRecord, Reason, RiderResponse, SafetyEscalation
 from streams import metrics
 from streams.batch import BatchResult, RawRecord, RiderSlot
 
 log = logging.getLogger(__name__)
 
-ESCALATION_TEXT = {
-    "no_response": {"en": "Suspected fall, no answer to 'Are you OK?'", "zh-CN": "疑似摔倒，骑手未回复“是否安好”"},
-    "rider_needs_help": {"en": "The rider asked for help", "zh-CN": "骑手请求帮助"},
-}
+#: Reason code of an escalation by its reason, and of a cancelled one; texts in the reason catalog.
+ESCALATION_CODES = {"no_response": "NO_RESPONSE", "rider_needs_help": "RIDER_NEEDS_HELP"}
+ANSWERED_OK_CODE = "RIDER_ANSWERED_OK"
 
 
 class Escalations:
@@ -53,7 +53,7 @@ class Escalations:
             result.audit(answer.rider_id, self._escalation_audit(
                 answer.rider_id, pending["alert_id"], answer.ts, waited,
                 f"escalation cancelled: rider answered OK after {waited:.0f} s",
-                [Reason(code="RIDER_ANSWERED_OK", text={"en": "The rider answered: OK", "zh-CN": "骑手回复：没事"})],
+                [Reason(code=ANSWERED_OK_CODE, text=reason_text(ANSWERED_OK_CODE, None))],
                 self.model_versions(),
             ))
 
@@ -73,7 +73,7 @@ class Escalations:
         pending, slot.pending = slot.pending, None
         assert pending is not None
         versions = self.model_versions()
-        text = ESCALATION_TEXT[reason]
+        code = ESCALATION_CODES[reason]
         waited = max(0.0, now - pending["asked_at"])
         escalation_id = event_id("escalation", rider_id, pending["alert_id"])
         escalation = SafetyEscalation(
@@ -83,7 +83,7 @@ class Escalations:
             rider_id=rider_id, alert_id=pending["alert_id"], reason=reason,
             asked_at=datetime.fromtimestamp(pending["asked_at"], timezone.utc), waited_s=waited,
             zone_id=slot.features.zone_id,
-            reasons=[Reason(code=reason.upper(), value=waited, text=text)], model_versions=versions,
+            reasons=[Reason(code=code, value=waited, text=reason_text(code, waited))], model_versions=versions,
         )
         result.outputs.append(("escalations", rider_id, escalation.model_dump_json().encode()))
         metrics.ESCALATIONS.labels(outcome="escalated").inc()

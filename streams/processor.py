@@ -42,10 +42,8 @@ from typing import Any, Protocol, TypeVar
 
 from alerts import (
     PREMIUM_IDENTITY,
-    AlertConfig,
     AlertPolicy,
     PremiumCalculator,
-    PremiumConfig,
     alert_identity,
     audit_for_alert,
     audit_for_premium,
@@ -155,8 +153,8 @@ class Processor:
         self.topics = settings.topics
         self.role_by_topic = {v: k for k, v in settings.topics.by_role().items()}
         self.feature_cfg = settings.features
-        self.policy = AlertPolicy(AlertConfig(**settings.alerts))
-        self.premium = PremiumCalculator(PremiumConfig(**settings.premium))
+        self.policy = AlertPolicy(settings.alerts)
+        self.premium = PremiumCalculator(settings.premium)
         self.hmac_key = settings.privacy.hmac_key.get_secret_value().encode()
         self.hot: dict[str, RiderSlot] = {}
         self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed

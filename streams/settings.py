@@ -1,8 +1,10 @@
 """One frozen settings object, read from ``RISKSTREAM_*`` environment variables.
 
-Nested values use ``__``: ``RISKSTREAM_KAFKA__BROKER=kafka-1:9092`` or
-``RISKSTREAM_FEATURES__HARSH_BRAKE_G=0.4``. Secrets are ``SecretStr`` and are hidden
-when printed (``riskstream config``).
+Nested values use ``__``: ``RISKSTREAM_KAFKA__BROKER=kafka-1:9092``,
+``RISKSTREAM_FEATURES__HARSH_BRAKE_G=0.4`` or ``RISKSTREAM_ALERTS__COOLDOWN_S=600``. Every section
+is a typed model, so every value is checked when the settings load, and a ``RISKSTREAM_*``
+variable that names no setting is an error naming the nearest one (:func:`unknown_variables`).
+Secrets are ``SecretStr`` and are hidden when printed (``riskstream config``).
 
 >>> s = Settings()
 >>> s.kafka.broker, s.metrics.port
@@ -21,20 +23,27 @@ riskstream.contracts.errors.ConfigError: RISKSTREAM_PRIVACY__HMAC_KEY is the dem
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from alerts.config import AlertConfig, PremiumConfig
 from alerts.pseudonym import MIN_KEY_BYTES
 from features.config import FeatureConfig
+from models.estimators import DEFAULT_ESTIMATOR, ESTIMATOR_NAMES
 from riskstream.contracts.errors import ConfigError
 from riskstream.contracts.records import DEFAULT_TOPICS
 
+#: Every setting is an environment variable ``RISKSTREAM_<SECTION>__<NAME>``.
+ENV_PREFIX = "RISKSTREAM_"
+ENV_DELIMITER = "__"
 #: Shortest secret accepted outside the embedded profile: 32 bytes, the output size of SHA-256
 #: (RFC 2104 §3: keys shorter than the hash output weaken the HMAC).
 MIN_PRODUCTION_SECRET_BYTES = 32
@@ -50,7 +59,7 @@ _MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class KafkaSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     broker: str = Field(
         "kafka://127.0.0.1:9092",
@@ -86,7 +95,7 @@ class KafkaSettings(BaseModel):
 
 
 class TopicSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     wearable: str = DEFAULT_TOPICS["wearable"]
     trip: str = DEFAULT_TOPICS["trip"]
@@ -117,11 +126,10 @@ class TopicSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     app_id: str = "riskstream"
     state_dir: Path = Path(".riskstream/state")
-    score_interval_s: float = Field(2.0, gt=0, description="Wall-clock cadence of batched scoring.")
     score_every_event_s: float = Field(60.0, gt=0, description="Event-time seconds between scores of one rider.")
     premium_interval_event_s: float = Field(
         900.0, gt=0, description="Event-time seconds between premium signals of one rider (material changes go sooner)."
@@ -183,9 +191,14 @@ class WorkerSettings(BaseModel):
         60.0, gt=0, description="How often the online model is written to state_dir if it learned since (and at shutdown).",
     )
     online_estimator: str = Field(
-        "logreg-adagrad", description="River estimator of the online model (models.online.ESTIMATORS, default chosen "
-        "by `riskstream evaluate --online-select`); a stored online "
+        DEFAULT_ESTIMATOR, description="River estimator of the online model (models.estimators.ESTIMATOR_NAMES, "
+        "default chosen by `riskstream evaluate --online-select`); a stored online "
         "model built with another estimator is set aside and a fresh one starts.",
+    )
+    stall_timeout_s: float = Field(
+        120.0, gt=0, description="A rider or weather partition with records to read whose read offset does not move "
+        "for this long (outside a rebalance) stops the worker with exit status 75, so a restart re-assigns it "
+        "(Faust can leave a partition unfetched after a rebalance: faust-streaming issue 629; streams/stall.py).",
     )
     broker_check_interval_s: float = Field(
         2.0, gt=0, description="How often the worker checks that the broker still has riskstream's topics (with their "
@@ -197,15 +210,13 @@ class WorkerSettings(BaseModel):
     @field_validator("online_estimator")
     @classmethod
     def _known_estimator(cls, value: str) -> str:
-        from models.online import ESTIMATORS
-
-        if value not in ESTIMATORS:
-            raise ValueError(f"unknown online estimator {value!r}; choose one of: {', '.join(ESTIMATORS)}")
+        if value not in ESTIMATOR_NAMES:
+            raise ValueError(f"unknown online estimator {value!r}; choose one of: {', '.join(ESTIMATOR_NAMES)}")
         return value
 
 
 class MetricsSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535, description="Prometheus endpoint port; 0 disables it.")
@@ -216,7 +227,7 @@ class MetricsSettings(BaseModel):
 
 
 class PrivacySettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     hmac_key: SecretStr = Field(
         SecretStr("riskstream-demo-key-change-me"),
@@ -238,7 +249,7 @@ class PrivacySettings(BaseModel):
 class PushSettings(BaseModel):
     """The push gateway (``riskstream push``): ``rider.alerts`` → the push provider's HTTP webhook."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     webhook_url: str = Field("http://127.0.0.1:8088/push", description="The push provider's webhook (http or https).")
     webhook_secret: SecretStr = Field(
@@ -269,7 +280,7 @@ class PushSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="RISKSTREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, frozen=True, extra="forbid"
     )
 
     kafka: KafkaSettings = KafkaSettings()
@@ -278,9 +289,20 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     privacy: PrivacySettings = PrivacySettings()
     features: FeatureConfig = FeatureConfig()
-    alerts: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.AlertConfig.")
-    premium: dict[str, Any] = Field(default_factory=dict, description="Overrides of alerts.config.PremiumConfig.")
+    alerts: AlertConfig = AlertConfig()
+    premium: PremiumConfig = PremiumConfig()
     push: PushSettings = PushSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _KnownVariablesOnly(settings_cls), dotenv_settings, file_secret_settings
 
     def public_dump(self) -> dict[str, Any]:
         """Effective settings as JSON-safe data, secrets hidden (also credentials inside URLs)."""
@@ -316,6 +338,142 @@ class Settings(BaseSettings):
             )
 
 
+class _KnownVariablesOnly(EnvSettingsSource):
+    """The environment, refusing a ``RISKSTREAM_*`` variable that names no setting (a typo is not ignored)."""
+
+    def __call__(self) -> dict[str, Any]:
+        if problems := unknown_variables(self.env_vars):
+            raise ConfigError(problems[0] if len(problems) == 1 else
+                              f"{len(problems)} unknown settings:\n  " + "\n  ".join(problems))
+        return super().__call__()
+
+
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """One message per ``RISKSTREAM_*`` name that is no setting, naming the nearest valid variable.
+
+    Names are matched without regard to case, as the settings read them; a section may be set
+    whole as JSON (``RISKSTREAM_ALERTS='{"cooldown_s": 600}'``).
+
+    >>> unknown_variables(["RISKSTREAM_ALERTS__COOLDOWN_TYPO", "RISKSTREAM_KAFKA__BROKER", "PATH"])
+    ['RISKSTREAM_ALERTS__COOLDOWN_TYPO is not a setting; did you mean RISKSTREAM_ALERTS__COOLDOWN_S?']
+    >>> for problem in unknown_variables(["riskstream_worker__batchsize", "RISKSTREAM_ALERT__COOLDOWN_S",
+    ...                                   "RISKSTREAM_ALERTS_COOLDOWN_S", "RISKSTREAM_KAFKA__BROKER__HOST",
+    ...                                   "RISKSTREAM_PREMIUM", "RISKSTREAM_ZZZ"]):
+    ...     print(problem)  # doctest: +ELLIPSIS
+    RISKSTREAM_WORKER__BATCHSIZE is not a setting; did you mean RISKSTREAM_WORKER__BATCH_SIZE?
+    RISKSTREAM_ALERT__COOLDOWN_S is not a setting; did you mean RISKSTREAM_ALERTS__COOLDOWN_S?
+    RISKSTREAM_ALERTS_COOLDOWN_S is not a setting; did you mean RISKSTREAM_ALERTS__COOLDOWN_S?
+    RISKSTREAM_KAFKA__BROKER__HOST is not a setting; did you mean RISKSTREAM_KAFKA__BROKER?
+    RISKSTREAM_ZZZ is not a setting; settings are RISKSTREAM_<SECTION>__<NAME>, SECTION one of kafka, ...
+    """
+    problems = []
+    for name in names:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        keys = tuple(name[len(ENV_PREFIX):].lower().split(ENV_DELIMITER))
+        if _walk(Settings, keys, fix=False) == keys:
+            continue
+        nearest = _walk(Settings, keys, fix=True) or _nearest_anywhere(ENV_DELIMITER.join(keys))
+        hint = (f"did you mean {_variable(nearest)}?" if nearest else f"settings are {ENV_PREFIX}<SECTION>"
+                f"{ENV_DELIMITER}<NAME>, SECTION one of {', '.join(Settings.model_fields)}")
+        problems.append(f"{name.upper()} is not a setting; {hint}")
+    return problems
+
+
+def _walk(model: type[BaseModel], keys: tuple[str, ...], fix: bool) -> tuple[str, ...] | None:
+    """The path of ``keys`` through the settings tree, each unknown key replaced by its nearest sibling if ``fix``.
+
+    Keys past a plain value are dropped (the value's own variable is the nearest); ``None`` if a key has no match.
+    """
+    path: list[str] = []
+    here: type[BaseModel] | None = model
+    for key in keys:
+        if here is None:  # a plain value has no keys below it
+            break
+        fields = here.model_fields
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1) if fix else []
+            if not close:
+                return None
+            key = close[0]
+        path.append(key)
+        here = _section(fields[key].annotation)
+    return tuple(path)
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _field(path: tuple[str, ...]) -> Any:
+    """The field at a valid, non-empty ``path`` of the settings tree."""
+    *above, last = path
+    here: Any = Settings
+    for key in above:
+        here = here.model_fields[key].annotation
+    return here.model_fields[last]
+
+
+def _nearest_anywhere(key: str) -> tuple[str, ...] | None:
+    """The valid variable closest to ``key`` as a whole (a wrong delimiter, a missing section)."""
+    every = {ENV_DELIMITER.join(path): path for path in _paths(Settings)}
+    close = difflib.get_close_matches(key, every, n=1)
+    return every[close[0]] if close else None
+
+
+def _paths(model: type[BaseModel], above: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, field in model.model_fields.items():
+        yield above + (name,)
+        if section := _section(field.annotation):
+            yield from _paths(section, above + (name,))
+
+
+def _variable(path: Sequence[str]) -> str:
+    return ENV_PREFIX + ENV_DELIMITER.join(key.upper() for key in path)
+
+
+def is_config_error(exc: ValidationError) -> bool:
+    """Whether ``exc`` is about the settings (not a record or another model)."""
+    return exc.title in _SECTION_OF
+
+
+def config_error(exc: ValidationError) -> ConfigError:
+    """A :class:`ConfigError` naming the environment variable of each error in ``exc``, secrets never echoed.
+
+    ``exc`` comes from :class:`Settings` or one of its sections (``AlertConfig(...)``).
+
+    >>> try:
+    ...     Settings.model_validate({"metrics": {"port": "x"}, "alerts": {"cooldown_typo": 5}})
+    ... except ValidationError as exc:
+    ...     print(config_error(exc))
+    invalid configuration:
+      RISKSTREAM_METRICS__PORT: Input should be a valid integer, unable to parse string as an integer (got 'x')
+      RISKSTREAM_ALERTS__COOLDOWN_TYPO is not a setting; did you mean RISKSTREAM_ALERTS__COOLDOWN_S?
+    fix the environment variable(s) above; `riskstream config` prints the effective settings
+    """
+    above = _SECTION_OF.get(exc.title, ())
+    lines = []
+    for err in exc.errors():
+        loc = above + tuple(str(key) for key in err["loc"])
+        if err["type"] == "extra_forbidden":  # a key inside a section given as JSON (variables are checked before)
+            nearest = _walk(Settings, tuple(key.lower() for key in loc), fix=True)
+            hint = f"; did you mean {_variable(nearest)}?" if nearest else ""
+            lines.append(f"  {_variable(loc)} is not a setting{hint}")
+            continue
+        whole = bool(loc) and _walk(Settings, loc, fix=False) == loc and _section(_field(loc).annotation) is not None
+        line = f"  {_variable(loc)}{ENV_DELIMITER + '*' if whole else ''}: {err['msg'].removeprefix('Value error, ')}"
+        if not isinstance(err.get("input"), dict):  # a whole section's input would list every value given
+            got = err.get("input")
+            if any(word in _variable(loc) for word in ("KEY", "SECRET", "PASSWORD")):
+                got = "<hidden>"  # a secret, even a wrong one, is never echoed
+            elif isinstance(got, str):
+                got = redact_url(got)
+            line += f" (got {got!r})"
+        lines.append(line)
+    return ConfigError("invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
+                       "`riskstream config` prints the effective settings")
+
+
 def redact_url(url: str) -> str:
     """``url`` with the password of its userinfo (or a lone token) and credential-like query values as ``***``.
 
@@ -342,3 +500,11 @@ def redact_url(url: str) -> str:
 
 #: A query parameter whose name says it carries a credential (token, key, secret, password, signature, auth).
 _SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:token|key|secret|pass|sig|auth)[^=&#]*=)[^&#]*", re.IGNORECASE)
+
+
+#: The settings model (by name, as ValidationError.title gives it) -> the path of its variables.
+_SECTION_OF: dict[str, tuple[str, ...]] = {
+    "Settings": (),
+    **{section.__name__: (name,) for name, field in Settings.model_fields.items()
+       if (section := _section(field.annotation))},
+}

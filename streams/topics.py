@@ -59,7 +59,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
-    except (KafkaConnectionError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, KafkaConnectionError, OSError) as exc:
         raise BrokerError(
             f"RISKSTREAM_KAFKA__BROKER is not reachable at {settings.kafka.bootstrap_servers} — start "
             f"`riskstream broker` or set it to your cluster ({exc.__class__.__name__})"
@@ -164,7 +164,7 @@ class BrokerWatch:
                 return None
             request = MetadataRequest(self.topics, allow_auto_topic_creation=False)
             response = await asyncio.wait_for(self._client.send(node, request), self.timeout_s)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             log.debug("broker check: %s does not answer (%s)", self.settings.kafka.bootstrap_servers, exc)
             return None
         data = response.to_object()

@@ -27,9 +27,9 @@ from aiokafka.errors import KafkaConnectionError
 from mode import Service
 
 from features import weather_history_s
+from riskstream.contracts.errors import BrokerError
 from streams import metrics
 from streams.batch import RawRecord
-from riskstream.contracts.errors import BrokerError
 from streams.kafka import consumer_kwargs
 from streams.settings import Settings
 
@@ -66,7 +66,7 @@ class WeatherFeed(Service):
                                     **consumer_kwargs(kafka))
         try:
             await asyncio.wait_for(consumer.start(), 30.0)
-        except (KafkaConnectionError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, KafkaConnectionError, OSError) as exc:
             raise BrokerError(f"the weather feed cannot reach RISKSTREAM_KAFKA__BROKER at {kafka.bootstrap_servers} "
                               f"({exc.__class__.__name__}): start the broker or set the variable to your "
                               f"cluster") from None
@@ -140,7 +140,7 @@ class WeatherFeed(Service):
         try:
             await asyncio.wait_for(self.loaded.wait(), timeout_s)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("weather feed: backlog of %s not read within %.0f s (worker.weather_start_wait_s); riders "
                         "are scored meanwhile, those of zones whose weather arrives later are scored again then",
                         self.topic, timeout_s)

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from riskstream.testing.recording import rider_recording
 from riskstream.contracts.records import WeatherObservation
+from riskstream.testing.recording import rider_recording
 
 START = 1_782_864_000.0
 RIDER = "r1"

@@ -204,7 +204,7 @@ async def read_decisions(settings: Any, rider_id: str | None = None, timeout_s: 
                                 **consumer_kwargs(settings.kafka))
     try:
         await asyncio.wait_for(consumer.start(), timeout_s)
-    except (KafkaConnectionError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, KafkaConnectionError, OSError) as exc:
         raise BrokerError(f"RISKSTREAM_KAFKA__BROKER is not reachable at {settings.kafka.bootstrap_servers} "
                           f"({exc.__class__.__name__})") from None
     out: list[AuditRecord] = []

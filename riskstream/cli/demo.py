@@ -28,8 +28,8 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
 from riskstream.contracts.errors import BrokerError
+from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
 from streams.kafka import consumer_kwargs
 from streams.metrics import metric_value, scrape
 from streams.settings import Settings

@@ -9,7 +9,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -27,24 +29,9 @@ Production:   RISKSTREAM_KAFKA__BROKER=kafka-1:9092 RISKSTREAM_KAFKA__EMBEDDED=f
 
 
 def _load_settings():  # noqa: ANN202 - Settings, imported lazily for a fast --help
-    from streams.settings import Settings, redact_url
+    from streams.settings import Settings
 
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            var = "RISKSTREAM_" + "__".join(str(p).upper() for p in err["loc"])
-            got = err.get("input")
-            if any(w in var for w in ("KEY", "SECRET", "PASSWORD")):
-                got = "<hidden>"  # a secret, even a wrong one, is never echoed
-            elif isinstance(got, str):
-                got = redact_url(got)
-            lines.append(f"  {var}: {err['msg']} (got {got!r})")
-        raise RiskstreamError(
-            "invalid configuration:\n" + "\n".join(lines) + "\nfix the environment variable(s) above; "
-            "`riskstream config` prints the effective settings"
-        ) from None
+    return Settings()  # a bad setting raises ConfigError or ValidationError: main() says which variable
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -216,9 +203,7 @@ def cmd_fairness(args: argparse.Namespace) -> int:
     settings = _load_settings()
     cfg = SimConfig(riders=args.riders, seed=args.seed, scenario=args.scenario)
     run = run_fleet(cfg, args.hours, settings, progress=sys.stderr.isatty(), desc="simulating")
-    from alerts import PremiumConfig
-
-    pricing = PremiumConfig(**settings.premium)
+    pricing = settings.premium
     key = settings.privacy.hmac_key.get_secret_value().encode()
     frame = rider_frame(run.insurer, run.profiles, key, pricing.severity_injury, pricing.severity_accident)
     if frame.empty:
@@ -253,12 +238,47 @@ class _StopFlag:
             time.sleep(0.2)
 
 
+class _Subcommand(argparse.ArgumentParser):
+    """A subcommand's parser; with ``module``, its flags and its ``run`` come from that module, imported when used.
+
+    The lab's commands (``train``, ``evaluate``) define their flags next to their code (``add_arguments(parser)``,
+    ``run(args)``), and importing that code takes seconds (LightGBM, pandas): it is imported only when the
+    subcommand is parsed or its help shown, so ``riskstream --help`` and every other command stay fast.
+    """
+
+    def __init__(self, *args: Any, module: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module = module
+
+    def _load(self) -> None:
+        if self._module is None:
+            return
+        import importlib
+
+        module, self._module = importlib.import_module(self._module), None
+        self.description = (module.__doc__ or "").split("\n")[0]
+        module.add_arguments(self)
+        self.set_defaults(func=module.run)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._load()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="riskstream", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Subcommand)
 
     p = sub.add_parser("demo", help="broker + simulator + worker + console view, no configuration")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90); Ctrl-C stops early")
@@ -314,9 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_push)
 
-    sub.add_parser("train", help="train the LightGBM models on simulated history (`riskstream train --help`)")
+    sub.add_parser("train", help="train the LightGBM models on simulated history", module="riskstream.lab.train")
     sub.add_parser("evaluate", help="held-out evaluation report of the shipped models, with plots; --drift for the "
-                   "drift experiment (`riskstream evaluate --help`)")
+                   "drift experiment", module="riskstream.lab.evaluate_cli")
 
     p = sub.add_parser("schemas", help="export a JSON Schema per topic")
     p.add_argument("--out", type=Path, default=Path("docs/contracts"), help="directory (default docs/contracts)")
@@ -390,29 +410,31 @@ def _add_evaluation_commands(sub) -> None:  # noqa: ANN001 - argparse's private 
     p.set_defaults(func=cmd_fairness)
 
 
-#: Subcommands with their own argument parser (they get everything after their name).
-DELEGATED = {"train": ("riskstream.lab.train", "train_main"), "evaluate": ("riskstream.lab.evaluate_cli", "main")}
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in DELEGATED:
-        import importlib
-
-        module, func = DELEGATED[argv[0]]
-        safe_logging.install()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
+    args.argv = argv[argv.index(args.command) + 1:]  # the command's flags as given, for a report's "Regenerate" line
     safe_logging.install()  # a key or id from input cannot forge a log line
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return _run(args.command, lambda: args.func(args))
+
+
+def _run(command: str, func: Callable[[], int | None]) -> int:
+    """Run a command; a configuration or other riskstream error is one message and exit status 2, no traceback."""
     try:
-        return int(args.func(args) or 0)
+        return int(func() or 0)
+    except ValidationError as exc:
+        from streams.settings import config_error, is_config_error
+
+        if not is_config_error(exc):
+            raise  # a record or a bug, not a setting: the traceback helps
+        print(f"riskstream {command}: {config_error(exc)}", file=sys.stderr)
+        return 2
     except RiskstreamError as exc:
-        print(f"riskstream {args.command}: {exc}", file=sys.stderr)
+        print(f"riskstream {command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 from collections.abc import Mapping
+from pathlib import Path
 
 from riskstream.contracts.records import DEFAULT_TOPICS, TOPIC_MODELS
 

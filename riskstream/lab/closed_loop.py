@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from scipy.stats import beta
 
 from riskstream.lab.run import RunResult, run_fleet
-from streams.settings import Settings
 from riskstream.simulation import SimConfig
+from streams.settings import Settings
 
 
 @dataclass(frozen=True)

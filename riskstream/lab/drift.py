@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS, Calibrator, ModelBundle
 from models.blend import BlendedScorer
-from riskstream.lab.holdout import EVAL_SEED_OFFSET
 from models.labels import DEFAULT_GRACE_S, LabelBuffer
 from models.online import DEFAULT_ESTIMATOR, OnlineRiskModel
 from models.risk import ScoredRisk
 from models.scoring import LightGBMScorer
+from riskstream.lab.holdout import EVAL_SEED_OFFSET
 from riskstream.lab.train import ShardSpec, map_shards, simulate_with_incidents, spec_key
 
 #: Rain in every zone all day (SimConfig.weather_override), so the drift touches every rider on the road.

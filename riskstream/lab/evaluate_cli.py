@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,13 +26,14 @@ from models.artifact import TARGETS, ModelBundle, load_artifact, update_card
 from models.ceiling import learnable_ceiling
 from models.evaluate import (alert_precision_recall, binary_metrics, paired_auc_difference, rider_bootstrap,
                              to_scale)
+from riskstream.contracts.errors import RiskstreamError
 from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
 from models.rules import RuleScorer
 from models.scoring import LightGBMScorer
 
 #: Operating threshold of a model-risk warning at scale 1 (alerts.config: injury/accident_warning_p).
 WARNING_P = 0.10
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCORERS = ("lightgbm", "rules", "oracle_now", "ceiling_learnable", "oracle_future")
 LABELS = {"lightgbm": "LightGBM (shipped)", "rules": "rules baseline", "oracle_now": "oracle: true hazard now",
           "ceiling_learnable": "learnable ceiling (features → future hazard, cross-fit)",
@@ -167,8 +167,8 @@ def importance(bundle: ModelBundle, X: np.ndarray) -> tuple[dict[str, dict[str, 
     return gain, contrib
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="riskstream evaluate", description=__doc__.split("\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``riskstream evaluate`` (the CLI's tree in :mod:`riskstream.cli.main` calls this)."""
     p.add_argument("--artifact", type=Path, default=None, help="artifact directory (default: the shipped CURRENT)")
     p.add_argument("--out", type=Path, default=REPO / "docs/reports/model-evaluation.md", help="Markdown report path")
     p.add_argument("--img-dir", type=Path, default=None, help="PNG directory (default: <out dir>/img)")
@@ -199,19 +199,19 @@ def _parser() -> argparse.ArgumentParser:
                         "alert thresholds) into the artifact's metadata.json")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default: cores)")
     p.add_argument("--no-cache", action="store_true", help=f"re-simulate instead of using {CACHE_DIR}")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``riskstream evaluate``; returns the process exit code."""
+def run(args: argparse.Namespace) -> int:
+    """``riskstream evaluate`` with the flags of :func:`add_arguments`; returns the process exit code.
+
+    ``args.argv``, the flags as given, goes into the report's "Regenerate" line.
+    """
     from riskstream.lab import plots
 
     from models.online import ESTIMATORS
 
-    parser = _parser()
-    args = parser.parse_args(argv)
     if args.drift_estimator is not None and args.drift_estimator not in ESTIMATORS:
-        parser.error(f"--drift-estimator {args.drift_estimator!r} is not one of: {', '.join(ESTIMATORS)}")
+        raise RiskstreamError(f"--drift-estimator {args.drift_estimator!r} is not one of: {', '.join(ESTIMATORS)}")
     started = time.monotonic()
     bundle = load_artifact(args.artifact)
     meta = bundle.metadata
@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scale1_riders and k != 1.0:
         sets.append(("held-out fleet at scale 1 (as served)", "scale1", 1.0, args.scale1_riders))
     lines = [f"# Model evaluation: `{bundle.version}`", "",
-             f"Regenerate: `{_command(argv)}` (simulated fleets are cached in `{CACHE_DIR}`).", "",
+             f"Regenerate: `{_command(args.argv)}` (simulated fleets are cached in `{CACHE_DIR}`).", "",
              *_method_md(meta, k, day)]
     reliability: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
     card: dict[str, Any] = {"heldout_metrics": {}, "metrics_note": METRICS_NOTE}
@@ -303,9 +303,8 @@ def _population(table: dict[str, dict[str, dict[str, Any]]], frame: pd.DataFrame
                    "n": table[t]["lightgbm"]["n"]} for t in TARGETS}}
 
 
-def _command(argv: Sequence[str] | None) -> str:
-    given = list(sys.argv[1:] if argv is None else argv)
-    return "riskstream evaluate" + (" " + shlex.join(given) if given else "")
+def _command(argv: Sequence[str]) -> str:
+    return "riskstream evaluate" + (" " + shlex.join(argv) if argv else "")
 
 
 def _method_md(meta: dict[str, Any], k: float, day: int) -> list[str]:
@@ -480,7 +479,3 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
     path = plots.drift_plot(hours, series, args.drift_after_h, img / name)
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]
     return lines
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

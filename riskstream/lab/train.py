@@ -280,8 +280,8 @@ def build_training_frame(
     return run_shards(specs, workers, progress)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="riskstream train", description=__doc__.split("\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``riskstream train`` (the CLI's tree in :mod:`riskstream.cli.main` calls this)."""
     p.add_argument("--riders", type=int, default=DEFAULT_RIDERS, help=f"simulated riders (default {DEFAULT_RIDERS})")
     p.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
     p.add_argument("--hazard-scale", type=float, default=TRAIN_HAZARD_SCALE,
@@ -300,14 +300,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
                    help="fit on a frame written by --save-frame instead of simulating (its own riders/hours apply)")
-    return p
 
 
-def train_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``riskstream train``; returns the process exit code."""
+def run(args: argparse.Namespace) -> int:
+    """``riskstream train`` with the flags of :func:`add_arguments`; returns the process exit code."""
     from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, eval_start_day, holdout_specs
 
-    args = _parser().parse_args(argv)
     if args.quick:
         args.riders, args.hours = min(args.riders, 60), min(args.hours, 8.0)
         args.holdout_riders = min(args.holdout_riders, 40)
@@ -362,7 +360,3 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     path = save_artifact(args.out, version, bundle.boosters, calibrators, meta, set_current=not args.no_current)
     print(f"artifact written to {path} in {time.monotonic() - started:.0f} s")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(train_main())

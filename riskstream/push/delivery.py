@@ -221,7 +221,7 @@ class WebhookClient:
                     snippet = (await resp.content.read(BODY_SNIPPET_CHARS * 4)).decode("utf-8", "replace")
                     status = resp.status
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return Attempt(Verdict.retry, "timeout", detail=f"no answer within {self.settings.timeout_s:g} s")
             except aiohttp.ClientError as exc:
                 return Attempt(Verdict.retry, "connection_error", detail=f"{type(exc).__name__}: {exc}"[:300])

@@ -25,12 +25,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from streams import metrics
 from riskstream.contracts.errors import InputError
+from riskstream.contracts.records import RiderAlert
+from riskstream.push.delivery import WebhookClient, backoff_delay
+from streams import metrics
 from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.parsing import dead_letter, parse_record
-from riskstream.push.delivery import WebhookClient, backoff_delay
-from riskstream.contracts.records import RiderAlert
 from streams.settings import Settings, redact_url
 
 log = logging.getLogger("riskstream.push.gateway")  # same name under `python -m riskstream.push.gateway`

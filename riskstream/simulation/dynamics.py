@@ -25,7 +25,7 @@ import numpy as np
 
 from .hazard import KINDS, HazardContext, true_hazard
 from .riders import RiderProfile, local_midnight, shift_blocks
-from .weather import ZoneWeather
+from .weather import WeatherTruth
 
 OFFLINE, RIDING, WAITING, ON_BREAK, DOWN = 0, 1, 2, 3, 4
 KMH_PER_G_S = 35.3  # 1 g for 1 s changes speed by 9.81 m/s = 35.3 km/h
@@ -237,7 +237,7 @@ class FleetState:
         self._next_wake = float(self.next_start.min())
         return not self._any_online and self._next_wake > t
 
-    def _weather_arrays(self, weather: list[ZoneWeather]) -> dict[str, np.ndarray]:
+    def _weather_arrays(self, weather: list[WeatherTruth]) -> dict[str, np.ndarray]:
         if getattr(self, "_wx_src", None) is not weather:
             self._wx_src = weather
             get = lambda name, dtype=float: np.array([getattr(w, name) for w in weather], dtype=dtype)  # noqa: E731
@@ -249,7 +249,7 @@ class FleetState:
             }
         return self._wx
 
-    def step(self, t: float, dt: float, weather: list[ZoneWeather], hazard_scale: float = 1.0,
+    def step(self, t: float, dt: float, weather: list[WeatherTruth], hazard_scale: float = 1.0,
              want_hazard: bool = False, rain_crash_drift: float = 1.0) -> Tick:
         """Advance every rider by ``dt`` seconds at epoch ``t``."""
         went_offline: list[int] = []

@@ -30,7 +30,7 @@ from .faults import draw_malformed_kind, malformed_payload
 from .hazard import KINDS
 from .records import SimRecord, build
 from .riders import RiderProfile, make_profile
-from .weather import ZoneWeather, ZoneWeatherModel
+from .weather import WeatherTruth, ZoneWeatherModel
 
 DEFAULT_ZONES = ("sh-pudong", "sh-jingan", "sh-minhang", "sh-baoshan")
 SCENARIOS = ("default", "heatwave", "storm", "mixed")
@@ -109,7 +109,7 @@ class FleetSimulator:
         self.profiles: list[RiderProfile] = [make_profile(i, c.seed, len(c.zones)) for i in range(c.riders)]
         zs = c.zone_scenarios()
         self.weather_models = [ZoneWeatherModel(i, zs[z], self.start_epoch, c.seed) for i, z in enumerate(c.zones)]
-        self.weather: list[ZoneWeather] = []
+        self.weather: list[WeatherTruth] = []
         self.state = FleetState(self.profiles, c.zones, self.start_epoch, c.seed, c.wearable_dropout_rate)
         self.fault_rng = np.random.default_rng([c.seed, 3])
         self.stats = SimStats()

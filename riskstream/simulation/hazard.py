@@ -23,10 +23,10 @@ harsh brakes (crash)  1 + 0.4·min(n in 10 min, 5)               CMT 2017: 1.8×
 aggressiveness        exp(0.8·(a − 0.35)), a ∈ [0, 1] latent    unobserved risk taking beyond the telemetry
 rain (crash)          ×2.0 (≥ 0.5 mm/h), ×2.5 (≥ 7.6 mm/h)      Brodsky & Hakkert 1988: ×2-3
 rain onset (crash)    further ×1.4 after ≥ 24 h dry             Brodsky & Hakkert 1988: worse after dry spell
-road flooding         crash ×6, fall ×3                         DOMAIN: low adhesion many times (> 20× if unexpected)
-visibility (crash)    ×1.5 (< 1000 m), ×2.5 (< 200 m)           DOMAIN: low visibility is a multiplier
+road flooding         crash ×6, fall ×3                         docs/domain.md: low adhesion many times (> 20× if unexpected)
+visibility (crash)    ×1.5 (< 1000 m), ×2.5 (< 200 m)           docs/domain.md: low visibility is a multiplier
 gusts (crash)         ×1.5 (≥ 13.9 m/s), ×2.5 (≥ 20.8 m/s)      Beaufort 7 / 9 thresholds
-freezing              crash ×3, fall ×4                         ice; DOMAIN
+freezing              crash ×3, fall ×4                         ice; docs/domain.md
 night 00-05 (crash)   ×2.0; other darkness ×1.3                 FHWA motorcycle crash causation: OR ≈ 2
 continuous riding     crash ×1.15 (> 2 h), ×1.5 (> 4.5 h)       EU 561/2006 break after 4.5 h
 online hours (shift)  crash ×1.4 (> 8 h), ×2.0 (> 12 h)         Meituan prompts at 8 h, forced off at 12 h
@@ -42,6 +42,14 @@ Heat-index anchors for heat illness (°F → multiplier): 70→0.05, 80→0.15 (
 Crash does not happen off the road; falls happen on foot (pick-up, stairs), much
 less when standing or on a break. Heat illness is 0.3× and exhaustion 0.5× on a
 break (shade, rest). Offline riders have no occupational hazard.
+
+Heat index: the world computes its own (:func:`true_heat_index_f`, from °C) and does not
+use ``features.heat``: it is the truth the product is tested against, so it shares no code
+with it. It equals the product's NWS heat index wherever the Rothfusz regression applies (the
+simple form averaged with T ≥ 80 °F, the whole range the heat anchors above 80 °F use); below
+that the world reports the simple form averaged with T, the product the simple form, and the
+world is higher by (T − simple)/2. Kept as it is so simulated fleets and reports keep their
+numbers; ``tests/unit/test_simulation_heat.py`` pins both the agreement and the difference.
 
 Protected attributes (sex, age band) are not inputs of this module.
 
@@ -237,17 +245,49 @@ def event_probability(rate_per_h: Any, horizon_min: float) -> Any:
         rate_per_h) else 1.0 - math.exp(-rate_per_h * horizon_min / 60.0)
 
 
-def heat_index_f(temp_c: float, rh_pct: float) -> float:
-    """NWS heat index in °F (Rothfusz regression with the NWS adjustments).
+#: Mean of the simple form and T below which the Rothfusz regression is not used (NWS), °F.
+REGRESSION_MIN_F = 80.0
 
-    >>> round(heat_index_f(35.0, 60.0), 1), round(heat_index_f(20.0, 50.0), 1)
-    (113.1, 67.4)
+
+def simple_heat_index_f(temp_f: float, rh_pct: float) -> float:
+    """The NWS simple form ``0.5·(T + 61 + 1.2·(T − 68) + 0.094·RH)`` in °F (T in °F)."""
+    return 0.5 * (temp_f + 61.0 + (temp_f - 68.0) * 1.2 + rh_pct * 0.094)
+
+
+def world_below_regression_f(temp_f: float, rh_pct: float) -> float:
+    """The world's heat index where the regression does not apply: the simple form averaged with T (°F).
+
+    The product (``features.heat.heat_index_f``) reports the simple form itself there, so the
+    world is higher by ``(T − simple)/2``; this average is also what both use to choose the branch.
+
+    >>> round(world_below_regression_f(68.0, 50.0) - simple_heat_index_f(68.0, 50.0), 3)
+    0.575
+    """
+    return (simple_heat_index_f(temp_f, rh_pct) + temp_f) / 2.0
+
+
+def true_heat_index_f(temp_c: float, rh_pct: float) -> float:
+    """The world's heat index in °F from air temperature in **°C** and relative humidity (%).
+
+    Where the Rothfusz regression applies (the simple form averaged with T is ≥ 80 °F) this is
+    the NWS regression with its adjustments, equal to the product's
+    ``features.heat.heat_index_f(c_to_f(temp_c), rh)``. Below that the world reports the
+    *average* of the simple form and T (:func:`world_below_regression_f`, one reading of NWS's
+    "the simple formula is computed first and the result averaged with the temperature"), where
+    the product reports the simple form itself; the world is then higher by ``(T − simple)/2``
+    (0.575 °F at 20 °C/50 %). The world keeps its own code and its own numbers on purpose: it is the truth
+    the product is measured against and shares no code with it, and changing it would change
+    every simulated fleet, cached run and report. Below 80 °F the heat-illness multiplier is
+    0.05-0.15 (clamped at 0.05 below 70 °F), so the difference hardly moves the hazard.
+
+    >>> round(true_heat_index_f(35.0, 60.0), 1), round(true_heat_index_f(20.0, 50.0), 3)
+    (113.1, 67.425)
     """
     t = temp_c * 9.0 / 5.0 + 32.0
     rh = rh_pct
-    simple = 0.5 * (t + 61.0 + (t - 68.0) * 1.2 + rh * 0.094)
-    if (simple + t) / 2.0 < 80.0:
-        return (simple + t) / 2.0
+    below = world_below_regression_f(t, rh)
+    if below < REGRESSION_MIN_F:
+        return below  # the product returns the simple form here (see world_below_regression_f)
     hi = (-42.379 + 2.04901523 * t + 10.14333127 * rh - 0.22475541 * t * rh - 0.00683783 * t * t
           - 0.05481717 * rh * rh + 0.00122874 * t * t * rh + 0.00085282 * t * rh * rh
           - 0.00000199 * t * t * rh * rh)

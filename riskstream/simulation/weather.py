@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hazard import heat_index_f
+from .hazard import true_heat_index_f
 
 LOCAL_UTC_OFFSET_H = 8.0  # Shanghai, UTC+8
 #: Shanghai monthly mean air temperature, °C (climate normals, rounded).
@@ -38,8 +38,9 @@ ONSET_DRY_H = 24.0  # "rain onset": rain within 60 min after ≥ 24 h dry (featu
 
 
 @dataclass
-class ZoneWeather:
-    """True weather of a zone between two steps."""
+class WeatherTruth:
+    """True weather of a zone between two steps (the world's; the product's view of a zone,
+    built from the observations it is sent, is ``features.weather.ZoneWeather``)."""
 
     air_temp_c: float
     relative_humidity_pct: float
@@ -104,7 +105,7 @@ class ZoneWeatherModel:
                 self.showers.append((s, s + 60.0 * self.rng.uniform(20.0, 60.0), float(self.rng.uniform(1.0, 8.0))))
         self._plan_until = t
 
-    def step(self, epoch: float) -> ZoneWeather:
+    def step(self, epoch: float) -> WeatherTruth:
         """Advance to ``epoch`` and return the weather until the next step."""
         if epoch + 24 * 3600.0 > self._plan_until:
             self._plan(epoch + 48 * 3600.0)
@@ -154,12 +155,12 @@ class ZoneWeatherModel:
             self.dry_since = epoch
         onset = (self.rain_started is not None and epoch - self.rain_started <= 3600.0
                  and self.dry_before_rain_h >= ONSET_DRY_H)
-        return ZoneWeather(
+        return WeatherTruth(
             air_temp_c=temp, relative_humidity_pct=rh, wind_speed_ms=wind, wind_gust_ms=gust,
             precipitation_mm_h=precip, visibility_m=visibility, solar_w_m2=solar,
             road_flooding=self.flooding, daylight=daylight,
             daily_max_temp_c=self.mean_c + DIURNAL_HALF_RANGE_C,
-            heat_index_f=heat_index_f(temp, rh), rain_onset=onset,
+            heat_index_f=true_heat_index_f(temp, rh), rain_onset=onset,
             freezing=(temp <= 0.0 and precip > 0.0) or temp <= -2.0,
             night=h < 5.0,
         )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from riskstream.testing.workers import free_port
 from streams.broker import EmbeddedBroker
-from tests.integration.kafka_helpers import free_port
 
 
 @pytest.fixture(scope="session")

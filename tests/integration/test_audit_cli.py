@@ -11,7 +11,7 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from riskstream.contracts.records import AuditRecord, Reason
-from tests.integration.kafka_helpers import REPO, produce
+from riskstream.testing.workers import REPO, produce
 
 
 def _records() -> list[AuditRecord]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.kafka_helpers import metric_value, produce, scrape, start_worker, wait_until
+from riskstream.testing.workers import metric_value, produce, scrape, start_worker, wait_until
 from tests.integration.test_pipeline import ROLES, topic, worker_env
 
 pytestmark = pytest.mark.integration

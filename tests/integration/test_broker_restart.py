@@ -15,12 +15,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError
 
-from streams.broker import EmbeddedBroker
 from riskstream.contracts.errors import BrokerError
+from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
+from streams.broker import EmbeddedBroker
 from streams.kafka import consumer_kwargs, producer_kwargs
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
-from tests.integration.kafka_helpers import free_port, metric_value, scrape, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

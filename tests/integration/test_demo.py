@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.integration.kafka_helpers import free_port
+from riskstream.testing.workers import free_port
 
 pytestmark = pytest.mark.integration
 

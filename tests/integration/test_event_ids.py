@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
 from streams.settings import Settings
 from tests.event_ids import late_weather, reused_ids, telemetry
-from tests.integration.kafka_helpers import free_port, metric_value, scrape, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

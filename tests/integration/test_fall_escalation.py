@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from riskstream.testing.workers import produce, read_topic, scrape, start_worker, wait_until
 from streams.settings import Settings
-from tests.integration.kafka_helpers import produce, read_topic, scrape, start_worker, wait_until
 from tests.integration.test_pipeline import topic, worker_env
 from tests.unit.test_streams_escalation import T0, fall_ride
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from riskstream.testing.workers import REPO, Process, free_port, scrape, start_worker, wait_until
 from streams.reconcile import Report, reconcile
 from streams.settings import Settings
-from tests.integration.kafka_helpers import REPO, Process, free_port, scrape, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 

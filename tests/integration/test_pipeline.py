@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from alerts.config import AlertConfig, PremiumConfig
-from streams.parsing import DLQ_EXCERPT_CHARS
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     free_port,
     metric_value,
     produce,
@@ -23,6 +22,7 @@ from tests.integration.kafka_helpers import (
     start_worker,
     wait_until,
 )
+from streams.parsing import DLQ_EXCERPT_CHARS
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +73,8 @@ def bad_wearables(good: dict[str, Any]) -> list[tuple[str, bytes]]:
 def pipeline_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run a worker on a heat-wave simulation with malformed records mixed in; collect every output."""
     from riskstream.cli.producer import produce as produce_records
-    from streams.settings import Settings
     from riskstream.simulation import FleetSimulator, SimConfig
+    from streams.settings import Settings
     from streams.topics import ensure_topics
 
     tmp = tmp_path_factory.mktemp("pipeline")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 import os
 import re
 import shutil
@@ -17,12 +16,13 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     REPO,
     Process,
     free_port,
@@ -107,8 +107,8 @@ scrape_configs:
 def prom_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Worker + Prometheus; a heat-wave simulation with dead letters and an incident; every query's result."""
     from riskstream.cli.producer import produce as produce_records
-    from streams.settings import Settings
     from riskstream.simulation import FleetSimulator, SimConfig
+    from streams.settings import Settings
     from streams.topics import ensure_topics
 
     prometheus, promtool = ensure_prometheus()
@@ -149,10 +149,12 @@ def prom_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
                             [(last.key.encode(), json.dumps(incident).encode())]))
         wait_until(lambda: metric_value(scrape(metrics_port) or "", "riskstream_incidents_total") >= 1,
                    60, what="the worker to read the incident", procs=(worker,))
-        # the marked snapshots are learned once older than horizon + grace (90 min): the rider's telemetry moves on
-        later = {**last.value.model_dump(mode="json"), "event_id": "prom-later-1",
-                 "ts": (last.value.ts + timedelta(hours=2)).isoformat()}
-        asyncio.run(produce(broker.bootstrap_servers, topic(env, "trip"), [(last.key.encode(), json.dumps(later).encode())]))
+        # the marked snapshots are learned once older than horizon + grace (90 min): the rider's telemetry moves on,
+        # two records 2 h later (one record that far ahead of its stream is held until a next one confirms it)
+        later = [{**last.value.model_dump(mode="json"), "event_id": f"prom-later-{i}",
+                  "ts": (last.value.ts + timedelta(hours=2, seconds=i)).isoformat()} for i in (1, 2)]
+        asyncio.run(produce(broker.bootstrap_servers, topic(env, "trip"),
+                            [(last.key.encode(), json.dumps(record).encode()) for record in later]))
         wait_until(lambda: metric_value(scrape(metrics_port) or "", "riskstream_online_examples_total",
                                         label="positive") > 0,
                    60, what="the online model to learn from the incident", procs=(worker,))

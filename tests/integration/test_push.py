@@ -19,12 +19,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams import metrics
+from riskstream.contracts.records import Reason, RiderAlert, Severity
 from riskstream.push.gateway import PushGateway
 from riskstream.push.receiver import Faults, PushReceiver
-from riskstream.contracts.records import Reason, RiderAlert, Severity
+from riskstream.testing.workers import produce, read_topic
+from streams import metrics
 from streams.settings import Settings
-from tests.integration.kafka_helpers import produce, read_topic
 
 pytestmark = pytest.mark.integration
 

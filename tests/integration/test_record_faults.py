@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.failing_app import FAIL_KEY
-from tests.integration.kafka_helpers import (
+from riskstream.testing.workers import (
     Process,
     free_port,
     metric_value,
@@ -28,6 +27,7 @@ from tests.integration.kafka_helpers import (
     start_worker,
     wait_until,
 )
+from tests.integration.failing_app import FAIL_KEY
 
 pytestmark = pytest.mark.integration
 confluent_kafka = pytest.importorskip("confluent_kafka")
@@ -98,8 +98,8 @@ def eventually(predicate: Any, timeout: float) -> bool:
 
 def test_odd_records_are_dead_lettered_and_every_valid_record_is_applied(
         broker: Any, tmp_path: Path) -> None:
-    from streams.settings import Settings
     from riskstream.simulation import FleetSimulator, SimConfig
+    from streams.settings import Settings
 
     env = worker_env(broker, tmp_path)
     port = int(env["RISKSTREAM_METRICS__PORT"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.kafka_helpers import Process, produce, wait_until
+from riskstream.testing.workers import Process, produce, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from features.rider_state import RiderState
-from tests.integration.kafka_helpers import Process, free_port, metric_value, scrape, start_worker, wait_until
+from riskstream.testing.workers import Process, free_port, metric_value, scrape, start_worker, wait_until
 from tests.integration.test_pipeline import ROLES, topic, worker_env
 
 confluent_kafka = pytest.importorskip("confluent_kafka")

@@ -12,6 +12,7 @@ from alerts.config import AlertConfig
 from alerts.messages import LOCALES, MISSING, alert_kinds, load_messages, placeholders, reason_text, render, render_alert
 from alerts.signals import KINDS, MESSAGE_INPUTS, MODEL_FEATURES, build_signals
 from features.catalog import FEATURE_NAMES
+from riskstream.contracts.reasons import reason_catalog
 
 ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 #: Derived values the policy adds for messages and reasons.
@@ -61,16 +62,22 @@ def test_message_inputs_cover_the_placeholders_the_policy_fills() -> None:
 
 
 def test_every_reason_code_used_in_code_has_texts_in_both_languages() -> None:
-    reasons = load_messages()["reasons"]
+    reasons = reason_catalog()
     codes = {r.code for s in build_signals(AlertConfig()) for r in s.rules}
     source = (ALERTS_DIR / "premium.py").read_text(encoding="utf-8")
-    codes |= set(re.findall(r'"((?:RISK|MAIN_DRIVER|CAP|BOUND|LOW|SAFE)_[A-Z_]+)"', source))
+    codes |= set(re.findall(r'"((?:RISK|MAIN_DRIVER|CAP|BOUND|LOW|SAFE|CONSERVATIVE)_[A-Z_]+)"', source))
     assert codes <= set(reasons)
-    for code, texts in reasons.items():
+    for code in codes:
+        texts = reasons[code]
         assert set(texts) == set(LOCALES), code
         for loc in LOCALES:
             rendered = reason_text(code, 0.25, 0.5, cap_pct=10, min_multiplier=0.7, max_multiplier=1.5)[loc]
             assert "{" not in rendered and MISSING not in rendered, (code, loc, rendered)
+
+
+def test_alert_texts_hold_no_reason_texts_of_their_own() -> None:
+    # reason texts live in the one catalog (riskstream/contracts/reasons.json), not beside the alert texts
+    assert "reasons" not in load_messages()
 
 
 def test_missing_numbers_render_as_dash_not_nan() -> None:

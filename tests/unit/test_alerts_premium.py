@@ -220,7 +220,7 @@ def test_band_cuts_can_be_set_from_the_environment(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("RISKSTREAM_PREMIUM__BAND_CUTS_RELATIVE", "[0.7, 1.4, 2.5]")
     monkeypatch.setenv("RISKSTREAM_PREMIUM__BAND_CUTS", "0.02,0.05,0.2")
-    cfg = PremiumConfig(**Settings().premium)
+    cfg = Settings().premium
     assert cfg.band_cuts_relative == (0.7, 1.4, 2.5) and cfg.band_cuts == (0.02, 0.05, 0.2)
     with pytest.raises(ValueError, match="not three numbers"):
         PremiumConfig(band_cuts="low,high")

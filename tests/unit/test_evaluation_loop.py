@@ -9,9 +9,9 @@ import pytest
 
 from riskstream.lab.closed_loop import Arm, LoopComparison, rate_ratio_interval
 from riskstream.lab.run import eval_settings, run_fleet
-from streams.settings import Settings, WorkerSettings
 from riskstream.simulation import FleetSimulator, SimConfig
 from riskstream.simulation.dynamics import ON_BREAK, RIDING, WAITING
+from streams.settings import Settings, WorkerSettings
 
 
 def test_rate_ratio_interval_is_exact_and_uses_exposure() -> None:

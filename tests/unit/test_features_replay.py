@@ -10,8 +10,8 @@ import sys
 
 from features import FEATURE_NAMES, FeatureConfig, RiderState, rider_features
 from features.replay import apply_record, replay_features, snapshot_due
-from riskstream.testing.recording import merged_recording
 from features.weather import ZoneWeather
+from riskstream.testing.recording import merged_recording
 
 CFG = FeatureConfig()
 START = 1_782_864_000.0

@@ -9,9 +9,9 @@ import pytest
 
 from features.catalog import FEATURE_NAMES
 from models.artifact import ARTIFACTS_DIR, current_artifact_dir, load_artifact
-from models.checks import tiny_artifact
 from models.errors import ModelLoadError
 from riskstream.contracts.errors import RiskstreamError
+from riskstream.testing.artifacts import tiny_artifact
 
 
 @pytest.fixture(scope="module")

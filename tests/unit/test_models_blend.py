@@ -13,7 +13,7 @@ from models import BlendedScorer, LightGBMScorer, OnlineRiskModel, RuleScorer, l
 from models.artifact import TARGETS
 from models.blend import COOL_OFF_S, FAILURE_LIMIT, MAX_RIVER_WEIGHT, MISJUDGEMENT_LIMIT, RIVER_PRIOR_SHARE
 from models.risk import ScoredRisk
-from models.checks import tiny_artifact
+from riskstream.testing.artifacts import tiny_artifact
 from riskstream.testing.frames import synthetic_frame
 
 

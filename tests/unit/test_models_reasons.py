@@ -6,6 +6,7 @@ import pytest
 
 from features.catalog import FEATURE_NAMES, PROTECTED_ATTRIBUTES
 from models.reasons import REASONS, missing_reasons, reason_for
+from riskstream.contracts.reasons import placeholders
 
 
 def test_every_feature_has_a_reason():
@@ -22,7 +23,7 @@ def test_codes_are_unique_and_upper_case():
 def test_texts_carry_the_value(feature):
     r = reason_for(feature, 7.0)
     assert r.value == 7.0 and set(r.text) == {"zh-CN", "en"}
-    if "{v}" in REASONS[feature].en:
+    if "value" in placeholders(REASONS[feature].en):
         assert "7" in r.text["en"] and "7" in r.text["zh-CN"]
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from features.catalog import FEATURE_NAMES
 from models import BlendedScorer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
-from models.checks import edge_rows, tiny_artifact, yield_checks
+from models.checks import edge_rows, yield_checks
+from riskstream.testing.artifacts import tiny_artifact
 from riskstream.testing.frames import synthetic_frame
 
 

@@ -9,8 +9,8 @@ import pytest
 from features.catalog import FEATURE_NAMES
 from models.artifact import Calibrator
 from models.fit import fit_calibrator, split_frame
-from riskstream.testing.frames import synthetic_frame
 from riskstream.lab.train import _label, build_training_frame, rescale_calibrator
+from riskstream.testing.frames import synthetic_frame
 
 
 def test_labels_look_forward_within_horizon_only():
@@ -69,14 +69,14 @@ def test_tiny_simulated_frame():
 def test_train_from_frame_records_the_training_span(tmp_path):
     import json
 
+    from riskstream.cli.main import main
     from riskstream.lab.holdout import training_span
-    from riskstream.lab.train import train_main
 
     frame = synthetic_frame(6000, seed=4, riders=60)
     frame["rider_id"] = "00-" + frame["rider_id"]
     frame.to_pickle(tmp_path / "f.pkl")
-    assert train_main(["--from-frame", str(tmp_path / "f.pkl"), "--out", str(tmp_path), "--version", "v",
-                       "--holdout-riders", "0", "--no-current"]) == 0
+    assert main(["train", "--from-frame", str(tmp_path / "f.pkl"), "--out", str(tmp_path), "--version", "v",
+                 "--holdout-riders", "0", "--no-current"]) == 0
     card = json.loads((tmp_path / "v" / "metadata.json").read_text())
     t0, t1, prefixes = training_span(card)
     assert t0 == frame["ts"].min() and t1 == frame["ts"].max() + 3600 and prefixes == ("00-",)

@@ -179,7 +179,7 @@ def test_timeouts_and_closed_connections_are_retried_and_accepted_once() -> None
 
 
 def test_unreachable_webhook_exhausts_retries_as_connection_errors() -> None:
-    from tests.integration.kafka_helpers import free_port
+    from riskstream.testing.workers import free_port
 
     out = run(deliver(f"http://127.0.0.1:{free_port()}/push", "k", {}, [], max_attempts=2))
     assert (out.error_class, out.last.result) == ("push_retries_exhausted", "connection_error")

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from streams import metrics
-from riskstream.push.gateway import PushGateway
-from riskstream.push.delivery import WebhookClient
-from riskstream.push.receiver import Faults, PushReceiver
 from riskstream.contracts.records import DeadLetter, RiderAlert, Severity
+from riskstream.push.delivery import WebhookClient
+from riskstream.push.gateway import PushGateway
+from riskstream.push.receiver import Faults, PushReceiver
+from streams import metrics
 from streams.settings import Settings
 
 SECRET = "unit-secret"

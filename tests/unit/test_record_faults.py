@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
 from features.ring import MINUTE_SLOTS, new_ring, read_row, ring_from_list, ring_to_list, window_rows, write_row
-from riskstream.contracts.records import TripPoint, TripStatus, WearableReading
+from riskstream.contracts.records import TripPoint, WearableReading
 from streams import metrics
 from streams.driver import Driver, MemorySink
 from streams.parsing import redacted_excerpt

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from riskstream.simulation import FleetSimulator, HazardContext, SimConfig, heat_index_f, true_hazard
+from riskstream.simulation import FleetSimulator, HazardContext, SimConfig, true_hazard, true_heat_index_f
 from riskstream.simulation.hazard import event_probability
 from riskstream.simulation.weather import ZoneWeatherModel
 
@@ -95,7 +95,7 @@ def test_simulator_emits_weather_for_every_zone_at_start_and_every_interval():
     obs = [r.value for r in sim.records(3600) if r.role == "weather"]
     assert [o.zone_id for o in obs[:4]] == list(sim.config.zones)
     assert len(obs) == 4 * 12
-    assert max(heat_index_f(o.air_temp_c, o.relative_humidity_pct) for o in obs) > 103.0
+    assert max(true_heat_index_f(o.air_temp_c, o.relative_humidity_pct) for o in obs) > 103.0
 
 
 def test_storm_brings_heavy_rain_gusts_low_visibility_and_flooding():

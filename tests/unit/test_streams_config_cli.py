@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
 from riskstream.cli.main import build_parser, main
-from riskstream.contracts.export import topic_schemas
 from riskstream.contracts.errors import BrokerError, InputError
-from streams.parsing import DLQ_EXCERPT_CHARS, dead_letter, parse_record
+from riskstream.contracts.export import topic_schemas
 from riskstream.contracts.records import TOPIC_MODELS, WearableReading
+from streams.broker import EmbeddedBroker, kafka_metadata_ok, port_is_free
+from streams.parsing import DLQ_EXCERPT_CHARS, dead_letter, parse_record
 from streams.settings import Settings
 
 GOOD = {"event_id": "w1", "ts": "2026-07-15T02:00:00Z", "rider_id": "r1", "heart_rate_bpm": 120,

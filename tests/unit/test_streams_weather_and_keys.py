@@ -6,6 +6,7 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
 import pytest
 
 from streams.processor import Processor, RawRecord, key_mismatch

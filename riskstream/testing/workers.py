@@ -1,4 +1,4 @@
-"""Helpers for integration tests: free ports, worker processes, topic readers, metric scrapes."""
+"""Worker processes, free ports, topic reads and metric scrapes, for the integration tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.metrics import metric_value, scrape  # noqa: F401 - the tests' way to read a worker
+from streams.metrics import metric_value, scrape  # noqa: F401 - the tests' and benchmarks' way to read a worker
 
 REPO = Path(__file__).resolve().parents[2]
 
