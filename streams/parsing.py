@@ -65,7 +65,7 @@ def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
     if not isinstance(data, dict):
         raise InputError("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    if not _supported_version(version):
         raise InputError(
             "unsupported_schema_version",
             f"schema_version {version!r} is not supported (this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)})",
@@ -74,6 +74,14 @@ def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InputError("validation_error", _summarise(exc)) from None
+
+
+def _supported_version(version: object) -> bool:
+    """``version in SUPPORTED_SCHEMA_VERSIONS``, False for an unhashable value (a list or object) instead of a crash."""
+    try:
+        return version in SUPPORTED_SCHEMA_VERSIONS
+    except TypeError:
+        return False
 
 
 def _too_deep(raw: bytes) -> bool:

@@ -74,6 +74,8 @@ def test_schemas_export_matches_committed_contracts(tmp_path: Path) -> None:
         (b"\xff\xfe", "invalid_json"),
         (b'"a string"', "not_an_object"),
         (json.dumps(dict(GOOD, schema_version=2)).encode(), "unsupported_schema_version"),
+        (json.dumps(dict(GOOD, schema_version=[1])).encode(), "unsupported_schema_version"),
+        (json.dumps(dict(GOOD, schema_version={"v": 1})).encode(), "unsupported_schema_version"),
         (json.dumps(dict(GOOD, heart_rate_bpm=400)).encode(), "validation_error"),
         (json.dumps(dict(GOOD, accel_var=float("nan"))).encode(), "validation_error"),
         (json.dumps(dict(GOOD, pad="x" * 2048)).encode(), "too_large"),
