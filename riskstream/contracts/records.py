@@ -15,13 +15,11 @@ or a silently wrong feature.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,13 +31,12 @@ SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number (NaN and infinity are not allowed)")
-    return value
-
-
-Finite = Annotated[float, AfterValidator(_finite)]
+#: A float that must be finite: NaN and ±Infinity (which Python's JSON decoder reads) are rejected.
+#: Declared as a constraint, not a validator, so that bounds added on top (``Annotated[Finite, Field(ge=…,
+#: le=…)]``) stay core constraints and are exported as ``minimum``/``maximum``/``exclusiveMinimum``: a
+#: validator between ``float`` and the bounds would make pydantic enforce them in Python and leave them out
+#: of the JSON Schema. Standard JSON has no NaN or Infinity, so the schema needs no keyword for this.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 RiderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 ZoneId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -68,6 +65,14 @@ class _Record(BaseModel):
 
 
 class _InputRecord(_Record):
+    # The bounds put the supported range in the exported schema; the validator also rejects a gap in it.
+    schema_version: int = Field(
+        SCHEMA_VERSION,
+        ge=min(SUPPORTED_SCHEMA_VERSIONS),
+        le=max(SUPPORTED_SCHEMA_VERSIONS),
+        description=f"Version of this record's schema; this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)}.",
+    )
+
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, value: int) -> int:
