@@ -269,7 +269,8 @@ class InsurerRiskScore(_Record):
     risk_band: RiskBand = Field(description="risk_score against the model card's population P(any event): low below "
                                 "0.8x, moderate to 1.5x, high to 3x, severe above (PremiumConfig.band_cuts_relative); "
                                 "absolute cuts without a card population or in conservative mode.")
-    expected_loss: float = Field(ge=0, description="Expected claim cost per period, in premium currency units.")
+    expected_loss: float = Field(ge=0, description="Credibility-blended expected claim cost per online (exposure) "
+                                 "hour, in the premium's currency units (PremiumConfig severities: placeholders).")
     premium_multiplier: float = Field(gt=0, description="Multiplier against the class base premium.")
     previous_multiplier: float | None = None
     credibility: float = Field(ge=0, le=1, description="Z = n/(n+k) by exposure hours.")
