@@ -30,15 +30,18 @@ ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "esc
          "dlq")
 
 
-def worker_env(broker: Any, tmp: Path) -> dict[str, str]:
+def worker_env(broker: Any, tmp: Path, app: str = "riskstream-test",
+               max_payload_bytes: int | None = 64 * 1024) -> dict[str, str]:
+    """A worker's environment with its own app id and topics (``max_payload_bytes`` None: the default limit)."""
     tag = uuid.uuid4().hex[:6]
     env = {
         "RISKSTREAM_KAFKA__BROKER": broker.url,
         "RISKSTREAM_METRICS__PORT": str(free_port()),
         "RISKSTREAM_WORKER__STATE_DIR": str(tmp / "state"),
-        "RISKSTREAM_WORKER__APP_ID": f"riskstream-test-{tag}",
-        "RISKSTREAM_WORKER__MAX_PAYLOAD_BYTES": str(64 * 1024),
+        "RISKSTREAM_WORKER__APP_ID": f"{app}-{tag}",
     }
+    if max_payload_bytes is not None:
+        env["RISKSTREAM_WORKER__MAX_PAYLOAD_BYTES"] = str(max_payload_bytes)
     for role in ROLES:
         env[f"RISKSTREAM_TOPICS__{role.upper()}"] = f"{tag}.{role}"
     return env

@@ -11,7 +11,6 @@ import hashlib
 import json
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ import pytest
 
 from riskstream.testing.workers import (
     Process,
-    free_port,
     metric_value,
     read_topic,
     scrape,
@@ -28,30 +26,10 @@ from riskstream.testing.workers import (
     wait_until,
 )
 from tests.integration.failing_app import FAIL_KEY
+from tests.integration.test_pipeline import ROLES, topic, worker_env
 
 pytestmark = pytest.mark.integration
 confluent_kafka = pytest.importorskip("confluent_kafka")
-
-ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
-         "dlq")
-
-
-def worker_env(broker: Any, tmp: Path) -> dict[str, str]:
-    tag = uuid.uuid4().hex[:6]
-    env = {
-        "RISKSTREAM_KAFKA__BROKER": broker.url,
-        "RISKSTREAM_METRICS__PORT": str(free_port()),
-        "RISKSTREAM_WORKER__STATE_DIR": str(tmp / "state"),
-        "RISKSTREAM_WORKER__APP_ID": f"riskstream-faults-{tag}",
-    }
-    for role in ROLES:
-        env[f"RISKSTREAM_TOPICS__{role.upper()}"] = f"{tag}.{role}"
-    return env
-
-
-def topic(env: dict[str, str], role: str) -> str:
-    return env[f"RISKSTREAM_TOPICS__{role.upper()}"]
-
 
 def produce(bootstrap: str, items: list[tuple[str, bytes | None, bytes]]) -> None:
     """(topic, key, value) in order, acknowledged by the broker."""
@@ -101,7 +79,7 @@ def test_odd_records_are_dead_lettered_and_every_valid_record_is_applied(
     from riskstream.simulation import FleetSimulator, SimConfig
     from streams.settings import Settings
 
-    env = worker_env(broker, tmp_path)
+    env = worker_env(broker, tmp_path, app="riskstream-faults", max_payload_bytes=None)
     port = int(env["RISKSTREAM_METRICS__PORT"])
     records = list(FleetSimulator(SimConfig(riders=6, seed=12)).records(12 * 60))
     settings = Settings.model_validate({"topics": {role: topic(env, role) for role in ROLES}})
@@ -149,7 +127,7 @@ def test_odd_records_are_dead_lettered_and_every_valid_record_is_applied(
 
 def test_a_failure_that_is_no_records_fault_stops_the_worker_before_its_batch_is_committed(
         broker: Any, tmp_path: Path) -> None:
-    env = worker_env(broker, tmp_path)
+    env = worker_env(broker, tmp_path, app="riskstream-faults", max_payload_bytes=None)
     port = int(env["RISKSTREAM_METRICS__PORT"])
     wearable = topic(env, "wearable")
     # the batch that fails holds a record that can only be dead-lettered: its letter shows it was processed
