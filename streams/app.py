@@ -29,7 +29,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import faust
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Exit status of a worker stopped by a failure that is not a record's fault (EX_SOFTWARE).
 EXIT_UNCOMMITTED_FAILURE = 70
+#: Seconds a batch in progress may take to finish when the worker is told to stop (:func:`run_batch`).
+BATCH_FINISH_TIMEOUT_S = 30.0
 
 
 def stop_before_commit(agent: str, events: Sequence[Any], exc: BaseException) -> NoReturn:
@@ -63,6 +65,49 @@ def stop_before_commit(agent: str, events: Sequence[Any], exc: BaseException) ->
                  exc_info=exc)
     logging.shutdown()  # flush the log: os._exit skips it
     os._exit(EXIT_UNCOMMITTED_FAILURE)  # no graceful stop: it would ack and commit the failed batch
+
+
+async def run_batch(agent: str, events: Sequence[Any], work: Awaitable[Any], *,
+                    finish_timeout_s: float = BATCH_FINISH_TIMEOUT_S,
+                    stop: Callable[[str, Sequence[Any], BaseException], NoReturn] = stop_before_commit) -> None:
+    """Run one batch's ``work`` to its end, or stop the worker before the batch's offsets are committed.
+
+    An exception from ``work`` is not a record's fault (the processor dead-letters those): ``stop``. A stop of
+    the worker (a signal, or a Faust service that crashed) cancels the agent; if that cancel reached the batch
+    half-way, Faust would ack the whole batch in ``take_events``' ``finally`` and commit it on shutdown, with part
+    of it never applied (records in no state, every offset committed). So the batch is shielded from the cancel
+    and finished first (up to ``finish_timeout_s``); only a finished batch lets the cancel go on, anything else
+    ``stop``\s the process before a commit.
+
+    >>> async def ok(): await asyncio.sleep(0.05); done.append("batch")
+    >>> async def main():
+    ...     task = asyncio.ensure_future(run_batch("t", [], ok()))
+    ...     await asyncio.sleep(0.01); task.cancel()  # the worker stops mid-batch
+    ...     try: await task
+    ...     except asyncio.CancelledError: return "cancelled after " + done[0]
+    >>> done = []; asyncio.run(main())
+    'cancelled after batch'
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+        return
+    except asyncio.CancelledError as cancel:
+        stopping = cancel
+    except Exception as exc:
+        stop(agent, events, exc)
+    log.warning("agent %s: the worker is stopping while a batch of %d records is handled: finishing it first "
+                "(up to %.0f s) so that its offsets are committed only once it is applied", agent, len(events),
+                finish_timeout_s)
+    try:
+        await asyncio.wait({task}, timeout=finish_timeout_s)
+    except asyncio.CancelledError:
+        pass  # cancelled again: judge the batch as it is now
+    if task.done() and not task.cancelled() and task.exception() is None:
+        raise stopping  # finished: Faust may ack and commit it
+    failure = (task.exception() if task.done() and not task.cancelled() else None) or TimeoutError(
+        f"the batch did not finish within {finish_timeout_s:.0f} s of the stop")
+    stop(agent, events, failure)
 
 
 class RiderTable(faust.Table):
@@ -197,18 +242,12 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     async def telemetry(stream: faust.StreamT) -> None:
         await feed.wait_loaded(settings.worker.weather_start_wait_s)  # score riders with their zone's weather
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            try:
-                await driver.riders([RawRecord.from_event(ev) for ev in events])
-            except Exception as exc:
-                stop_before_commit("telemetry", events, exc)
+            await run_batch("telemetry", events, driver.riders([RawRecord.from_event(ev) for ev in events]))
 
     @app.agent(weather_topic, name="weather")
     async def weather(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
-            try:
-                await driver.check_weather([RawRecord.from_event(ev) for ev in events])
-            except Exception as exc:
-                stop_before_commit("weather", events, exc)
+            await run_batch("weather", events, driver.check_weather([RawRecord.from_event(ev) for ev in events]))
 
     @app.timer(interval=settings.worker.model_reload_interval_s)
     async def reload_models() -> None:

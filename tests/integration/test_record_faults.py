@@ -26,6 +26,7 @@ from riskstream.testing.workers import (
     wait_until,
 )
 from tests.integration.failing_app import FAIL_KEY
+from tests.integration.slow_app import SLOW_KEY, SLOW_MARK
 from tests.integration.test_pipeline import ROLES, topic, worker_env
 
 pytestmark = pytest.mark.integration
@@ -152,3 +153,42 @@ def test_a_failure_that_is_no_records_fault_stops_the_worker_before_its_batch_is
     assert "not a record's fault" in failing.log() and "a restart resumes from the last committed offset" in \
         failing.log()
     assert f"{wearable}[" in failing.log()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "crash"])
+def test_a_worker_stopped_in_the_middle_of_a_batch_finishes_it_before_committing(
+        broker: Any, tmp_path: Path, how: str) -> None:
+    """Stopped while a batch is half-way. On SIGTERM Faust waits for the batch (``stream_wait_empty``); when one of
+    its services crashes (as its recovery did in the three-worker test) it cancels the agent at once, and acked the
+    half-done batch in ``take_events``' ``finally``, then committed it: before issue 12's fix this batch's dead
+    letter was never sent and its offset was committed (lost). Now the batch is finished before the cancel goes on."""
+    env = worker_env(broker, tmp_path, app="riskstream-faults", max_payload_bytes=None)
+    port = int(env["RISKSTREAM_METRICS__PORT"])
+    wearable = topic(env, "wearable")
+    poison = [(wearable, SLOW_KEY, b'{"event_id": "finished-before-commit",')]
+    slow = Process([sys.executable, "-m", "tests.integration.slow_app", "worker"],
+                   {**env, "RISKSTREAM_METRICS__PORT": "0", **({"SLOW_APP_CRASH": "1"} if how == "crash" else {})},
+                   tmp_path / "slow.log")
+    try:
+        wait_until(lambda: "Ready" in slow.log(), 90, what="the slow app to start", procs=(slow,))
+        produce(broker.bootstrap_servers, poison)
+        wait_until(lambda: SLOW_MARK in slow.log(), 60, what="the slow batch to begin", procs=(slow,))
+        if how == "crash":
+            eventually(lambda: not slow.alive(), 60)
+    finally:
+        code = slow.stop(timeout=60)  # SIGTERM mid-batch: a graceful stop
+    worker = start_worker(env, tmp_path / "worker.log")  # the ordinary worker, same group: a restart
+    try:
+        wait_until(lambda: scrape(port), 90, what="the restarted worker's metrics endpoint", procs=(worker,))
+        dlq = asyncio.run(read_topic(broker.bootstrap_servers, topic(env, "dlq"), min_count=2, timeout=30))
+    finally:
+        worker.stop()
+    if how == "sigterm":
+        assert code == 0, slow.log()[-3000:]
+    letters = [(d["value"]["error_class"], d["value"]["offset"]) for d in dlq]
+    if how == "sigterm":  # a graceful stop: applied once, by the stopping worker; the restart does not read it again
+        assert letters == [("invalid_json", 0)], slow.log()[-3000:] + worker.log()[-2000:]
+    else:  # a crash commits nothing more: the finished batch is read again (at least once, the same dead letter id)
+        assert "finishing it first" in slow.log(), slow.log()[-3000:]
+        assert letters and set(letters) == {("invalid_json", 0)}, slow.log()[-3000:] + worker.log()[-2000:]
+        assert len({d["value"]["event_id"] for d in dlq}) == 1
