@@ -153,3 +153,32 @@ def test_a_humidity_the_dew_point_contradicts_is_unknown() -> None:
     assert above.relative_humidity_pct is None
     fine, unknown = parse(WeatherObservation, {**row, "relative_humidity_pct": 43.0})
     assert fine.relative_humidity_pct == 43.0 and unknown == ()
+
+
+def _unknown_count(topic: str, field: str, why: str) -> float:
+    from streams import metrics
+
+    return metrics.REGISTRY.get_sample_value("riskstream_unknown_fields_total",
+                                             {"topic": topic, "field": field, "why": why}) or 0.0
+
+
+def test_the_worker_keeps_the_record_counts_the_field_and_dead_letters_nothing(tmp_path: Any) -> None:
+    from tests.unit.test_streams_processor import Harness, settings
+
+    from streams.processor import Processor, RawRecord
+
+    s = settings(tmp_path)
+    h = Harness(Processor(s))
+    topic, wx = s.topics.wearable, s.topics.weather
+    before = _unknown_count(topic, "accel_peak_g", "out_of_range")
+    hum_before = _unknown_count(wx, "relative_humidity_pct", "inconsistent")
+    glitch = json.dumps({**WEARABLE, "accel_peak_g": 40.0}).encode()
+    h.rider_batch([RawRecord(topic, 0, 0, b"r1", glitch, 1.0)])
+    assert h.of("dlq") == []
+    assert _unknown_count(topic, "accel_peak_g", "out_of_range") == before + 1
+    slot = h.proc.slot("r1")
+    assert slot.features.wearable_ts == EPOCH  # the heart rate's record was applied
+    bad_humidity = json.dumps({**WEATHER, "relative_humidity_pct": 95.0, "dew_point_c": 20.0}).encode()
+    h.weather([RawRecord(wx, 0, 0, b"z1", bad_humidity, 1.0)], dead_letters=False)  # every worker's feed
+    assert _unknown_count(wx, "relative_humidity_pct", "inconsistent") == hum_before  # counted by the agent only
+    assert h.proc.zones.get("z1").relative_humidity_pct is None
