@@ -163,9 +163,8 @@ def _unknown_count(topic: str, field: str, why: str) -> float:
 
 
 def test_the_worker_keeps_the_record_counts_the_field_and_dead_letters_nothing(tmp_path: Any) -> None:
-    from tests.unit.test_streams_processor import Harness, settings
-
     from streams.processor import Processor, RawRecord
+    from tests.unit.test_streams_processor import Harness, settings
 
     s = settings(tmp_path)
     h = Harness(Processor(s))
