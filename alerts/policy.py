@@ -260,7 +260,10 @@ class AlertPolicy:
         for sig, lv, x in sorted(fired, key=lambda f: -RANK[f[1]]):
             rule = sig.rule(lv)
             value = _clean(x)
-            reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, rule.enter)))
+            # a signal held on by hysteresis is past its exit line, not its enter line: the text states the
+            # line the value is past, never one it is below ("Heat index 31.5 °C (≥ 31.1 °C)", not "≥ 32.2")
+            shown = rule.enter if value is None or sig.past(value, rule.enter) else rule.exit
+            reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, shown)))
             thresholds[f"{sig.feature}.{lv.value}.enter"] = rule.enter
             thresholds[f"{sig.feature}.{lv.value}.exit"] = rule.exit
         return reasons, thresholds

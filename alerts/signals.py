@@ -61,7 +61,8 @@ class Signal:
     rules: tuple[Rule, ...]
     below: bool = False  # True when low values are the danger (visibility)
 
-    def _past(self, value: float, line: float) -> bool:
+    def past(self, value: float, line: float) -> bool:
+        """``value`` is on the danger side of ``line`` (at or above it; below it for a ``below`` signal)."""
         return value < line if self.below else value >= line
 
     def _still(self, value: float, line: float) -> bool:
@@ -80,7 +81,7 @@ class Signal:
         level: Severity | None = None
         was = RANK[active] if active is not None else -1
         for rule in self.rules:
-            if self._past(value, rule.enter) or (was >= RANK[rule.severity] and self._still(value, rule.exit)):
+            if self.past(value, rule.enter) or (was >= RANK[rule.severity] and self._still(value, rule.exit)):
                 level = rule.severity
         return level
 

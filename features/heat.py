@@ -107,7 +107,7 @@ def wet_bulb_stull_c(temp_c: float, rh: float) -> float:
 WBGT_FULL_SUN_W_M2 = 600.0
 
 
-def wbgt_outdoor_estimate_c(temp_c: float, rh: float, wind_ms: float, solar_w_m2: float) -> float:
+def wbgt_outdoor_estimate_c(temp_c: float, rh: float, wind_ms: float | None, solar_w_m2: float) -> float:
     """Outdoor WBGT estimate (°C) from air temperature, humidity and sun; a documented approximation.
 
     Method: in sun, the Australian Bureau of Meteorology approximation
@@ -132,3 +132,18 @@ def wbgt_outdoor_estimate_c(temp_c: float, rh: float, wind_ms: float, solar_w_m2
     shade = 0.7 * wet_bulb_stull_c(temp_c, rh) + 0.3 * temp_c
     weight = min(max(solar_w_m2, 0.0) / WBGT_FULL_SUN_W_M2, 1.0)
     return shade + weight * (sun - shade)
+
+
+def wbgt_conservative_c(temp_c: float, rh: float, wind_ms: float | None, solar_w_m2: float | None) -> float:
+    """:func:`wbgt_outdoor_estimate_c`, with unknown solar radiation (``None``) never lowering the estimate.
+
+    Unknown sun is taken as the larger of the full-sun and the no-sun estimate (in practice full
+    sun): a missing pyranometer reading must not read as night. The caller passes 0 only when it
+    knows there is no sun (``daylight`` false).
+
+    >>> round(wbgt_conservative_c(30.0, 60.0, None, None), 1), round(wbgt_conservative_c(30.0, 60.0, None, 0.0), 1)
+    (30.9, 25.8)
+    """
+    if solar_w_m2 is not None:
+        return wbgt_outdoor_estimate_c(temp_c, rh, wind_ms, solar_w_m2)
+    return max(wbgt_outdoor_estimate_c(temp_c, rh, wind_ms, WBGT_FULL_SUN_W_M2), wbgt_outdoor_estimate_c(temp_c, rh, wind_ms, 0.0))

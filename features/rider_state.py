@@ -218,7 +218,9 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
     _remember(state, digest)
     if rec.on_body:
         row[ON_BODY_S] += 1
-        row[IMPACT_MAX] = max(row[IMPACT_MAX], round(rec.accel_peak_g * G_SCALE))
+        peak = rec.accel_peak_g
+        if peak is not None:
+            row[IMPACT_MAX] = max(row[IMPACT_MAX], round(peak * G_SCALE))
         hr = rec.heart_rate_bpm
         if hr is not None:
             hr_q = round(hr * HR_SCALE)
@@ -235,8 +237,11 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
         if rec.skin_temp_c is not None:
             row[SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
             row[SKIN_N] += 1
-        still = rec.accel_var < cfg.fall_stillness_var_g2 and abs(rec.accel_mean_g - 1.0) <= cfg.fall_stillness_mean_tol_g
-        mark_fall_bits(state, sec, rec.accel_peak_g >= cfg.fall_impact_g, still, cfg)
+        # unknown acceleration is neither an impact nor stillness: a fall needs both seen (features/physiology.py)
+        var, mean = rec.accel_var, rec.accel_mean_g
+        still = var is not None and mean is not None and var < cfg.fall_stillness_var_g2 and abs(
+            mean - 1.0) <= cfg.fall_stillness_mean_tol_g
+        mark_fall_bits(state, sec, peak is not None and peak >= cfg.fall_impact_g, still, cfg)
     if state.wearable_ts is None or ts > state.wearable_ts:
         state.wearable_ts = ts
         final_minute = math.floor((ts - cfg.allowed_lateness_s) / 60.0) - 1

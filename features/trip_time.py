@@ -44,11 +44,12 @@ def trip_flags(rec: TripPoint, cfg: FeatureConfig, zone_heat_index_c: float | No
     """Bit flags of one ``TripPoint`` against the configured thresholds."""
     flags = 0
     speed = rec.speed_kmh
-    if rec.accel_long_g <= -cfg.harsh_brake_g:
+    along, alat = rec.accel_long_g, rec.accel_lat_g  # None: unknown, so no harsh event is counted from it
+    if along is not None and along <= -cfg.harsh_brake_g:
         flags |= F_BRAKE
-    if rec.accel_long_g >= cfg.harsh_accel_g:
+    if along is not None and along >= cfg.harsh_accel_g:
         flags |= F_ACCEL
-    if abs(rec.accel_lat_g) >= cfg.harsh_corner_g:
+    if alat is not None and abs(alat) >= cfg.harsh_corner_g:
         flags |= F_CORNER
     limit = rec.speed_limit_kmh
     if limit is not None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from features.config import FeatureConfig
-from features.heat import c_to_f, heat_category, heat_index_c, heat_index_f, wbgt_outdoor_estimate_c
+from features.heat import c_to_f, heat_category, heat_index_c, heat_index_f, wbgt_conservative_c
+from riskstream.contracts.records import rh_from_dew_point
 
 NAN = math.nan
 _DEFAULT_CFG = FeatureConfig()
@@ -46,19 +47,20 @@ class ZoneWeather:
     ``dry_spell_s`` is the length of the dry spell that the current rain ended, and
     ``dry_spell_censored`` says that spell began before our first observation (so
     its true length is unknown if it looks shorter than the onset threshold).
+    ``None`` in a measurement is unknown: the observation did not say (never a default).
     """
 
     zone_id: str
     ts: float
     air_temp_c: float
-    relative_humidity_pct: float
-    wind_speed_ms: float
-    wind_gust_ms: float
-    precipitation_mm_h: float
-    visibility_m: float
-    solar_w_m2: float
-    road_flooding: bool
-    daylight: bool
+    relative_humidity_pct: float | None
+    wind_speed_ms: float | None
+    wind_gust_ms: float | None
+    precipitation_mm_h: float | None
+    visibility_m: float | None
+    solar_w_m2: float | None
+    road_flooding: bool | None
+    daylight: bool | None
     daily_max_temp_c: float | None
     observed_max_c: float
     observed_max_day: int
@@ -85,6 +87,9 @@ def update_zone_weather(zone: ZoneWeather | None, obs: Any, cfg: FeatureConfig =
 
     An observation not newer than the zone's latest is ignored (out of order or
     repeated): the newest observation wins, and the same object is returned.
+    A measurement the observation does not give (``None`` or absent) is unknown in the
+    zone, not a default; a missing humidity is derived from the dew point when one is
+    given (Magnus formula). Unknown precipitation neither starts nor ends a dry spell.
     """
     ts = obs.ts.timestamp()
     day = local_day(ts, cfg)
@@ -94,27 +99,32 @@ def update_zone_weather(zone: ZoneWeather | None, obs: Any, cfg: FeatureConfig =
         zone = replace(zone)
     else:
         zone = ZoneWeather(
-            zone_id=obs.zone_id, ts=ts, air_temp_c=obs.air_temp_c, relative_humidity_pct=obs.relative_humidity_pct,
-            wind_speed_ms=0.0, wind_gust_ms=0.0, precipitation_mm_h=0.0, visibility_m=0.0, solar_w_m2=0.0,
-            road_flooding=False, daylight=True, daily_max_temp_c=None,
+            zone_id=obs.zone_id, ts=ts, air_temp_c=obs.air_temp_c, relative_humidity_pct=None,
+            wind_speed_ms=None, wind_gust_ms=None, precipitation_mm_h=None, visibility_m=None, solar_w_m2=None,
+            road_flooding=None, daylight=None, daily_max_temp_c=None,
             observed_max_c=obs.air_temp_c, observed_max_day=day, first_ts=ts,
         )
     zone.ts = ts
     zone.air_temp_c = float(obs.air_temp_c)
-    zone.relative_humidity_pct = float(obs.relative_humidity_pct)
-    zone.wind_speed_ms = float(obs.wind_speed_ms)
-    zone.wind_gust_ms = float(obs.wind_gust_ms)
-    zone.precipitation_mm_h = float(obs.precipitation_mm_h)
-    zone.visibility_m = float(obs.visibility_m)
-    zone.solar_w_m2 = float(obs.solar_w_m2)
-    zone.road_flooding = bool(obs.road_flooding)
-    zone.daylight = bool(obs.daylight)
+    rh, dew_point = _known(obs, "relative_humidity_pct"), _known(obs, "dew_point_c")
+    if rh is None and dew_point is not None and dew_point <= zone.air_temp_c:
+        rh = rh_from_dew_point(zone.air_temp_c, dew_point)
+    zone.relative_humidity_pct = rh
+    zone.wind_speed_ms = _known(obs, "wind_speed_ms")
+    zone.wind_gust_ms = _known(obs, "wind_gust_ms")
+    zone.precipitation_mm_h = _known(obs, "precipitation_mm_h")
+    zone.visibility_m = _known(obs, "visibility_m")
+    zone.solar_w_m2 = _known(obs, "solar_w_m2")
+    zone.road_flooding = _known_flag(obs, "road_flooding")
+    zone.daylight = _known_flag(obs, "daylight")
     zone.daily_max_temp_c = None if obs.daily_max_temp_c is None else float(obs.daily_max_temp_c)
     if day != zone.observed_max_day:
         zone.observed_max_c, zone.observed_max_day = zone.air_temp_c, day
     else:
         zone.observed_max_c = max(zone.observed_max_c, zone.air_temp_c)
-    if zone.precipitation_mm_h < cfg.rain_mm_h:
+    if zone.precipitation_mm_h is None:
+        pass  # unknown: the current spell, dry or wet, goes on as far as we know
+    elif zone.precipitation_mm_h < cfg.rain_mm_h:
         if zone.dry_since is None or zone.wet_since is not None:
             zone.dry_since = ts
         zone.wet_since = None
@@ -126,8 +136,26 @@ def update_zone_weather(zone: ZoneWeather | None, obs: Any, cfg: FeatureConfig =
     return zone
 
 
-def _flag(value: bool) -> float:
-    return 1.0 if value else 0.0
+def _known(obs: Any, name: str) -> float | None:
+    """An observation's measurement as a float, or None when it is unknown (null, absent or not finite)."""
+    value = getattr(obs, name, None)
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _known_flag(obs: Any, name: str) -> bool | None:
+    value = getattr(obs, name, None)
+    return None if value is None else bool(value)
+
+
+def _flag(value: bool | None) -> float:
+    return NAN if value is None else 1.0 if value else 0.0
+
+
+def _number(value: float | None) -> float:
+    return NAN if value is None else value
 
 
 def rain_onset(zone: ZoneWeather, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> float:
@@ -149,40 +177,47 @@ def rain_onset(zone: ZoneWeather, now: float, cfg: FeatureConfig = _DEFAULT_CFG)
 def weather_features(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> dict[str, float]:
     """The heat/weather features of :data:`WEATHER_FEATURE_NAMES` at event time ``now``.
 
-    With no weather for the zone every value is NaN: missing is missing, never safe.
-    ``cn_heat_35``/``cn_heat_40`` use the larger of the forecast daily maximum and the
+    With no weather for the zone every value is NaN: missing is missing, never safe; so is
+    each value whose inputs the latest observation left unknown (no humidity: no heat index,
+    no WBGT). ``cn_heat_35``/``cn_heat_40`` use the larger of the forecast daily maximum and the
     maximum observed today; NaN when neither is known for today.
+    Unknown solar radiation never lowers the WBGT estimate: it is taken as 0 only when
+    ``daylight`` is known false, otherwise as full sun (:func:`features.heat.wbgt_conservative_c`).
     """
     if zone is None:
         return dict.fromkeys(WEATHER_FEATURE_NAMES, NAN)
     t, rh = zone.air_temp_c, zone.relative_humidity_pct
-    hi_f = heat_index_f(c_to_f(t), rh)
+    hi_f = NAN if rh is None else heat_index_f(c_to_f(t), rh)
     candidates = [zone.daily_max_temp_c] if zone.daily_max_temp_c is not None else []
     if zone.observed_max_day == local_day(now, cfg):
         candidates.append(zone.observed_max_c)
     day_max = max(candidates) if candidates else NAN
-    wet = zone.precipitation_mm_h >= cfg.rain_mm_h
-    freezing = (t <= cfg.freezing_wet_c and wet) or t <= cfg.freezing_dry_c
+    wet = None if zone.precipitation_mm_h is None else zone.precipitation_mm_h >= cfg.rain_mm_h
+    # None when it is cold enough to freeze if wet and whether it is wet is unknown
+    freezing: bool | None = t <= cfg.freezing_dry_c or (t <= cfg.freezing_wet_c and wet)
+    solar = zone.solar_w_m2 if zone.solar_w_m2 is not None else 0.0 if zone.daylight is False else None
     return {
-        "heat_index_c": heat_index_c(t, rh),
-        "heat_category": float(heat_category(hi_f)),
-        "wbgt_c_est": wbgt_outdoor_estimate_c(t, rh, zone.wind_speed_ms, zone.solar_w_m2),
+        "heat_index_c": NAN if rh is None else heat_index_c(t, rh),
+        "heat_category": NAN if rh is None else float(heat_category(hi_f)),
+        "wbgt_c_est": NAN if rh is None else wbgt_conservative_c(t, rh, zone.wind_speed_ms, solar),
         "cn_heat_35": NAN if math.isnan(day_max) else _flag(day_max >= cfg.cn_heat_shorten_c),
         "cn_heat_40": NAN if math.isnan(day_max) else _flag(day_max >= cfg.cn_heat_stop_c),
-        "precip_mm_h": zone.precipitation_mm_h,
+        "precip_mm_h": _number(zone.precipitation_mm_h),
         "rain_onset": rain_onset(zone, now, cfg),
-        "wind_gust_ms": zone.wind_gust_ms,
-        "visibility_m": zone.visibility_m,
+        "wind_gust_ms": _number(zone.wind_gust_ms),
+        "visibility_m": _number(zone.visibility_m),
         "freezing": _flag(freezing),
-        "darkness": _flag(not zone.daylight),
+        "darkness": _flag(None if zone.daylight is None else not zone.daylight),
         "road_flooding": _flag(zone.road_flooding),
         "weather_age_s": max(0.0, now - zone.ts),
     }
 
 
 def zone_heat_index_c(zone: ZoneWeather | None) -> float | None:
-    """Heat index (°C) of the zone's latest observation, or None without weather: what ``update_trip`` takes."""
-    return None if zone is None else heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
+    """Heat index (°C) of the zone's latest observation, or None without weather or humidity: what ``update_trip`` takes."""
+    if zone is None or zone.relative_humidity_pct is None:
+        return None
+    return heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
 
 
 def weather_history_s(cfg: FeatureConfig = _DEFAULT_CFG) -> float:

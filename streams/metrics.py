@@ -32,6 +32,14 @@ DEAD_LETTERS = Counter(
     ["topic", "reason"],
     registry=REGISTRY,
 )
+UNKNOWN_FIELDS = Counter(
+    "riskstream_unknown_fields_total",
+    "Optional measurements the parser set to unknown while keeping the rest of the record, by source topic, field "
+    "and why (out_of_range: outside the schema's bounds or not finite; inconsistent: humidity the dew point "
+    "contradicts). A null or absent field is unknown as sent and not counted.",
+    ["topic", "field", "why"],
+    registry=REGISTRY,
+)
 PROCESSING_LATENCY = Histogram(
     "riskstream_processing_latency_seconds",
     "Time from a record's Kafka timestamp to the end of its batch's processing.",

@@ -16,6 +16,18 @@ nesting deeper than Python's parser allows (``RecursionError``) or an integer lo
 ... except InputError as exc:
 ...     exc.error_class, exc.reason
 ('invalid_json', 'not valid JSON: nested deeper than 64 levels')
+
+One bad field does not discard a sound record. An optional measurement
+(:data:`~riskstream.contracts.records.OPTIONAL_MEASUREMENTS`) that is out of its range or
+not finite becomes unknown (``None``) and :func:`parse_input` names it; the rest of the
+record is used. A bad required field (identity, time, status, position, speed, air
+temperature), a value of the wrong type, or a record that is not an object dead-letters
+the whole record.
+
+>>> rec, unknown = parse_input(WearableReading, b'{"event_id": "w1", "ts": "2026-07-01T12:00:00Z",'
+...     b' "rider_id": "r1", "heart_rate_bpm": 121, "accel_peak_g": 40}', max_bytes=1024)
+>>> rec.heart_rate_bpm, rec.accel_peak_g, unknown
+(121.0, None, (UnknownField(field='accel_peak_g', why='out_of_range'),))
 """
 
 from __future__ import annotations
@@ -23,12 +35,18 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from riskstream.contracts.errors import InputError
-from riskstream.contracts.records import SUPPORTED_SCHEMA_VERSIONS, DeadLetter
+from riskstream.contracts.records import (
+    OPTIONAL_MEASUREMENTS,
+    SUPPORTED_SCHEMA_VERSIONS,
+    DeadLetter,
+    WeatherObservation,
+    humidity_consistent,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,8 +64,27 @@ _EXCERPT_DECODE_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 64
 
 
+#: Pydantic error types that mean "a number outside its range" (NaN and ±Infinity included).
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"})
+
+
+class UnknownField(NamedTuple):
+    """An optional measurement the parser set to unknown: the field and why (``out_of_range``, ``inconsistent``)."""
+
+    field: str
+    why: str
+
+
 def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
-    """Decode and validate one record; raise :class:`InputError` with a stable ``error_class``."""
+    """Decode and validate one record; raise :class:`InputError` with a stable ``error_class``.
+
+    Like :func:`parse_input`, without saying which fields it set to unknown.
+    """
+    return parse_input(model, raw, max_bytes)[0]
+
+
+def parse_input(model: type[M], raw: bytes | None, max_bytes: int) -> tuple[M, tuple[UnknownField, ...]]:
+    """Decode and validate one record; the optional measurements it set to unknown; or raise :class:`InputError`."""
     if raw is None or not raw.strip():
         raise InputError("empty", "the record has no value")
     if len(raw) > max_bytes:
@@ -70,10 +107,44 @@ def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
             "unsupported_schema_version",
             f"schema_version {version!r} is not supported (this build reads {sorted(SUPPORTED_SCHEMA_VERSIONS)})",
         )
+    unknown: list[UnknownField] = []
     try:
-        return model.model_validate(data)
+        record = model.model_validate(data)
     except ValidationError as exc:
-        raise InputError("validation_error", _summarise(exc)) from None
+        blanked = _blank_bad_optionals(model, data, exc)
+        if blanked is None:
+            raise InputError("validation_error", _summarise(exc)) from None
+        try:
+            record = model.model_validate(blanked)
+        except ValidationError as again:
+            raise InputError("validation_error", _summarise(again)) from None
+        unknown = [UnknownField(name, "out_of_range") for name in data if blanked[name] is None and data[name] is not None]
+    if isinstance(record, WeatherObservation) and not humidity_consistent(
+        record.air_temp_c, record.relative_humidity_pct, record.dew_point_c
+    ):
+        # a humidity the dew point contradicts is not known: neither number is used (docs/domain.md)
+        record = record.model_copy(update={"relative_humidity_pct": None, "dew_point_c": None})
+        unknown += [UnknownField("relative_humidity_pct", "inconsistent"), UnknownField("dew_point_c", "inconsistent")]
+    return record, tuple(unknown)
+
+
+def _blank_bad_optionals(model: type[BaseModel], data: dict[str, Any], exc: ValidationError) -> dict[str, Any] | None:
+    """``data`` with its out-of-range optional measurements set to None, or None if any other error remains.
+
+    A field of a union (``float | None``) reports one error per branch: the number branch's range error
+    and the ``None`` branch's; a field counts as out of range when one of its errors is a range error.
+    """
+    optional = OPTIONAL_MEASUREMENTS.get(model, frozenset())
+    by_field: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        name = str(loc[0]) if loc else ""
+        if name not in optional:
+            return None
+        by_field.setdefault(name, []).append(err["type"])
+    if not by_field or not all(any(t in _RANGE_ERRORS for t in types) for types in by_field.values()):
+        return None
+    return {**data, **dict.fromkeys(by_field)}
 
 
 def _supported_version(version: object) -> bool:

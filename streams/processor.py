@@ -80,7 +80,7 @@ from streams import metrics
 from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
 from streams.escalation import Escalations
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, parse_record
+from streams.parsing import dead_letter, parse_input
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,12 @@ class Processor:
     def _parse(self, batch: Batch | None, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
         """The record as ``model``, or None: dead-lettered into ``batch`` (None: the weather feed, which does not)."""
         try:
-            parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+            parsed, unknown = parse_input(model, rec.value, self.settings.worker.max_payload_bytes)
+            for name, why in unknown if batch is not None else ():  # counted once, like dead letters
+                # the record is used; only these fields are unknown (streams/parsing.py)
+                metrics.UNKNOWN_FIELDS.labels(topic=rec.topic, field=name, why=why).inc()
+                log.warning("%s[%d]@%d: %s is %s: used as unknown, the rest of the record is kept",
+                            rec.topic, rec.partition, rec.offset, name, why.replace("_", " "))
             floor = self.settings.worker.min_event_time
             if parsed.ts < floor:
                 raise InputError("implausible_timestamp", f"ts {parsed.ts.isoformat()} is before worker.min_event_time "

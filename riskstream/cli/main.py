@@ -70,9 +70,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from riskstream.simulation.files import read_jsonl
+    from riskstream.cli.replay import read_written
 
-    return _produce(read_jsonl(args.file), args.speed)
+    for _ in read_written(args.file):  # a bad line stops the replay before anything is sent
+        pass
+    return _produce(read_written(args.file), args.speed)
 
 
 def _produce(records, speed: float | None) -> int:  # noqa: ANN001
@@ -318,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to-file", type=Path, default=None, help="write JSON lines here instead of producing to Kafka")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("replay", help="produce a JSON-lines file (from `simulate --to-file`) into the topics, in order")
+    p = sub.add_parser("replay", help="produce a JSON-lines file (from `simulate --to-file`) into the topics, in order, "
+                       "each value exactly as written in the file")
     p.add_argument("file", type=Path)
     p.add_argument("--speed", type=float, default=None, help="pace by event time (default: as fast as possible)")
     p.set_defaults(func=cmd_replay)

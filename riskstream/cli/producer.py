@@ -28,15 +28,16 @@ class ProduceStats:
         return time.monotonic() - self.started
 
 
-def encode(record: Any) -> tuple[str, bytes, bytes]:
-    """(role, key, value) of a SimRecord-like object: ``raw`` bytes win over ``value``."""
+def encode(record: Any) -> tuple[str, bytes | None, bytes]:
+    """(role, key, value) of a SimRecord-like object: ``raw`` bytes win over ``value``; a None key is sent as none."""
     value = record.raw if record.raw is not None else record.value.model_dump_json().encode()
-    return record.role, record.key.encode(), value
+    return record.role, None if record.key is None else record.key.encode(), value
 
 
 def event_time(record: Any) -> float | None:
+    """Event time for pacing: the parsed record's ``ts``, or ``event_ts`` of a record sent as written."""
     value = getattr(record, "value", None)
-    return value.ts.timestamp() if value is not None else None
+    return value.ts.timestamp() if value is not None else getattr(record, "event_ts", None)
 
 
 async def produce(

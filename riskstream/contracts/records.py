@@ -5,6 +5,12 @@ and ``schema_version``. Input models reject impossible values (HR 400, negative
 speed, NaN) so that a bad record becomes a dead letter with a reason, never a crash
 or a silently wrong feature.
 
+Unknown is a value: every optional measurement accepts ``null``, and an absent field
+means the same as ``null`` (unknown, never a default such as gust 0 or visibility
+10 km). The worker's parser (``streams.parsing``) turns an out-of-range or non-finite
+*optional* measurement into unknown instead of discarding the record; see
+:data:`OPTIONAL_MEASUREMENTS`.
+
 >>> rec = WearableReading.model_validate_json(
 ...     '{"schema_version": 1, "event_id": "w-1", "ts": "2026-07-01T12:00:00Z",'
 ...     ' "rider_id": "r1", "heart_rate_bpm": 120, "skin_temp_c": 34.5,'
@@ -15,6 +21,7 @@ or a silently wrong feature.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Literal
@@ -99,16 +106,16 @@ class WearableReading(_InputRecord):
         None, description="Heart rate in beats per minute; null when the sensor has no reading."
     )
     skin_temp_c: Annotated[Finite, Field(ge=15, le=45)] | None = Field(
-        None, description="Skin temperature in °C (not core temperature)."
+        None, description="Skin temperature in °C (not core temperature); null when unknown."
     )
-    accel_peak_g: Annotated[Finite, Field(ge=0, le=32)] = Field(
-        description="Peak acceleration magnitude over the second, in g."
+    accel_peak_g: Annotated[Finite, Field(ge=0, le=32)] | None = Field(
+        None, description="Peak acceleration magnitude over the second, in g; null when unknown."
     )
-    accel_mean_g: Annotated[Finite, Field(ge=0, le=32)] = Field(
-        description="Mean acceleration magnitude over the second, in g (≈1 at rest)."
+    accel_mean_g: Annotated[Finite, Field(ge=0, le=32)] | None = Field(
+        None, description="Mean acceleration magnitude over the second, in g (≈1 at rest); null when unknown."
     )
-    accel_var: Annotated[Finite, Field(ge=0, le=256)] = Field(
-        description="Variance of acceleration magnitude over the second, in g²."
+    accel_var: Annotated[Finite, Field(ge=0, le=256)] | None = Field(
+        None, description="Variance of acceleration magnitude over the second, in g²; null when unknown."
     )
     steps: Annotated[int, Field(ge=0, le=10)] | None = Field(None, description="Steps in the second, if known.")
     on_body: bool = Field(True, description="Device-side wear detection; false when taken off.")
@@ -130,10 +137,12 @@ class TripPoint(_InputRecord):
     lat: Annotated[Finite, Field(ge=-90, le=90)] = Field(description="Latitude; never forwarded to insurers.")
     lon: Annotated[Finite, Field(ge=-180, le=180)] = Field(description="Longitude; never forwarded to insurers.")
     speed_kmh: Annotated[Finite, Field(ge=0, le=200)] = Field(description="GPS speed in km/h.")
-    accel_long_g: Annotated[Finite, Field(ge=-3, le=3)] = Field(
-        0.0, description="Longitudinal acceleration in g; negative is braking."
+    accel_long_g: Annotated[Finite, Field(ge=-3, le=3)] | None = Field(
+        None, description="Longitudinal acceleration in g; negative is braking; null when unknown."
     )
-    accel_lat_g: Annotated[Finite, Field(ge=-3, le=3)] = Field(0.0, description="Lateral acceleration in g (cornering).")
+    accel_lat_g: Annotated[Finite, Field(ge=-3, le=3)] | None = Field(
+        None, description="Lateral acceleration in g (cornering); null when unknown."
+    )
     speed_limit_kmh: Annotated[Finite, Field(gt=0, le=200)] | None = Field(
         None, description="Posted limit of the road, if the map knows it."
     )
@@ -142,21 +151,86 @@ class TripPoint(_InputRecord):
 
 
 class WeatherObservation(_InputRecord):
-    """Zone weather, every few minutes (``telemetry.weather``, key ``zone_id``)."""
+    """Zone weather, every few minutes (``telemetry.weather``, key ``zone_id``).
+
+    Only the zone, the time and the air temperature are required; every other field may be
+    ``null`` or absent, meaning unknown (a station without a gust sensor, a gap in the feed).
+    A dew point, when sent, is checked against the air temperature and humidity
+    (:func:`humidity_consistent`).
+    """
 
     zone_id: ZoneId
-    air_temp_c: Annotated[Finite, Field(ge=-50, le=60)]
-    relative_humidity_pct: Annotated[Finite, Field(ge=0, le=100)]
-    wind_speed_ms: Annotated[Finite, Field(ge=0, le=80)] = 0.0
-    wind_gust_ms: Annotated[Finite, Field(ge=0, le=100)] = 0.0
-    precipitation_mm_h: Annotated[Finite, Field(ge=0, le=500)] = 0.0
-    visibility_m: Annotated[Finite, Field(ge=0, le=100_000)] = 10_000.0
-    solar_w_m2: Annotated[Finite, Field(ge=0, le=1500)] = 0.0
-    road_flooding: bool = Field(False, description="Waterlogged roads reported in the zone.")
-    daylight: bool = True
+    air_temp_c: Annotated[Finite, Field(ge=-50, le=60)] = Field(description="Air temperature in °C.")
+    relative_humidity_pct: Annotated[Finite, Field(ge=0, le=100)] | None = Field(
+        None, description="Relative humidity in %; null when unknown (then derived from dew_point_c if that is sent)."
+    )
+    dew_point_c: Annotated[Finite, Field(ge=-80, le=60)] | None = Field(
+        None, description="Dew point in °C, if the station reports it; null when unknown."
+    )
+    wind_speed_ms: Annotated[Finite, Field(ge=0, le=80)] | None = Field(
+        None, description="Mean wind speed in m/s; null when unknown."
+    )
+    wind_gust_ms: Annotated[Finite, Field(ge=0, le=100)] | None = Field(
+        None, description="Wind gust in m/s; null when unknown (not 0: many stations report no gust)."
+    )
+    precipitation_mm_h: Annotated[Finite, Field(ge=0, le=500)] | None = Field(
+        None, description="Precipitation rate in mm/h; null when unknown (not 0)."
+    )
+    visibility_m: Annotated[Finite, Field(ge=0, le=100_000)] | None = Field(
+        None, description="Visibility in m; null when unknown (not 10 km)."
+    )
+    solar_w_m2: Annotated[Finite, Field(ge=0, le=1500)] | None = Field(
+        None, description="Global solar radiation in W/m²; null when unknown (the WBGT estimate then assumes full sun "
+        "unless daylight is false)."
+    )
+    road_flooding: bool | None = Field(
+        None, description="Waterlogged roads reported in the zone; false when none reported, null when unknown."
+    )
+    daylight: bool | None = Field(None, description="Sun above the horizon; null when unknown.")
     daily_max_temp_c: Annotated[Finite, Field(ge=-50, le=60)] | None = Field(
         None, description="Forecast daily maximum, for the China ≥35 °C / ≥40 °C outdoor-work rules."
     )
+
+
+#: Magnus coefficients over water (Alduchov & Eskridge 1996, J. Appl. Meteor. 35:601): e_s(T) = 6.1094 exp(a T / (b + T)).
+MAGNUS_A, MAGNUS_B = 17.625, 243.04
+#: How far the reported humidity may be from the one the dew point gives, in % RH (sensor accuracy of ±3-5 % RH
+#: each, plus rounding of reported values): our choice, stated in docs/domain.md.
+HUMIDITY_TOLERANCE_PCT = 10.0
+#: How far the dew point may be above the air temperature (rounding of both to whole degrees), in °C.
+DEW_POINT_TOLERANCE_C = 1.0
+
+
+def rh_from_dew_point(temp_c: float, dew_point_c: float) -> float:
+    """Relative humidity (%) from air temperature and dew point by the Magnus formula.
+
+    >>> round(rh_from_dew_point(30.0, 30.0), 6), round(rh_from_dew_point(30.0, 20.0), 1)
+    (100.0, 55.1)
+    """
+    def es(t: float) -> float:
+        return math.exp(MAGNUS_A * t / (MAGNUS_B + t))
+
+    return 100.0 * es(dew_point_c) / es(temp_c)
+
+
+def humidity_consistent(temp_c: float, rh_pct: float | None, dew_point_c: float | None) -> bool:
+    """A dew point agrees with air temperature and relative humidity (True when there is nothing to compare).
+
+    The dew point is at most the air temperature (saturation), and the humidity the Magnus
+    formula gives from it is within :data:`HUMIDITY_TOLERANCE_PCT` of the reported one.
+
+    >>> humidity_consistent(30.0, 55.0, 20.0), humidity_consistent(30.0, 95.0, 20.0)
+    (True, False)
+    >>> humidity_consistent(25.0, None, 29.0), humidity_consistent(25.0, 60.0, None)
+    (False, True)
+    """
+    if dew_point_c is None:
+        return True
+    if dew_point_c > temp_c + DEW_POINT_TOLERANCE_C:
+        return False
+    if rh_pct is None:
+        return True
+    return abs(rh_from_dew_point(temp_c, min(dew_point_c, temp_c)) - rh_pct) <= HUMIDITY_TOLERANCE_PCT
 
 
 class IncidentKind(str, Enum):
@@ -332,6 +406,17 @@ class DeadLetter(_Record):
     payload_size: int
     payload_sha256: str
 
+
+#: Input fields that are measurements and may be unknown: ``null``, absent, or (the parser's rule) out of their
+#: range or not finite, in which case only that field becomes unknown and the rest of the record is used.
+#: Every other field (identity, time, status, position, speed, air temperature) is required: a bad value there
+#: dead-letters the record.
+OPTIONAL_MEASUREMENTS: dict[type[BaseModel], frozenset[str]] = {
+    WearableReading: frozenset({"heart_rate_bpm", "skin_temp_c", "accel_peak_g", "accel_mean_g", "accel_var", "steps"}),
+    TripPoint: frozenset({"accel_long_g", "accel_lat_g", "speed_limit_kmh"}),
+    WeatherObservation: frozenset({"relative_humidity_pct", "dew_point_c", "wind_speed_ms", "wind_gust_ms",
+                                   "precipitation_mm_h", "visibility_m", "solar_w_m2", "daily_max_temp_c"}),
+}
 
 #: topic role -> model. Topic *names* come from settings.
 TOPIC_MODELS: dict[str, type[BaseModel]] = {

@@ -216,6 +216,7 @@ class FleetSimulator:
             obs = build(WeatherObservation, {
                 "schema_version": 1, "event_id": f"{self.prefix}-x-{z}-{self._k}", "ts": ts, "zone_id": zone,
                 "air_temp_c": round(w.air_temp_c, 1), "relative_humidity_pct": round(w.relative_humidity_pct, 1),
+                "dew_point_c": None,
                 "wind_speed_ms": round(w.wind_speed_ms, 1), "wind_gust_ms": round(w.wind_gust_ms, 1),
                 "precipitation_mm_h": round(w.precipitation_mm_h, 1), "visibility_m": round(w.visibility_m),
                 "solar_w_m2": round(w.solar_w_m2), "road_flooding": bool(w.road_flooding),

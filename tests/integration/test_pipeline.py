@@ -57,9 +57,10 @@ def topic(env: dict[str, str], role: str) -> str:
 
 def bad_wearables(good: dict[str, Any]) -> list[tuple[str, bytes]]:
     """(expected error class, payload) of malformed wearable records."""
-    hr400 = dict(good, event_id="bad-hr", heart_rate_bpm=400)
+    # an out-of-range optional measurement alone is used as unknown (streams/parsing.py): these break a required field
+    hr400 = dict(good, event_id="bad-hr", heart_rate_bpm=400, rider_id="")
     future = dict(good, event_id="bad-version", schema_version=99)
-    nan = json.dumps(dict(good, event_id="bad-nan", accel_var=float("nan")))  # the NaN literal
+    nan = json.dumps(dict(good, event_id="bad-nan", ts=float("nan"), accel_var=float("nan")))  # the NaN literal
     huge = dict(good, event_id="bad-huge", padding="x" * (128 * 1024))
     return [
         ("invalid_json", b'{"event_id": "broken",'),

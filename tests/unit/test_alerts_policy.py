@@ -242,3 +242,42 @@ def test_model_risk_warning_is_held_while_a_specific_alert_covers_it() -> None:
     policy.evaluate(state3, hot, None, 0)
     assert policy.evaluate(state3, hot, risky, 59 * MIN) == []
     assert kinds(policy.evaluate(state3, hot, risky, 60 * MIN)) == [("model_risk", "warning")]
+
+
+def _numbers(text: str) -> list[float]:
+    import re
+
+    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
+
+
+def test_a_reminder_never_states_a_threshold_the_value_is_below(policy: AlertPolicy) -> None:
+    """Issue 14: a reminder while hysteresis holds the alert read "Heat index 31 °C (≥ 32.2 °C)"."""
+    state = AlertState()
+    assert kinds(policy.evaluate(state, {"heat_index_c": 32.5}, None, 0)) == [("heat", "warning")]
+    (reminder,) = policy.evaluate(state, {"heat_index_c": 31.5}, None, 240 * MIN)  # held: above exit 31.1
+    (reason,) = reminder.reasons
+    assert reason.text["en"] == "Heat index 31.5 °C (≥ 31.1 °C, extreme caution)"
+    assert reason.text["zh-CN"] == "体感温度 31.5°C（≥ 31.1°C，极度注意级）"
+    assert reminder.thresholds["heat_index_c.warning.enter"] == 32.2  # the audit keeps both lines
+
+
+@pytest.mark.parametrize("feature", ["heat_index_c", "strain_index_est", "online_hours_today", "continuous_riding_min"])
+def test_every_threshold_text_shows_a_value_at_or_past_its_threshold(feature: str) -> None:
+    """Entered or held by hysteresis, rounding included: the shown value is never below the shown threshold."""
+    from alerts.signals import build_signals
+
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=100, cooldown_s=0))
+    sig = next(s for s in build_signals(AlertConfig()) if s.feature == feature)
+    for rule in sig.rules:
+        lo, hi = rule.exit, rule.enter
+        for i in range(0, 41):
+            value = lo + (hi - lo) * i / 40 + 0.001 * (i % 3)
+            state = AlertState()
+            policy.evaluate(state, {feature: hi + 0.01}, None, 0)  # enter at this severity (or above)
+            decisions = policy.evaluate(state, {feature: value}, None, 24 * 3600)  # past every reminder interval
+            for d in decisions:
+                for r in d.reasons:
+                    nums = _numbers(r.text["en"])
+                    if "≥" in r.text["en"]:
+                        shown_value, shown_threshold = nums[0], nums[-1]
+                        assert shown_value >= shown_threshold, (value, r.text["en"])
