@@ -38,7 +38,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from riskstream.lab.closed_loop import rate_ratio_interval
-from riskstream.lab.matching import AlertEvent, AlertIndex, IncidentEvent, detected_share, warned_share
+from riskstream.lab.matching import AlertEvent, AlertIndex, IncidentEvent, alert_rates, detected_share, warned_share
 from riskstream.simulation import FleetSimulator, SimConfig
 from riskstream.simulation.dynamics import ON_BREAK, RIDING, WAITING
 from streams.settings import Settings
@@ -341,6 +341,17 @@ def warned(runs: list[ArmRun]) -> list[dict[str, Any]]:
              "chance": _num(v[2] / v[0]) if v[0] else None} for k, v in rows.items()]
 
 
+def _by_kind(runs: list[ArmRun]) -> dict[str, float | None]:
+    """Alerts per online rider-hour by kind and severity (``kind/severity``), ``all`` and ``warnings`` (no fall prompts)."""
+    hours = sum(r.online_hours for r in runs)
+    if hours <= 0:
+        return {}
+    rates = alert_rates([AlertEvent(a.rider_id, a.epoch, f"{a.kind}/{a.severity}", a.severity)
+                         for r in runs for a in r.alerts], hours)
+    rates["warnings"] = sum(len([a for a in r.alerts if a.kind != "fall"]) for r in runs) / hours
+    return {k: _num(v) for k, v in rates.items()}
+
+
 def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[int], compliance: float,
               quick: bool) -> dict[str, Any]:
     """The study as the JSON of ``riskstream evaluate-outcome --json`` (the shape issue 16 asks for, plus details)."""
@@ -358,6 +369,7 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
             "fall_detection": fall_detection(arms["policy"]),
             "warned_ahead": warned(arms["policy"]),
             "policy_alerts_per_rider_hour_by_rider": [_num(x) for x in per_rider_alert_rates(arms["policy"])],
+            "policy_alerts_per_online_rider_hour_by_kind": _by_kind(arms["policy"]),
         }
         half = section["differences"]["policy_minus_placebo"]["ci"]
         if None not in half:
