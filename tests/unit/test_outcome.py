@@ -92,7 +92,7 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
     out = tmp_path / "outcome.json"
     report = tmp_path / "docs" / "outcome.md"
     assert main(["evaluate-outcome", "--riders", "3", "--hours", "0.25", "--seeds", "1", "--seed", "7",
-                 "--scenario", "default", "mixed", "--json", str(out), "--report", str(report), "--jobs", "2"]) == 0
+                 "--scenario", "default", "mixed", "--json", str(out), "--report", str(report), "--jobs", "1"]) == 0
     data = json.loads(out.read_text())
     assert set(data["scenarios"]) == {"default", "mixed"}
     for s in data["scenarios"].values():
