@@ -102,12 +102,19 @@ def eval_settings(base: Settings | None = None, state_dir: Path | None = None) -
 
 
 def run_fleet(config: SimConfig, hours: float, settings: Settings | None = None, chunk_s: float = 60.0,
-              batch_size: int = 2000, progress: bool = False, desc: str = "simulating") -> RunResult:
-    """Simulate ``hours`` of the fleet through a fresh Processor; alerts go back to the simulator."""
+              batch_size: int = 2000, progress: bool = False, desc: str = "simulating",
+              keep_simulator: dict[str, FleetSimulator] | None = None) -> RunResult:
+    """Simulate ``hours`` of the fleet through a fresh Processor; alerts go back to the simulator.
+
+    ``keep_simulator``, if given, receives the simulator under ``"sim"`` (its true-hazard totals
+    and per-rider exposure, for the outcome study).
+    """
     from tqdm import tqdm
 
     settings = eval_settings(settings)
     sim = FleetSimulator(config)
+    if keep_simulator is not None:
+        keep_simulator["sim"] = sim
     proc = Processor(settings)
     feeder = _Feeder(proc, batch_size)
     profiles = sim.rider_profiles()

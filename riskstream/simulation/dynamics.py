@@ -45,6 +45,17 @@ CALM_SPEED_FACTOR = 0.85  # cruise target while calm
 CALM_HARSH_FACTOR = 0.3  # harsh brakes / accelerations / corners
 CALM_PHONE_FACTOR = 0.2  # phone handling while riding
 ADVICE_ACTIONS = ("rest", "off_road", "calm")
+#: Impact signatures of crashes and falls: "classic" (every one a 4-10 g impact, then ≥ 20 s still) or "varied".
+SIGNATURES = ("classic", "varied")
+# "varied" (a fair test of the fall detector; project choices, not measured): impact peak 2-10 g
+# (a soft fall can stay under the detector's 3 g), and after it the rider lies still (60 %),
+# is still for under 5 s then moves (25 %, e.g. gets up), or never lies still (15 %, e.g. is
+# helped up at once). Non-incident high-g events: a kerb or pothole while riding (3-7 g, no
+# stillness, 1 per 30 riding min), a dropped phone or watch while waiting (3-9 g, then 10-60 s
+# lying still, 1 per 2 waiting h); running to a door is the walking spike below.
+VARIED_STILL_SHARES = (0.6, 0.25)  # lie still; brief stillness then moving; the rest never still
+KERB_PER_RIDING_S = 1.0 / 1800.0
+DROP_PER_WAITING_S = 1.0 / 7200.0
 
 
 def zone_centres(zones: Sequence[str]) -> np.ndarray:
@@ -72,9 +83,18 @@ class FleetState:
     """Arrays of rider state; :meth:`step` advances all riders by one tick."""
 
     def __init__(self, profiles: list[RiderProfile], zones: Sequence[str], start_epoch: float, seed: int,
-                 dropout_rate: float = 0.0) -> None:
+                 dropout_rate: float = 0.0, signatures: str = "classic", rest_scale: float = 1.0) -> None:
         n = len(profiles)
+        if signatures not in SIGNATURES:
+            raise ValueError(f"signatures {signatures!r} is unknown; choose one of {SIGNATURES}")
         self.n, self.profiles, self.dropout_rate = n, profiles, dropout_rate
+        self.signatures, self.rest_scale = signatures, rest_scale
+        self.signature_rng = np.random.default_rng([seed, 8])  # drawn only with "varied" signatures, every tick
+        self.impact_rng = np.random.default_rng([seed, 9])  # ... and per incident, so the per-tick stream stays aligned
+        self.moving_down = np.zeros(n, dtype=bool)  # down after an incident but moving (no stillness)
+        self.expected_by_rider = np.zeros(n)  # ∫ true hazard dt per rider (expected incidents)
+        self.hazard_now = np.zeros(n)  # true hazard per hour of the last tick (0 when not active)
+        self.online_s_by_rider = np.zeros(n)  # seconds waiting, riding or on a break
         self.rng = np.random.default_rng([seed, 2])
         self.incident_rng = np.random.default_rng([seed, 5])  # keeps the dynamics stream aligned across runs
         self.shift_rngs = [np.random.default_rng([seed, 4, p.index]) for p in profiles]
@@ -165,6 +185,12 @@ class FleetState:
         impact = kind in ("crash", "fall")
         self.left[i] = self.incident_rng.uniform(20.0, 60.0) if impact else self.incident_rng.uniform(60.0, 180.0)
         self.still[i] = self.left[i] if impact else 0.0
+        self.moving_down[i] = False
+        if impact and self.signatures == "varied":
+            u = float(self.impact_rng.random())
+            if u >= VARIED_STILL_SHARES[0]:
+                self.moving_down[i] = True  # moving again: the detector has no stillness to see
+                self.still[i] = float(self.impact_rng.uniform(0.0, 4.9)) if u < sum(VARIED_STILL_SHARES) else 0.0
         # the rest of this shift (and a split shift's second half) is lost
         self.shifts[i] = [b for b in self.shifts[i] if b[0] > self.shift_end[i] + 4 * 3600.0]
 
@@ -184,7 +210,7 @@ class FleetState:
             self.calm_until[i] = t + 1800.0
             return True
         lo, hi = (900.0, 1800.0) if action == "rest" else (1800.0, 2700.0)
-        pause = float(rng.uniform(lo, hi))
+        pause = float(rng.uniform(lo, hi)) * self.rest_scale
         if s == ON_BREAK:
             self.left[i] = max(self.left[i], pause)
         else:
@@ -309,7 +335,15 @@ class FleetState:
         sit = self.walking & spike & (U[13] < 0.1)
         self.still = np.where(sit, 15.0 + 15.0 * U[14], self.still)
         self.walking &= ~sit
-        quiet = (self.still > 0) | down
+        if self.signatures == "varied":
+            V = self.signature_rng.random((3, n))
+            kerb = riding & ~spike & (V[0] < KERB_PER_RIDING_S * dt)
+            dropped = waiting & ~self.walking & (V[1] < DROP_PER_WAITING_S * dt)
+            spike = spike | kerb | dropped
+            self.still = np.where(dropped, 10.0 + 50.0 * V[2], self.still)
+            quiet = (self.still > 0) | (down & ~self.moving_down)
+        else:
+            quiet = (self.still > 0) | down
 
         # physiology
         effort = np.where(riding, 0.18 + 0.12 * self.aggr + 0.004 * speed,
@@ -343,6 +377,9 @@ class FleetState:
             freezing=wx["freezing"][zone], aggressiveness=self.aggr, rain_crash_drift=rain_crash_drift))
         by_kind = np.vstack([rates.crash, rates.fall, rates.heat_illness, rates.exhaustion]) * hazard_scale
         total = by_kind.sum(axis=0)
+        self.hazard_now = total * active
+        self.expected_by_rider += self.hazard_now * (dt / 3600.0)
+        self.online_s_by_rider += active * dt
         hit = active & (U[15] < 1.0 - np.exp(-total * dt / 3600.0))
         status = st.copy()
 
@@ -350,6 +387,8 @@ class FleetState:
         an4 = np.abs(N[4])
         var = np.where(riding, 0.01 + 0.0015 * speed + 0.008 * an4, np.where(
             self.walking, 0.08 + 0.12 * U[16], np.where(waiting, 0.004 + 0.003 * an4, 0.002 + 0.001 * an4)))
+        if self.signatures == "varied":  # down after an impact but moving: walking-like motion
+            var = np.where(down & self.moving_down, 0.08 + 0.12 * U[16], var)
         var = np.where(quiet, 0.0001 + 0.0009 * U[16], var)
         mean = np.where(quiet, 1.0 + 0.002 * N[5], 1.0 + 0.01 * N[5] + 0.03 * self.walking)
         peak = mean + 2.5 * np.sqrt(var) + 0.03 * np.abs(N[6])
@@ -365,6 +404,8 @@ class FleetState:
             if kind in ("crash", "fall"):
                 peak[i] = 4.0 + 6.0 * self.incident_rng.random()  # impact, then stillness (see knock_down)
                 var[i] = 0.3 + 0.5 * self.incident_rng.random()
+                if self.signatures == "varied":  # a soft fall can stay under 3 g
+                    peak[i] = 2.0 + 8.0 * float(self.impact_rng.random())
             if kind == "crash":
                 along[i] = -min(3.0, 1.0 + speed[i] / KMH_PER_G_S)
                 self.speed[i] = speed[i] = 0.0

@@ -28,7 +28,7 @@ from riskstream.contracts.records import Incident, IncidentKind, TripPoint, Trip
 from .dynamics import DOWN, OFFLINE, RIDING, WAITING, ON_BREAK, FleetState
 from .faults import draw_malformed_kind, malformed_payload
 from .hazard import KINDS
-from .records import SimRecord, build
+from .records import SimRecord, build, constructor as _constructor
 from .riders import RiderProfile, make_profile
 from .weather import WeatherTruth, ZoneWeatherModel
 
@@ -67,6 +67,8 @@ class SimConfig:
     advice_compliance: float = 0.0  # P(rider follows an alert's advice), see FleetSimulator.advise; 0: ignored
     drift_after_s: float | None = None  # drift experiment: from this many seconds after start ...
     drift_rain_crash_rr: float = 1.0  # ... the crash hazard in rain (≥ 0.5 mm/h) is multiplied by this; 1: no drift
+    signatures: str = "classic"  # crash/fall impact signatures and non-incident high-g events (dynamics.SIGNATURES)
+    rest_scale: float = 1.0  # followed rest / off-road advice lasts this × 15-30 (30-45) min: the break effect
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -76,6 +78,8 @@ class SimConfig:
         for name in ("wearable_dropout_rate", "gps_jump_rate", "duplicate_rate", "late_rate", "malformed_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.rest_scale <= 0.0:
+            raise ValueError(f"rest_scale must be > 0, got {self.rest_scale}")
         if not 0.0 <= self.advice_compliance <= 1.0:
             raise ValueError(f"advice_compliance must be in [0, 1], got {self.advice_compliance}")
         if self.start.tzinfo is None:
@@ -110,7 +114,8 @@ class FleetSimulator:
         zs = c.zone_scenarios()
         self.weather_models = [ZoneWeatherModel(i, zs[z], self.start_epoch, c.seed) for i, z in enumerate(c.zones)]
         self.weather: list[WeatherTruth] = []
-        self.state = FleetState(self.profiles, c.zones, self.start_epoch, c.seed, c.wearable_dropout_rate)
+        self.state = FleetState(self.profiles, c.zones, self.start_epoch, c.seed, c.wearable_dropout_rate,
+                                c.signatures, c.rest_scale)
         self.fault_rng = np.random.default_rng([c.seed, 3])
         self.stats = SimStats()
         self.incident_log: list[dict[str, object]] = []
@@ -170,6 +175,22 @@ class FleetSimulator:
             while self._pending:
                 yield heapq.heappop(self._pending)[2]
 
+    def advance(self, duration_s: float) -> None:
+        """Step ``duration_s`` seconds of the world without building records (the study's sim-only arms).
+
+        Draws exactly the random numbers :meth:`records` would (records are built after the draws),
+        so a run advanced this way follows the same trajectory as one read through :meth:`records`.
+        """
+        end = self._k + int(round(duration_s / self.config.tick_s))
+        while self._k < end:
+            self._tick(emit=False)
+            self._k += 1
+
+    @property
+    def expected_incidents(self) -> float:
+        """Σ over riders of ∫ true hazard dt so far: the expected number of incidents of this trajectory."""
+        return float(self.state.expected_by_rider.sum())
+
     # ------------------------------------------------------------------ one tick
 
     def _hold(self, release: float, rec: SimRecord) -> None:
@@ -182,7 +203,7 @@ class FleetSimulator:
     def _count(self, what: str, n: int = 1) -> None:
         self.stats.faults[what] = self.stats.faults.get(what, 0) + n
 
-    def _tick(self) -> list[SimRecord]:
+    def _tick(self, emit: bool = True) -> list[SimRecord]:
         c, k, t = self.config, self._k, self.now
         ts = datetime.fromtimestamp(t, timezone.utc)
         out: list[SimRecord] = []
@@ -201,6 +222,9 @@ class FleetSimulator:
         self.stats.riding_s += tick.riding * c.tick_s
         for i, kind in tick.incidents:
             self._incident(i, kind, t, ts)
+        if not emit:
+            self._pending.clear()  # incident reports: nobody reads them (the incident log keeps every incident)
+            return out
         self._emit_riders(tick, k, t, ts, out)
         while self._pending and self._pending[0][0] <= t:
             out.append(heapq.heappop(self._pending)[2])
@@ -264,7 +288,9 @@ class FleetSimulator:
         n_wear = sum(a["wear"])
         self._tally("wearable", n_wear)
         self._tally("trip", len(tick.emit))
-        for j, i in enumerate(tick.emit):
+        if not (c.late_rate or c.duplicate_rate or jump or hazard is not None):
+            self._emit_plain(tick, k, ts, out)
+        for j, i in enumerate(tick.emit if (c.late_rate or c.duplicate_rate or jump or hazard is not None) else ()):
             rid = ids[i]
             th = hazard[j] if hazard is not None else None
             if a["wear"][j]:
@@ -291,6 +317,30 @@ class FleetSimulator:
             put(out, SimRecord("trip", rid, tp, None, th, fault), t)
         if c.malformed_rate:
             self._malformed(len(out) - n_before, t, ts, out)
+
+    def _emit_plain(self, tick, k: int, ts: datetime, out: list[SimRecord]) -> None:  # noqa: ANN001 - dynamics.Tick
+        """The records of :meth:`_emit_riders` without faults or true hazard: the same values, built
+        with the loop's look-ups hoisted (record building is most of a tick's cost, benchmarks/bench_simulator.py)."""
+        a, p, ids, zones = tick.arrays, self.prefix, self._ids, self.config.zones
+        wear_new, trip_new = _constructor(WearableReading), _constructor(TripPoint)
+        append, status_of, riding = out.append, _STATUS, RIDING
+        for i, on, hr, skin, peak, mean, var, steps, lat, lon, speed, along, alat, limit, phone, status, zone, leg in zip(
+                tick.emit, a["wear"], a["hr"], a["skin"], a["peak"], a["mean"], a["var"], a["steps"], a["lat"], a["lon"],
+                a["speed"], a["along"], a["alat"], a["limit"], a["phone"], a["status"], a["zone"], a["leg"]):
+            rid = ids[i]
+            if on:
+                append(SimRecord("wearable", rid, wear_new({
+                    "schema_version": 1, "event_id": f"{p}-w-{i}-{k}", "ts": ts, "rider_id": rid,
+                    "heart_rate_bpm": hr, "skin_temp_c": skin, "accel_peak_g": peak,
+                    "accel_mean_g": mean, "accel_var": var, "steps": steps, "on_body": True,
+                })))
+            append(SimRecord("trip", rid, trip_new({
+                "schema_version": 1, "event_id": f"{p}-t-{i}-{k}", "ts": ts, "rider_id": rid,
+                "zone_id": zones[zone], "status": status_of[status], "lat": lat, "lon": lon,
+                "speed_kmh": speed, "accel_long_g": along, "accel_lat_g": alat,
+                "speed_limit_kmh": limit, "phone_handling": phone,
+                "trip_id": f"{p}-{i}-{leg}" if status == riding else None,
+            })))
 
     def _malformed(self, n_emitted: int, t: float, ts: datetime, out: list[SimRecord]) -> None:
         rng = self.fault_rng

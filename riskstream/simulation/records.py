@@ -18,7 +18,7 @@ b'{"schema_version":1,'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 
@@ -38,6 +38,23 @@ def build(model: type[BaseModel], values: dict[str, Any]) -> Any:
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
+
+
+def constructor(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
+    """:func:`build` for one model, with its field set looked up once (for loops over many records)."""
+    fields_set = _FIELDS.get(model)
+    if fields_set is None:
+        fields_set = _FIELDS[model] = frozenset(model.model_fields)
+
+    def make(values: dict[str, Any]) -> Any:
+        obj = _new(model)
+        _set(obj, "__dict__", values)
+        _set(obj, "__pydantic_fields_set__", fields_set)
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+    return make
 
 
 @dataclass(slots=True)

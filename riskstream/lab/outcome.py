@@ -1,0 +1,416 @@
+"""The outcome study: do the alerts prevent incidents, better than alerts at random?
+
+Five arms on **common random numbers**: every arm of a (scenario, seed) unit simulates the same
+riders, the same weather and the same per-tick random draws (``FleetSimulator`` keeps its dynamics,
+incident and signature streams aligned; see ``riskstream.simulation``). What differs is who gets
+which alert and when:
+
+- ``control``: no alert reaches the riders (alerts ignored);
+- ``policy``: the worker's decision path (:func:`riskstream.lab.run.run_fleet` drives a real
+  ``Processor`` in-process), riders following advice with probability ``c``;
+- ``placebo``: each rider gets alerts at random online moments at the policy arm's rate for that
+  rider (alerts per online hour) and with that rider's kind and severity mix, same ``c``;
+- ``rules``: the worker's decision path with no model artifact, so it scores with the conservative
+  rule-based scorer (the worker's own fallback);
+- ``oracle``: in each minute, as many alerts as the policy sent in that minute, with the same kinds
+  and severities, go to the online riders with the highest *true* hazard (not alerted by the oracle in
+  the last 30 min when others are left): the upper bound for targeting at the policy's volume.
+
+Two estimators, paired by seed: **incidents** (the realised count; an exact conditional-Poisson
+interval for the ratio of two arms, treated as independent: conservative under common random numbers)
+and **expected incidents** (Σ ∫ true hazard dt along each arm's trajectory: what the arm's
+behaviour earns, without the Bernoulli noise of the draws). The interval of an expected-incidents
+ratio is a ratio estimator over (seed, rider) pairs — the same rider on the same random numbers in
+both arms — with a t quantile.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import t as student_t
+
+from riskstream.lab.closed_loop import rate_ratio_interval
+from riskstream.lab.matching import AlertEvent, AlertIndex, IncidentEvent, alert_rates, detected_share, warned_share
+from riskstream.simulation import FleetSimulator, SimConfig
+from riskstream.simulation.dynamics import ON_BREAK, RIDING, WAITING
+from streams.settings import Settings
+
+ARMS = ("control", "policy", "placebo", "rules", "oracle")
+DIFFERENCES = {"policy_minus_control": ("policy", "control"), "policy_minus_placebo": ("policy", "placebo"),
+               "oracle_minus_policy": ("oracle", "policy")}
+SCENARIOS = ("default", "mixed")
+CHUNK_S = 60.0  # alerts go back to the simulator once per simulated minute, as in run_fleet
+ORACLE_REST_S = 1800.0  # the oracle does not re-alert a rider within this when others are left
+DETECTION_WINDOW_S = 180.0
+#: What following advice does, as the simulator implements it (riskstream.simulation.dynamics).
+ASSUMPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("compliance c", "0.7 (sensitivity 0.3 / 0.5 / 0.7)", "assumed"),
+    ("heat, strain, fatigue, model-risk alert followed", "a 15-30 min break now", "assumed"),
+    ("weather danger followed", "off the road 30-45 min", "assumed"),
+    ("riding alert or weather warning followed", "30 min at 85 % speed, 30 % of harsh manoeuvres, "
+     "20 % of phone handling on the move", "assumed (speed → crash risk: Nilsson power model, v²)"),
+    ("on a break: crash hazard", "0 (off the road)", "by construction"),
+    ("on a break: fall hazard", "0.1× of on foot", "assumed"),
+    ("on a break: heat illness / exhaustion", "0.3× / 0.5× (shade, rest)", "assumed"),
+    ("break effect (sensitivity)", "break length × 0.5 / × 1", "assumed"),
+    ("push delivery", "within the simulated minute the alert is sent", "assumed"),
+)
+
+
+@dataclass
+class ArmRun:
+    """One arm of one (scenario, seed) unit, reduced to what the study reports."""
+
+    arm: str
+    scenario: str
+    seed: int
+    compliance: float
+    rest_scale: float
+    rider_ids: list[str]
+    online_h_by_rider: list[float]
+    expected_by_rider: list[float]
+    incidents: list[IncidentEvent]
+    alerts: list[AlertEvent]
+    advice_followed: int
+    weather_trace: list[tuple[float, ...]] = field(default_factory=list)  # per weather step, per zone
+    moments: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def online_hours(self) -> float:
+        return float(sum(self.online_h_by_rider))
+
+    @property
+    def expected(self) -> float:
+        return float(sum(self.expected_by_rider))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One (scenario, seed) of the study; every arm of it runs in one process, on the same random numbers."""
+
+    scenario: str
+    seed: int
+    riders: int
+    hours: float
+    compliance: float = 0.7
+    sensitivity: tuple[tuple[float, float], ...] = ()  # extra (compliance, rest_scale) policy/placebo/control runs
+    signatures: str = "varied"
+
+    def config(self, compliance: float, rest_scale: float = 1.0) -> SimConfig:
+        return SimConfig(riders=self.riders, seed=self.seed, scenario=self.scenario, advice_compliance=compliance,
+                         rest_scale=rest_scale, signatures=self.signatures)
+
+
+def _weather_row(sim: FleetSimulator) -> tuple[float, ...]:
+    return tuple(round(w.precipitation_mm_h, 3) for w in sim.weather) + tuple(round(w.air_temp_c, 3) for w in sim.weather)
+
+
+def _active(sim: FleetSimulator) -> np.ndarray:
+    s = sim.state.state
+    return (s == RIDING) | (s == WAITING) | (s == ON_BREAK)
+
+
+def _finish(arm: str, unit: Unit, sim: FleetSimulator, alerts: list[AlertEvent], trace: list[tuple[float, ...]],
+            moments: list[tuple[str, float]] | None = None) -> ArmRun:
+    c = sim.config
+    return ArmRun(
+        arm=arm, scenario=unit.scenario, seed=unit.seed, compliance=c.advice_compliance, rest_scale=c.rest_scale,
+        rider_ids=[p.rider_id for p in sim.profiles],
+        online_h_by_rider=(sim.state.online_s_by_rider / 3600.0).tolist(),
+        expected_by_rider=sim.state.expected_by_rider.tolist(),
+        incidents=[IncidentEvent(str(i["rider_id"]), float(i["epoch"]), str(i["kind"]))  # type: ignore[arg-type]
+                   for i in sim.incident_log],
+        alerts=alerts, advice_followed=sum(bool(a["followed"]) for a in sim.advice_log), weather_trace=trace,
+        moments=moments or [],
+    )
+
+
+def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: float, rest_scale: float = 1.0) -> ArmRun:
+    """``control``, ``placebo`` or ``oracle``: the world stepped without records, alerts chosen here.
+
+    ``policy`` (the policy arm of the same unit) sets the placebo's per-rider rates and kind mix and
+    the oracle's per-minute volume and kinds.
+    """
+    if arm not in ("control", "placebo", "oracle"):
+        raise ValueError(f"{arm!r} is not a simulator-only arm")
+    if arm != "control" and policy is None:
+        raise ValueError(f"the {arm} arm needs the policy arm of the same unit")
+    sim = FleetSimulator(unit.config(compliance if arm != "control" else 0.0, rest_scale))
+    rng = np.random.default_rng([unit.seed, 7, ARMS.index(arm)])
+    ids = [p.rider_id for p in sim.profiles]
+    rate_per_s = np.zeros(len(ids))
+    mix: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    per_chunk: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if policy is not None:
+        index = {rid: i for i, rid in enumerate(ids)}
+        counts = Counter(index[a.rider_id] for a in policy.alerts)
+        for i, n in counts.items():
+            online_s = policy.online_h_by_rider[i] * 3600.0
+            rate_per_s[i] = n / online_s if online_s > 0 else 0.0
+        for a in policy.alerts:
+            mix[index[a.rider_id]].append((a.kind, a.severity))
+            per_chunk[int((a.epoch - sim.start_epoch) // CHUNK_S)].append((a.kind, a.severity))
+    alerts: list[AlertEvent] = []
+    trace: list[tuple[float, ...]] = []
+    last_oracle = np.full(len(ids), -np.inf)
+    chunks = max(1, int(round(unit.hours * 3600.0 / CHUNK_S)))
+    for j in range(chunks):
+        sim.advance(CHUNK_S)
+        trace.append(_weather_row(sim))
+        now = sim.now
+        if arm == "placebo":
+            active = _active(sim)
+            n_alerts = rng.poisson(rate_per_s * CHUNK_S)
+            for i in np.flatnonzero(active & (n_alerts > 0)).tolist():
+                for _ in range(int(n_alerts[i])):
+                    kind, severity = mix[i][int(rng.integers(len(mix[i])))]
+                    alerts.append(AlertEvent(ids[i], now, kind, severity))
+                    sim.advise(ids[i], kind, now, severity)
+        elif arm == "oracle" and per_chunk.get(j):
+            hazard = sim.state.hazard_now
+            candidates = np.flatnonzero(hazard > 0)
+            rested = candidates[now - last_oracle[candidates] >= ORACLE_REST_S]
+            pool = rested if len(rested) >= len(per_chunk[j]) else candidates
+            order = pool[np.argsort(-hazard[pool], kind="stable")]
+            for i, (kind, severity) in zip(order.tolist(), per_chunk[j]):
+                last_oracle[i] = now
+                alerts.append(AlertEvent(ids[i], now, kind, severity))
+                sim.advise(ids[i], kind, now, severity)
+    return _finish(arm, unit, sim, alerts, trace)
+
+
+def rules_settings(settings: Settings) -> Settings:
+    """The settings with an empty model directory: the worker finds no artifact and scores with the rules."""
+    empty = Path(tempfile.mkdtemp(prefix="riskstream-no-model-"))
+    return settings.model_copy(update={"worker": settings.worker.model_copy(update={"model_dir": empty})})
+
+
+def run_processor_arm(arm: str, unit: Unit, settings: Settings, compliance: float, rest_scale: float = 1.0) -> ArmRun:
+    """``policy`` or ``rules``: the simulated fleet through a real Processor (:func:`run_fleet`)."""
+    from riskstream.lab.run import run_fleet
+
+    if arm not in ("policy", "rules"):
+        raise ValueError(f"{arm!r} is not a processor arm")
+    s = rules_settings(settings) if arm == "rules" else settings
+    holder: dict[str, FleetSimulator] = {}
+    host_log = logging.getLogger("streams.processor")  # the model host logs as the worker
+    level = host_log.level
+    if arm == "rules":  # the missing artifact is the point of this arm, not an error to report
+        host_log.setLevel(logging.CRITICAL)
+    try:
+        run = run_fleet(unit.config(compliance, rest_scale), unit.hours, s, chunk_s=CHUNK_S, keep_simulator=holder)
+    finally:
+        host_log.setLevel(level)
+    sim = holder["sim"]
+    return _finish(arm, unit, sim, run.alerts, [], run.moments)
+
+
+@dataclass
+class UnitResult:
+    """Every arm of one unit; ``sensitivity`` maps (compliance, rest_scale) to its policy, placebo and control arms."""
+
+    unit: Unit
+    arms: dict[str, ArmRun]
+    sensitivity: dict[tuple[float, float], dict[str, ArmRun]] = field(default_factory=dict)
+
+
+def run_unit(unit: Unit, settings: Settings) -> UnitResult:
+    """All arms of one (scenario, seed), policy first (the placebo and the oracle copy its volume)."""
+    policy = run_processor_arm("policy", unit, settings, unit.compliance)
+    arms = {"policy": policy}
+    for arm in ("control", "placebo", "oracle"):
+        arms[arm] = run_simulated_arm(arm, unit, policy, unit.compliance)
+    arms["rules"] = run_processor_arm("rules", unit, settings, unit.compliance)
+    sens: dict[tuple[float, float], dict[str, ArmRun]] = {}
+    for c, scale in unit.sensitivity:
+        if (c, scale) == (unit.compliance, 1.0):
+            continue
+        p = run_processor_arm("policy", unit, settings, c, scale)
+        sens[(c, scale)] = {"policy": p, "placebo": run_simulated_arm("placebo", unit, p, c, scale),
+                            "control": arms["control"]}
+    return UnitResult(unit, {a: arms[a] for a in ARMS}, sens)
+
+
+# ---------------------------------------------------------------------- estimators
+
+def expected_ratio(a: list[ArmRun], b: list[ArmRun], conf: float = 0.95) -> tuple[float, float, float]:
+    """Σ expected(a) / Σ expected(b) − 1 with its interval, over (seed, rider) pairs (ratio estimator).
+
+    ``a`` and ``b`` are the two arms' runs of the same units, in the same order.
+
+    >>> mk = lambda e: ArmRun("x", "d", 0, 0.7, 1.0, ["r0", "r1", "r2"], [1, 1, 1], e, [], [], 0)
+    >>> rel, lo, hi = expected_ratio([mk([0.9, 1.8, 2.7])], [mk([1.0, 2.0, 3.0])])
+    >>> round(rel, 3), round(lo, 3), round(hi, 3)
+    (-0.1, -0.1, -0.1)
+    """
+    ya = np.concatenate([np.asarray(r.expected_by_rider) for r in a])
+    yb = np.concatenate([np.asarray(r.expected_by_rider) for r in b])
+    if ya.shape != yb.shape:
+        raise ValueError("the two arms must hold the same units (same seeds and riders)")
+    n, total_b = len(ya), float(yb.sum())
+    if total_b <= 0 or n < 2:
+        return math.nan, math.nan, math.nan
+    ratio = float(ya.sum()) / total_b
+    d = ya - ratio * yb
+    se = math.sqrt(n / (n - 1) * float((d * d).sum())) / total_b
+    q = float(student_t.ppf(0.5 + conf / 2, n - 1))
+    return ratio - 1.0, ratio - 1.0 - q * se, ratio - 1.0 + q * se
+
+
+def incidents_ratio(a: list[ArmRun], b: list[ArmRun]) -> tuple[float, float, float]:
+    """count(a) / count(b) − 1 with the exact conditional-Poisson 95 % interval (arms as independent)."""
+    na, nb = sum(len(r.incidents) for r in a), sum(len(r.incidents) for r in b)
+    r, lo, hi = rate_ratio_interval(na, 1.0, nb, 1.0)
+    return r - 1.0, lo - 1.0, hi - 1.0
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
+
+def arm_summary(runs: list[ArmRun]) -> dict[str, Any]:
+    hours = sum(r.online_hours for r in runs)
+    n_alerts = sum(len(r.alerts) for r in runs)
+    return {
+        "alerts_per_online_rider_hour": _num(n_alerts / hours) if hours else None,
+        "incidents": sum(len(r.incidents) for r in runs),
+        "expected_incidents": _num(sum(r.expected for r in runs)),
+        "online_rider_hours": _num(hours),
+        "incidents_by_kind": dict(sorted(Counter(i.kind for r in runs for i in r.incidents).items())),
+        "advice_followed": sum(r.advice_followed for r in runs),
+    }
+
+
+def difference(a: list[ArmRun], b: list[ArmRun]) -> dict[str, Any]:
+    rel, lo, hi = expected_ratio(a, b)
+    irel, ilo, ihi = incidents_ratio(a, b)
+    return {"expected_incidents_rel": _num(rel), "ci": [_num(lo), _num(hi)],
+            "incidents_rel": _num(irel), "incidents_ci": [_num(ilo), _num(ihi)]}
+
+
+def per_rider_alert_rates(runs: list[ArmRun], min_hours: float = 1.0) -> list[float]:
+    """Alerts per online hour of each rider with at least ``min_hours`` online."""
+    out = []
+    for r in runs:
+        counts = Counter(a.rider_id for a in r.alerts)
+        for rid, h in zip(r.rider_ids, r.online_h_by_rider):
+            if h >= min_hours:
+                out.append(counts.get(rid, 0) / h)
+    return out
+
+
+def fall_detection(runs: list[ArmRun], window_s: float = DETECTION_WINDOW_S) -> dict[str, Any]:
+    """Recall of the fall prompt on crashes and falls, and prompts with no impact before them per online rider-hour."""
+    detected = impacts = false = 0
+    for r in runs:
+        idx = AlertIndex(r.alerts)
+        hit, n = detected_share(r.incidents, idx, window_s)
+        detected, impacts = detected + hit, impacts + n
+        by_rider: dict[str, list[float]] = defaultdict(list)
+        for i in r.incidents:
+            if i.kind in ("crash", "fall"):
+                by_rider[i.rider_id].append(i.epoch)
+        for a in r.alerts:
+            if a.kind == "fall" and not any(0.0 <= a.epoch - t <= window_s for t in by_rider.get(a.rider_id, ())):
+                false += 1
+    hours = sum(r.online_hours for r in runs)
+    return {"impacts": impacts, "detected": detected, "recall": _num(detected / impacts) if impacts else None,
+            "false_prompts": false, "false_prompts_per_online_rider_hour": _num(false / hours) if hours else None}
+
+
+def warned(runs: list[ArmRun]) -> list[dict[str, Any]]:
+    """Warned-ahead shares (relevant alert within 60 min) with the chance level, pooled over runs."""
+    incidents = [i for r in runs for i in r.incidents]
+    rows = defaultdict(lambda: [0, 0, 0.0])  # type: ignore[var-annotated]
+    for r in runs:
+        for w in warned_share(r.incidents, AlertIndex(r.alerts), r.moments):
+            row = rows[w.kind]
+            row[0] += w.incidents
+            row[1] += w.warned
+            row[2] += (w.chance if math.isfinite(w.chance) else 0.0) * w.incidents
+    _ = incidents
+    return [{"kind": k, "incidents": v[0], "warned": v[1], "share": _num(v[1] / v[0]) if v[0] else None,
+             "chance": _num(v[2] / v[0]) if v[0] else None} for k, v in rows.items()]
+
+
+def _by_kind(runs: list[ArmRun]) -> dict[str, float | None]:
+    """Alerts per online rider-hour by kind and severity (``kind/severity``), ``all`` and ``warnings`` (no fall prompts)."""
+    hours = sum(r.online_hours for r in runs)
+    if hours <= 0:
+        return {}
+    rates = alert_rates([AlertEvent(a.rider_id, a.epoch, f"{a.kind}/{a.severity}", a.severity)
+                         for r in runs for a in r.alerts], hours)
+    rates["warnings"] = sum(len([a for a in r.alerts if a.kind != "fall"]) for r in runs) / hours
+    return {k: _num(v) for k, v in rates.items()}
+
+
+def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[int], compliance: float,
+              quick: bool) -> dict[str, Any]:
+    """The study as the JSON of ``riskstream evaluate-outcome --json`` (the shape issue 16 asks for, plus details)."""
+    out: dict[str, Any] = {"scenarios": {}, "setup": {
+        "riders": riders, "hours": hours, "seeds": seeds, "compliance": compliance, "quick": quick,
+        "chunk_s": CHUNK_S, "signatures": results[0].unit.signatures if results else None}}
+    for scenario in sorted({r.unit.scenario for r in results}, key=lambda s: SCENARIOS.index(s) if s in SCENARIOS else 9):
+        units = [r for r in results if r.unit.scenario == scenario]
+        arms = {a: [u.arms[a] for u in units] for a in ARMS}
+        section: dict[str, Any] = {
+            "rider_hours": _num(sum(r.online_hours for r in arms["control"])),
+            "arms": {a: arm_summary(runs) for a, runs in arms.items()},
+            "differences": {name: difference(arms[a], arms[b]) for name, (a, b) in DIFFERENCES.items()},
+            "vs_control": {a: difference(arms[a], arms["control"]) for a in ("placebo", "rules", "oracle")},
+            "fall_detection": fall_detection(arms["policy"]),
+            "warned_ahead": warned(arms["policy"]),
+            "policy_alerts_per_rider_hour_by_rider": [_num(x) for x in per_rider_alert_rates(arms["policy"])],
+            "policy_alerts_per_online_rider_hour_by_kind": _by_kind(arms["policy"]),
+        }
+        half = section["differences"]["policy_minus_placebo"]["ci"]
+        if None not in half:
+            hw = (half[1] - half[0]) / 2.0
+            section["power"] = {"policy_minus_placebo_half_width": _num(hw), "target_half_width": 0.05,
+                                "rider_hours_for_target": _num(section["rider_hours"] * (hw / 0.05) ** 2)}
+        sens = []
+        keys = sorted({k for u in units for k in u.sensitivity} | {(compliance, 1.0)})
+        for c, scale in keys:
+            if (c, scale) == (compliance, 1.0):
+                pol, pla = arms["policy"], arms["placebo"]
+            else:
+                if not all((c, scale) in u.sensitivity for u in units):
+                    continue
+                pol = [u.sensitivity[(c, scale)]["policy"] for u in units]
+                pla = [u.sensitivity[(c, scale)]["placebo"] for u in units]
+            sens.append({"compliance": c, "rest_scale": scale,
+                         "policy_minus_control": difference(pol, arms["control"]),
+                         "policy_minus_placebo": difference(pol, pla)})
+        if len(sens) > 1:
+            section["sensitivity"] = sens
+        out["scenarios"][scenario] = section
+    return out
+
+
+SENSITIVITY = ((0.3, 1.0), (0.5, 1.0), (0.7, 0.5))  # (compliance, break length ×) besides the main arm
+
+
+def study_units(scenarios: list[str], seeds: list[int], riders: int, hours: float, compliance: float = 0.7,
+                sensitivity: bool = True) -> list[Unit]:
+    """The study's units: one per scenario and seed."""
+    sens = tuple(x for x in SENSITIVITY if x != (compliance, 1.0)) if sensitivity else ()
+    return [Unit(s, seed, riders, hours, compliance, sens) for s in scenarios for seed in seeds]
+
+
+def run_units(units: list[Unit], settings: Settings, workers: int = 1, progress: bool = False) -> list[UnitResult]:
+    """Every unit, in ``workers`` processes (each unit is deterministic, so the result does not depend on it)."""
+    from functools import partial
+
+    from riskstream.lab.train import map_shards
+
+    done = map_shards(partial(run_unit, settings=settings), units, workers, "outcome units", progress)
+    order = {u: i for i, u in enumerate(units)}
+    return sorted(done, key=lambda r: order[r.unit])

@@ -1,0 +1,116 @@
+"""The outcome study (issue 16): common random numbers across arms, its estimators and the JSON shape."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from riskstream.cli.main import main
+from riskstream.lab.matching import AlertEvent, IncidentEvent
+from riskstream.lab.outcome import ArmRun, Unit, expected_ratio, fall_detection, run_simulated_arm
+from riskstream.simulation import FleetSimulator, SimConfig
+
+ARMS = {"control", "policy", "placebo", "rules", "oracle"}
+DIFFS = {"policy_minus_control", "policy_minus_placebo", "oracle_minus_policy"}
+
+
+def _arm(expected: list[float], alerts: list[AlertEvent] | None = None,
+         incidents: list[IncidentEvent] | None = None) -> ArmRun:
+    return ArmRun("x", "default", 0, 0.7, 1.0, [f"r{i}" for i in range(len(expected))], [1.0] * len(expected),
+                  expected, incidents or [], alerts or [], 0)
+
+
+def test_advance_follows_the_same_trajectory_as_records() -> None:
+    cfg = SimConfig(riders=20, seed=3, signatures="varied")
+    a, b = FleetSimulator(cfg), FleetSimulator(cfg)
+    n = sum(1 for _ in a.records(1800, drain=False))
+    b.advance(1800)
+    assert n > 0
+    assert a.incident_log == b.incident_log
+    assert np.array_equal(a.state.expected_by_rider, b.state.expected_by_rider) and a.expected_incidents > 0
+    assert np.array_equal(a.state.online_s_by_rider, b.state.online_s_by_rider)
+
+
+def test_classic_signatures_keep_the_open_loop_world_unchanged() -> None:
+    """The new knobs at their defaults draw nothing new: records are the ones of a plain config."""
+    plain = [r.value_bytes() for r in FleetSimulator(SimConfig(riders=5, seed=2)).records(900)]
+    explicit = [r.value_bytes() for r in FleetSimulator(SimConfig(riders=5, seed=2, signatures="classic",
+                                                                  rest_scale=1.0)).records(900)]
+    assert plain == explicit
+
+
+def test_control_and_placebo_share_weather_riders_and_schedules() -> None:
+    unit = Unit("mixed", 4, 15, 1.0)
+    control = run_simulated_arm("control", unit, None, 0.7)
+    # a policy arm that alerted every rider once: the placebo then sends alerts and riders follow them
+    policy = _arm([0.0] * 15, [AlertEvent(f"rider-{i:04d}", 0.0, "heat", "warning") for i in range(15)])
+    policy.online_h_by_rider = [0.5] * 15
+    placebo = run_simulated_arm("placebo", unit, policy, 0.7)
+    assert placebo.alerts and placebo.advice_followed > 0 and control.alerts == []
+    assert control.weather_trace == placebo.weather_trace and len(control.weather_trace) == 60
+    assert control.rider_ids == placebo.rider_ids
+    a, b = FleetSimulator(unit.config(0.0)), FleetSimulator(unit.config(0.7))
+    assert a.state.shifts == b.state.shifts and a.rider_profiles() == b.rider_profiles()
+    # following advice changed the trajectories, not the world they run in
+    assert control.expected_by_rider != placebo.expected_by_rider
+
+
+def test_oracle_sends_the_policy_volume_to_the_highest_true_hazard() -> None:
+    unit = Unit("default", 1, 20, 0.5)
+    policy = _arm([0.0] * 20, [AlertEvent("rider-0000", 1784080800.0 + 600.0 + 5, "riding", "warning")] * 3)
+    oracle = run_simulated_arm("oracle", unit, policy, 1.0)
+    assert len(oracle.alerts) == 3 and len({a.rider_id for a in oracle.alerts}) == 3
+    assert all(a.epoch == 1784080800.0 + 660.0 for a in oracle.alerts)  # sent at the end of that minute
+
+
+def test_expected_ratio_interval_covers_a_known_difference_and_needs_paired_units() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.gamma(2.0, 0.05, 400)
+    rel, lo, hi = expected_ratio([_arm((0.8 * base * rng.uniform(0.9, 1.1, 400)).tolist())], [_arm(base.tolist())])
+    assert lo < -0.2 < hi and abs(rel + 0.2) < 0.02 and hi - lo < 0.05
+    with pytest.raises(ValueError, match="same units"):
+        expected_ratio([_arm([1.0, 2.0])], [_arm([1.0, 2.0, 3.0])])
+
+
+def test_fall_detection_counts_recall_and_prompts_without_an_impact() -> None:
+    incidents = [IncidentEvent("r0", 100.0, "crash"), IncidentEvent("r1", 100.0, "fall"),
+                 IncidentEvent("r2", 100.0, "heat_illness")]
+    alerts = [AlertEvent("r0", 130.0, "fall", "danger"), AlertEvent("r1", 500.0, "fall", "danger"),
+              AlertEvent("r2", 110.0, "fall", "danger"), AlertEvent("r0", 50.0, "heat", "warning")]
+    f = fall_detection([_arm([0.0, 0.0, 0.0], alerts, incidents)])
+    assert (f["impacts"], f["detected"], f["recall"]) == (2, 1, 0.5)
+    assert f["false_prompts"] == 2 and f["false_prompts_per_online_rider_hour"] == round(2 / 3, 4)
+
+
+def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RISKSTREAM_WORKER__STATE_DIR", str(tmp_path / "state"))
+    out = tmp_path / "outcome.json"
+    report = tmp_path / "docs" / "outcome.md"
+    assert main(["evaluate-outcome", "--riders", "3", "--hours", "0.25", "--seeds", "1", "--seed", "7",
+                 "--scenario", "default", "mixed", "--json", str(out), "--report", str(report), "--jobs", "1"]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["scenarios"]) == {"default", "mixed"}
+    for s in data["scenarios"].values():
+        assert s["rider_hours"] > 0
+        assert set(s["arms"]) == ARMS
+        for arm in s["arms"].values():
+            assert {"alerts_per_online_rider_hour", "incidents", "expected_incidents"} <= set(arm)
+            assert isinstance(arm["incidents"], int) and arm["expected_incidents"] > 0
+        assert s["arms"]["control"]["alerts_per_online_rider_hour"] == 0.0
+        assert set(s["differences"]) == DIFFS
+        for d in s["differences"].values():
+            assert {"expected_incidents_rel", "ci", "incidents_rel", "incidents_ci"} <= set(d)
+            assert len(d["ci"]) == 2 and len(d["incidents_ci"]) == 2
+            lo, hi = d["ci"]
+            assert lo is not None and math.isfinite(lo) and lo <= d["expected_incidents_rel"] <= hi
+        assert [(r["compliance"], r["rest_scale"]) for r in s["sensitivity"]] == [(0.3, 1.0), (0.5, 1.0), (0.7, 0.5),
+                                                                                  (0.7, 1.0)]
+    text = report.read_text()
+    assert "Regenerate: `riskstream evaluate-outcome --riders 3" in text and "## Scenario `mixed`" in text
+    assert (report.parent / "outcome-arms.png").stat().st_size > 0
+    assert "policy − placebo" in capsys.readouterr().out
