@@ -19,10 +19,13 @@ install-test: $(VENV)/bin/activate
 demo: install
 	$(VENV)/bin/riskstream demo
 
-# Debian packages the tests need: prometheus (prometheus + promtool binaries). Harmless when installed.
+# Debian packages the tests need: prometheus (prometheus + promtool binaries), chromium and chromium-driver
+# (the console's browser test). Harmless when installed.
 deb-deps:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver)
 
 # Before any test runs: the layer contracts, ruff and mypy (all configured in pyproject.toml).
 lint: install-test

@@ -107,6 +107,7 @@ class TopicSettings(BaseModel):
     risk_scores: str = DEFAULT_TOPICS["risk_scores"]
     audit: str = DEFAULT_TOPICS["audit"]
     dlq: str = DEFAULT_TOPICS["dlq"]
+    acknowledgements: str = DEFAULT_TOPICS["acknowledgements"]
     partitions: int = Field(4, ge=1, description="Partitions of the rider-keyed topics (all co-partitioned).")
     audit_retention_days: int = Field(3 * 365, description="Decision logs are kept 3 years.")
 
@@ -122,6 +123,7 @@ class TopicSettings(BaseModel):
             "risk_scores": self.risk_scores,
             "audit": self.audit,
             "dlq": self.dlq,
+            "acknowledgements": self.acknowledgements,
         }
 
 
@@ -278,6 +280,36 @@ class PushSettings(BaseModel):
         return value
 
 
+class ConsoleSettings(BaseModel):
+    """The safety team's web console (``riskstream console``), fed from the output topics."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field(
+        "127.0.0.1", description="Listen address. Without a token the console listens on 127.0.0.1 whatever this says."
+    )
+    port: int = Field(8090, ge=0, le=65535, description="Listen port of the console.")
+    token: SecretStr | None = Field(
+        None, description="Access token: with one, every request needs it (the page once as ?token=..., which sets a "
+        "cookie; API clients as 'Authorization: Bearer ...'). Without one the console listens on loopback only.",
+    )
+    backlog_records: int = Field(
+        20_000, ge=0, description="At start, records read back per partition of each topic the console shows "
+        "(the rest of a topic's history is not loaded).",
+    )
+    online_window_s: float = Field(
+        300.0, gt=0, description="A rider counts as online in a zone while the rider's last trip record (not "
+        "offline) is at most this many event-time seconds older than the newest record seen.",
+    )
+    feed_size: int = Field(200, ge=1, description="Alerts and escalations kept in the live feed.")
+    rider_history_h: float = Field(
+        6.0, gt=0, description="Hours of stream time of decisions shown on a rider page (at most decisions_per_rider)."
+    )
+    decisions_per_rider: int = Field(
+        500, ge=1, description="Newest audit records kept in memory per rider for the rider page.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, frozen=True, extra="forbid"
@@ -292,6 +324,7 @@ class Settings(BaseSettings):
     alerts: AlertConfig = AlertConfig()
     premium: PremiumConfig = PremiumConfig()
     push: PushSettings = PushSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -37,7 +37,7 @@ UNKNOWN_TOPIC = 3
 def topic_specs(settings: Settings) -> list[NewTopic]:
     t = settings.topics
     rf = settings.kafka.replication_factor
-    rider_keyed = [t.wearable, t.trip, t.incidents, t.responses, t.alerts, t.escalations, t.audit]
+    rider_keyed = [t.wearable, t.trip, t.incidents, t.responses, t.alerts, t.escalations, t.audit, t.acknowledgements]
     specs = [NewTopic(name, t.partitions, rf) for name in rider_keyed]
     for spec in specs:
         if spec.name == t.audit:

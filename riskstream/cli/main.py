@@ -134,6 +134,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ))
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from riskstream.console.server import run_console
+
+    return run_console(_load_settings())
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -384,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train the LightGBM models on simulated history", module="riskstream.lab.train")
     sub.add_parser("evaluate", help="held-out evaluation report of the shipped models, with plots; --drift for the "
                    "drift experiment", module="riskstream.lab.evaluate_cli")
+
+    p = sub.add_parser(
+        "console", help="web page for safety teams: zones, open suspected falls, live feed (default 127.0.0.1:8090)",
+        description="Serves the safety console on RISKSTREAM_CONSOLE__HOST:RISKSTREAM_CONSOLE__PORT (default "
+        "127.0.0.1:8090), fed from the topics by its own consumer (no group, nothing committed): zones with heat "
+        "index, weather, riders online and in high/severe bands and alerts in the last hour; open suspected falls "
+        "and escalations with acknowledge/resolve actions (written to safety.acknowledgements and audited); a live "
+        "feed; model versions, conservative mode and dead letters per minute; a page per rider with the decisions "
+        "in plain words. With RISKSTREAM_CONSOLE__TOKEN every request needs the token; without one it listens on "
+        "127.0.0.1 only.",
+    )
+    p.set_defaults(func=cmd_console)
 
     p = sub.add_parser("schemas", help="export a JSON Schema per topic")
     p.add_argument("--out", type=Path, default=Path("docs/contracts"), help="directory (default docs/contracts)")

@@ -375,7 +375,7 @@ class AuditRecord(_Record):
     """One record per decision (``audit.decisions``, key ``rider_id``), kept 3 years."""
 
     decision_id: str
-    decision_type: Literal["alert", "premium_signal", "escalation", "mode_change"]
+    decision_type: Literal["alert", "premium_signal", "escalation", "mode_change", "acknowledgement"]
     rider_id: str | None = None
     outcome: str = Field(description="What was decided, e.g. 'alert heat/danger sent'.")
     inputs: dict[str, float | None] = Field(description="Summary of the feature values the decision used.")
@@ -383,6 +383,28 @@ class AuditRecord(_Record):
     reasons: list[Reason]
     model_versions: dict[str, str]
     conservative_mode: bool = False
+
+
+class SafetyAcknowledgement(_Record):
+    """The safety team took up or closed a suspected fall or an escalation (``safety.acknowledgements``).
+
+    Written by ``riskstream console`` (key ``rider_id``), with an audit record of the same decision.
+    """
+
+    ack_id: str = Field(description="Id of this acknowledgement (UUIDv4).")
+    alert_id: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+        description="The 'Are you OK?' alert (suspected fall) this is about."
+    )
+    escalation_id: str | None = Field(None, description="The escalation, when the fall was escalated.")
+    rider_id: RiderId
+    action: Literal["acknowledge", "resolve"] = Field(
+        description="acknowledge: someone on the safety team is on it; resolve: the rider is safe or in care, "
+        "nothing more to do."
+    )
+    by: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        description="Who on the safety team, as typed in the console (not verified: the console has one token)."
+    )
+    note: Annotated[str, Field(max_length=500)] = Field("", description="Free text from the console, if any.")
 
 
 class DeadLetter(_Record):
@@ -430,6 +452,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "risk_scores": InsurerRiskScore,
     "audit": AuditRecord,
     "dlq": DeadLetter,
+    "acknowledgements": SafetyAcknowledgement,
 }
 
 #: Default topic name of each role (``RISKSTREAM_TOPICS__<ROLE>`` renames one).
@@ -444,4 +467,5 @@ DEFAULT_TOPICS: dict[str, str] = {
     "risk_scores": "insurer.risk-scores",
     "audit": "audit.decisions",
     "dlq": "riskstream.dlq",
+    "acknowledgements": "safety.acknowledgements",
 }

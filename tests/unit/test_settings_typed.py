@@ -81,7 +81,7 @@ def test_a_section_given_as_json_refuses_unknown_keys_too(clean_env: pytest.Monk
 def test_a_name_like_no_setting_lists_the_sections() -> None:
     assert unknown_variables(["RISKSTREAM_NOPE"]) == [
         "RISKSTREAM_NOPE is not a setting; settings are RISKSTREAM_<SECTION>__<NAME>, SECTION one of kafka, topics, "
-        "worker, metrics, privacy, features, alerts, premium, push"]
+        "worker, metrics, privacy, features, alerts, premium, push, console"]
 
 
 def test_every_known_variable_is_accepted() -> None:
