@@ -62,15 +62,18 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
 
     out = weather_features(zone, now, cfg)
 
-    def mw(whole: int) -> list[Row]:
-        return window_rows(s.minute_tags, s.minute_rows, m_now, whole)
+    def mw(whole: int) -> list[Row]:  # wearable minutes
+        return window_rows(s.wear_tags, s.wear_rows, m_now, whole)
+
+    def tw(whole: int) -> list[Row]:  # trip minutes
+        return window_rows(s.trip_tags, s.trip_rows, m_now, whole)
 
     w1, w5, w15 = mw(1), mw(5), mw(15)
     has_wearable = s.wearable_ts is not None
     hr1 = _ratio(_sum(w1, HR_SUM), _sum(w1, HR_N), HR_SCALE)
     hr_rest = s.hr_rest_bpm if s.hr_rest_bpm is not None else cfg.default_hr_rest_bpm
     skin1 = _ratio(_sum(w1, SKIN_SUM), _sum(w1, SKIN_N), SKIN_SCALE)
-    old = [r for m in (m_now - 11, m_now - 10) if (r := read_row(s.minute_tags, s.minute_rows, m)) is not None]
+    old = [r for m in (m_now - 11, m_now - 10) if (r := read_row(s.wear_tags, s.wear_rows, m)) is not None]
     skin_old = _ratio(_sum(old, SKIN_SUM), _sum(old, SKIN_N), SKIN_SCALE)
     n15 = _sum(w15, HR_N)
     on_body_1 = _sum(w1, ON_BODY_S)
@@ -91,7 +94,7 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
         "fall_suspected": _fall_flag(s, now, on_body_1 or _sum(w5, ON_BODY_S), cfg),
         "wearable_age_s": max(0.0, now - s.wearable_ts) if s.wearable_ts is not None else NAN,
     })
-    out.update(_trip_features(s, now, m_now, mw, cfg))
+    out.update(_trip_features(s, now, tw, cfg))
     return {name: float(out[name]) for name in FEATURE_NAMES}
 
 
@@ -102,7 +105,7 @@ def _fall_flag(s: RiderState, now: float, on_body_recent: int, cfg: FeatureConfi
 
 
 def _trip_features(
-    s: RiderState, now: float, m_now: int, mw: Callable[[int], list[Row]], cfg: FeatureConfig
+    s: RiderState, now: float, tw: Callable[[int], list[Row]], cfg: FeatureConfig
 ) -> dict[str, float]:
     names = ("heat_exposure_min_today", "continuous_riding_min", "online_hours_today", "online_hours_24h",
              "online_hours_7d", "night_riding_min_today", "breaks_today", "harsh_brakes_10m", "harsh_brakes_60m",
@@ -114,7 +117,7 @@ def _trip_features(
     days = window_rows(s.day_tags, s.day_rows, local_day(now, cfg), 7)
     hours = window_rows(s.hour_tags, s.hour_rows, math.floor(now / 3600.0), 24)
     on_break = s.off_since is not None and now - s.off_since >= cfg.break_min_minutes * 60.0
-    w5, w10, w60 = mw(5), mw(10), mw(60)
+    w5, w10, w60 = tw(5), tw(10), tw(60)
     ride5 = _sum(w5, RIDE_S)
     mean5 = _ratio(_sum(w5, SPEED_SUM), ride5, SPEED_SCALE)
     msq5 = _ratio(_sum(w5, SPEED_SQ), ride5, SPEED_SCALE * SPEED_SCALE)

@@ -1,6 +1,6 @@
 """Bounded per-rider state and its two update functions (wearable, trip), in event time.
 
-State is fixed rings of buckets (61 minutes, 32 ten-second HR buckets, 25 hours,
+State is fixed rings of buckets (61 minutes per stream, 32 ten-second HR buckets, 25 hours,
 8 days), a few scalars, a 256-s fall bitmap, trip records still inside the allowed
 lateness, and a ring of the last 512 event-id digests. Nothing grows with the number
 of events or the length of a window.
@@ -30,14 +30,14 @@ from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
 from features.ring import (
     Row,
     DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
-    IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S,
+    IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S, WEAR_WIDTH,
     new_ring, ring_from_list, ring_to_list, write_row,
 )
 from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
 
 SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
 _DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: one minute ring per stream (1: one shared ring, still read)
 
 
 class UpdateResult(enum.Enum):
@@ -61,8 +61,10 @@ class RiderState:
     """Everything the features of one rider need; see the module docstring for the bounds."""
 
     rider_id: str
-    minute_tags: list[int] = _ring(MINUTE_SLOTS)
-    minute_rows: list[Row] = _rows(MINUTE_SLOTS)
+    wear_tags: list[int] = _ring(MINUTE_SLOTS)  # wearable minutes
+    wear_rows: list[Row] = _rows(MINUTE_SLOTS)
+    trip_tags: list[int] = _ring(MINUTE_SLOTS)  # trip minutes, written as trip seconds are sealed
+    trip_rows: list[Row] = _rows(MINUTE_SLOTS)
     hr10_tags: list[int] = _ring(HR10_SLOTS)
     hr10_rows: list[Row] = _rows(HR10_SLOTS)
     hour_tags: list[int] = _ring(HOUR_SLOTS)
@@ -122,8 +124,8 @@ class RiderState:
 
     def to_dict(self) -> dict[str, Any]:
         """Compact JSON-safe form for the changelog; only buckets that can still be read are kept."""
-        newest = self.newest_ts()
-        minute = int(newest // 60) if newest is not None else 0
+        wear_min = int(self.wearable_ts // 60) if self.wearable_ts is not None else 0  # each ring by its own clock
+        trip_min = int(self.trip_ts // 60) if self.trip_ts is not None else 0
         d: dict[str, Any] = {"v": STATE_VERSION}
         for f in fields(self):
             name, value = f.name, getattr(self, f.name)
@@ -131,8 +133,9 @@ class RiderState:
                 continue
             if name.endswith("_rows"):
                 prefix = name[: -len("_rows")]
-                oldest = {"minute": minute - MINUTE_SLOTS + 1, "hr10": minute * 6 - HR10_SLOTS,
-                          "hour": minute // 60 - HOUR_SLOTS, "day": minute // 1440 - DAY_SLOTS}[prefix]
+                oldest = {"wear": wear_min - MINUTE_SLOTS + 1, "hr10": wear_min * 6 - HR10_SLOTS,
+                          "trip": trip_min - MINUTE_SLOTS + 1, "hour": trip_min // 60 - HOUR_SLOTS,
+                          "day": trip_min // 1440 - DAY_SLOTS}[prefix]
                 d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
             elif name == "pending":  # delta-encoded seconds, ms within the second
                 prev, items = 0, []
@@ -150,11 +153,15 @@ class RiderState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RiderState:
-        """Inverse of :meth:`to_dict`."""
-        if d.get("v") != STATE_VERSION:
-            raise ValueError(f"rider state version {d.get('v')!r} is not {STATE_VERSION}: rebuild the state table")
+        """Inverse of :meth:`to_dict`; also reads version 1 (one minute ring shared by both streams)."""
+        if d.get("v") == 1:
+            d = _split_minutes(d)
+        elif d.get("v") != STATE_VERSION:
+            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1 or "
+                             f"{STATE_VERSION}): a newer riskstream wrote it; run that version or rebuild the state table")
         state = cls.new(d["rider_id"])
-        for prefix, n in (("minute", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS), ("day", DAY_SLOTS)):
+        for prefix, n in (("wear", MINUTE_SLOTS), ("trip", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
+                          ("day", DAY_SLOTS)):
             tags, rows = ring_from_list(n, d[prefix])
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
@@ -175,6 +182,15 @@ class RiderState:
                 value = bytearray(base64.b64decode(value))
             setattr(state, name, value)
         return state
+
+
+def _split_minutes(d: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 state with its shared minute rows split into the wearable and trip rings of version 2."""
+    out = {k: v for k, v in d.items() if k != "minute"}
+    out["wear"] = [[key, *row[:WEAR_WIDTH]] for key, *row in d["minute"] if any(row[:WEAR_WIDTH])]
+    out["trip"] = [[key, *row[WEAR_WIDTH:]] for key, *row in d["minute"] if any(row[WEAR_WIDTH:])]
+    out["v"] = STATE_VERSION
+    return out
 
 
 def _admit(state: RiderState, stream: str, event_id: str, ts: float, newest: float | None,
@@ -212,7 +228,7 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
     if result is not None:
         return result
     sec = int(ts // 1)
-    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    row = write_row(state.wear_tags, state.wear_rows, sec // 60, WEAR_WIDTH)
     if row is None:  # its minute already left the ring
         return UpdateResult.TOO_LATE
     _remember(state, digest)

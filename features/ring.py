@@ -36,10 +36,12 @@ HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery mi
 HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
 DAY_SLOTS = 8  # 7-day window = today + 7 whole days
 
-# Minute bucket fields. Fixed-point: HR in 0.01 bpm, skin in 0.001 °C, speed in 0.001 km/h.
+# Minute bucket fields, one ring per stream (a stream running ahead cannot push the other's minutes
+# out). Fixed-point: HR in 0.01 bpm, skin in 0.001 °C, speed in 0.001 km/h.
 HR_SUM, HR_N, HR_MAX, HR_HIGH_S, SKIN_SUM, SKIN_N, VALID_S, ON_BODY_S, IMPACT_MAX = range(9)
-ONLINE_S, RIDE_S, SPEED_SUM, SPEED_SQ, SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS = range(9, 19)
-MINUTE_WIDTH = 19
+WEAR_WIDTH = 9
+ONLINE_S, RIDE_S, SPEED_SUM, SPEED_SQ, SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS = range(10)
+TRIP_WIDTH = 10
 HR_SCALE, SKIN_SCALE, SPEED_SCALE, G_SCALE = 100, 1000, 1000, 1000
 # Day bucket fields
 DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)

@@ -18,7 +18,7 @@ from features.config import FeatureConfig
 from features.ring import (
     Row,
     BRAKES, ACCELS, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, DAY_WIDTH,
-    EBIKE_S, MINUTE_WIDTH, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S, write_row,
+    EBIKE_S, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S, TRIP_WIDTH, write_row,
 )
 from features.physiology import qualify_stop
 
@@ -110,7 +110,7 @@ def _count_onsets(state: RiderState, sec: int, flags: int, prev: list | None, ca
     prev_flags = prev[3] if prev is not None and sec - prev[0] <= cap else 0
     if not flags & (F_BRAKE | F_ACCEL | F_CORNER):
         return
-    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    row = write_row(state.trip_tags, state.trip_rows, sec // 60, TRIP_WIDTH)
     if row is None:
         return
     for bit, field in _ONSET_FIELDS:
@@ -152,7 +152,7 @@ def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig
     while a < end:
         b = min(end, (a // 60 + 1) * 60)  # one minute chunk: same minute, hour, day and night flag
         n = b - a
-        row = write_row(state.minute_tags, state.minute_rows, a // 60, MINUTE_WIDTH)
+        row = write_row(state.trip_tags, state.trip_rows, a // 60, TRIP_WIDTH)
         if row is not None:
             _add_chunk(state, row, a, n, online, riding, speed_q, flags, offset, cfg)
         a = b
