@@ -26,13 +26,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from features.config import FeatureConfig
-from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
+from features.physiology import fold_minutes, mark_fall_bits, qualify_stop, settle_recovery
 from features.ring import (
     Row,
     DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
-    IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S, WEAR_WIDTH,
+    IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_WIDTH, VALID_S,
+    WEAR_WIDTH,
     new_ring, ring_from_list, ring_to_list, write_row,
 )
+from features.trip_tail import TripTail
 from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
 
 SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
@@ -95,6 +97,7 @@ class RiderState:
     fall_ts: float | None = None
     seen: bytearray = field(default_factory=bytearray)  # ring of 6-byte digests, searched in C
     seen_pos: int = 0
+    tail: TripTail | None = field(default=None, repr=False, compare=False)  # derived: never stored, rebuilt on need
 
     @classmethod
     def new(cls, rider_id: str) -> RiderState:
@@ -112,6 +115,8 @@ class RiderState:
                 value = {k: v[:] for k, v in value.items()}
             elif f.name == "seen":
                 pass  # features never touch dedup: share, do not copy
+            elif f.name == "tail":
+                value = None
             elif isinstance(value, (list, bytearray, set)):
                 value = value.copy()
             object.__setattr__(out, f.name, value)
@@ -122,6 +127,26 @@ class RiderState:
         known = [t for t in (self.wearable_ts, self.trip_ts) if t is not None]
         return max(known) if known else None
 
+    def trip_row(self, minute: int) -> Row | None:
+        """The trip-minute row to seal into (see :class:`features.trip_time.TripSink`)."""
+        return write_row(self.trip_tags, self.trip_rows, minute, TRIP_WIDTH)
+
+    def hour_row(self, hour: int) -> Row | None:
+        return write_row(self.hour_tags, self.hour_rows, hour, 1)
+
+    def day_row(self, day: int) -> Row | None:
+        return write_row(self.day_tags, self.day_rows, day, DAY_WIDTH)
+
+    def qualify(self, stop: int) -> None:
+        """A stop qualified as sealing reached it: evaluate the previous one; the tail had it already."""
+        qualify_stop(self, stop)
+        tail = self.tail
+        if tail is not None:
+            if tail.stops and tail.stops[0] == stop:
+                tail.stops.pop(0)
+            else:
+                self.tail = None  # not the stop the tail expected: rebuild it rather than trust it
+
     def to_dict(self) -> dict[str, Any]:
         """Compact JSON-safe form for the changelog; only buckets that can still be read are kept."""
         wear_min = int(self.wearable_ts // 60) if self.wearable_ts is not None else 0  # each ring by its own clock
@@ -129,7 +154,7 @@ class RiderState:
         d: dict[str, Any] = {"v": STATE_VERSION}
         for f in fields(self):
             name, value = f.name, getattr(self, f.name)
-            if name.endswith("_tags"):
+            if name.endswith("_tags") or name == "tail":
                 continue
             if name.endswith("_rows"):
                 prefix = name[: -len("_rows")]
@@ -167,7 +192,7 @@ class RiderState:
             setattr(state, prefix + "_rows", rows)
         for f in fields(cls):
             name = f.name
-            if name.endswith(("_tags", "_rows")) or name == "rider_id" or name not in d:
+            if name.endswith(("_tags", "_rows")) or name in ("rider_id", "tail") or name not in d:
                 continue
             value = d[name]
             if name == "pending":
@@ -282,7 +307,16 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     merge_pending(state.pending, sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
+    tail = state.tail
+    if tail is not None:
+        if sec > tail.done if tail.done is not None else sec >= tail.cursor:
+            tail.add([(sec, state.pending[sec])], cfg)
+        else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
+            state.tail = None
     seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
+    tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
+    if tail is not None and state.sealed_upto is not None:
+        tail.drop_sealed(state.sealed_upto, cfg)
     settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 

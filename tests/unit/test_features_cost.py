@@ -67,3 +67,57 @@ def test_an_unknown_state_version_says_what_to_do() -> None:
         assert "99" in str(exc) and "rebuild the state table" in str(exc)
     else:
         raise AssertionError("version 99 was read")
+
+
+def _random_stream(seed: int) -> list[tuple[str, SimpleNamespace]]:
+    """About 15 min of one rider's wearable and trip records: shifts between riding, waiting, breaks and
+    offline, dropouts, stops, harsh events, jitter, out-of-order arrival within the lateness, duplicates."""
+    import random
+
+    rng = random.Random(seed)
+    events: list[tuple[float, str, SimpleNamespace]] = []
+    status, hr = "riding", 90.0
+    for i in range(rng.randint(300, 1000)):
+        if rng.random() < 0.02:
+            status = rng.choice(["riding", "riding", "waiting", "break", "offline"])
+        hr = min(185.0, max(50.0, hr + rng.gauss(0, 3)))
+        at = i + rng.random() * 0.9
+        if rng.random() > 0.05:
+            events.append((at, "w", SimpleNamespace(
+                event_id=f"w{i}", ts=datetime.fromtimestamp(T0 + at, tz=timezone.utc),
+                heart_rate_bpm=None if rng.random() < 0.05 else hr, skin_temp_c=34.0 + rng.random(),
+                accel_peak_g=3.5 if rng.random() < 0.01 else 1.0 + rng.random(), accel_mean_g=1.0,
+                accel_var=0.001 if rng.random() < 0.3 else 0.03, on_body=rng.random() > 0.02)))
+        if rng.random() > (0.3 if rng.random() < 0.05 else 0.03):
+            events.append((at, "t", SimpleNamespace(
+                event_id=f"t{i}", ts=datetime.fromtimestamp(T0 + at, tz=timezone.utc), zone_id="z1", status=status,
+                speed_kmh=0.0 if status != "riding" else rng.uniform(0, 40), accel_long_g=rng.uniform(-0.5, 0.45),
+                accel_lat_g=rng.uniform(-0.5, 0.5), speed_limit_kmh=rng.choice([None, 20.0, 50.0]),
+                phone_handling=rng.random() < 0.05)))
+    # arrival order: mostly in order, some records delayed up to 150 s (some beyond the lateness), some twice
+    arrival = [(at + (rng.uniform(0, 150) if rng.random() < 0.08 else 0.0), role, rec) for at, role, rec in events]
+    arrival += [(at + rng.uniform(0, 60), role, rec) for at, role, rec in events if rng.random() < 0.03]
+    if rng.random() < 0.3:  # a trip jump: two minutes without trip records, then one far ahead
+        arrival = [a for a in arrival if not (a[1] == "t" and 200 < a[0] < 340)]
+    return [(role, rec) for _, role, rec in sorted(arrival, key=lambda a: a[0])]
+
+
+def test_fast_features_equal_the_replay_on_random_event_sequences() -> None:
+    from features.compute import rider_features_replay
+
+    compared = 0
+    for seed in range(25):
+        s = RiderState.new("r1")
+        for n, (role, rec) in enumerate(_random_stream(seed)):
+            if role == "w":
+                update_wearable(s, rec, CFG)
+            else:
+                update_trip(s, rec, CFG, zone_heat_index_c=33.0 if n % 500 < 250 else 20.0)
+            if n % 37 == 0:
+                newest = s.newest_ts() or T0
+                for now in (newest, newest + 0.5, newest + 7.0, newest - 3.0):
+                    fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+                    assert same(fast, slow) == [], (seed, n, now - T0, [(k, fast[k], slow[k]) for k in same(fast, slow)])
+                    compared += 1
+        assert s.tail is None or len(s.tail.trip) <= 4  # sealed rows leave the overlay
+    assert compared > 600
