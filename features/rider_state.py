@@ -304,7 +304,7 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     _remember(state, digest)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
-    merge_pending(state.pending, sec, entry)
+    state.pending = merge_pending(state.pending, sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
     tail = state.tail
@@ -315,8 +315,8 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
             state.tail = None
     seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
     tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
-    if tail is not None and state.sealed_upto is not None:
-        tail.drop_sealed(state.sealed_upto, cfg)
+    if tail is not None and state.sealed_upto is not None and state.sealed_upto // 60 != tail.pruned_minute:
+        tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
     settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 

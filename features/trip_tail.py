@@ -65,6 +65,7 @@ class TripTail:
     trip: dict[int, Row] = field(default_factory=dict)  # minute -> full provisional row
     hour: dict[int, Row] = field(default_factory=dict)
     day: dict[int, Row] = field(default_factory=dict)
+    pruned_minute: int | None = None  # sealed_upto // 60 at the last drop_sealed
 
     @classmethod
     def build(cls, state: RiderState, cfg: FeatureConfig) -> TripTail | None:
@@ -97,6 +98,7 @@ class TripTail:
 
     def drop_sealed(self, sealed_upto: int, cfg: FeatureConfig) -> None:
         """Forget overlay rows whose seconds the state has all sealed (it holds the same values)."""
+        self.pruned_minute = sealed_upto // 60
         offset = cfg.local_utc_offset_h * 3600.0
         for overlay, end in ((self.trip, lambda k: (k + 1) * 60), (self.hour, lambda k: (k + 1) * 3600),
                              (self.day, lambda k: (k + 1) * 86400 - offset)):

@@ -78,14 +78,20 @@ def trip_flags(rec: TripPoint, cfg: FeatureConfig, zone_heat_index_c: float | No
     return flags
 
 
-def merge_pending(pending: dict[int, list], sec: int, entry: list) -> None:
-    """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free)."""
+def merge_pending(pending: dict[int, list], sec: int, entry: list) -> dict[int, list]:
+    """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free).
+
+    Returns the pending records, kept in second order (a dict re-sorted after an out-of-order second),
+    so sealing takes them from the front.
+    """
     old = pending.get(sec)
     if old is None:
+        newest = next(reversed(pending), None)
         pending[sec] = entry
-        return
+        return pending if newest is None or sec > newest else dict(sorted(pending.items()))
     later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
     pending[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
+    return pending
 
 
 def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
@@ -98,7 +104,12 @@ def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
     cursor = state.sealed_upto
     if upto <= cursor:
         return
-    items = [(k, state.pending.pop(k)) for k in sorted(k for k in state.pending if k < upto)]
+    keys = []
+    for k in state.pending:  # in second order (merge_pending)
+        if k >= upto:
+            break
+        keys.append(k)
+    items = [(k, state.pending.pop(k)) for k in keys]
     state.sealed_upto = walk(state, cursor, items, upto, cfg)
 
 
