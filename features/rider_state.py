@@ -35,7 +35,8 @@ from features.ring import (
     new_ring, ring_from_list, ring_to_list, write_row,
 )
 from features.trip_tail import TripTail
-from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
+from features.pending import PendingTrips
+from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 
 SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
 _DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
@@ -77,7 +78,7 @@ class RiderState:
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
     status: str | None = None
-    pending: dict[int, list] = field(default_factory=dict)  # second -> [ts_ms, status, speed_q, flags]
+    pending: PendingTrips = field(default_factory=PendingTrips)  # second -> [ts_ms, status, speed_q, flags]
     sealed_upto: int | None = None
     carry: list | None = None  # last sealed record: [second, status, speed_q, flags]
     off_since: int | None = None
@@ -112,7 +113,7 @@ class RiderState:
             if f.name.endswith("_rows"):
                 value = [row[:] for row in value]
             elif f.name == "pending":
-                value = {k: v[:] for k, v in value.items()}
+                value = value.copy()
             elif f.name == "seen":
                 pass  # features never touch dedup: share, do not copy
             elif f.name == "tail":
@@ -164,7 +165,7 @@ class RiderState:
                 d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
             elif name == "pending":  # delta-encoded seconds, ms within the second
                 prev, items = 0, []
-                for k, (ts_ms, *rest) in sorted(value.items()):
+                for k, (ts_ms, *rest) in value.items():
                     items.append([k - prev, ts_ms - k * 1000, *rest])
                     prev = k
                 d[name] = items
@@ -196,10 +197,10 @@ class RiderState:
                 continue
             value = d[name]
             if name == "pending":
-                sec, pending = 0, {}
+                sec, pending = 0, PendingTrips()
                 for delta, ms, *rest in value:
                     sec += delta
-                    pending[sec] = [sec * 1000 + ms, *rest]
+                    pending.merge(sec, [sec * 1000 + ms, *rest])
                 value = pending
             elif name in ("impact_bits", "still_bits"):
                 value = int(value, 16)
@@ -304,13 +305,13 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     _remember(state, digest)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
-    state.pending = merge_pending(state.pending, sec, entry)
+    state.pending.merge(sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
     tail = state.tail
     if tail is not None:
         if sec > tail.done if tail.done is not None else sec >= tail.cursor:
-            tail.add([(sec, state.pending[sec])], cfg)
+            tail.add([(sec, entry)], cfg)
         else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
             state.tail = None
     seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)

@@ -18,7 +18,7 @@ heart rates it sees, as the replay did.
 >>> from features.config import FeatureConfig
 >>> from features.rider_state import RiderState
 >>> state = RiderState.new("r1")
->>> state.pending = {100: [100_000, 1, 20_000, 0], 101: [101_000, 1, 20_000, 0]}
+>>> state.pending.merge(100, [100_000, 1, 20_000, 0]); state.pending.merge(101, [101_000, 1, 20_000, 0])
 >>> tail = TripTail.build(state, FeatureConfig())
 >>> tail.done, tail.cursor, sorted(tail.trip), list(tail.trip[1])[:3]  # second 100 sealed, 101 is the carry
 (101, 101, [1], [1, 1, 20000])
@@ -72,12 +72,12 @@ class TripTail:
         """Seal the state's pending records on the side; None if it has no trip seconds at all."""
         cursor = state.sealed_upto
         if cursor is None:
-            if not state.pending:
+            cursor = state.pending.first()
+            if cursor is None:
                 return None
-            cursor = min(state.pending)
         tail = cls(state, cursor, None, None if state.carry is None else state.carry[:], state.off_since,
                    state.online_since_break_s, state.prev_riding, state.stop_candidate)
-        tail.add(sorted(state.pending.items()), cfg)
+        tail.add(state.pending.items(), cfg)
         return tail
 
     def add(self, items: list[tuple[int, list]], cfg: FeatureConfig) -> None:

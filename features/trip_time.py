@@ -78,38 +78,17 @@ def trip_flags(rec: TripPoint, cfg: FeatureConfig, zone_heat_index_c: float | No
     return flags
 
 
-def merge_pending(pending: dict[int, list], sec: int, entry: list) -> dict[int, list]:
-    """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free).
-
-    Returns the pending records, kept in second order (a dict re-sorted after an out-of-order second),
-    so sealing takes them from the front.
-    """
-    old = pending.get(sec)
-    if old is None:
-        newest = next(reversed(pending), None)
-        pending[sec] = entry
-        return pending if newest is None or sec > newest else dict(sorted(pending.items()))
-    later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
-    pending[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
-    return pending
-
-
 def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
     """Walk every second before ``upto`` into buckets and trackers; pending records before it are consumed."""
     if state.sealed_upto is None:
-        first = min(state.pending, default=upto)
-        if first >= upto:
+        first = state.pending.first()
+        if first is None or first >= upto:
             return
         state.sealed_upto = first
     cursor = state.sealed_upto
     if upto <= cursor:
         return
-    keys = []
-    for k in state.pending:  # in second order (merge_pending)
-        if k >= upto:
-            break
-        keys.append(k)
-    items = [(k, state.pending.pop(k)) for k in keys]
+    items = state.pending.pop_before(upto)
     state.sealed_upto = walk(state, cursor, items, upto, cfg)
 
 
