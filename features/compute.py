@@ -14,7 +14,9 @@ HR0 the rider's learned resting HR.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import fields
+from typing import cast
 
 from features.catalog import FEATURE_NAMES
 from features.config import FeatureConfig
@@ -125,11 +127,14 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
     return {name: float(out[name]) for name in FEATURE_NAMES}
 
 
-def _aged(tags: list[int], rows: list[Row], overlay: dict[int, Row], newest: int, whole: int) -> list[tuple[int, Row]]:
+def _aged(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int,
+          whole: int) -> list[tuple[int, Row]]:
     """``(age, row)`` of buckets ``newest - whole .. newest``, the overlay's rows in place of the ring's."""
     n = len(tags)
-    out = [(age, rows[(newest - age) % n]) for age in range(min(whole, n - 1) + 1)
-           if tags[(newest - age) % n] == newest - age and newest - age not in overlay]
+    width = len(rows) // n
+    view = memoryview(rows)
+    out = [(age, cast(Row, view[i * width:(i + 1) * width])) for age in range(min(whole, n - 1) + 1)
+           if tags[i := (newest - age) % n] == newest - age and newest - age not in overlay]
     if overlay:
         out += [(newest - key, row) for key, row in overlay.items() if 0 <= newest - key <= whole]
     return out

@@ -22,6 +22,7 @@ import base64
 import enum
 import hashlib
 import math
+from array import array
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -64,16 +65,16 @@ class RiderState:
     """Everything the features of one rider need; see the module docstring for the bounds."""
 
     rider_id: str
-    wear_tags: list[int] = _ring(MINUTE_SLOTS)  # wearable minutes
-    wear_rows: list[Row] = _rows(MINUTE_SLOTS)
-    trip_tags: list[int] = _ring(MINUTE_SLOTS)  # trip minutes, written as trip seconds are sealed
-    trip_rows: list[Row] = _rows(MINUTE_SLOTS)
-    hr10_tags: list[int] = _ring(HR10_SLOTS)
-    hr10_rows: list[Row] = _rows(HR10_SLOTS)
-    hour_tags: list[int] = _ring(HOUR_SLOTS)
-    hour_rows: list[Row] = _rows(HOUR_SLOTS)
-    day_tags: list[int] = _ring(DAY_SLOTS)
-    day_rows: list[Row] = _rows(DAY_SLOTS)
+    wear_tags: array[int] = _ring(MINUTE_SLOTS)  # wearable minutes
+    wear_rows: array[int] = _rows(MINUTE_SLOTS)
+    trip_tags: array[int] = _ring(MINUTE_SLOTS)  # trip minutes, written as trip seconds are sealed
+    trip_rows: array[int] = _rows(MINUTE_SLOTS)
+    hr10_tags: array[int] = _ring(HR10_SLOTS)
+    hr10_rows: array[int] = _rows(HR10_SLOTS)
+    hour_tags: array[int] = _ring(HOUR_SLOTS)
+    hour_rows: array[int] = _rows(HOUR_SLOTS)
+    day_tags: array[int] = _ring(DAY_SLOTS)
+    day_rows: array[int] = _rows(DAY_SLOTS)
     wearable_ts: float | None = None  # newest event time per stream
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
@@ -110,8 +111,8 @@ class RiderState:
         out = RiderState.__new__(RiderState)
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name.endswith("_rows"):
-                value = [row[:] for row in value]
+            if isinstance(value, array):  # tags and rows of the rings
+                value = value[:]
             elif f.name == "pending":
                 value = value.copy()
             elif f.name == "seen":

@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     from features.rider_state import RiderState
 
 
-def _overlay_row(overlay: dict[int, Row], tags: list[int], rows: list[Row], key: int, width: int) -> Row | None:
+def _overlay_row(overlay: dict[int, Row], tags: array[int], rows: array[int], key: int, width: int) -> Row | None:
     row = overlay.get(key)
     if row is not None:
         return row
     i = key % len(tags)
     if tags[i] > key:  # the state's ring holds a newer bucket there: as write_row, too old
         return None
-    row = overlay[key] = array("q", rows[i]) if tags[i] == key else array("q", bytes(8 * width))
+    row = overlay[key] = rows[i * width:(i + 1) * width] if tags[i] == key else array("q", bytes(8 * width))
     return row
 
 
