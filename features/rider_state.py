@@ -30,7 +30,7 @@ from features.config import FeatureConfig
 from features.physiology import fold_minutes, mark_fall_bits, qualify_stop, settle_recovery
 from features.ring import (
     Row,
-    DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
+    BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
     IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_WIDTH, VALID_S,
     WEAR_WIDTH,
     new_ring, ring_from_list, ring_to_list, write_row,
@@ -42,6 +42,10 @@ from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
 _DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
 STATE_VERSION = 2  # 2: one minute ring per stream (1: one shared ring, still read)
+# The changelog keeps what features can still read: wearable minutes of the 15-min windows and the
+# few unfolded ones; trip minutes of the 10-min windows in full, older ones only their harsh brakes.
+WEAR_READ_MINUTES = 16
+TRIP_READ_MINUTES = 10
 
 
 class UpdateResult(enum.Enum):
@@ -160,10 +164,14 @@ class RiderState:
                 continue
             if name.endswith("_rows"):
                 prefix = name[: -len("_rows")]
-                oldest = {"wear": wear_min - MINUTE_SLOTS + 1, "hr10": wear_min * 6 - HR10_SLOTS,
+                oldest = {"wear": wear_min - WEAR_READ_MINUTES, "hr10": wear_min * 6 - HR10_SLOTS,
                           "trip": trip_min - MINUTE_SLOTS + 1, "hour": trip_min // 60 - HOUR_SLOTS,
                           "day": trip_min // 1440 - DAY_SLOTS}[prefix]
                 d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
+                if prefix == "trip":  # minutes past the 10-min windows are read for harsh_brakes_60m only
+                    recent = trip_min - TRIP_READ_MINUTES
+                    d["brakes"] = [[key, row[BRAKES]] for key, *row in d[prefix] if key < recent and row[BRAKES]]
+                    d[prefix] = [item for item in d[prefix] if item[0] >= recent]
             elif name == "pending":  # delta-encoded seconds, ms within the second
                 prev, items = 0, []
                 for k, (ts_ms, *rest) in value.items():
@@ -192,9 +200,13 @@ class RiderState:
             tags, rows = ring_from_list(n, d[prefix])
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
+        for key, brakes in d.get("brakes", ()):
+            row = state.trip_row(key)
+            if row is not None:
+                row[BRAKES] = brakes
         for f in fields(cls):
             name = f.name
-            if name.endswith(("_tags", "_rows")) or name in ("rider_id", "tail") or name not in d:
+            if name.endswith(("_tags", "_rows")) or name in ("rider_id", "tail", "brakes") or name not in d:
                 continue
             value = d[name]
             if name == "pending":

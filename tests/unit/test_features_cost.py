@@ -69,7 +69,7 @@ def test_an_unknown_state_version_says_what_to_do() -> None:
         raise AssertionError("version 99 was read")
 
 
-def _random_stream(seed: int) -> list[tuple[str, SimpleNamespace]]:
+def _random_stream(seed: int, seconds: int | None = None) -> list[tuple[str, SimpleNamespace]]:
     """About 15 min of one rider's wearable and trip records: shifts between riding, waiting, breaks and
     offline, dropouts, stops, harsh events, jitter, out-of-order arrival within the lateness, duplicates."""
     import random
@@ -77,7 +77,7 @@ def _random_stream(seed: int) -> list[tuple[str, SimpleNamespace]]:
     rng = random.Random(seed)
     events: list[tuple[float, str, SimpleNamespace]] = []
     status, hr = "riding", 90.0
-    for i in range(rng.randint(300, 1000)):
+    for i in range(seconds or rng.randint(300, 1000)):
         if rng.random() < 0.02:
             status = rng.choice(["riding", "riding", "waiting", "break", "offline"])
         hr = min(185.0, max(50.0, hr + rng.gauss(0, 3)))
@@ -121,3 +121,18 @@ def test_fast_features_equal_the_replay_on_random_event_sequences() -> None:
                     compared += 1
         assert s.tail is None or len(s.tail.trip) <= 4  # sealed rows leave the overlay
     assert compared > 600
+
+
+def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
+    # the changelog form keeps only what features read (15-min wearable windows, 10-min trip windows,
+    # 60 min of harsh brakes): a state read back computes the same features, now and as time goes on
+    for seed in range(3):
+        s = RiderState.new("r1")
+        for role, rec in _random_stream(seed, seconds=3900):
+            (update_wearable if role == "w" else update_trip)(s, rec, CFG)
+        back = RiderState.from_dict(json.loads(json.dumps(s.to_dict())))
+        assert back.to_dict() == s.to_dict()
+        newest = s.newest_ts() or T0
+        for now in (newest, newest + 30.0, newest + 400.0):
+            assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
+        assert sum(len(json.dumps(v)) for k, v in s.to_dict().items() if k in ("wear", "trip", "brakes")) < 2500
