@@ -140,6 +140,14 @@ def _aged(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: i
     return out
 
 
+def _brakes_60m(s: RiderState, trip: dict[int, Row], m_now: int) -> int:
+    """Harsh brakes of the 60-min window, read straight from the flat ring (no row views)."""
+    tags, rows = s.trip_tags, s.trip_rows
+    width, lo = len(rows) // len(tags), m_now - 60
+    held = sum(rows[i * width + BRAKES] for i, tag in enumerate(tags) if lo <= tag <= m_now and tag not in trip)
+    return held + sum(row[BRAKES] for key, row in trip.items() if lo <= key <= m_now)
+
+
 def _cols(aged: list[tuple[int, Row]], max_age: int, width: int) -> tuple[list[Row], list[int]]:
     """The rows not older than ``max_age`` and their per-field sums."""
     rows = [row for age, row in aged if age <= max_age]
@@ -165,7 +173,7 @@ def _trip_features(s: RiderState, now: float, m_now: int, trip: dict[int, Row], 
     days = _aged(s.day_tags, s.day_rows, day, d_now, 7)
     hours = _aged(s.hour_tags, s.hour_rows, hour, math.floor(now / 3600.0), 24)
     on_break = s.off_since is not None and now - s.off_since >= cfg.break_min_minutes * 60.0
-    minutes = _aged(s.trip_tags, s.trip_rows, trip, m_now, 60)
+    minutes = _aged(s.trip_tags, s.trip_rows, trip, m_now, 10)
     _, c5 = _cols(minutes, 5, TRIP_WIDTH)
     _, c10 = _cols(minutes, 10, TRIP_WIDTH)
     ride5 = c5[RIDE_S]
@@ -180,7 +188,7 @@ def _trip_features(s: RiderState, now: float, m_now: int, trip: dict[int, Row], 
         "night_riding_min_today": today[DAY_NIGHT_RIDE_S] / 60.0,
         "breaks_today": float(today[DAY_BREAKS]),
         "harsh_brakes_10m": float(c10[BRAKES]),
-        "harsh_brakes_60m": float(sum(r[BRAKES] for _, r in minutes)),
+        "harsh_brakes_60m": float(_brakes_60m(s, trip, m_now)),
         "harsh_accels_10m": float(c10[ACCELS]),
         "harsh_corners_10m": float(c10[CORNERS]),
         "speeding_s_10m": float(c10[SPEEDING_S]),
