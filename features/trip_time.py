@@ -6,8 +6,9 @@ covers the seconds from its own until the next record, at most ``cfg.trip_gap_ca
 they are older than the allowed lateness, then they are *sealed*: their seconds are
 walked in event-time order into the minute/hour/day buckets and the sequence trackers
 (off-run, break, stop). Nothing that arrives within the lateness can change a sealed
-second, so the result does not depend on arrival order. Features seal a copy of the
-state up to ``now``, so they see the newest records without waiting.
+second, so the result does not depend on arrival order. Features see the newest records
+without waiting through :class:`features.trip_tail.TripTail`, the same walk run ahead into
+an overlay (:func:`walk` writes to either through :class:`TripSink`).
 """
 
 from __future__ import annotations
