@@ -23,6 +23,16 @@ The model input vector follows this order. Thresholds live in `features/config.p
   is not riding. Online = riding or waiting. A break is at least `break_min_minutes` (15 min) not online.
 - **Estimates.** Core temperature is not measured: `strain_index_est` uses an ECTemp (Buller 2013) Kalman estimate from
   heart rate. `wbgt_c_est` is the BoM approximation blended with a no-sun form (error about ±2-3 °C).
+- **Lateness per stream.** The wearable and trip streams each have their own clock and their own minute ring: a record
+  is too late only when it is more than `allowed_lateness_s` (120 s) behind the newest record of its own stream, so a
+  backlog on one topic (one stream an hour ahead of the other) drops nothing of the other.
+- **Unsealed trip seconds.** Trip records are sealed into buckets once they are older than the lateness. Features see
+  the newer ones through a tail sealed ahead as records arrive (`features/trip_tail.py`), so a call does not replay
+  them; a record that arrives out of order discards the tail and the next call rebuilds it. `rider_features_replay`
+  (seal a copy of the state) is the reference a property test holds the fast path to.
+- **Stored state.** The changelog form (version 2) keeps what features can still read: wearable minutes of the 15-min
+  windows, trip minutes of the 10-min windows, older trip minutes as their harsh brakes only (for the 60-min count).
+  Version 1 states (one minute ring for both streams) still load.
 """
 
 

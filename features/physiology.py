@@ -58,7 +58,7 @@ def fold_minutes(state: RiderState, upto_minute: int, cfg: FeatureConfig) -> Non
     """Fold whole minutes up to ``upto_minute`` into resting HR (EW low tracker) and core temperature."""
     start = upto_minute - 60 if state.folded_minute is None else max(state.folded_minute + 1, upto_minute - 60)
     for minute in range(start, upto_minute + 1):
-        row = read_row(state.minute_tags, state.minute_rows, minute)
+        row = read_row(state.wear_tags, state.wear_rows, minute)
         n = row[HR_N] if row is not None else 0
         hr = row[HR_SUM] / HR_SCALE / n if row is not None and n else 0.0
         if n >= MIN_HR_SECONDS_REST:

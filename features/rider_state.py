@@ -1,6 +1,6 @@
 """Bounded per-rider state and its two update functions (wearable, trip), in event time.
 
-State is fixed rings of buckets (61 minutes, 32 ten-second HR buckets, 25 hours,
+State is fixed rings of buckets (61 minutes per stream, 32 ten-second HR buckets, 25 hours,
 8 days), a few scalars, a 256-s fall bitmap, trip records still inside the allowed
 lateness, and a ring of the last 512 event-id digests. Nothing grows with the number
 of events or the length of a window.
@@ -22,22 +22,30 @@ import base64
 import enum
 import hashlib
 import math
+from array import array
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from features.config import FeatureConfig
-from features.physiology import fold_minutes, mark_fall_bits, settle_recovery
+from features.physiology import fold_minutes, mark_fall_bits, qualify_stop, settle_recovery
 from features.ring import (
     Row,
-    DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
-    IMPACT_MAX, MINUTE_SLOTS, MINUTE_WIDTH, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, VALID_S,
+    BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
+    IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_WIDTH, VALID_S,
+    WEAR_WIDTH,
     new_ring, ring_from_list, ring_to_list, write_row,
 )
-from features.trip_time import STATUS_CODE, merge_pending, seal_trip, trip_flags
+from features.trip_tail import TripTail
+from features.pending import PendingTrips
+from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 
 SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
 _DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: one minute ring per stream (1: one shared ring, still read)
+# The changelog keeps what features can still read: wearable minutes of the 15-min windows and the
+# few unfolded ones; trip minutes of the 10-min windows in full, older ones only their harsh brakes.
+WEAR_READ_MINUTES = 16
+TRIP_READ_MINUTES = 10
 
 
 class UpdateResult(enum.Enum):
@@ -61,19 +69,21 @@ class RiderState:
     """Everything the features of one rider need; see the module docstring for the bounds."""
 
     rider_id: str
-    minute_tags: list[int] = _ring(MINUTE_SLOTS)
-    minute_rows: list[Row] = _rows(MINUTE_SLOTS)
-    hr10_tags: list[int] = _ring(HR10_SLOTS)
-    hr10_rows: list[Row] = _rows(HR10_SLOTS)
-    hour_tags: list[int] = _ring(HOUR_SLOTS)
-    hour_rows: list[Row] = _rows(HOUR_SLOTS)
-    day_tags: list[int] = _ring(DAY_SLOTS)
-    day_rows: list[Row] = _rows(DAY_SLOTS)
+    wear_tags: array[int] = _ring(MINUTE_SLOTS)  # wearable minutes
+    wear_rows: array[int] = _rows(MINUTE_SLOTS)
+    trip_tags: array[int] = _ring(MINUTE_SLOTS)  # trip minutes, written as trip seconds are sealed
+    trip_rows: array[int] = _rows(MINUTE_SLOTS)
+    hr10_tags: array[int] = _ring(HR10_SLOTS)
+    hr10_rows: array[int] = _rows(HR10_SLOTS)
+    hour_tags: array[int] = _ring(HOUR_SLOTS)
+    hour_rows: array[int] = _rows(HOUR_SLOTS)
+    day_tags: array[int] = _ring(DAY_SLOTS)
+    day_rows: array[int] = _rows(DAY_SLOTS)
     wearable_ts: float | None = None  # newest event time per stream
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
     status: str | None = None
-    pending: dict[int, list] = field(default_factory=dict)  # second -> [ts_ms, status, speed_q, flags]
+    pending: PendingTrips = field(default_factory=PendingTrips)  # second -> [ts_ms, status, speed_q, flags]
     sealed_upto: int | None = None
     carry: list | None = None  # last sealed record: [second, status, speed_q, flags]
     off_since: int | None = None
@@ -93,6 +103,7 @@ class RiderState:
     fall_ts: float | None = None
     seen: bytearray = field(default_factory=bytearray)  # ring of 6-byte digests, searched in C
     seen_pos: int = 0
+    tail: TripTail | None = field(default=None, repr=False, compare=False)  # derived: never stored, rebuilt on need
 
     @classmethod
     def new(cls, rider_id: str) -> RiderState:
@@ -104,12 +115,14 @@ class RiderState:
         out = RiderState.__new__(RiderState)
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name.endswith("_rows"):
-                value = [row[:] for row in value]
+            if isinstance(value, array):  # tags and rows of the rings
+                value = value[:]
             elif f.name == "pending":
-                value = {k: v[:] for k, v in value.items()}
+                value = value.copy()
             elif f.name == "seen":
                 pass  # features never touch dedup: share, do not copy
+            elif f.name == "tail":
+                value = None
             elif isinstance(value, (list, bytearray, set)):
                 value = value.copy()
             object.__setattr__(out, f.name, value)
@@ -120,23 +133,48 @@ class RiderState:
         known = [t for t in (self.wearable_ts, self.trip_ts) if t is not None]
         return max(known) if known else None
 
+    def trip_row(self, minute: int) -> Row | None:
+        """The trip-minute row to seal into (see :class:`features.trip_time.TripSink`)."""
+        return write_row(self.trip_tags, self.trip_rows, minute, TRIP_WIDTH)
+
+    def hour_row(self, hour: int) -> Row | None:
+        return write_row(self.hour_tags, self.hour_rows, hour, 1)
+
+    def day_row(self, day: int) -> Row | None:
+        return write_row(self.day_tags, self.day_rows, day, DAY_WIDTH)
+
+    def qualify(self, stop: int) -> None:
+        """A stop qualified as sealing reached it: evaluate the previous one; the tail had it already."""
+        qualify_stop(self, stop)
+        tail = self.tail
+        if tail is not None:
+            if tail.stops and tail.stops[0] == stop:
+                tail.stops.pop(0)
+            else:
+                self.tail = None  # not the stop the tail expected: rebuild it rather than trust it
+
     def to_dict(self) -> dict[str, Any]:
         """Compact JSON-safe form for the changelog; only buckets that can still be read are kept."""
-        newest = self.newest_ts()
-        minute = int(newest // 60) if newest is not None else 0
+        wear_min = int(self.wearable_ts // 60) if self.wearable_ts is not None else 0  # each ring by its own clock
+        trip_min = int(self.trip_ts // 60) if self.trip_ts is not None else 0
         d: dict[str, Any] = {"v": STATE_VERSION}
         for f in fields(self):
             name, value = f.name, getattr(self, f.name)
-            if name.endswith("_tags"):
+            if name.endswith("_tags") or name == "tail":
                 continue
             if name.endswith("_rows"):
                 prefix = name[: -len("_rows")]
-                oldest = {"minute": minute - MINUTE_SLOTS + 1, "hr10": minute * 6 - HR10_SLOTS,
-                          "hour": minute // 60 - HOUR_SLOTS, "day": minute // 1440 - DAY_SLOTS}[prefix]
+                oldest = {"wear": wear_min - WEAR_READ_MINUTES, "hr10": wear_min * 6 - HR10_SLOTS,
+                          "trip": trip_min - MINUTE_SLOTS + 1, "hour": trip_min // 60 - HOUR_SLOTS,
+                          "day": trip_min // 1440 - DAY_SLOTS}[prefix]
                 d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
+                if prefix == "trip":  # minutes past the 10-min windows are read for harsh_brakes_60m only
+                    recent = trip_min - TRIP_READ_MINUTES
+                    d["brakes"] = [[key, row[BRAKES]] for key, *row in d[prefix] if key < recent and row[BRAKES]]
+                    d[prefix] = [item for item in d[prefix] if item[0] >= recent]
             elif name == "pending":  # delta-encoded seconds, ms within the second
                 prev, items = 0, []
-                for k, (ts_ms, *rest) in sorted(value.items()):
+                for k, (ts_ms, *rest) in value.items():
                     items.append([k - prev, ts_ms - k * 1000, *rest])
                     prev = k
                 d[name] = items
@@ -150,24 +188,32 @@ class RiderState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RiderState:
-        """Inverse of :meth:`to_dict`."""
-        if d.get("v") != STATE_VERSION:
-            raise ValueError(f"rider state version {d.get('v')!r} is not {STATE_VERSION}: rebuild the state table")
+        """Inverse of :meth:`to_dict`; also reads version 1 (one minute ring shared by both streams)."""
+        if d.get("v") == 1:
+            d = _split_minutes(d)
+        elif d.get("v") != STATE_VERSION:
+            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1 or "
+                             f"{STATE_VERSION}): a newer riskstream wrote it; run that version or rebuild the state table")
         state = cls.new(d["rider_id"])
-        for prefix, n in (("minute", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS), ("day", DAY_SLOTS)):
+        for prefix, n in (("wear", MINUTE_SLOTS), ("trip", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
+                          ("day", DAY_SLOTS)):
             tags, rows = ring_from_list(n, d[prefix])
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
+        for key, brakes in d.get("brakes", ()):
+            row = state.trip_row(key)
+            if row is not None:
+                row[BRAKES] = brakes
         for f in fields(cls):
             name = f.name
-            if name.endswith(("_tags", "_rows")) or name == "rider_id" or name not in d:
+            if name.endswith(("_tags", "_rows")) or name in ("rider_id", "tail", "brakes") or name not in d:
                 continue
             value = d[name]
             if name == "pending":
-                sec, pending = 0, {}
+                sec, pending = 0, PendingTrips()
                 for delta, ms, *rest in value:
                     sec += delta
-                    pending[sec] = [sec * 1000 + ms, *rest]
+                    pending.merge(sec, [sec * 1000 + ms, *rest])
                 value = pending
             elif name in ("impact_bits", "still_bits"):
                 value = int(value, 16)
@@ -175,6 +221,15 @@ class RiderState:
                 value = bytearray(base64.b64decode(value))
             setattr(state, name, value)
         return state
+
+
+def _split_minutes(d: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 state with its shared minute rows split into the wearable and trip rings of version 2."""
+    out = {k: v for k, v in d.items() if k != "minute"}
+    out["wear"] = [[key, *row[:WEAR_WIDTH]] for key, *row in d["minute"] if any(row[:WEAR_WIDTH])]
+    out["trip"] = [[key, *row[WEAR_WIDTH:]] for key, *row in d["minute"] if any(row[WEAR_WIDTH:])]
+    out["v"] = STATE_VERSION
+    return out
 
 
 def _admit(state: RiderState, stream: str, event_id: str, ts: float, newest: float | None,
@@ -212,7 +267,7 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
     if result is not None:
         return result
     sec = int(ts // 1)
-    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    row = write_row(state.wear_tags, state.wear_rows, sec // 60, WEAR_WIDTH)
     if row is None:  # its minute already left the ring
         return UpdateResult.TOO_LATE
     _remember(state, digest)
@@ -268,10 +323,19 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     _remember(state, digest)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
-    merge_pending(state.pending, sec, entry)
+    state.pending.merge(sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
+    tail = state.tail
+    if tail is not None:
+        if sec > tail.done if tail.done is not None else sec >= tail.cursor:
+            tail.add([(sec, entry)], cfg)
+        else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
+            state.tail = None
     seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
+    tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
+    if tail is not None and state.sealed_upto is not None and state.sealed_upto // 60 != tail.pruned_minute:
+        tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
     settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 

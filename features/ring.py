@@ -4,7 +4,8 @@ A ring has ``n`` slots; slot ``key % n`` holds bucket ``key`` (a minute, hour or
 number) and its tag says which. Writing a newer key resets the slot; a key older than
 the one a slot holds cannot be written (it fell out of the ring). Sums are integers
 (fixed-point), so they are exact and do not depend on the order events arrive in.
-Rows are ``array('q')`` (8 bytes a value, not a Python int object each).
+Tags and rows are flat ``array('q')`` (8 bytes a value, not a Python object each); a row is a
+view into its slot.
 
 >>> tags, rows = new_ring(3)
 >>> write_row(tags, rows, 7, 2)[0] += 5
@@ -26,68 +27,80 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import MutableSequence
+from typing import cast
 
 #: Tag of an empty slot: below every bucket a ``datetime`` can give (year 1 is minute -1.04e9),
 #: so no real key equals it and every real key is newer than it.
 EMPTY = -(2**63)
-Row = MutableSequence[int]  # array('q') of one bucket's fields
+Row = MutableSequence[int]  # one bucket's fields: a view into its ring's flat array('q'), or an array('q')
 MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
 HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute
 HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
 DAY_SLOTS = 8  # 7-day window = today + 7 whole days
 
-# Minute bucket fields. Fixed-point: HR in 0.01 bpm, skin in 0.001 °C, speed in 0.001 km/h.
+# Minute bucket fields, one ring per stream (a stream running ahead cannot push the other's minutes
+# out). Fixed-point: HR in 0.01 bpm, skin in 0.001 °C, speed in 0.001 km/h.
 HR_SUM, HR_N, HR_MAX, HR_HIGH_S, SKIN_SUM, SKIN_N, VALID_S, ON_BODY_S, IMPACT_MAX = range(9)
-ONLINE_S, RIDE_S, SPEED_SUM, SPEED_SQ, SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS = range(9, 19)
-MINUTE_WIDTH = 19
+WEAR_WIDTH = 9
+ONLINE_S, RIDE_S, SPEED_SUM, SPEED_SQ, SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS = range(10)
+TRIP_WIDTH = 10
 HR_SCALE, SKIN_SCALE, SPEED_SCALE, G_SCALE = 100, 1000, 1000, 1000
 # Day bucket fields
 DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)
 DAY_WIDTH = 4
+_ZEROS = array("q", bytes(8 * max(WEAR_WIDTH, TRIP_WIDTH)))
 
 
-_NO_ROW: Row = []  # shared placeholder of empty slots; never written (write_row replaces it)
+def new_ring(n: int) -> tuple[array[int], array[int]]:
+    """Empty ring of ``n`` slots: (tags, rows). The rows are one flat array, allocated at the first write."""
+    return array("q", [EMPTY]) * n, array("q")
 
 
-def new_ring(n: int) -> tuple[list[int], list[Row]]:
-    """Empty ring of ``n`` slots: (tags, rows)."""
-    return [EMPTY] * n, [_NO_ROW] * n
+def _view(rows: array[int], i: int, width: int) -> Row:
+    return cast(Row, memoryview(rows)[i * width:(i + 1) * width])
 
 
-def read_row(tags: list[int], rows: list[Row], key: int) -> Row | None:
+def read_row(tags: array[int], rows: array[int], key: int) -> Row | None:
     """The row of bucket ``key``, or None if the ring does not hold it."""
     i = key % len(tags)
-    return rows[i] if tags[i] == key else None
+    return _view(rows, i, len(rows) // len(tags)) if tags[i] == key else None
 
 
-def write_row(tags: list[int], rows: list[Row], key: int, width: int) -> Row | None:
+def write_row(tags: array[int], rows: array[int], key: int, width: int) -> Row | None:
     """The row of bucket ``key`` for writing (reset if the slot held an older key); None if too old."""
-    i = key % len(tags)
+    n = len(tags)
+    i = key % n
     tag = tags[i]
     if tag == key:
-        return rows[i]
+        return _view(rows, i, width)
     if tag > key:
         return None
+    if not rows:
+        rows.frombytes(bytes(8 * n * width))
     tags[i] = key
-    row = array("q", bytes(8 * width))
-    rows[i] = row
+    row = _view(rows, i, width)
+    row[:] = _ZEROS[:width]
     return row
 
 
-def window_rows(tags: list[int], rows: list[Row], newest: int, whole: int) -> list[Row]:
+def window_rows(tags: array[int], rows: array[int], newest: int, whole: int) -> list[Row]:
     """Rows of buckets ``newest - whole .. newest``: the current bucket plus ``whole`` whole ones."""
-    lo = newest - whole
-    return [rows[i] for i, tag in enumerate(tags) if lo <= tag <= newest]
+    lo, width = newest - whole, len(rows) // len(tags)
+    return [_view(rows, i, width) for i, tag in enumerate(tags) if lo <= tag <= newest]
 
 
-def ring_to_list(tags: list[int], rows: list[Row], oldest: int) -> list[list[int]]:
+def ring_to_list(tags: array[int], rows: array[int], oldest: int) -> list[list[int]]:
     """Compact JSON form: ``[key, *row]`` for held buckets not older than ``oldest`` with any nonzero value."""
-    return sorted([tag, *rows[i]] for i, tag in enumerate(tags) if tag >= oldest and any(rows[i]))
+    width = len(rows) // len(tags)
+    return sorted([tag, *_view(rows, i, width)] for i, tag in enumerate(tags)
+                  if tag >= oldest and any(_view(rows, i, width)))
 
 
-def ring_from_list(n: int, items: list[list[int]]) -> tuple[list[int], list[Row]]:
+def ring_from_list(n: int, items: list[list[int]]) -> tuple[array[int], array[int]]:
     """Inverse of :func:`ring_to_list`."""
     tags, rows = new_ring(n)
-    for key, *row in items:
-        tags[key % n], rows[key % n] = key, array("q", row)
+    for key, *values in items:
+        row = write_row(tags, rows, key, len(values))
+        if row is not None:  # None: two keys of one slot, the newer already written (sorted input has none)
+            row[:] = array("q", values)
     return tags, rows

@@ -6,25 +6,40 @@ covers the seconds from its own until the next record, at most ``cfg.trip_gap_ca
 they are older than the allowed lateness, then they are *sealed*: their seconds are
 walked in event-time order into the minute/hour/day buckets and the sequence trackers
 (off-run, break, stop). Nothing that arrives within the lateness can change a sealed
-second, so the result does not depend on arrival order. Features seal a copy of the
-state up to ``now``, so they see the newest records without waiting.
+second, so the result does not depend on arrival order. Features see the newest records
+without waiting through :class:`features.trip_tail.TripTail`, the same walk run ahead into
+an overlay (:func:`walk` writes to either through :class:`TripSink`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from features.config import FeatureConfig
 from features.ring import (
     Row,
     BRAKES, ACCELS, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, DAY_WIDTH,
-    EBIKE_S, MINUTE_WIDTH, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S, write_row,
+    EBIKE_S, ONLINE_S, PHONE_S, RIDE_S, SPEED_SQ, SPEED_SUM, SPEEDING_S,
 )
-from features.physiology import qualify_stop
 
 if TYPE_CHECKING:
     from features.rider_state import RiderState
     from riskstream.contracts.records import TripPoint
+
+
+class TripSink(Protocol):
+    """Where sealed trip seconds go: the rider state (final) or its :class:`features.trip_tail.TripTail`."""
+
+    carry: list | None
+    off_since: int | None
+    online_since_break_s: int
+    prev_riding: bool
+    stop_candidate: int | None
+
+    def trip_row(self, minute: int) -> Row | None: ...
+    def hour_row(self, hour: int) -> Row | None: ...
+    def day_row(self, day: int) -> Row | None: ...
+    def qualify(self, stop: int) -> None: ...
 
 OFFLINE, RIDING, WAITING, ON_BREAK = 0, 1, 2, 3
 STATUS_CODE = {"offline": OFFLINE, "riding": RIDING, "waiting": WAITING, "break": ON_BREAK}
@@ -65,53 +80,50 @@ def trip_flags(rec: TripPoint, cfg: FeatureConfig, zone_heat_index_c: float | No
     return flags
 
 
-def merge_pending(pending: dict[int, list], sec: int, entry: list) -> None:
-    """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free)."""
-    old = pending.get(sec)
-    if old is None:
-        pending[sec] = entry
-        return
-    later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
-    pending[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
-
-
 def seal_trip(state: RiderState, upto: int, cfg: FeatureConfig) -> None:
     """Walk every second before ``upto`` into buckets and trackers; pending records before it are consumed."""
     if state.sealed_upto is None:
-        first = min(state.pending, default=upto)
-        if first >= upto:
+        first = state.pending.first()
+        if first is None or first >= upto:
             return
         state.sealed_upto = first
     cursor = state.sealed_upto
     if upto <= cursor:
         return
+    items = state.pending.pop_before(upto)
+    state.sealed_upto = walk(state, cursor, items, upto, cfg)
+
+
+def walk(sink: TripSink, cursor: int, items: list[tuple[int, list]], upto: int | None, cfg: FeatureConfig) -> int:
+    """Seal records ``items`` (sorted ``(second, entry)``, none before ``cursor``) into ``sink``, then the seconds
+    up to ``upto`` (None: stop at the last record, which stays the carry). Returns the new cursor."""
     cap = cfg.trip_gap_cap_s
-    keys = sorted(k for k in state.pending if k < upto)
-    keys.append(upto)
-    for k in keys:
-        carry = state.carry
-        if carry is not None:
-            end = min(k, carry[0] + cap)
-            if end > cursor:
-                _span(state, cursor, end, carry, cfg)
-                cursor = end
-        if cursor < k:
-            _gap(state, cursor)
-            cursor = k
-        if k == upto:
-            break
-        _ts_ms, status, speed_q, flags = state.pending.pop(k)
-        _count_onsets(state, k, flags, carry, cap)
-        state.carry = [k, status, speed_q, flags]
-    state.sealed_upto = upto
+    for k, (_ts_ms, status, speed_q, flags) in items:
+        cursor = _advance(sink, cursor, k, cap, cfg)
+        _count_onsets(sink, k, flags, sink.carry, cap)
+        sink.carry = [k, status, speed_q, flags]
+    return cursor if upto is None else _advance(sink, cursor, upto, cap, cfg)
 
 
-def _count_onsets(state: RiderState, sec: int, flags: int, prev: list | None, cap: int) -> None:
+def _advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) -> int:
+    carry = sink.carry
+    if carry is not None:
+        end = min(k, carry[0] + cap)
+        if end > cursor:
+            _span(sink, cursor, end, carry, cfg)
+            cursor = end
+    if cursor < k:
+        _gap(sink, cursor)
+        cursor = k
+    return cursor
+
+
+def _count_onsets(state: TripSink, sec: int, flags: int, prev: list | None, cap: int) -> None:
     # A harsh event lasting several records is one event: count only where the previous record lacked it.
     prev_flags = prev[3] if prev is not None and sec - prev[0] <= cap else 0
     if not flags & (F_BRAKE | F_ACCEL | F_CORNER):
         return
-    row = write_row(state.minute_tags, state.minute_rows, sec // 60, MINUTE_WIDTH)
+    row = state.trip_row(sec // 60)
     if row is None:
         return
     for bit, field in _ONSET_FIELDS:
@@ -119,7 +131,7 @@ def _count_onsets(state: RiderState, sec: int, flags: int, prev: list | None, ca
             row[field] += 1
 
 
-def _gap(state: RiderState, start: int) -> None:
+def _gap(state: TripSink, start: int) -> None:
     # No data: not online, and not a stop we can measure.
     if state.off_since is None:
         state.off_since = start
@@ -127,7 +139,7 @@ def _gap(state: RiderState, start: int) -> None:
     state.stop_candidate = None
 
 
-def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig) -> None:
+def _span(state: TripSink, start: int, end: int, rec: list, cfg: FeatureConfig) -> None:
     """Seconds ``start..end-1`` covered by ``rec``: trackers once per span, buckets once per minute chunk."""
     _sec, status, speed_q, flags = rec
     online, riding = is_online(status), status == RIDING
@@ -146,24 +158,24 @@ def _span(state: RiderState, start: int, end: int, rec: list, cfg: FeatureConfig
     elif state.prev_riding:
         state.stop_candidate = start
     if state.stop_candidate is not None and end - state.stop_candidate >= cfg.stop_min_seconds:
-        qualify_stop(state, state.stop_candidate)
+        state.qualify(state.stop_candidate)
         state.stop_candidate = None
     state.prev_riding = riding
     a = start
     while a < end:
         b = min(end, (a // 60 + 1) * 60)  # one minute chunk: same minute, hour, day and night flag
         n = b - a
-        row = write_row(state.minute_tags, state.minute_rows, a // 60, MINUTE_WIDTH)
+        row = state.trip_row(a // 60)
         if row is not None:
             _add_chunk(state, row, a, n, online, riding, speed_q, flags, offset, cfg)
         a = b
 
 
-def _add_chunk(state: RiderState, row: Row, a: int, n: int, online: bool, riding: bool, speed_q: int,
+def _add_chunk(state: TripSink, row: Row, a: int, n: int, online: bool, riding: bool, speed_q: int,
                flags: int, offset: float, cfg: FeatureConfig) -> None:
     if online:
         row[ONLINE_S] += n
-        hour = write_row(state.hour_tags, state.hour_rows, a // 3600, 1)
+        hour = state.hour_row(a // 3600)
         if hour is not None:
             hour[0] += n
         day = _day_row(state, a, offset)
@@ -183,6 +195,6 @@ def _add_chunk(state: RiderState, row: Row, a: int, n: int, online: bool, riding
                 row[field] += n
 
 
-def _day_row(state: RiderState, s: int, offset: float) -> Row:
-    row = write_row(state.day_tags, state.day_rows, int((s + offset) // 86400), DAY_WIDTH)
+def _day_row(state: TripSink, s: int, offset: float) -> Row:
+    row = state.day_row(int((s + offset) // 86400))
     return row if row is not None else [0] * DAY_WIDTH  # too old: count nowhere

@@ -108,7 +108,11 @@ class TopicSettings(BaseModel):
     audit: str = DEFAULT_TOPICS["audit"]
     dlq: str = DEFAULT_TOPICS["dlq"]
     acknowledgements: str = DEFAULT_TOPICS["acknowledgements"]
-    partitions: int = Field(4, ge=1, description="Partitions of the rider-keyed topics (all co-partitioned).")
+    partitions: int = Field(
+        48, ge=1, description="Partitions of the rider-keyed topics (all co-partitioned): the most workers that can "
+        "share the riders. It cannot be raised later without moving every rider's state, so it is sized for growth: "
+        "48 splits evenly over 1, 2, 3, 4, 6, 8, 12, 16, 24 or 48 workers (docs/scaling.md). A cluster whose topics "
+        "were created with another count keeps it: set this to that count.")
     audit_retention_days: int = Field(3 * 365, description="Decision logs are kept 3 years.")
 
     def by_role(self) -> dict[str, str]:

@@ -1,0 +1,138 @@
+"""Per-rider cost work (issue 17): per-stream buffers, the compact versioned state, old states still load,
+and the fast feature path equal to the replaying reference on random event sequences."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
+
+CFG = FeatureConfig()
+T0 = 1_782_864_000.0
+DATA = Path(__file__).parent / "data"
+
+
+def wear(i: float, hr: float = 100.0, eid: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(event_id=eid or f"w{i}", ts=datetime.fromtimestamp(T0 + i, tz=timezone.utc),
+                           heart_rate_bpm=hr, skin_temp_c=34.0, accel_peak_g=1.2, accel_mean_g=1.0, accel_var=0.02,
+                           on_body=True)
+
+
+def trip(i: float, status: str = "riding", speed: float = 20.0, eid: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(event_id=eid or f"t{i}", ts=datetime.fromtimestamp(T0 + i, tz=timezone.utc), zone_id="z1",
+                           status=status, speed_kmh=speed, accel_long_g=0.0, accel_lat_g=0.0, speed_limit_kmh=None,
+                           phone_handling=False)
+
+
+def same(a: dict[str, float], b: dict[str, float]) -> list[str]:
+    """Names whose values differ (NaN equals NaN)."""
+    return [k for k in a if not ((math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k])]
+
+
+def test_wearable_is_not_too_late_when_the_trip_stream_runs_ahead() -> None:
+    # issue 14 finding 6: the trip stream 61 min of event time ahead of the wearable stream (a backlog on
+    # one topic), so its minutes take the ring slots of the wearable's. Lateness is judged per stream:
+    # every in-order wearable record is applied.
+    s = RiderState.new("r1")
+    for i in range(3660, 3660 + 600):
+        assert update_trip(s, trip(i), CFG) is UpdateResult.APPLIED
+    outcomes = [update_wearable(s, wear(i, hr=100.0 + i % 7), CFG) for i in range(0, 300)]
+    assert outcomes.count(UpdateResult.APPLIED) == 300
+    f = rider_features(s, None, T0 + 299, CFG)  # as of the wearable's own clock
+    assert f["hr_mean_1m"] == sum(100.0 + i % 7 for i in range(180, 300)) / 120  # minutes 3 and 4
+    late = rider_features(s, None, T0 + 4260, CFG)
+    assert math.isnan(late["hr_mean_1m"]) and late["speed_mean_5m"] == 20.0
+
+
+def test_a_version_1_state_still_loads_and_gives_the_same_features() -> None:
+    # written by main before the per-stream rings (one shared 19-field minute ring)
+    old = json.loads((DATA / "rider_state_v1.json").read_text())
+    assert old["state"]["v"] == 1
+    state = RiderState.from_dict(old["state"])
+    assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
+    again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+
+
+def test_an_unknown_state_version_says_what_to_do() -> None:
+    d = RiderState.new("r1").to_dict()
+    d["v"] = 99
+    try:
+        RiderState.from_dict(d)
+    except ValueError as exc:
+        assert "99" in str(exc) and "rebuild the state table" in str(exc)
+    else:
+        raise AssertionError("version 99 was read")
+
+
+def _random_stream(seed: int, seconds: int | None = None) -> list[tuple[str, SimpleNamespace]]:
+    """About 15 min of one rider's wearable and trip records: shifts between riding, waiting, breaks and
+    offline, dropouts, stops, harsh events, jitter, out-of-order arrival within the lateness, duplicates."""
+    import random
+
+    rng = random.Random(seed)
+    events: list[tuple[float, str, SimpleNamespace]] = []
+    status, hr = "riding", 90.0
+    for i in range(seconds or rng.randint(300, 1000)):
+        if rng.random() < 0.02:
+            status = rng.choice(["riding", "riding", "waiting", "break", "offline"])
+        hr = min(185.0, max(50.0, hr + rng.gauss(0, 3)))
+        at = i + rng.random() * 0.9
+        if rng.random() > 0.05:
+            events.append((at, "w", SimpleNamespace(
+                event_id=f"w{i}", ts=datetime.fromtimestamp(T0 + at, tz=timezone.utc),
+                heart_rate_bpm=None if rng.random() < 0.05 else hr, skin_temp_c=34.0 + rng.random(),
+                accel_peak_g=3.5 if rng.random() < 0.01 else 1.0 + rng.random(), accel_mean_g=1.0,
+                accel_var=0.001 if rng.random() < 0.3 else 0.03, on_body=rng.random() > 0.02)))
+        if rng.random() > (0.3 if rng.random() < 0.05 else 0.03):
+            events.append((at, "t", SimpleNamespace(
+                event_id=f"t{i}", ts=datetime.fromtimestamp(T0 + at, tz=timezone.utc), zone_id="z1", status=status,
+                speed_kmh=0.0 if status != "riding" else rng.uniform(0, 40), accel_long_g=rng.uniform(-0.5, 0.45),
+                accel_lat_g=rng.uniform(-0.5, 0.5), speed_limit_kmh=rng.choice([None, 20.0, 50.0]),
+                phone_handling=rng.random() < 0.05)))
+    # arrival order: mostly in order, some records delayed up to 150 s (some beyond the lateness), some twice
+    arrival = [(at + (rng.uniform(0, 150) if rng.random() < 0.08 else 0.0), role, rec) for at, role, rec in events]
+    arrival += [(at + rng.uniform(0, 60), role, rec) for at, role, rec in events if rng.random() < 0.03]
+    if rng.random() < 0.3:  # a trip jump: two minutes without trip records, then one far ahead
+        arrival = [a for a in arrival if not (a[1] == "t" and 200 < a[0] < 340)]
+    return [(role, rec) for _, role, rec in sorted(arrival, key=lambda a: a[0])]
+
+
+def test_fast_features_equal_the_replay_on_random_event_sequences() -> None:
+    from features.compute import rider_features_replay
+
+    compared = 0
+    for seed in range(25):
+        s = RiderState.new("r1")
+        for n, (role, rec) in enumerate(_random_stream(seed)):
+            if role == "w":
+                update_wearable(s, rec, CFG)
+            else:
+                update_trip(s, rec, CFG, zone_heat_index_c=33.0 if n % 500 < 250 else 20.0)
+            if n % 37 == 0:
+                newest = s.newest_ts() or T0
+                for now in (newest, newest + 0.5, newest + 7.0, newest - 3.0):
+                    fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+                    assert same(fast, slow) == [], (seed, n, now - T0, [(k, fast[k], slow[k]) for k in same(fast, slow)])
+                    compared += 1
+        assert s.tail is None or len(s.tail.trip) <= 4  # sealed rows leave the overlay
+    assert compared > 600
+
+
+def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
+    # the changelog form keeps only what features read (15-min wearable windows, 10-min trip windows,
+    # 60 min of harsh brakes): a state read back computes the same features, now and as time goes on
+    for seed in range(3):
+        s = RiderState.new("r1")
+        for role, rec in _random_stream(seed, seconds=3900):
+            (update_wearable if role == "w" else update_trip)(s, rec, CFG)
+        back = RiderState.from_dict(json.loads(json.dumps(s.to_dict())))
+        assert back.to_dict() == s.to_dict()
+        newest = s.newest_ts() or T0
+        for now in (newest, newest + 30.0, newest + 400.0):
+            assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
+        assert sum(len(json.dumps(v)) for k, v in s.to_dict().items() if k in ("wear", "trip", "brakes")) < 2500
