@@ -307,7 +307,8 @@ class ConsoleSettings(BaseModel):
     )
     feed_size: int = Field(200, ge=1, description="Alerts and escalations kept in the live feed.")
     rider_history_h: float = Field(
-        6.0, gt=0, description="Hours of stream time of decisions shown on a rider page (at most decisions_per_rider)."
+        6.0, gt=0, description="Hours of stream time of decisions shown on a rider page (at most decisions_per_rider); "
+        "riders not heard of for this long, and questions closed this long ago, are dropped from memory."
     )
     decisions_per_rider: int = Field(
         500, ge=1, description="Newest audit records kept in memory per rider for the rider page.",

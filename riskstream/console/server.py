@@ -59,7 +59,7 @@ class Console:
         self.settings = settings
         c = settings.console
         self.state = ConsoleState(online_window_s=c.online_window_s, feed_size=c.feed_size,
-                                  decisions_per_rider=c.decisions_per_rider)
+                                  decisions_per_rider=c.decisions_per_rider, retain_s=c.rider_history_h * 3600)
         self.subscribers: set[asyncio.Queue[str]] = set()
         self.producer: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()

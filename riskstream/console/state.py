@@ -45,6 +45,9 @@ _BAND = re.compile(r", band (\w+), ")
 _MINUTES_KEPT = 60
 #: Topics whose ``ts`` is event time and moves the clock (an acknowledgement's is the wall time it was made).
 CLOCK_ROLES = frozenset({"weather", "trip", "alerts", "escalations"})
+#: Records between two prunes of riders and questions older than ``ConsoleState.retain_s``: memory stays bounded by the
+#: riders active in that window, not by every rider ever seen.
+PRUNE_EVERY = 10_000
 
 
 def _epoch(value: Any) -> float | None:
@@ -96,6 +99,7 @@ class ConsoleState:
     online_window_s: float = 300.0
     feed_size: int = 200
     decisions_per_rider: int = 500
+    retain_s: float = 6 * HOUR_S  # riders, their decisions and closed questions not heard of for this long are dropped
     clock: float = 0.0
     weather: dict[str, dict[str, Any]] = field(default_factory=dict)
     riders: dict[str, _Rider] = field(default_factory=dict)
@@ -111,6 +115,8 @@ class ConsoleState:
     latest_alert: dict[str, str] = field(default_factory=dict)
     decisions: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     _alert_times: deque[tuple[float, str | None]] = field(default_factory=lambda: deque(maxlen=100_000))
+    _applied: int = 0
+    _heard: dict[str, float] = field(default_factory=dict)  # rider id -> newest event time of any record about it
 
     def apply(self, role: str, value: dict[str, Any]) -> list[dict[str, Any]]:
         """Take one record of the topic ``role``; return the feed items it makes (for the live feed)."""
@@ -121,6 +127,12 @@ class ConsoleState:
         if ts is not None and role in CLOCK_ROLES:
             self.clock = max(self.clock, ts)
         items: list[dict[str, Any]] = handler(value, ts if ts is not None else self.clock)
+        if value.get("rider_id") is not None:
+            rider_key = str(value["rider_id"])
+            self._heard[rider_key] = max(self._heard.get(rider_key, float("-inf")), ts if ts is not None else self.clock)
+        self._applied += 1
+        if self._applied % PRUNE_EVERY == 0:
+            self.prune()
         for item in items:
             self.feed.appendleft(item)
         while len(self.feed) > self.feed_size:
@@ -223,6 +235,27 @@ class ConsoleState:
         if isinstance(v.get("model_versions"), dict) and v["model_versions"]:
             self.model_versions = {str(k): str(x) for k, x in v["model_versions"].items()}
         self.conservative_mode = bool(v.get("conservative_mode", self.conservative_mode))
+
+    def prune(self) -> int:
+        """Forget riders not heard of for ``retain_s`` of event time (their zone, band and decisions) and questions
+        closed that long ago; an open question is kept whatever its age. Returns how many riders were forgotten.
+
+        >>> s = ConsoleState(retain_s=3600)
+        >>> _ = s.apply("trip", {"rider_id": "old", "zone_id": "z", "status": "riding", "ts": "2026-07-15T00:00:00Z"})
+        >>> _ = s.apply("trip", {"rider_id": "new", "zone_id": "z", "status": "riding", "ts": "2026-07-15T02:00:00Z"})
+        >>> s.prune(), sorted(s.riders)
+        (1, ['new'])
+        """
+        cutoff = self.clock - self.retain_s
+        asking = {q.rider_id for q in self.questions.values() if q.status in OPEN}
+        gone = [r for r, at in self._heard.items() if at < cutoff and r not in asking]
+        for rider_id in gone:
+            del self._heard[rider_id]
+            self.riders.pop(rider_id, None)
+            self.decisions.pop(rider_id, None)
+        for alert_id in [a for a, q in self.questions.items() if q.status not in OPEN and q.updated_at < cutoff]:
+            del self.questions[alert_id]
+        return len(gone)
 
     # ------------------------------------------------------------------ views
 

@@ -220,3 +220,20 @@ def test_the_rider_page_says_the_decisions_in_plain_words_without_inputs() -> No
         "2026-07-15 02:02:00 UTC | alert sent: suspected fall (danger) | reasons: none | thresholds: none | "
         "models: rules=1 | conservative mode: off"]
     assert console.rider_lines("nobody") == []
+
+
+def test_memory_is_bounded_by_the_riders_active_in_the_retention_window() -> None:
+    from riskstream.console.state import PRUNE_EVERY
+
+    s = ConsoleState(retain_s=3600)
+    s.apply("alerts", {"rider_id": "fallen", "alert_id": "q1", "kind": "fall", "severity": "danger",
+                       "requires_response": True, "ts": "2026-07-15T00:00:00Z"})
+    for i in range(3 * PRUNE_EVERY):  # a day of riders, each heard of once
+        minute = i * 86400 // (3 * PRUNE_EVERY) // 60
+        ts = f"2026-07-15T{minute // 60:02d}:{minute % 60:02d}:00Z"
+        s.apply("trip", {"rider_id": f"r{i}", "zone_id": "z", "status": "riding", "ts": ts})
+        s.apply("audit", {"rider_id": f"r{i}", "decision_type": "alert", "ts": ts, "outcome": "x"})
+    assert len(s.riders) <= PRUNE_EVERY  # about the last hour and the last prune's interval, not 30,000
+    assert len(s.decisions) <= PRUNE_EVERY + 1
+    assert "r0" not in s.riders and f"r{3 * PRUNE_EVERY - 1}" in s.riders
+    assert [q["alert_id"] for q in s.open_questions()] == ["q1"]  # an open question outlives the window
