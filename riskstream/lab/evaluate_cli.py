@@ -197,6 +197,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--update-card", action="store_true",
                    help="write the held-out metrics and the served population (class mean for pricing, base rate for "
                         "alert thresholds) into the artifact's metadata.json")
+    p.add_argument("--fleet-seed", type=int, default=None, metavar="S",
+                   help="scorecard mode: simulate a fleet of --riders riders for --hours hours with seed S (refused if "
+                        "the training used its simulator seeds), score every scorer (served, lightgbm, rules, "
+                        "best_feature, base_rate, ceiling, oracle) and write --json; --out only if given")
+    p.add_argument("--fleet-scale", type=float, default=1.0,
+                   help="hazard scale of the --fleet-seed fleet (default 1: the scale the model serves at)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="scorecard mode: write the per-target, per-scorer metrics as JSON to FILE")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default: cores)")
     p.add_argument("--no-cache", action="store_true", help=f"re-simulate instead of using {CACHE_DIR}")
 
@@ -210,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
 
     from models.online import ESTIMATORS
 
+    if getattr(args, "fleet_seed", None) is not None:
+        return run_scorecard(args)
+    if getattr(args, "json", None) is not None:
+        raise RiskstreamError("--json needs --fleet-seed S: the JSON scorecard is written for one simulated fleet")
     if args.drift_estimator is not None and args.drift_estimator not in ESTIMATORS:
         raise RiskstreamError(f"--drift-estimator {args.drift_estimator!r} is not one of: {', '.join(ESTIMATORS)}")
     started = time.monotonic()
@@ -479,3 +491,46 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
     path = plots.drift_plot(hours, series, args.drift_after_h, img / name)
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]
     return lines
+
+
+def run_scorecard(args: argparse.Namespace) -> int:
+    """``riskstream evaluate --fleet-seed S``: one fleet, every scorer, JSON (and Markdown with an explicit --out)."""
+    import json
+    import sys
+
+    from models.artifact import _json_safe
+    from riskstream.lab import scorecard as sc
+    from riskstream.lab.train import shard_specs
+
+    started = time.monotonic()
+    bundle = load_artifact(args.artifact)
+    meta = bundle.metadata
+    specs = shard_specs(args.riders, args.hours, args.fleet_seed, hazard_scale=args.fleet_scale, shards=2,
+                        start_day=eval_start_day(meta), prefix=f"evals{args.fleet_scale:g}-")
+    frame = cached_frame(specs, None if args.no_cache else CACHE_DIR, args.workers, desc="simulate fleet")
+    try:
+        assert_disjoint(meta, frame, specs)
+    except AssertionError as exc:
+        raise RiskstreamError(f"refusing to evaluate on training data: {exc}") from exc
+    seed = int(meta.get("training_data", {}).get("seed", 7))
+    scores = sc.score_all(bundle, frame, args.fleet_scale, seed=seed)
+    card = sc.scorecard(frame, scores, args.bootstrap, seed)
+    out = {"artifact": bundle.version, "command": _command(args.argv),
+           "fleet": {"seed": args.fleet_seed, "riders": args.riders, "hours": args.hours,
+                     "hazard_scale": args.fleet_scale, "start_day": specs[0].start_day, "snapshots": len(frame)},
+           "serving": {t: (meta.get("serving") or {}).get(t, {"scorer": "lightgbm"}) for t in TARGETS},
+           "world": meta.get("world"), **card}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
+        print(f"scorecard written to {args.json}")
+    lines = sc.markdown(card, f"Fleet seed {args.fleet_seed}: {args.riders} riders × {args.hours:g} h at hazard scale "
+                              f"{args.fleet_scale:g} (`{bundle.version}`)")
+    if "--out" in (args.argv or []):
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join([f"Regenerate: `{_command(args.argv)}`", "", *lines]))
+        print(f"report written to {args.out}")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+    print(f"done in {time.monotonic() - started:.0f} s")
+    return 0
