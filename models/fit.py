@@ -110,13 +110,13 @@ def fit_booster(
 
 
 def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Beta calibration (Kull et al. 2017) of raw → observed rate; Platt scaling if it would not be monotone.
+    """Beta calibration (Kull et al. 2017) of raw → observed rate, constrained to be monotone.
 
     ``p = sigmoid(a·ln raw − b·ln(1 − raw) + c)``: three parameters fit by logistic regression on
     ``[ln raw, −ln(1 − raw)]``. Smooth in both tails, so there is no floor or cap below what the
     model's raw score supports (an isotonic map is flat beyond its outermost bins, which capped
     injury below the alert thresholds), and never exactly 0 or 1. With a or b < 0 the map would
-    not be monotone; then Platt scaling (one slope on logit raw) is used.
+    not be monotone; then only the term with the positive slope is kept (b = 0 or a = 0).
 
     >>> rng = np.random.default_rng(0)
     >>> raw = rng.uniform(0.01, 0.5, 4000)
@@ -133,13 +133,12 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> Calibrator:
     Z = np.column_stack([np.log(raw), -np.log1p(-raw)])
     lr = LogisticRegression(C=1e4, max_iter=1000).fit(Z, y)
     a, b = float(lr.coef_[0, 0]), float(lr.coef_[0, 1])
-    if a >= 0.0 and b >= 0.0:
-        return Calibrator("beta", {"a": a, "b": b, "c": float(lr.intercept_[0]), "n": int(y.size),
-                                   "n_pos": int(y.sum())})
-    z = np.log(raw / (1 - raw)).reshape(-1, 1)
-    lr = LogisticRegression(C=1e4, max_iter=1000).fit(z, y)
-    return Calibrator("platt", {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0]), "n": int(y.size),
-                                "n_pos": int(y.sum())})
+    if a < 0.0 or b < 0.0:  # not monotone: keep the one term with the positive slope (b = 0 or a = 0)
+        keep = 0 if a >= b else 1
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(Z[:, [keep]], y)
+        slope = max(0.0, float(lr.coef_[0, 0]))
+        a, b = (slope, 0.0) if keep == 0 else (0.0, slope)
+    return Calibrator("beta", {"a": a, "b": b, "c": float(lr.intercept_[0]), "n": int(y.size), "n_pos": int(y.sum())})
 
 
 #: Folds of the cross-fit: out-of-fold raw scores of every training row feed the calibration.
