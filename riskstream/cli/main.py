@@ -135,7 +135,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from riskstream.cli.audit import history, read_decisions
+    from riskstream.cli.audit import history, read_decisions, world_note
 
     since = None
     if args.since:
@@ -147,7 +147,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     records = asyncio.run(read_decisions(settings, args.rider, timeout_s=args.timeout, since=since,
                                          all_partitions=args.all_partitions))
     lines = history(records, args.rider, since=since, lang=args.lang)
-    for line in lines:
+    note = world_note([r for r in records if r.rider_id == args.rider], args.lang) if lines else None
+    for line in ([note] if note else []) + lines:
         print(line)
     if not lines:
         print(f"no decisions for rider {args.rider} in {settings.topics.audit}"

@@ -195,8 +195,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", type=Path, default=None,
                    help="another artifact directory: add paired ROC-AUC and log-loss differences against it")
     p.add_argument("--update-card", action="store_true",
-                   help="write the held-out metrics and the served population (class mean for pricing, base rate for "
-                        "alert thresholds) into the artifact's metadata.json")
+                   help="write the held-out metrics into the artifact's metadata.json (the population block, which "
+                        "sets alert thresholds and prices, comes from the calibration fleet of `riskstream train`)")
     p.add_argument("--fleet-seed", type=int, default=None, metavar="S",
                    help="scorecard mode: simulate a fleet of --riders riders for --hours hours with seed S (refused if "
                         "the training used its simulator seeds), score every scorer (served, lightgbm, rules, "
@@ -249,8 +249,7 @@ def run(args: argparse.Namespace) -> int:
         table = metrics_table(frame, scores, scale, args.bootstrap, seed)
         lines += _metrics_md(title, frame, table, scale)
         card["heldout_metrics"][tag] = _card_metrics(table, scale, riders, args.hours, frame)
-        if scale == 1.0:
-            card["population"] = _population(table, frame, bundle, riders, args)
+        # the card's population comes from the calibration fleet (`riskstream train`), never from a test fleet
         if args.compare is not None:
             lines += _compare_md(bundle, load_artifact(args.compare), frame, scores, scale, args.bootstrap, seed)
         for t in TARGETS:

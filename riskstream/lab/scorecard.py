@@ -40,6 +40,13 @@ TAILS = (0.01, 0.10)
 #: Paired comparisons reported for LightGBM and the served scorer.
 AGAINST = ("best_feature", "rules", "base_rate", "ceiling")
 EPS = 1e-6
+#: The small deterministic fleet whose metrics the card records (``ci_check``) and CI reproduces:
+#: seed, riders, hours (scale 1, the day after training).
+CI_FLEET = {"seed": 4242, "riders": 16, "hours": 3.0}
+#: Metrics of ``ci_check`` and the absolute tolerance CI reproduces them within (the simulation and
+#: LightGBM are deterministic; the tolerance allows for floating-point differences between machines).
+CI_METRICS = ("auc", "log_loss", "brier", "ece", "mean_p")
+CI_TOLERANCE = 1e-6
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -117,9 +124,10 @@ def card_baselines(bundle: ModelBundle, X: np.ndarray) -> dict[str, dict[str, np
     return out
 
 
-def score_all(bundle: ModelBundle, frame: pd.DataFrame, scale: float = 1.0, seed: int = 0
+def score_all(bundle: ModelBundle, frame: pd.DataFrame, scale: float = 1.0, seed: int = 0, ceiling: bool = True
               ) -> dict[str, dict[str, np.ndarray]]:
-    """Per target, each of :data:`SCORERS`' probabilities on ``frame`` (simulated at hazard ``scale``)."""
+    """Per target, each of :data:`SCORERS`' probabilities on ``frame`` (simulated at hazard ``scale``);
+    ``ceiling=False`` leaves the ceiling out (small fleets: its four cross-fits need data)."""
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     scorer = LightGBMScorer(bundle)
     served, lgbm = scorer.predict_matrix(X), scorer.predict_matrix(X, served=False)
@@ -131,8 +139,9 @@ def score_all(bundle: ModelBundle, frame: pd.DataFrame, scale: float = 1.0, seed
     out: dict[str, dict[str, np.ndarray]] = {}
     for t in TARGETS:
         out[t] = {"served": to_scale(served[t], scale), "lightgbm": to_scale(lgbm[t], scale), **base[t],
-                  "ceiling": learnable_ceiling(frame, t, seed=seed, by="zone_time"),
                   "oracle": np.clip(frame[f"p_{t}_future"].to_numpy(float), EPS, 1 - EPS)}
+        if ceiling:
+            out[t]["ceiling"] = learnable_ceiling(frame, t, seed=seed, by="zone_time")
     return out
 
 
@@ -172,6 +181,30 @@ def scorecard(frame: pd.DataFrame, scores: dict[str, dict[str, np.ndarray]], n_b
                       "base_rate": float(y.mean()), "served_p_min": float(sc["served"].min()),
                       "served_p_max": float(sc["served"].max()), "scorers": rows}
     return {"targets": targets}
+
+
+def ci_fleet_specs(meta: dict[str, Any]) -> list[Any]:
+    """The shards of :data:`CI_FLEET` for an artifact's card (the day after its training data)."""
+    from riskstream.lab.holdout import eval_start_day
+    from riskstream.lab.train import shard_specs
+
+    return shard_specs(CI_FLEET["riders"], CI_FLEET["hours"], CI_FLEET["seed"], hazard_scale=1.0, shards=1,
+                       start_day=eval_start_day(meta), prefix="ci-")
+
+
+def ci_check(bundle: ModelBundle) -> dict[str, Any]:
+    """Metrics of the served scorer, LightGBM and the baselines on :data:`CI_FLEET` (no bootstrap): the card's
+    ``ci_check`` block, which ``tests/unit/test_model_card_reproduces.py`` recomputes."""
+    from riskstream.lab.holdout import assert_disjoint, cached_frame
+
+    specs = ci_fleet_specs(bundle.metadata)
+    frame = cached_frame(specs, None, workers=1, progress=False)
+    assert_disjoint(bundle.metadata, frame, specs)
+    card = scorecard(frame, score_all(bundle, frame, 1.0, ceiling=False), n_boot=0)
+    return {"fleet": {**CI_FLEET, "hazard_scale": 1.0, "start_day": specs[0].start_day, "snapshots": len(frame)},
+            "tolerance": CI_TOLERANCE,
+            "metrics": {t: {name: {k: m[k] for k in CI_METRICS} for name, m in block["scorers"].items()}
+                        for t, block in card["targets"].items()}}
 
 
 def serving_decision(card: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -381,6 +381,9 @@ def run(args: argparse.Namespace) -> int:
     calibrators = {t: rescale_calibrator(bundle.calibrators[t], args.hazard_scale) for t in TARGETS}
     if args.calibration_riders > 0:
         meta.update(calibrate_on_fleet(bundle, calibrators, meta, args))
+        from riskstream.lab.scorecard import ci_check
+
+        meta["ci_check"] = ci_check(replace(bundle, calibrators=calibrators, metadata={**bundle.metadata, **meta}))
     meta["train_seconds"] = round(time.monotonic() - started, 1)
     path = save_artifact(args.out, version, bundle.boosters, calibrators, meta, set_current=not args.no_current)
     print(f"artifact written to {path} in {time.monotonic() - started:.0f} s")
