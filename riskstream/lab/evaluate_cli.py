@@ -527,9 +527,49 @@ def run_scorecard(args: argparse.Namespace) -> int:
                               f"{args.fleet_scale:g} (`{bundle.version}`)")
     if "--out" in (args.argv or []):
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join([f"Regenerate: `{_command(args.argv)}`", "", *lines]))
+        args.out.write_text("\n".join([*_scorecard_head(bundle, args, specs), *lines,
+                                       *_calibration_fleet_md(meta), ""]))
         print(f"report written to {args.out}")
     else:
         sys.stdout.write("\n".join(lines) + "\n")
     print(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _scorecard_head(bundle: ModelBundle, args: argparse.Namespace, specs: Sequence[Any]) -> list[str]:
+    """Title, the command, what the numbers are, and the card's serving choice with its reasons."""
+    meta = bundle.metadata
+    td, world = meta.get("training_data") or {}, meta.get("world") or {}
+    lines = [f"# Model evaluation: `{bundle.version}`", "",
+             f"Regenerate: `{_command(args.argv)}` (fleets are cached in `{CACHE_DIR}`; "
+             f"`--json` writes the same numbers for other tools).", "",
+             "## What the numbers are", "",
+             f"- Probabilities of an incident within {meta.get('horizon_min', 60)} min, in a simulated world: "
+             + (world.get("meaning", "see the card's world block") + "." if world else "the card has no world block."),
+             f"- Training: `{td.get('command', '?')}`: {td.get('riders')} riders, {td.get('hours')} h, simulator seeds "
+             f"{td.get('sim_seeds')}, {td.get('rows')} rows, all of them fit the served model (hazard scale "
+             f"{td.get('hazard_scale')}).",
+             f"- This fleet: seed {args.fleet_seed} (simulator seeds {sorted({s.seed * 1009 + s.shard for s in specs})}, "
+             f"disjoint from training by seed and by time: day {specs[0].start_day}), {args.riders} riders × "
+             f"{args.hours:g} h at hazard scale {args.fleet_scale:g}; {args.bootstrap} rider-bootstrap resamples.",
+             "- Scorers: `served` (what a worker serves, online corrections off), `lightgbm`, `rules` and "
+             "`best_feature` (fitted on the training frame, on the card), `base_rate` (the training rate), "
+             "`ceiling` (features → the simulator's future hazard, cross-fit by rider and by zone-and-time cell), "
+             "`oracle` (the hazard the rider actually met: its ECE is this fleet's ECE noise floor).", "",
+             "## Served scorer per target (the card's `serving` block)", ""]
+    for t in TARGETS:
+        choice = (meta.get("serving") or {}).get(t) or {"scorer": "lightgbm", "reason": "the card has no serving block"}
+        lines.append(f"- **{t}**: `{choice['scorer']}`: {choice['reason']}.")
+    return [*lines, "", "## Test fleet", ""]
+
+
+def _calibration_fleet_md(meta: dict[str, Any]) -> list[str]:
+    """The calibration fleet's scorecard from the card (the serving choice was made on it)."""
+    from riskstream.lab import scorecard as sc
+
+    block = meta.get("calibration_fleet")
+    if not block:
+        return []
+    return ["## Calibration fleet (the serving choice and the population were set on it)", "",
+            f"{block['where']}. From the card (`calibration_fleet.scorecard`), written by `riskstream train`.", "",
+            *sc.markdown(block["scorecard"], "Calibration fleet")]

@@ -241,7 +241,7 @@ def serving_decision(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _fmt(v: float | None) -> str:
-    return "–" if v is None else f"{v:+.3f}"
+    return "–" if v is None or not math.isfinite(v) else f"{v:+.3f}"
 
 
 def markdown(card: dict[str, Any], title: str) -> list[str]:
@@ -256,14 +256,14 @@ def markdown(card: dict[str, Any], title: str) -> list[str]:
                   "| ECE [95 % CI] | mean p |", "|---|---|---|---|---|---|---|"]
         for name, m in block["scorers"].items():
             lines.append(f"| {name} | {f(m['auc'])} [{f(m['auc_ci'][0])}, {f(m['auc_ci'][1])}] | {f(m['log_loss'], 4)} "
-                         f"| {f(m['log_loss_skill'] * 100, 1)} % [{_pct(m['log_loss_skill_ci'][0])}, "
+                         f"| {_pct(m['log_loss_skill'])} % [{_pct(m['log_loss_skill_ci'][0])}, "
                          f"{_pct(m['log_loss_skill_ci'][1])}] % | {f(m['brier'], 4)} "
                          f"| {f(m['ece'], 4)} [{f(m['ece_ci'][0], 4)}, {f(m['ece_ci'][1], 4)}] | {f(m['mean_p'], 4)} |")
         lines += ["", "Paired differences (same rider resamples):", ""]
         for name in ("lightgbm", "served"):
             for other, d in block["scorers"][name]["minus"].items():
-                lines.append(f"- {name} − {other}: ROC-AUC {d['auc']:+.3f} [{_fmt(d['auc_ci'][0])}, "
-                             f"{_fmt(d['auc_ci'][1])}], log-loss gain {d['log_loss_gain']:+.4f} "
+                lines.append(f"- {name} − {other}: ROC-AUC {_fmt(d['auc'])} [{_fmt(d['auc_ci'][0])}, "
+                             f"{_fmt(d['auc_ci'][1])}], log-loss gain {_fmt4(d['log_loss_gain'])} "
                              f"[{_fmt4(d['log_loss_gain_ci'][0])}, {_fmt4(d['log_loss_gain_ci'][1])}]")
         lines += ["", "Tail calibration (mean p / observed rate, n positive of n):", "",
                   "| scorer | lowest 1 % | lowest 10 % | highest 10 % | highest 1 % |", "|---|---|---|---|---|"]
@@ -276,11 +276,11 @@ def markdown(card: dict[str, Any], title: str) -> list[str]:
 
 
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v * 100:.1f}"
+    return "–" if v is None or not math.isfinite(v) else f"{v * 100:.1f}"
 
 
 def _fmt4(v: float | None) -> str:
-    return "–" if v is None else f"{v:+.4f}"
+    return "–" if v is None or not math.isfinite(v) else f"{v:+.4f}"
 
 
 __all__ = ["SCORERS", "score_all", "scorecard", "serving_decision", "markdown", "tail_bins"]

@@ -357,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
         "note": "every row fits the served model; probabilities are served at hazard scale 1",
         "scenarios": sorted(frame["scenario"].unique().tolist()) if "scenario" in frame else None,
         "wearable_dropout": TRAIN_WEARABLE_DROPOUT,
+        "command": "riskstream train " + " ".join(getattr(args, "argv", None) or []),
     }
     meta = {k: v for k, v in bundle.metadata.items() if k not in ("version", "feature_names", "calibration")}
     meta.update({"training_fingerprint": frame_fingerprint(frame), "training_data": training_data,
