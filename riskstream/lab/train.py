@@ -308,6 +308,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-hours", type=float, default=HOLDOUT_HOURS,
                    help=f"simulated hours of the calibration fleet (default {HOLDOUT_HOURS:g})")
     p.add_argument("--bootstrap", type=int, default=200, help="rider-bootstrap resamples of the serving choice")
+    p.add_argument("--params", type=json.loads, default=None, metavar="JSON",
+                   help='LightGBM parameters over models.fit.DEFAULT_PARAMS, e.g. \'{"max_depth": 1}\'')
+    p.add_argument("--monotone", default=None, metavar="FEATURES",
+                   help="comma-separated features whose risk may only rise with their value (LightGBM monotone "
+                        "constraints), e.g. heat_index_c,wbgt_c_est")
     p.add_argument("--no-current", action="store_true", help="do not point CURRENT at the new artifact")
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
@@ -343,7 +348,15 @@ def run(args: argparse.Namespace) -> int:
               "hours", file=sys.stderr)
         return 2
     version = args.version or f"lgbm-{datetime.now(timezone.utc):%Y%m%d}-s{args.seed}"
-    bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version)
+    params = dict(getattr(args, "params", None) or {})
+    if getattr(args, "monotone", None):
+        rising = [f.strip() for f in args.monotone.split(",") if f.strip()]
+        unknown = sorted(set(rising) - set(FEATURE_NAMES))
+        if unknown:
+            print(f"--monotone: {', '.join(unknown)} not in features.catalog.FEATURE_NAMES", file=sys.stderr)
+            return 2
+        params["monotone_constraints"] = [1 if f in rising else 0 for f in FEATURE_NAMES]
+    bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version, params=params or None)
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     baselines = fit_baselines(X, {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS})
     shards = sorted({str(r).split("-", 1)[0] for r in frame["rider_id"].unique()})
@@ -379,6 +392,11 @@ def run(args: argparse.Namespace) -> int:
                                     **{f"pos_{t}": int(test[f"y_{t}"].sum()) for t in TARGETS},
                                     "seed": specs[0].seed, "start_day": specs[0].start_day}
         meta.update({"metrics": headline(report), "metrics_detail": report})
+    for t in TARGETS:
+        oof = meta["out_of_fold_metrics"][t]
+        print(f"{t}: out-of-fold ROC-AUC {oof['roc_auc']:.3f}, log loss {oof['log_loss']:.4f}; best single feature "
+              f"{baselines[t]['best_feature'].feature} (training ROC-AUC {baselines[t]['best_feature'].train_auc:.3f}), "
+              f"rules {baselines[t]['rules'].train_auc:.3f}")
     calibrators = {t: rescale_calibrator(bundle.calibrators[t], args.hazard_scale) for t in TARGETS}
     if args.calibration_riders > 0:
         meta.update(calibrate_on_fleet(bundle, calibrators, meta, args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ TRAIN_FLAGS: dict[str, tuple[Any, ...]] = {
     "--quick": ("quick", False, None, "_StoreTrueAction", None),
     "--holdout-riders": ("holdout_riders", 400, int, "_StoreAction", None),
     "--calibration-riders": ("calibration_riders", 300, int, "_StoreAction", None),
+    "--params": ("params", None, json.loads, "_StoreAction", None),
+    "--monotone": ("monotone", None, None, "_StoreAction", None),
     "--calibration-hours": ("calibration_hours", 16.0, float, "_StoreAction", None),
     "--bootstrap": ("bootstrap", 200, int, "_StoreAction", None),
     "--no-current": ("no_current", False, None, "_StoreTrueAction", None),
