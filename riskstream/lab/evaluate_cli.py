@@ -544,8 +544,9 @@ def _scorecard_head(bundle: ModelBundle, args: argparse.Namespace, specs: Sequen
              f"Regenerate: `{_command(args.argv)}` (fleets are cached in `{CACHE_DIR}`; "
              f"`--json` writes the same numbers for other tools).", "",
              "## What the numbers are", "",
-             f"- Probabilities of an incident within {meta.get('horizon_min', 60)} min, in a simulated world: "
-             + (world.get("meaning", "see the card's world block") + "." if world else "the card has no world block."),
+             "- What a probability is: " + (world.get("meaning", "see the card's world block") + "." if world else
+                                            f"P(incident within {meta.get('horizon_min', 60)} min) in the simulated "
+                                            "world; this card has no world block."),
              f"- Training: `{td.get('command', '?')}`: {td.get('riders')} riders, {td.get('hours')} h, simulator seeds "
              f"{td.get('sim_seeds')}, {td.get('rows')} rows, all of them fit the served model (hazard scale "
              f"{td.get('hazard_scale')}).",
