@@ -148,7 +148,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                          all_partitions=args.all_partitions))
     lines = history(records, args.rider, since=since, lang=args.lang)
     note = world_note([r for r in records if r.rider_id == args.rider], args.lang) if lines else None
-    for line in ([note] if note else []) + lines:
+    if note:  # on stderr: stdout stays one line per decision for tools that read it
+        print(note, file=sys.stderr)
+    for line in lines:
         print(line)
     if not lines:
         print(f"no decisions for rider {args.rider} in {settings.topics.audit}"
