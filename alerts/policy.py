@@ -163,6 +163,8 @@ class AlertPolicy:
             values["p_injury"], values["p_accident"] = risk.injury, risk.accident
         self.last_suppressed = []
         signals = self._relative_signals if relative and self._relative_signals is not None else self.signals
+        self._usual = self._usual_risk(relative and self._relative_signals is not None,
+                                       float(risk.horizon_min) if risk is not None else 60.0)
 
         fired: dict[str, list[tuple[Signal, Severity, float]]] = {}
         for sig in signals:
@@ -215,7 +217,7 @@ class AlertPolicy:
         if not (new or reminder):
             return None
 
-        reasons, thresholds = self._reasons(fired, level)
+        reasons, thresholds = self._reasons(fired, level, getattr(self, "_usual", None))
         escalation = last_sev is not None and RANK[level] > RANK[Severity(last_sev)]
         exempt = kind == "fall" and level == Severity.danger and cfg.fall_danger_bypasses_limits
         why = None
@@ -252,8 +254,24 @@ class AlertPolicy:
 
         return window > 0 and all(any(recent(k) for k in COVERED_BY.get(sig.feature, ())) for sig, _, _ in fired)
 
+    def _usual_risk(self, relative: bool, horizon_min: float) -> dict[str, Any]:
+        """What a model risk is compared with in a rider's text: the population's probability (relative mode),
+        else the absolute warning threshold over the warning multiple; and the horizon.
+
+        Riders read "about 3× your usual crash risk in the next 60 min", never a probability: the
+        model's probabilities are of a simulated world whose rates are far above real ones.
+        """
+        c = self.cfg
+        if relative and self._population is not None:
+            usual = {"p_injury": self._population.injury, "p_accident": self._population.accident}
+        else:
+            usual = {"p_injury": c.injury_warning_p / c.model_risk_warning_rr,
+                     "p_accident": c.accident_warning_p / c.model_risk_warning_rr}
+        return {"usual": usual, "horizon_min": horizon_min}
+
     @staticmethod
-    def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity) -> tuple[list[Reason], dict[str, float]]:
+    def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity, usual: dict[str, Any] | None = None
+                 ) -> tuple[list[Reason], dict[str, float]]:
         reasons: list[Reason] = []
         thresholds: dict[str, float] = {}
         # most severe signals first; all signals that are on are reasons
@@ -263,7 +281,10 @@ class AlertPolicy:
             # a signal held on by hysteresis is past its exit line, not its enter line: the text states the
             # line the value is past, never one it is below ("Heat index 31.5 °C (≥ 31.1 °C)", not "≥ 32.2")
             shown = rule.enter if value is None or sig.past(value, rule.enter) else rule.exit
-            reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, shown)))
+            extra: dict[str, Any] = {}
+            if usual is not None and sig.feature in usual["usual"] and value is not None:
+                extra = {"rr": value / usual["usual"][sig.feature], "horizon_min": usual["horizon_min"]}
+            reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, shown, **extra)))
             thresholds[f"{sig.feature}.{lv.value}.enter"] = rule.enter
             thresholds[f"{sig.feature}.{lv.value}.exit"] = rule.exit
         return reasons, thresholds

@@ -36,6 +36,11 @@ from models.errors import ModelLoadError
 #: The two targets, each a probability of an incident within the horizon.
 TARGETS: tuple[str, ...] = ("injury", "accident")
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+#: A served probability is never exactly 0 ("never silently safe") nor 1 (no certainty from a model):
+#: every calibrator's output is clipped to [SERVED_P_MIN, SERVED_P_MAX], a numerical guard far outside
+#: the range the calibration fleet supports (its lowest and highest served p are on the card).
+SERVED_P_MIN = 1e-6
+SERVED_P_MAX = 1.0 - 1e-6
 CURRENT_FILE = "CURRENT"
 METADATA_FILE = "metadata.json"
 
@@ -46,8 +51,9 @@ class Calibrator:
 
     ``kind`` is ``"isotonic"`` (``params`` = thresholds ``x`` → ``y``, linear between,
     clipped outside, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``),
-    ``"platt"`` (``params`` = ``a``, ``b``: ``p = 1/(1+exp(-(a·logit(raw)+b)))``) or
-    ``"identity"``. An optional ``hazard_scale_correction`` k maps a probability learned
+    ``"platt"`` (``params`` = ``a``, ``b``: ``p = 1/(1+exp(-(a·logit(raw)+b)))``), ``"beta"``
+    (``params`` = ``a``, ``b``, ``c``: ``p = 1/(1+exp(-(a·ln raw − b·ln(1 − raw) + c)))``, Kull et al. 2017,
+    monotone for a, b ≥ 0; smooth in the tails, no floor or cap of its own) or ``"identity"``. An optional ``hazard_scale_correction`` k maps a probability learned
     on data simulated at k times the hazard back to scale 1: ``p₁ = 1 − (1 − p_k)^(1/k)``.
     """
 
@@ -62,6 +68,10 @@ class Calibrator:
             q = np.clip(p, 1e-9, 1 - 1e-9)
             z = float(self.params["a"]) * np.log(q / (1 - q)) + float(self.params["b"])
             out = 1.0 / (1.0 + np.exp(-z))
+        elif self.kind == "beta":
+            q = np.clip(p, 1e-12, 1 - 1e-12)
+            z = float(self.params["a"]) * np.log(q) - float(self.params["b"]) * np.log1p(-q) + float(self.params["c"])
+            out = 1.0 / (1.0 + np.exp(-z))
         elif self.kind == "identity":
             out = p
         else:
@@ -69,7 +79,7 @@ class Calibrator:
         k = float(self.params.get("hazard_scale_correction", 1.0))
         if k != 1.0:  # trained on data simulated at hazard × k: p₁ = 1 − (1 − p_k)^(1/k)
             out = 1.0 - (1.0 - np.clip(out, 0.0, 1.0)) ** (1.0 / k)
-        return np.clip(out, 0.0, 1.0)
+        return np.clip(out, SERVED_P_MIN, SERVED_P_MAX)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.params}

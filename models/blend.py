@@ -16,6 +16,10 @@ Bayes factor for "River predicts these labels better"; with a prior share ``π``
 
     w = MAX_RIVER_WEIGHT · sigmoid(E + logit(π))
 
+``corrections`` (the worker's ``online_corrections`` setting) turns step 1, step 2 or both off:
+``"off"`` serves LightGBM as calibrated offline (the online model still learns, so turning the
+corrections on later starts from its evidence), ``"recalibrate"`` step 1 only.
+
 So River gets almost nothing while it is no better than LightGBM (``E ≤ 0`` → ``w ≤ 0.8 %``),
 half of the cap after it has out-predicted LightGBM by ``−logit π ≈ 4.6`` nats, and the cap
 when the world has moved in a way a change of level does not explain. The cap keeps a share
@@ -55,6 +59,8 @@ from models.scoring import LightGBMScorer
 
 log = logging.getLogger(__name__)
 
+#: Online corrections a scorer may apply (worker setting ``online_corrections``): none, step 1 only, both steps.
+CORRECTIONS = ("off", "recalibrate", "recalibrate+river")
 MAX_RIVER_WEIGHT = 0.8  # project choice: LightGBM, validated on held-out data, keeps at least 20 %
 RIVER_PRIOR_SHARE = 0.01  # π: River must out-predict LightGBM by ≈ 4.6 nats to get half the cap
 MIN_RIVER_POSITIVES = 20
@@ -73,7 +79,11 @@ class BlendedScorer:
     def __init__(
         self, lgbm: LightGBMScorer | None, online: OnlineRiskModel | None, rules: RuleScorer | None = None,
         clock: Callable[[], float] = time.time, cool_off_s: float = COOL_OFF_S,
+        corrections: str = "recalibrate+river",
     ) -> None:
+        if corrections not in CORRECTIONS:
+            raise ValueError(f"unknown online corrections {corrections!r}; choose one of: {', '.join(CORRECTIONS)}")
+        self.corrections = corrections
         self.lgbm = lgbm
         self.online = online
         self.rules = rules or RuleScorer()
@@ -119,14 +129,17 @@ class BlendedScorer:
                 and self.online.reference_version == self.lgbm.version and self.online.n_paired[target] > 0)
 
     def river_weight(self, target: str) -> float:
-        """The online model's weight for ``target`` (formula in the module docstring)."""
-        if not self._has_evidence(target):
+        """The online model's weight for ``target`` (formula in the module docstring); 0 unless corrections
+        are ``recalibrate+river``."""
+        if self.corrections != "recalibrate+river" or not self._has_evidence(target):
             return 0.0
         # union-attr: no evidence without an online model, so self.online is set past the check above
         return MAX_RIVER_WEIGHT * posterior_share(self.online.edge(target), RIVER_PRIOR_SHARE)  # type: ignore[union-attr]
 
     def recalibration_weight(self, target: str) -> float:
-        """The share ``v`` of the recalibrated LightGBM probability (module docstring, step 1)."""
+        """The share ``v`` of the recalibrated LightGBM probability (module docstring, step 1); 0 with corrections off."""
+        if self.corrections == "off":
+            return 0.0
         # union-attr: _has_evidence() is False without an online model
         return self.online.recalibration_weight(target) if self._has_evidence(target) else 0.0  # type: ignore[union-attr]
 

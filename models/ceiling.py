@@ -8,8 +8,9 @@ can be estimated with far less noise than from the 0/1 incident labels: the simu
 ``E[p_future | features] = E[y | features]``, and a regression on it sees a smooth target
 instead of rare coin flips.
 
-:func:`learnable_ceiling` cross-fits that regression by rider (``folds`` folds, split by
-rider id): a LightGBM model with the cross-entropy objective (labels in [0, 1]) is fit to
+:func:`learnable_ceiling` cross-fits that regression by rider *and* by zone-and-time cell
+(by rider alone, the other fold's riders share the zone and hour whose coming weather is
+inside the target, which made the ceiling optimistic): a LightGBM model with the cross-entropy objective (labels in [0, 1]) is fit to
 ``p_future`` on the other folds' riders (early stopping on a quarter of them) and scores
 the held-out fold's riders. Its out-of-fold scores are then graded on the real incident
 labels like any scorer. If the shipped model is close to it, the gap to the clairvoyant
@@ -69,23 +70,57 @@ def rider_folds(riders: pd.Series | np.ndarray, folds: int = 2, seed: int = 0) -
     return np.array([fold_of[r] for r in ids], dtype=int)
 
 
+#: Zone-and-time cells of the zone-and-time cross-fit span this many hours.
+CELL_HOURS = 2.0
+
+
+def zone_time_folds(frame: pd.DataFrame, seed: int = 0, cell_hours: float = CELL_HOURS) -> np.ndarray:
+    """Fold (0 or 1) of each row's (zone, ``cell_hours`` time block) cell, cells shuffled round-robin.
+
+    Riders in one zone and hour meet the same coming weather, which is inside the ceiling's
+    target; folds by rider alone let the other fold's riders teach it that weather.
+
+    >>> f = pd.DataFrame({"zone_id": ["a", "a", "b", "b"], "ts": [0.0, 7200.0, 0.0, 100.0]})
+    >>> zone_time_folds(f).tolist()
+    [1, 0, 0, 0]
+    """
+    zone = frame["zone_id"].astype(str).fillna("none").to_numpy() if "zone_id" in frame else np.full(len(frame), "none")
+    block = np.floor(frame["ts"].to_numpy(float) / (cell_hours * 3600.0)).astype(np.int64)
+    cells = np.char.add(np.char.add(zone.astype(str), "|"), block.astype(str))
+    return rider_folds(cells, 2, seed)
+
+
 def learnable_ceiling(frame: pd.DataFrame, target: str, folds: int = 2, seed: int = 0,
-                      column: str | None = None) -> np.ndarray:
-    """Out-of-fold estimates of ``E[y_target | features]``, fit by rider-cross-fitting to ``p_<target>_future``."""
+                      column: str | None = None, by: str = "zone_time") -> np.ndarray:
+    """Out-of-fold estimates of ``E[y_target | features]``, cross-fit to ``p_<target>_future``.
+
+    ``by="rider"``: ``folds`` rider folds. ``by="zone_time"`` (default): each row is scored by a
+    model fit on rows of *other* riders (rider fold) in *other* zone-and-time cells
+    (:func:`zone_time_folds`), so neither the rider nor the coming weather of its zone and hour
+    was seen in fitting; each of the 2 × 2 models is fit on about a quarter of the fleet.
+    """
     import lightgbm as lgb
 
+    if by not in ("rider", "zone_time"):
+        raise ValueError(f"by must be 'rider' or 'zone_time', got {by!r}")
     column = column or f"p_{target}_future"
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     z = np.clip(frame[column].to_numpy(float), 0.0, 1.0)
-    fold = rider_folds(frame["rider_id"], folds, seed)
+    rider = rider_folds(frame["rider_id"], folds if by == "rider" else 2, seed)
+    cell = zone_time_folds(frame, seed) if by == "zone_time" else np.zeros(len(frame), dtype=int)
     inner = rider_folds(frame["rider_id"], 4, seed + 1)  # a quarter of the training riders stop the boosting
     out = np.full(len(frame), np.nan)
-    for k in range(folds):
-        fit, stop = (fold != k) & (inner != 0), (fold != k) & (inner == 0)
-        params = {**CEILING_PARAMS, "seed": seed + k}
+    parts = [(k, 0) for k in range(folds)] if by == "rider" else [(r, c) for r in (0, 1) for c in (0, 1)]
+    for r, c in parts:
+        other = (rider != r) & ((cell != c) if by == "zone_time" else True)
+        score = (rider == r) & ((cell == c) if by == "zone_time" else True)
+        fit, stop = other & (inner != 0), other & (inner == 0)
+        if not score.any():
+            continue
+        params = {**CEILING_PARAMS, "seed": seed + 2 * r + c}
         train = lgb.Dataset(X[fit], z[fit], free_raw_data=True)
         valid = lgb.Dataset(X[stop], z[stop], reference=train)
         booster = lgb.train(params, train, CEILING_MAX_ROUNDS, valid_sets=[valid],
                             callbacks=[lgb.early_stopping(CEILING_EARLY_STOPPING, verbose=False)])
-        out[fold == k] = booster.predict(X[fold == k], num_iteration=booster.best_iteration)
+        out[score] = booster.predict(X[score], num_iteration=booster.best_iteration)
     return np.clip(out, 1e-6, 1.0 - 1e-6)

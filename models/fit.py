@@ -19,7 +19,6 @@ from typing import Any, Callable
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
 from tqdm.auto import tqdm
 
 from features.catalog import FEATURE_NAMES
@@ -48,10 +47,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 MAX_ROUNDS = 1500
 EARLY_STOPPING_ROUNDS = 50
-#: Isotonic calibration needs enough positives; below this, Platt scaling (2 parameters).
-MIN_POSITIVES_ISOTONIC = 40
-#: Calibrated probabilities never reach exactly 0 ("never silently safe").
-MIN_CALIBRATED_P = 1e-4
 
 
 def split_frame(
@@ -115,19 +110,85 @@ def fit_booster(
 
 
 def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> Calibrator:
-    """Isotonic map raw → observed rate when there are enough positives, else Platt scaling."""
-    raw = np.asarray(raw, dtype=float)
+    """Beta calibration (Kull et al. 2017) of raw → observed rate, constrained to be monotone.
+
+    ``p = sigmoid(a·ln raw − b·ln(1 − raw) + c)``: three parameters fit by logistic regression on
+    ``[ln raw, −ln(1 − raw)]``. Smooth in both tails, so there is no floor or cap below what the
+    model's raw score supports (an isotonic map is flat beyond its outermost bins, which capped
+    injury below the alert thresholds), and never exactly 0 or 1. With a or b < 0 the map would
+    not be monotone; then only the term with the positive slope is kept (b = 0 or a = 0).
+
+    >>> rng = np.random.default_rng(0)
+    >>> raw = rng.uniform(0.01, 0.5, 4000)
+    >>> cal = fit_calibrator(raw, (rng.random(4000) < raw).astype(int))
+    >>> cal.kind, bool(abs(cal.apply([0.3])[0] - 0.3) < 0.05)
+    ('beta', True)
+    """
+    raw = np.clip(np.asarray(raw, dtype=float), 1e-12, 1 - 1e-12)
     y = np.asarray(y, dtype=int)
-    if y.sum() >= MIN_POSITIVES_ISOTONIC:
-        iso = IsotonicRegression(y_min=MIN_CALIBRATED_P, y_max=1.0, out_of_bounds="clip").fit(raw, y)
-        return Calibrator("isotonic", {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()})
     if y.sum() == 0 or y.sum() == y.size:
         return Calibrator("identity", {})
     from sklearn.linear_model import LogisticRegression
 
-    z = np.log(np.clip(raw, 1e-9, 1 - 1e-9) / (1 - np.clip(raw, 1e-9, 1 - 1e-9))).reshape(-1, 1)
-    lr = LogisticRegression(C=1e4).fit(z, y)
-    return Calibrator("platt", {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])})
+    Z = np.column_stack([np.log(raw), -np.log1p(-raw)])
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(Z, y)
+    a, b = float(lr.coef_[0, 0]), float(lr.coef_[0, 1])
+    if a < 0.0 or b < 0.0:  # not monotone: keep the one term with the positive slope (b = 0 or a = 0)
+        keep = 0 if a >= b else 1
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(Z[:, [keep]], y)
+        slope = max(0.0, float(lr.coef_[0, 0]))
+        a, b = (slope, 0.0) if keep == 0 else (0.0, slope)
+    return Calibrator("beta", {"a": a, "b": b, "c": float(lr.intercept_[0]), "n": int(y.size), "n_pos": int(y.sum())})
+
+
+#: Folds of the cross-fit: out-of-fold raw scores of every training row feed the calibration.
+CROSS_FIT_FOLDS = 4
+
+
+def fit_full(frame: pd.DataFrame, seed: int, horizon_min: int, version: str = "dev",
+             params: dict[str, Any] | None = None, max_rounds: int = MAX_ROUNDS, folds: int = CROSS_FIT_FOLDS,
+             progress: bool = True) -> ModelBundle:
+    """Fit on the *whole* frame: rider-cross-fit for rounds and calibration, then one model on all rows.
+
+    For each of ``folds`` rider folds a booster is fit on the other folds, early-stopped on this
+    one, and scores this one (out of fold). The calibrator is fit on every row's out-of-fold raw
+    score, and the served booster on all rows with the folds' mean best round count × folds/(folds−1)
+    (it sees that much more data). Every row is used for fitting and every row for calibration.
+    """
+    from models.ceiling import rider_folds
+
+    fold = rider_folds(frame["rider_id"], folds, seed)
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    p = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+    boosters, calibrators, rounds, oof_auc = {}, {}, {}, {}
+    for target in TARGETS:
+        y = frame[f"y_{target}"].to_numpy(int)
+        oof = np.full(len(frame), np.nan)
+        best = []
+        for k in range(folds):
+            b = fit_booster(frame[fold != k], frame[fold == k], target, seed + k, params, max_rounds, progress)
+            best.append(b.num_trees())
+            oof[fold == k] = b.predict(X[fold == k], num_threads=1)
+        n = max(1, int(round(np.mean(best) * folds / (folds - 1))))
+        dall = lgb.Dataset(X, label=y, feature_name=list(FEATURE_NAMES), free_raw_data=True)
+        boosters[target] = lgb.train(p, dall, num_boost_round=n)
+        rounds[target] = n
+        calibrators[target] = fit_calibrator(oof, y)
+        oof_auc[target] = binary_metrics(calibrators[target].apply(oof), y)
+    metadata = {
+        "version": version,
+        "feature_names": list(FEATURE_NAMES),
+        "horizon_min": int(horizon_min),
+        "hyperparameters": {**DEFAULT_PARAMS, **(params or {}), "seed": seed, "max_rounds": max_rounds,
+                            "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "trees": rounds,
+                            "cross_fit_folds": folds},
+        "folds": {"train": {"rows": int(len(frame)), "riders": int(frame["rider_id"].nunique()),
+                            **{f"pos_{t}": int(frame[f"y_{t}"].sum()) for t in TARGETS},
+                            "note": f"every row fits the served model; calibration on {folds}-fold out-of-fold scores"}},
+        "out_of_fold_metrics": oof_auc,
+        "calibration": {t: calibrators[t].to_json() for t in TARGETS},
+    }
+    return ModelBundle(version=version, path=None, boosters=boosters, calibrators=calibrators, metadata=metadata)
 
 
 def fit_bundle(

@@ -6,6 +6,11 @@ each split's learned default branch). Probabilities are calibrated with the arti
 calibration map. Reasons come from LightGBM's TreeSHAP contributions
 (``pred_contrib=True``): the features that pushed this rider's risk up the most.
 
+A target the artifact's card serves by a baseline (card block ``serving``: LightGBM did not
+beat the best single feature and the rules on a calibration fleet; :mod:`models.baselines`)
+gets that baseline's calibrated probability instead of LightGBM's; reasons still come from
+LightGBM's contributions.
+
 TreeSHAP costs several times a plain prediction, so :class:`LightGBMScorer` computes it
 only for the rows whose risk reaches ``explain_min_risk`` (default 0: every row).
 """
@@ -20,6 +25,7 @@ import numpy as np
 
 from features.catalog import FEATURE_NAMES
 from models.artifact import TARGETS, ModelBundle, load_artifact
+from models.baselines import Baseline
 from models.errors import ScoringError
 from models.reasons import reason_for
 from models.risk import FeatureRow, ScoredRisk, feature_matrix
@@ -45,6 +51,7 @@ class LightGBMScorer:
         self.bundle = bundle
         self.top_k = top_k
         self.explain_min_risk = explain_min_risk
+        self.served: dict[str, Baseline | None] = {t: _served_baseline(bundle, t) for t in TARGETS}
 
     @classmethod
     def from_path(cls, path: Path | None = None, **kwargs: Any) -> LightGBMScorer:
@@ -59,15 +66,33 @@ class LightGBMScorer:
     def horizon_min(self) -> int:
         return self.bundle.horizon_min
 
-    def predict_matrix(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Calibrated probabilities per target for a feature matrix (one predict call per target)."""
+    def served_by(self, target: str) -> str:
+        """``"lightgbm"`` or the baseline kind the card serves ``target`` by."""
+        baseline = self.served[target]
+        return "lightgbm" if baseline is None else baseline.kind
+
+    def predict_matrix(self, X: np.ndarray, served: bool = True) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per target for a feature matrix (one predict call per target).
+
+        ``served=False``: LightGBM's own probabilities, also for a target the card serves by a baseline.
+        """
         if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
             raise ScoringError(f"expected a matrix with {len(FEATURE_NAMES)} columns, got shape {X.shape}")
         out = {}
         for target in TARGETS:
+            baseline = self.served[target] if served else None
+            if baseline is not None:
+                out[target] = baseline.predict(X)
+                continue
             raw = self.bundle.boosters[target].predict(X, num_threads=1)
             out[target] = self.bundle.calibrators[target].apply(raw)
         return out
+
+    @property
+    def source(self) -> str:
+        """``"lightgbm"``, or e.g. ``"lightgbm/injury=best_feature"`` when the card serves a target by a baseline."""
+        by = [f"{t}={self.served_by(t)}" for t in TARGETS if self.served[t] is not None]
+        return "lightgbm" + ("/" + ",".join(by) if by else "")
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-row, per-feature contribution to the log-odds, the larger of the two targets'."""
@@ -108,8 +133,21 @@ class LightGBMScorer:
                 injury=float(injury[i]),
                 accident=float(accident[i]),
                 reasons=reasons.get(i, []),
-                source="lightgbm",
+                source=self.source,
                 conservative=False,
             )
             for i in range(len(rows))
         ]
+
+
+def _served_baseline(bundle: ModelBundle, target: str) -> Baseline | None:
+    """The baseline the card's ``serving`` block names for ``target``, or ``None`` (LightGBM serves it)."""
+    choice = (bundle.metadata.get("serving") or {}).get(target) or {}
+    kind = choice.get("scorer", "lightgbm")
+    if kind == "lightgbm":
+        return None
+    try:
+        return Baseline.from_json(target, bundle.metadata["baselines"][target][kind])
+    except Exception as exc:
+        raise ScoringError(f"artifact {bundle.version}: {target} is served by {kind!r} but the card's baselines "
+                           f"block cannot build it ({exc}); retrain with `riskstream train`") from exc

@@ -63,7 +63,8 @@ class ModelHost:
         self._saved_n_learned = self.online.n_learned
         self.labels = LabelBuffer(horizon_min=DEFAULT_HORIZON_MIN, snapshot_every_s=worker.snapshot_every_s,
                                   grace_s=worker.label_grace_s)
-        self.scorer: BlendedScorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer())
+        self.scorer: BlendedScorer = BlendedScorer(lgbm=lgbm, online=self.online, rules=RuleScorer(),
+                                                   corrections=worker.online_corrections)
         if lgbm is not None:
             self._use_artifact(lgbm.bundle)
         metrics.set_model_versions(self.scorer.model_versions())

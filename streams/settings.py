@@ -201,6 +201,14 @@ class WorkerSettings(BaseModel):
         "default chosen by `riskstream evaluate --online-select`); a stored online "
         "model built with another estimator is set aside and a fresh one starts.",
     )
+    online_corrections: Literal["off", "recalibrate", "recalibrate+river"] = Field(
+        "off", description="Online corrections of LightGBM's probabilities from the incident labels (models.blend): "
+        "off, recalibrate (a monotone recalibration that follows a change in the level of risk), or "
+        "recalibrate+river (also mix in the River model by its earned weight). Default off: an independent "
+        "review (issue 15) measured that they cost injury ranking when nothing drifts (second-half ROC-AUC "
+        "0.627 -> 0.597) and that River's weight stayed near 0 in both drift runs; the gain after a global drift "
+        "was the recalibration step.",
+    )
     stall_timeout_s: float = Field(
         120.0, gt=0, description="A rider or weather partition with records to read whose read offset does not move "
         "for this long (outside a rebalance) stops the worker with exit status 75, so a restart re-assigns it "

@@ -127,6 +127,28 @@ def decision_text(rec: AuditRecord, lang: str = "en") -> str:
     return f"{rec.decision_type}: {rec.outcome}"
 
 
+#: What a model number in these records is (printed once before a history that holds model decisions).
+WORLD_NOTE = {
+    "en": ("Model risks here are probabilities of an incident within the model horizon (60 min) in the simulated "
+           "world the model was fit on, whose incident rates are 500x the assumed real rates: read them against the "
+           "model card's population (relative risk), not as a real rider's absolute risk."),
+    "zh-CN": ("这里的模型风险是模型时间窗（60 分钟）内发生事故的概率，来自训练模型所用的模拟世界，其事故率是假定真实事故率的 "
+              "500 倍：请与模型卡中的人群平均相比较（相对风险），不要当作真实骑手的绝对风险。"),
+}
+
+
+def world_note(records: Iterable[AuditRecord], lang: str = "en") -> str | None:
+    """:data:`WORLD_NOTE` if any record was decided with a model (LightGBM or River), else ``None``.
+
+    >>> world_note([], "en") is None
+    True
+    """
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not supported; choose one of {LANGS}")
+    models = {k for rec in records for k, v in rec.model_versions.items() if v not in ("none", "")}
+    return WORLD_NOTE[lang] if models & {"lightgbm", "river"} else None
+
+
 def explain(rec: AuditRecord, lang: str = "en") -> str:
     """One line: time | decision | reasons | thresholds | inputs | models | conservative mode."""
     if lang not in LANGS:

@@ -143,7 +143,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from riskstream.cli.audit import history, read_decisions
+    from riskstream.cli.audit import history, read_decisions, world_note
 
     since = None
     if args.since:
@@ -155,6 +155,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     records = asyncio.run(read_decisions(settings, args.rider, timeout_s=args.timeout, since=since,
                                          all_partitions=args.all_partitions))
     lines = history(records, args.rider, since=since, lang=args.lang)
+    note = world_note([r for r in records if r.rider_id == args.rider], args.lang) if lines else None
+    if note:  # on stderr: stdout stays one line per decision for tools that read it
+        print(note, file=sys.stderr)
     for line in lines:
         print(line)
     if not lines:

@@ -292,12 +292,21 @@ def any_event_probability(injury: float, accident: float) -> float:
 
 
 class RiskScores(BaseModel):
-    """Calibrated probabilities of an event within the model horizon."""
+    """Probabilities of an event within the model horizon, in the simulated world the model was fit on.
+
+    That world's incident rates are 500x the assumed real rates (riskstream/simulation/hazard.py; the
+    artifact card's ``world`` block): compare a probability with the card's ``population`` (relative
+    risk), never read it as a real rider's absolute risk. A served probability is never exactly 0 or 1.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    injury: float = Field(ge=0, le=1)
-    accident: float = Field(ge=0, le=1)
+    injury: float = Field(ge=0, le=1, description="P(injury event: fall, heat illness, exhaustion) within horizon_min, "
+                          "calibrated on simulated riders whose rates are 500x the assumed real rates; meaningful "
+                          "relative to the model card's population, not as an absolute real-world probability.")
+    accident: float = Field(ge=0, le=1, description="P(crash) within horizon_min, calibrated on simulated riders whose "
+                            "rates are 500x the assumed real rates; meaningful relative to the model card's "
+                            "population, not as an absolute real-world probability.")
     horizon_min: int = Field(60, description="Horizon of the probabilities, in minutes.")
 
     @property
@@ -343,8 +352,10 @@ class InsurerRiskScore(_Record):
     risk_band: RiskBand = Field(description="risk_score against the model card's population P(any event): low below "
                                 "0.8x, moderate to 1.5x, high to 3x, severe above (PremiumConfig.band_cuts_relative); "
                                 "absolute cuts without a card population or in conservative mode.")
-    expected_loss: float = Field(ge=0, description="Credibility-blended expected claim cost per online (exposure) "
-                                 "hour, in the premium's currency units (PremiumConfig severities: placeholders).")
+    expected_loss: float = Field(ge=0, description="Unit: premium currency units per online (exposure) hour. "
+                                 "Credibility-blended expected claim cost per exposure hour (PremiumConfig severities: "
+                                 "placeholders), from the simulated-world probabilities in risk (rates 500x the assumed "
+                                 "real ones): compare it with the class mean, not with real claim costs.")
     premium_multiplier: float = Field(gt=0, description="Multiplier against the class base premium.")
     previous_multiplier: float | None = None
     credibility: float = Field(ge=0, le=1, description="Z = n/(n+k) by exposure hours.")

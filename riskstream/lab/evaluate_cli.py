@@ -195,8 +195,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", type=Path, default=None,
                    help="another artifact directory: add paired ROC-AUC and log-loss differences against it")
     p.add_argument("--update-card", action="store_true",
-                   help="write the held-out metrics and the served population (class mean for pricing, base rate for "
-                        "alert thresholds) into the artifact's metadata.json")
+                   help="write the held-out metrics into the artifact's metadata.json (the population block, which "
+                        "sets alert thresholds and prices, comes from the calibration fleet of `riskstream train`)")
+    p.add_argument("--fleet-seed", type=int, default=None, metavar="S",
+                   help="scorecard mode: simulate a fleet of --riders riders for --hours hours with seed S (refused if "
+                        "the training used its simulator seeds), score every scorer (served, lightgbm, rules, "
+                        "best_feature, base_rate, ceiling, oracle) and write --json; --out only if given")
+    p.add_argument("--fleet-scale", type=float, default=1.0,
+                   help="hazard scale of the --fleet-seed fleet (default 1: the scale the model serves at)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="scorecard mode: write the per-target, per-scorer metrics as JSON to FILE")
     p.add_argument("--workers", type=int, default=None, help="simulation processes (default: cores)")
     p.add_argument("--no-cache", action="store_true", help=f"re-simulate instead of using {CACHE_DIR}")
 
@@ -210,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
 
     from models.online import ESTIMATORS
 
+    if getattr(args, "fleet_seed", None) is not None:
+        return run_scorecard(args)
+    if getattr(args, "json", None) is not None:
+        raise RiskstreamError("--json needs --fleet-seed S: the JSON scorecard is written for one simulated fleet")
     if args.drift_estimator is not None and args.drift_estimator not in ESTIMATORS:
         raise RiskstreamError(f"--drift-estimator {args.drift_estimator!r} is not one of: {', '.join(ESTIMATORS)}")
     started = time.monotonic()
@@ -237,8 +249,7 @@ def run(args: argparse.Namespace) -> int:
         table = metrics_table(frame, scores, scale, args.bootstrap, seed)
         lines += _metrics_md(title, frame, table, scale)
         card["heldout_metrics"][tag] = _card_metrics(table, scale, riders, args.hours, frame)
-        if scale == 1.0:
-            card["population"] = _population(table, frame, bundle, riders, args)
+        # the card's population comes from the calibration fleet (`riskstream train`), never from a test fleet
         if args.compare is not None:
             lines += _compare_md(bundle, load_artifact(args.compare), frame, scores, scale, args.bootstrap, seed)
         for t in TARGETS:
@@ -479,3 +490,87 @@ def _drift_section(bundle: ModelBundle, args: argparse.Namespace, seed: int, day
     path = plots.drift_plot(hours, series, args.drift_after_h, img / name)
     lines += [f"![Drift: prequential metrics per window]({rel(path)})", ""]
     return lines
+
+
+def run_scorecard(args: argparse.Namespace) -> int:
+    """``riskstream evaluate --fleet-seed S``: one fleet, every scorer, JSON (and Markdown with an explicit --out)."""
+    import json
+    import sys
+
+    from models.artifact import _json_safe
+    from riskstream.lab import scorecard as sc
+    from riskstream.lab.train import shard_specs
+
+    started = time.monotonic()
+    bundle = load_artifact(args.artifact)
+    meta = bundle.metadata
+    specs = shard_specs(args.riders, args.hours, args.fleet_seed, hazard_scale=args.fleet_scale, shards=2,
+                        start_day=eval_start_day(meta), prefix=f"evals{args.fleet_scale:g}-")
+    frame = cached_frame(specs, None if args.no_cache else CACHE_DIR, args.workers, desc="simulate fleet")
+    try:
+        assert_disjoint(meta, frame, specs)
+    except AssertionError as exc:
+        raise RiskstreamError(f"refusing to evaluate on training data: {exc}") from exc
+    seed = int(meta.get("training_data", {}).get("seed", 7))
+    scores = sc.score_all(bundle, frame, args.fleet_scale, seed=seed)
+    card = sc.scorecard(frame, scores, args.bootstrap, seed)
+    out = {"artifact": bundle.version, "command": _command(args.argv),
+           "fleet": {"seed": args.fleet_seed, "riders": args.riders, "hours": args.hours,
+                     "hazard_scale": args.fleet_scale, "start_day": specs[0].start_day, "snapshots": len(frame)},
+           "serving": {t: (meta.get("serving") or {}).get(t, {"scorer": "lightgbm"}) for t in TARGETS},
+           "world": meta.get("world"), **card}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
+        print(f"scorecard written to {args.json}")
+    lines = sc.markdown(card, f"Fleet seed {args.fleet_seed}: {args.riders} riders × {args.hours:g} h at hazard scale "
+                              f"{args.fleet_scale:g} (`{bundle.version}`)")
+    if "--out" in (args.argv or []):
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join([*_scorecard_head(bundle, args, specs), *lines,
+                                       *_calibration_fleet_md(meta), ""]))
+        print(f"report written to {args.out}")
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+    print(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _scorecard_head(bundle: ModelBundle, args: argparse.Namespace, specs: Sequence[Any]) -> list[str]:
+    """Title, the command, what the numbers are, and the card's serving choice with its reasons."""
+    meta = bundle.metadata
+    td, world = meta.get("training_data") or {}, meta.get("world") or {}
+    lines = [f"# Model evaluation: `{bundle.version}`", "",
+             f"Regenerate: `{_command(args.argv)}` (fleets are cached in `{CACHE_DIR}`; "
+             f"`--json` writes the same numbers for other tools).", "",
+             "## What the numbers are", "",
+             "- What a probability is: " + (world.get("meaning", "see the card's world block") + "." if world else
+                                            f"P(incident within {meta.get('horizon_min', 60)} min) in the simulated "
+                                            "world; this card has no world block."),
+             f"- Training: `{td.get('command', '?')}`: {td.get('riders')} riders, {td.get('hours')} h, simulator seeds "
+             f"{td.get('sim_seeds')}, {td.get('rows')} rows, all of them fit the served model (hazard scale "
+             f"{td.get('hazard_scale')}).",
+             f"- This fleet: seed {args.fleet_seed} (simulator seeds {sorted({s.seed * 1009 + s.shard for s in specs})}, "
+             f"disjoint from training by seed and by time: day {specs[0].start_day}), {args.riders} riders × "
+             f"{args.hours:g} h at hazard scale {args.fleet_scale:g}; {args.bootstrap} rider-bootstrap resamples.",
+             "- Scorers: `served` (what a worker serves, online corrections off), `lightgbm`, `rules` and "
+             "`best_feature` (fitted on the training frame, on the card), `base_rate` (the training rate), "
+             "`ceiling` (features → the simulator's future hazard, cross-fit by rider and by zone-and-time cell), "
+             "`oracle` (the hazard the rider actually met: its ECE is this fleet's ECE noise floor).", "",
+             "## Served scorer per target (the card's `serving` block)", ""]
+    for t in TARGETS:
+        choice = (meta.get("serving") or {}).get(t) or {"scorer": "lightgbm", "reason": "the card has no serving block"}
+        lines.append(f"- **{t}**: `{choice['scorer']}`: {choice['reason']}.")
+    return [*lines, "", "## Test fleet", ""]
+
+
+def _calibration_fleet_md(meta: dict[str, Any]) -> list[str]:
+    """The calibration fleet's scorecard from the card (the serving choice was made on it)."""
+    from riskstream.lab import scorecard as sc
+
+    block = meta.get("calibration_fleet")
+    if not block:
+        return []
+    return ["## Calibration fleet (the serving choice and the population were set on it)", "",
+            f"{block['where']}. From the card (`calibration_fleet.scorecard`), written by `riskstream train`.", "",
+            *sc.markdown(block["scorecard"], "Calibration fleet")]

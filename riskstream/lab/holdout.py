@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -23,6 +23,10 @@ from riskstream.lab.train import TRAIN_HAZARD_SCALE, ShardSpec, run_shards, shar
 
 #: Held-out fleets use this seed offset (different riders and weather than training).
 EVAL_SEED_OFFSET = 1000
+#: Calibration fleets (the card's population and serving choice) use this seed offset: neither training nor test.
+CALIBRATION_SEED_OFFSET = 2000
+#: Calibration rider ids start with this.
+CALIBRATION_PREFIX = "cal"
 #: Held-out rider ids start with this (training ids start with the two-digit shard).
 EVAL_PREFIX = "eval"
 CACHE_DIR = Path.home() / ".cache" / "riskstream" / "frames"
@@ -33,6 +37,13 @@ def holdout_specs(seed: int, riders: int, hours: float = 24.0, hazard_scale: flo
     """Shards of the held-out fleet: ``seed + EVAL_SEED_OFFSET``, starting ``start_day`` days after training."""
     return shard_specs(riders, hours, seed + EVAL_SEED_OFFSET, hazard_scale=hazard_scale, shards=shards,
                        start_day=start_day, prefix=f"{prefix}s{hazard_scale:g}-")
+
+
+def calibration_specs(seed: int, riders: int, hours: float = 16.0, start_day: int = 1, shards: int = 2
+                      ) -> list[ShardSpec]:
+    """Shards of the calibration fleet at scale 1 (as served): seed ``seed + CALIBRATION_SEED_OFFSET``."""
+    return shard_specs(riders, hours, seed + CALIBRATION_SEED_OFFSET, hazard_scale=1.0, shards=shards,
+                       start_day=start_day, prefix=f"{CALIBRATION_PREFIX}s1-")
 
 
 def cached_frame(specs: list[ShardSpec], cache_dir: Path | None = CACHE_DIR, workers: int | None = None,
@@ -65,9 +76,25 @@ def training_span(metadata: dict[str, Any]) -> tuple[float, float, tuple[str, ..
     return start, start + hours * 3600.0, tuple(f"{i:02d}-" for i in range(8))
 
 
-def assert_disjoint(metadata: dict[str, Any], frame: pd.DataFrame) -> None:
-    """Raise ``AssertionError`` unless ``frame`` is later than and has no rider in common with the training data."""
+def sim_seeds(specs: Sequence[ShardSpec]) -> list[int]:
+    """The simulator seeds of a fleet's shards (``seed·1009 + shard``, as :func:`riskstream.lab.train._sim_config`)."""
+    return sorted({s.seed * 1009 + s.shard for s in specs})
+
+
+def assert_disjoint(metadata: dict[str, Any], frame: pd.DataFrame, specs: Sequence[ShardSpec] | None = None) -> None:
+    """Raise ``AssertionError`` unless ``frame`` shares no simulator seed, time or rider with the training data.
+
+    Seeds: the simulator seeds of ``specs`` against the card's ``training_data.sim_seeds`` (the
+    same seed is the same people in the same weather, whatever the rider-id prefix says). Time:
+    ``frame`` must start after the training span ends. Riders: no id with a training prefix.
+    """
     t0, t1, prefixes = training_span(metadata)
+    if specs is not None:
+        td = metadata.get("training_data") or {}
+        trained = set(td.get("sim_seeds") or [int(td.get("seed", 7)) * 1009 + k for k in range(8)])
+        shared_seeds = sorted(trained.intersection(sim_seeds(specs)))
+        assert not shared_seeds, (f"evaluation fleet uses simulator seed(s) {shared_seeds} the training data used: "
+                                  "the same riders and weather; pick another --fleet-seed")
     assert float(frame["ts"].min()) > t1, f"evaluation data start at {frame['ts'].min()}, before training ends ({t1})"
     ids = frame["rider_id"].astype(str)
     shared = ids[ids.str.startswith(prefixes)] if prefixes else ids.iloc[:0]

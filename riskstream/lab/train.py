@@ -34,7 +34,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -43,18 +43,21 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from features.catalog import FEATURE_NAMES
 from models.artifact import ARTIFACTS_DIR, TARGETS, Calibrator, frame_fingerprint, save_artifact
-from models.evaluate import format_report
-from models.fit import evaluate_on_test, fit_bundle, headline, split_by_rider
+from models.baselines import MIN_BIN_EVENTS, fit_baselines
+from models.evaluate import format_report, to_scale
+from models.fit import evaluate_on_test, fit_full, headline
 from models.labels import is_accident
 
 log = logging.getLogger(__name__)
 
 SCENARIO_ROTATION = ("mixed", "default", "heatwave", "storm")
-#: Simulated hazard multiplier for training data (SimConfig.hazard_scale): more incidents per
-#: simulated hour within the time budget. Probabilities are mapped back to scale 1 by
-#: :func:`rescale_calibrator` (p₁ = 1 − (1 − p_k)^(1/k), exact for a constant hazard).
-TRAIN_HAZARD_SCALE = 3.0
+#: Simulated hazard multiplier for training data (SimConfig.hazard_scale). 1: the scale the model
+#: serves at (already ×500 the assumed real rates, :data:`riskstream.simulation.hazard.SIM_RATE_SCALE`).
+#: Another scale k is mapped back to 1 by :func:`rescale_calibrator` (p₁ = 1 − (1 − p_k)^(1/k),
+#: exact only for a constant hazard).
+TRAIN_HAZARD_SCALE = 1.0
 #: Resolution of the true hazard (per rider, the cumulative hazard is sampled this often).
 HAZARD_SAMPLE_S = 60.0
 #: The oracle's rate at a snapshot is the true hazard averaged over the preceding 5 min.
@@ -65,6 +68,8 @@ TRAIN_WEARABLE_DROPOUT = 0.01
 DEFAULT_RIDERS = 560
 #: Default held-out fleet (simulated on the day after training; cached between runs).
 DEFAULT_HOLDOUT_RIDERS = 400
+#: Default calibration fleet (:func:`riskstream.lab.holdout.calibration_specs`): the card's population and serving choice.
+DEFAULT_CALIBRATION_RIDERS = 300
 #: Held-out fleets are simulated for this many hours (10:00 to 02:00 local: most shifts).
 HOLDOUT_HOURS = 16.0
 
@@ -296,6 +301,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout-riders", type=int, default=DEFAULT_HOLDOUT_RIDERS,
                    help=f"riders of the held-out fleet (a later day, other people) for the card's metrics; 0: none "
                         f"(default {DEFAULT_HOLDOUT_RIDERS})")
+    p.add_argument("--calibration-riders", type=int, default=DEFAULT_CALIBRATION_RIDERS,
+                   help="riders of the calibration fleet (scale 1, its own seed, the day after training, 16 h): the "
+                        "card's population block and the served-scorer choice per target; 0: none "
+                        f"(default {DEFAULT_CALIBRATION_RIDERS})")
+    p.add_argument("--calibration-hours", type=float, default=HOLDOUT_HOURS,
+                   help=f"simulated hours of the calibration fleet (default {HOLDOUT_HOURS:g})")
+    p.add_argument("--bootstrap", type=int, default=200, help="rider-bootstrap resamples of the serving choice")
+    p.add_argument("--params", type=json.loads, default=None, metavar="JSON",
+                   help='LightGBM parameters over models.fit.DEFAULT_PARAMS, e.g. \'{"max_depth": 1}\'')
+    p.add_argument("--monotone", default=None, metavar="FEATURES",
+                   help="comma-separated features whose risk may only rise with their value (LightGBM monotone "
+                        "constraints), e.g. heat_index_c,wbgt_c_est")
     p.add_argument("--no-current", action="store_true", help="do not point CURRENT at the new artifact")
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
@@ -309,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.riders, args.hours = min(args.riders, 60), min(args.hours, 8.0)
         args.holdout_riders = min(args.holdout_riders, 40)
+        args.calibration_riders = min(args.calibration_riders, 40)
     started = time.monotonic()
     if args.from_frame:
         frame = pd.read_pickle(args.from_frame) if args.from_frame.suffix == ".pkl" else pd.read_csv(args.from_frame)
@@ -323,40 +341,125 @@ def run(args: argparse.Namespace) -> int:
             frame.to_pickle(args.save_frame)
         else:
             frame.to_csv(args.save_frame, index=False)
-    folds = split_by_rider(frame, seed=args.seed)
-    for name, fold in folds.items():
-        print(f"{name:7} rows={len(fold):7d} riders={fold['rider_id'].nunique():4d} "
-              f"injury+={int(fold['y_injury'].sum()):5d} accident+={int(fold['y_accident'].sum()):5d}")
-    if any(int(folds[f][f"y_{t}"].sum()) == 0 for f in ("train", "valid") for t in TARGETS):
-        print("not enough incidents to train: simulate more riders or hours", file=sys.stderr)
+    for t in TARGETS:
+        print(f"{t:8} rows={len(frame):7d} riders={frame['rider_id'].nunique():4d} positive={int(frame[f'y_{t}'].sum()):5d}")
+    if any(int(frame[f"y_{t}"].sum()) < 2 * MIN_BIN_EVENTS for t in TARGETS):
+        print(f"not enough incidents to train (fewer than {2 * MIN_BIN_EVENTS} of a target): simulate more riders or "
+              "hours", file=sys.stderr)
         return 2
     version = args.version or f"lgbm-{datetime.now(timezone.utc):%Y%m%d}-s{args.seed}"
-    bundle = fit_bundle(folds, seed=args.seed, horizon_min=args.horizon_min, version=version)
+    params = dict(getattr(args, "params", None) or {})
+    if getattr(args, "monotone", None):
+        rising = [f.strip() for f in args.monotone.split(",") if f.strip()]
+        unknown = sorted(set(rising) - set(FEATURE_NAMES))
+        if unknown:
+            print(f"--monotone: {', '.join(unknown)} not in features.catalog.FEATURE_NAMES", file=sys.stderr)
+            return 2
+        params["monotone_constraints"] = [1 if f in rising else 0 for f in FEATURE_NAMES]
+    bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version, params=params or None)
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    baselines = fit_baselines(X, {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS})
+    shards = sorted({str(r).split("-", 1)[0] for r in frame["rider_id"].unique()})
     training_data = {
         "source": "riskstream.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
         "hours": round(args.hours, 3), "seed": args.seed, "snapshot_every_s": args.snapshot_every_s,
         "rows": int(len(frame)), "hazard_scale": args.hazard_scale,
+        "sim_seeds": sorted(args.seed * 1009 + int(k) for k in shards if k.isdigit()),
         "ts_min": float(frame["ts"].min()), "ts_max": float(frame["ts"].max()) + args.horizon_min * 60.0,
         "rider_prefixes": sorted({str(r).split("-", 1)[0] + "-" for r in frame["rider_id"].unique()}),
-        "note": "metrics are measured at this hazard scale; the saved calibration maps to scale 1",
+        "note": "every row fits the served model; probabilities are served at hazard scale 1",
         "scenarios": sorted(frame["scenario"].unique().tolist()) if "scenario" in frame else None,
         "wearable_dropout": TRAIN_WEARABLE_DROPOUT,
+        "command": "riskstream train " + " ".join(getattr(args, "argv", None) or []),
     }
     meta = {k: v for k, v in bundle.metadata.items() if k not in ("version", "feature_names", "calibration")}
-    meta.update({"training_fingerprint": frame_fingerprint(frame), "training_data": training_data})
+    meta.update({"training_fingerprint": frame_fingerprint(frame), "training_data": training_data,
+                 "world": world_block(args.horizon_min)})
+    for t in TARGETS:  # baselines speak scale 1, like the model
+        for kind, b in baselines[t].items():
+            baselines[t][kind] = replace(b, calibrator=rescale_calibrator(b.calibrator, args.hazard_scale))
+    meta["baselines"] = {t: {**{k: b.to_json() for k, b in baselines[t].items()},
+                             "base_rate": float(to_scale(np.array([frame[f"y_{t}"].mean()]),
+                                                         1.0 / args.hazard_scale)[0])} for t in TARGETS}
     if args.holdout_riders > 0:
         specs = holdout_specs(args.seed, args.holdout_riders, min(args.hours, HOLDOUT_HOURS), args.hazard_scale,
                               start_day=eval_start_day(meta))
         test = cached_frame(specs, CACHE_DIR, workers=args.workers)
-        assert_disjoint(meta, test)
+        assert_disjoint(meta, test, specs)
         report = evaluate_on_test(bundle, test)  # measured in the simulated (scaled) world
         print(format_report(report))
         meta["folds"]["holdout"] = {"rows": int(len(test)), "riders": int(test["rider_id"].nunique()),
                                     **{f"pos_{t}": int(test[f"y_{t}"].sum()) for t in TARGETS},
                                     "seed": specs[0].seed, "start_day": specs[0].start_day}
         meta.update({"metrics": headline(report), "metrics_detail": report})
+    for t in TARGETS:
+        oof = meta["out_of_fold_metrics"][t]
+        print(f"{t}: out-of-fold ROC-AUC {oof['roc_auc']:.3f}, log loss {oof['log_loss']:.4f}; best single feature "
+              f"{baselines[t]['best_feature'].feature} (training ROC-AUC {baselines[t]['best_feature'].train_auc:.3f}), "
+              f"rules {baselines[t]['rules'].train_auc:.3f}")
     calibrators = {t: rescale_calibrator(bundle.calibrators[t], args.hazard_scale) for t in TARGETS}
+    if args.calibration_riders > 0:
+        meta.update(calibrate_on_fleet(bundle, calibrators, meta, args))
+        from riskstream.lab.scorecard import ci_check
+
+        meta["ci_check"] = ci_check(replace(bundle, calibrators=calibrators, metadata={**bundle.metadata, **meta}))
     meta["train_seconds"] = round(time.monotonic() - started, 1)
     path = save_artifact(args.out, version, bundle.boosters, calibrators, meta, set_current=not args.no_current)
     print(f"artifact written to {path} in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def world_block(horizon_min: int) -> dict[str, Any]:
+    """The card's ``world``: what the model's probabilities are probabilities *of* (rate scale, horizon)."""
+    from riskstream.simulation.hazard import HAZARD_SCALE as SIM_RATE_SCALE
+
+    return {
+        "data": "simulated (riskstream.simulation.FleetSimulator); no real incidents",
+        "rate_scale_vs_assumed_real": SIM_RATE_SCALE,
+        "served_hazard_scale": 1.0,
+        "horizon_min": int(horizon_min),
+        "meaning": (f"P(incident within {horizon_min} min) in the simulated world, whose incident rates are "
+                    f"{SIM_RATE_SCALE:g}x the assumed real rates (riskstream/simulation/hazard.py); relative "
+                    "comparisons (this rider against the card's population) carry over, absolute values do not"),
+    }
+
+
+def calibrate_on_fleet(bundle: Any, calibrators: dict[str, Calibrator], meta: dict[str, Any],
+                       args: argparse.Namespace) -> dict[str, Any]:
+    """Card blocks from the calibration fleet (its own seed, scale 1; neither training nor test data).
+
+    ``serving``: per target, LightGBM or the better baseline (:func:`riskstream.lab.scorecard.serving_decision`);
+    ``population``: the mean *served* probability per target, the yardstick of alerts and prices;
+    ``calibration_fleet``: its spec and the scorecard the choice was made on.
+    """
+    from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, calibration_specs, eval_start_day
+    from riskstream.lab.scorecard import score_all, scorecard, serving_decision
+
+    hours = getattr(args, "calibration_hours", HOLDOUT_HOURS)
+    specs = calibration_specs(args.seed, args.calibration_riders, hours, start_day=eval_start_day(meta))
+    frame = cached_frame(specs, CACHE_DIR, workers=args.workers, desc="simulate calibration fleet")
+    assert_disjoint(meta, frame, specs)
+    served = replace(bundle, calibrators=calibrators, metadata={**bundle.metadata, **meta})
+    card = scorecard(frame, score_all(served, frame, 1.0, seed=args.seed), args.bootstrap, args.seed)
+    serving = serving_decision(card)
+    for t, choice in serving.items():
+        print(f"{t}: served by {choice['scorer']}: {choice['reason']}")
+    chosen = replace(served, metadata={**served.metadata, "serving": serving})
+    from models.scoring import LightGBMScorer
+
+    p = LightGBMScorer(chosen).predict_matrix(frame[list(FEATURE_NAMES)].to_numpy(float))
+    where = (f"calibration fleet: seed {specs[0].seed} (simulator seeds {sim_seeds_of(specs)}), "
+             f"{args.calibration_riders} riders, {hours:g} h from day {specs[0].start_day}, scale 1, "
+             f"{len(frame):,} snapshots")
+    return {
+        "serving": serving,
+        "population": {"source": f"{where}; `riskstream train`", "hazard_scale": 1.0, "horizon_min": args.horizon_min,
+                       **{t: {"mean_p": float(p[t].mean()), "base_rate": float(frame[f"y_{t}"].mean()),
+                              "n": int(len(frame))} for t in TARGETS}},
+        "calibration_fleet": {"where": where, "scorecard": card},
+    }
+
+
+def sim_seeds_of(specs: Sequence[ShardSpec]) -> list[int]:
+    """Simulator seeds of ``specs`` (``seed·1009 + shard``)."""
+    return sorted({s.seed * 1009 + s.shard for s in specs})

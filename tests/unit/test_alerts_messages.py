@@ -71,7 +71,8 @@ def test_every_reason_code_used_in_code_has_texts_in_both_languages() -> None:
         texts = reasons[code]
         assert set(texts) == set(LOCALES), code
         for loc in LOCALES:
-            rendered = reason_text(code, 0.25, 0.5, cap_pct=10, min_multiplier=0.7, max_multiplier=1.5)[loc]
+            rendered = reason_text(code, 0.25, 0.5, cap_pct=10, min_multiplier=0.7, max_multiplier=1.5, rr=2.0,
+                                   horizon_min=60)[loc]
             assert "{" not in rendered and MISSING not in rendered, (code, loc, rendered)
 
 

@@ -281,3 +281,16 @@ def test_every_threshold_text_shows_a_value_at_or_past_its_threshold(feature: st
                     if "≥" in r.text["en"]:
                         shown_value, shown_threshold = nums[0], nums[-1]
                         assert shown_value >= shown_threshold, (value, r.text["en"])
+
+
+def test_model_risk_text_is_relative_with_a_horizon_never_a_percentage() -> None:
+    """A rider reads "about 5.0× your usual crash risk in the next 60 min", not "crash risk 20 %": the model's
+    probabilities are of a simulated world whose rates are ×500 the assumed real ones."""
+    policy = AlertPolicy(AlertConfig(), population=PopulationRisk(injury=0.05, accident=0.04))
+    out = policy.evaluate(AlertState(), {}, RiskScores(injury=0.01, accident=0.2), 0)
+    texts = [r.text for a in out for r in a.reasons if r.code.startswith("MODEL_")]
+    assert texts and texts[0]["en"] == "Model: about 5.0× your usual crash risk in the next 60 min"
+    assert "5.0 倍" in texts[0]["zh-CN"] and "60 分钟" in texts[0]["zh-CN"]
+    for a in out:
+        for locale_text in (*a.message.values(), *a.title.values(), *(t for r in a.reasons for t in r.text.values())):
+            assert "%" not in locale_text and "20" not in locale_text

@@ -109,3 +109,16 @@ def test_partition_for_key_matches_the_producers_default_partitioner() -> None:
         for i in range(500):
             key = f"rider-{i:05d}"
             assert partition_for_key(key, n) == partitioner(key.encode(), parts, parts)
+
+
+def test_a_history_with_model_decisions_says_what_a_model_number_is() -> None:
+    from riskstream.cli.audit import world_note
+    from riskstream.contracts.records import AuditRecord
+
+    rec = AuditRecord(event_id="a1", ts="2026-07-15T02:12:00Z", decision_id="d1", decision_type="alert", rider_id="r1",
+                      outcome="alert model_risk/warning sent", inputs={}, thresholds={}, reasons=[],
+                      model_versions={"lightgbm": "lgbm-x", "river": "r", "rules": "1"})
+    note = world_note([rec], "en")
+    assert note and "simulated" in note and "500x" in note and "60 min" in note
+    assert "500 倍" in (world_note([rec], "zh-CN") or "")
+    assert world_note([rec.model_copy(update={"model_versions": {"rules": "1", "lightgbm": "none"}})]) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ ARTIFACTS = REPO / "models" / "artifacts"
 TRAIN_FLAGS: dict[str, tuple[Any, ...]] = {
     "--riders": ("riders", 560, int, "_StoreAction", None),
     "--hours": ("hours", 24.0, float, "_StoreAction", None),
-    "--hazard-scale": ("hazard_scale", 3.0, float, "_StoreAction", None),
+    "--hazard-scale": ("hazard_scale", 1.0, float, "_StoreAction", None),  # the served scale (issue 15)
     "--seed": ("seed", 7, int, "_StoreAction", None),
     "--out": ("out", ARTIFACTS, Path, "_StoreAction", None),
     "--horizon-min": ("horizon_min", 60, int, "_StoreAction", None),
@@ -29,6 +30,11 @@ TRAIN_FLAGS: dict[str, tuple[Any, ...]] = {
     "--version": ("version", None, None, "_StoreAction", None),
     "--quick": ("quick", False, None, "_StoreTrueAction", None),
     "--holdout-riders": ("holdout_riders", 400, int, "_StoreAction", None),
+    "--calibration-riders": ("calibration_riders", 300, int, "_StoreAction", None),
+    "--params": ("params", None, json.loads, "_StoreAction", None),
+    "--monotone": ("monotone", None, None, "_StoreAction", None),
+    "--calibration-hours": ("calibration_hours", 16.0, float, "_StoreAction", None),
+    "--bootstrap": ("bootstrap", 200, int, "_StoreAction", None),
     "--no-current": ("no_current", False, None, "_StoreTrueAction", None),
     "--save-frame": ("save_frame", None, Path, "_StoreAction", None),
     "--from-frame": ("from_frame", None, Path, "_StoreAction", None),
@@ -55,6 +61,9 @@ EVALUATE_FLAGS: dict[str, tuple[Any, ...]] = {
     "--select-hours": ("select_hours", 16.0, float, "_StoreAction", None),
     "--compare": ("compare", None, Path, "_StoreAction", None),
     "--update-card": ("update_card", False, None, "_StoreTrueAction", None),
+    "--fleet-seed": ("fleet_seed", None, int, "_StoreAction", None),
+    "--fleet-scale": ("fleet_scale", 1.0, float, "_StoreAction", None),
+    "--json": ("json", None, Path, "_StoreAction", None),
     "--workers": ("workers", None, int, "_StoreAction", None),
     "--no-cache": ("no_cache", False, None, "_StoreTrueAction", None),
 }

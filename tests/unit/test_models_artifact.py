@@ -36,7 +36,7 @@ def test_layout_and_metadata_card(artifact_root):
     assert len(meta["training_fingerprint"]) == 64
     assert meta["hyperparameters"]["seed"] == 0
     for target in ("injury", "accident"):
-        assert meta["calibration"][target]["kind"] in {"isotonic", "platt", "identity"}
+        assert meta["calibration"][target]["kind"] in {"beta", "isotonic", "platt", "identity"}
         assert 0.5 < meta["metrics"][target]["roc_auc"] <= 1.0
         assert meta["metrics"][target]["ceiling_roc_auc"] is not None
 

@@ -202,3 +202,27 @@ def test_learning_grades_both_models_on_what_they_said_live():
     scorer.learn([(row, False, True)])
     assert scorer.online.reference_version == "v2"
     assert scorer.online.edge("accident") == pytest.approx(-math.log(0.5) + math.log(0.1))
+
+
+@pytest.mark.parametrize("corrections, recal, river", [("off", False, False), ("recalibrate", True, False),
+                                                        ("recalibrate+river", True, True)])
+def test_online_corrections_setting_turns_each_step_on_or_off(corrections, recal, river):
+    reference = ConstantModel(0.5)  # both corrections earn full weight against it (test above)
+    scorer = BlendedScorer(reference, OnlineRiskModel(), RuleScorer(), corrections=corrections)
+    _learn(scorer, synthetic_frame(3000, seed=4))
+    assert scorer.online.n_learned > 0  # the online model learns in every mode
+    assert (scorer.recalibration_weight("injury") > 0.99) == recal
+    assert (scorer.river_weight("injury") > 0.5 * MAX_RIVER_WEIGHT) == river
+    out = scorer.score_batch(ROWS)
+    assert (out[0].injury == 0.5) == (not recal and not river)
+
+
+def test_unknown_online_corrections_are_refused():
+    with pytest.raises(ValueError, match="choose one of: off, recalibrate, recalibrate\\+river"):
+        BlendedScorer(None, None, RuleScorer(), corrections="always")
+
+
+def test_the_worker_default_is_off():
+    from streams.settings import WorkerSettings
+
+    assert WorkerSettings.model_fields["online_corrections"].default == "off"

@@ -37,11 +37,24 @@ def test_calibrator_choice_and_floor():
     rng = np.random.default_rng(0)
     raw = rng.random(5000)
     y = (rng.random(5000) < raw * 0.1).astype(int)
-    iso = fit_calibrator(raw, y)
-    assert iso.kind == "isotonic" and iso.apply([0.0]).item() > 0.0  # never exactly 0
-    few = fit_calibrator(raw[:300], y[:300])
-    assert few.kind in {"platt", "isotonic"}
+    cal = fit_calibrator(raw, y)
+    assert cal.kind == "beta" and 0.0 < cal.apply([0.0]).item() and cal.apply([1.0]).item() < 1.0  # never 0 or 1
+    grid = cal.apply(np.linspace(0, 1, 101))
+    assert (np.diff(grid) >= 0).all()  # monotone
     assert fit_calibrator(raw, np.zeros_like(y)).kind == "identity"
+
+
+def test_calibration_holds_in_the_upper_tail():
+    """The top 1 % of scores keep their observed rate: no cap below it (the isotonic map capped injury at its
+    top bin's rate, 0.0975, below the 3× population alert threshold)."""
+    rng = np.random.default_rng(1)
+    raw = rng.beta(0.5, 12.0, 40000)  # most scores small, a thin tail of high ones
+    y = (rng.random(raw.size) < raw).astype(int)
+    cal = fit_calibrator(raw[:20000], y[:20000])
+    p = cal.apply(raw[20000:])
+    top = np.argsort(p)[-200:]  # highest 1 % of the other half
+    assert p[top].mean() == pytest.approx(y[20000:][top].mean(), abs=0.06)
+    assert p.max() > 0.4 and p.max() < 1.0
 
 
 def test_hazard_scale_correction_is_exact_for_a_constant_hazard():
@@ -76,8 +89,24 @@ def test_train_from_frame_records_the_training_span(tmp_path):
     frame["rider_id"] = "00-" + frame["rider_id"]
     frame.to_pickle(tmp_path / "f.pkl")
     assert main(["train", "--from-frame", str(tmp_path / "f.pkl"), "--out", str(tmp_path), "--version", "v",
-                 "--holdout-riders", "0", "--no-current"]) == 0
+                 "--holdout-riders", "0", "--calibration-riders", "0", "--no-current"]) == 0
     card = json.loads((tmp_path / "v" / "metadata.json").read_text())
     t0, t1, prefixes = training_span(card)
     assert t0 == frame["ts"].min() and t1 == frame["ts"].max() + 3600 and prefixes == ("00-",)
-    assert set(card["folds"]) == {"train", "valid"} and not (tmp_path / "CURRENT").exists()
+    assert card["training_data"]["sim_seeds"] == [7 * 1009]  # seed 7, shard 00
+    # the served model is fit on every row (the review found 4,981 of 20,898)
+    assert set(card["folds"]) == {"train"} and card["folds"]["train"]["rows"] == len(frame)
+    assert set(card["baselines"]["injury"]) == {"best_feature", "rules", "base_rate"}
+    assert card["world"]["rate_scale_vs_assumed_real"] == 500.0 and card["world"]["horizon_min"] == 60
+    assert not (tmp_path / "CURRENT").exists()
+
+
+def test_a_served_probability_is_never_0_or_1():
+    """The shipped lgbm-20261122-s7 accident map ended at 1.0 (served p = 1 on 3 of 9,139 fresh snapshots)."""
+    from models.artifact import SERVED_P_MAX, SERVED_P_MIN
+
+    for cal in (Calibrator("isotonic", {"x": [0.0, 0.5, 1.0], "y": [0.0, 0.2, 1.0]}),
+                Calibrator("isotonic", {"x": [0.0, 1.0], "y": [0.0, 1.0], "hazard_scale_correction": 3.0}),
+                Calibrator("identity", {})):
+        p = cal.apply([0.0, 0.3, 1.0])
+        assert p.min() == SERVED_P_MIN > 0.0 and p.max() == SERVED_P_MAX < 1.0

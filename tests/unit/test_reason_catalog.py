@@ -61,7 +61,8 @@ def test_every_code_used_has_a_text_in_both_languages() -> None:
         assert set(catalog[code]) == set(LOCALES), code
         assert all(catalog[code][loc].strip() for loc in LOCALES), code
         for loc in LOCALES:
-            text = reason_text(code, 0.25, 0.5, name="x", cap_pct=10, min_multiplier=0.7, max_multiplier=1.5)[loc]
+            text = reason_text(code, 0.25, 0.5, name="x", cap_pct=10, min_multiplier=0.7, max_multiplier=1.5,
+                               rr=2.0, horizon_min=60)[loc]
             assert "{" not in text and MISSING not in text, (code, loc, text)
 
 
