@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaConnectionError  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
 from riskstream.cli.audit import history
