@@ -33,10 +33,11 @@ tests, the evaluation lab) is :class:`streams.driver.Driver`.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -69,6 +70,7 @@ from models.labels import is_accident
 from models.risk import ScoredRisk
 from riskstream.contracts.errors import InputError
 from riskstream.contracts.records import (
+    ENVELOPE_MODELS,
     Incident,
     RiderResponse,
     RiskScores,
@@ -80,7 +82,7 @@ from streams import metrics
 from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
 from streams.escalation import Escalations
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, parse_record
+from streams.parsing import dead_letter, envelope_items, parse_record
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -278,7 +280,7 @@ class Processor:
         batch = Batch()
         started = time.time()
         timestamps: list[float] = []
-        for rec in records:
+        for rec in self._expand(batch, records):
             role = self.role_by_topic.get(rec.topic)
             if rec.timestamp:
                 timestamps.append(rec.timestamp)
@@ -356,6 +358,27 @@ class Processor:
                      rider_id, datetime.fromtimestamp(newest, timezone.utc).isoformat(),
                      self.settings.worker.rider_ttl_s)
 
+    def _expand(self, batch: Batch, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
+        """Each record, an envelope's records one by one (``index`` set, ``value`` that record's JSON); an envelope
+        wrong as a whole is dead-lettered here (``streams.parsing.envelope_items``)."""
+        limit = self.settings.worker.max_payload_bytes
+        for rec in records:
+            if self.role_by_topic.get(rec.topic) not in ENVELOPE_MODELS:
+                yield rec
+                continue
+            try:
+                items = envelope_items(rec.value, limit)
+            except InputError as err:
+                self._dead_letter(batch, rec, err)
+                continue
+            if items is None:
+                yield rec
+                continue
+            metrics.ENVELOPES.labels(topic=rec.topic).inc()
+            for index, item in enumerate(items):
+                value = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
+                yield RawRecord(rec.topic, rec.partition, rec.offset, rec.key, value, rec.timestamp, index)
+
     def _parse(self, batch: Batch | None, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
         """The record as ``model``, or None: dead-lettered into ``batch`` (None: the weather feed, which does not)."""
         try:
@@ -390,7 +413,7 @@ class Processor:
                      original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
             source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
-            original=original, record_ts=rec.timestamp,
+            original=original, record_ts=rec.timestamp, index=rec.index,
         )
         batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
         metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
@@ -427,7 +450,7 @@ class Processor:
         if held is not None:
             held_pair = (RawRecord(held["topic"], held["partition"], held["offset"],
                                    held["key"].encode() if held["key"] is not None else None,
-                                   held["value"].encode(), None), model.model_validate(held["record"]))
+                                   held["value"].encode(), None, held.get("index")), model.model_validate(held["record"]))
         if held_pair is not None and held_pair[1].event_id == parsed.event_id:  # read again: it confirms nothing
             slot.held[stream] = held
             metrics.RECORDS.labels(topic=rec.topic, outcome="duplicate").inc()
@@ -448,7 +471,7 @@ class Processor:
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
                     f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
                     "record confirmed it; a device clock that jumped?"), original=(held["size"], held["sha256"]))
-            slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+            slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset, "index": rec.index,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
                                  "value": (rec.value or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
                                  "size": len(rec.value or b""), "sha256": hashlib.sha256(rec.value or b"").hexdigest(),
@@ -491,7 +514,7 @@ class Processor:
     def _replayed(self, batch: Batch, rec: RawRecord, slot: RiderSlot) -> bool:
         """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
         role = self.role_by_topic[rec.topic]
-        if slot.absorb(role, rec.partition, rec.offset):
+        if slot.absorb(role, rec.partition, rec.offset, rec.index):
             return False
         rider_id = slot.features.rider_id
         slot.count(role, "replayed")
