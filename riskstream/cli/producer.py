@@ -35,8 +35,9 @@ def encode(record: Any) -> tuple[str, bytes, bytes]:
 
 
 def event_time(record: Any) -> float | None:
+    """A record's event time; an envelope's is its newest record's (it is sent when that one is recorded)."""
     value = getattr(record, "value", None)
-    return value.ts.timestamp() if value is not None else None
+    return value.ts.timestamp() if value is not None else getattr(record, "newest_ts", None)
 
 
 async def produce(

@@ -138,3 +138,28 @@ def test_the_committed_envelope_schemas_accept_an_envelope_and_reject_a_wrong_on
         assert not validator.is_valid(envelope([rec], version=2))
         assert not validator.is_valid(envelope([]))
         assert not validator.is_valid(rec)  # a single record is the topic's other schema
+
+
+def test_the_simulators_envelopes_are_read_record_by_record(tmp_path: Path) -> None:
+    from riskstream.cli.producer import encode, event_time
+    from riskstream.simulation import FleetSimulator, SimConfig
+    from riskstream.simulation.envelopes import Envelope, envelopes
+
+    sim = FleetSimulator(SimConfig(riders=300, seed=3, scenario="mixed"))
+    records = [r for r in sim.records(40) if r.role in ("wearable", "trip") and r.raw is None]
+    packed = list(envelopes(records, 10))
+    assert all(isinstance(p, Envelope) for p in packed) and sum(p.size for p in packed) == len(records)
+    assert event_time(packed[0]) == packed[0].newest_ts  # the producer paces an envelope by its newest record
+    feed = Feed(tmp_path)
+    feed.batch([feed.record(role, raw, key) for role, key, raw in map(encode, packed)])
+    assert feed.letters() == []
+    applied = sum(n.get("applied", 0) for state in feed.riders.values() for n in state["records"].values())
+    assert applied == len(records)
+
+
+def test_simulate_refuses_envelopes_into_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from riskstream.cli.main import main
+
+    assert main(["simulate", "--envelope", "10", "--hours", "0.001", "--to-file", str(tmp_path / "x.jsonl")]) != 0
+    assert "--envelope applies to producing into the topics" in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
