@@ -4,14 +4,17 @@ An envelope (``riskstream.contracts.records.WearableEnvelope``/``TripEnvelope``)
 records of one rider and one topic; it is sent when it is full, or when the stream ends. Weather,
 incidents, responses and deliberately malformed records stay single messages.
 
->>> from riskstream.simulation import FleetSimulator, SimConfig
->>> sim = FleetSimulator(SimConfig(riders=2, seed=1))
->>> records = [r for r in sim.records(20) if r.role in ("wearable", "trip") and r.raw is None]
+>>> from riskstream.contracts.records import WearableReading
+>>> from riskstream.simulation.records import SimRecord
+>>> def reading(rider, t):
+...     return SimRecord("wearable", rider, WearableReading(event_id=f"{rider}-{t}", ts=1_784_080_800 + t,
+...                      rider_id=rider, accel_peak_g=1.2, accel_mean_g=1.0, accel_var=0.01))
+>>> records = [reading(rider, t) for t in range(25) for rider in ("r1", "r2")]
 >>> packed = list(envelopes(records, 10))
->>> len(records), len(packed), sum(p.size for p in packed)
-(80, 8, 80)
->>> packed[0].role, packed[0].value_bytes()[:37]
-('wearable', b'{"envelope_version":1,"records":[{"sc')
+>>> [(p.key, p.size) for p in packed]
+[('r1', 10), ('r2', 10), ('r1', 10), ('r2', 10), ('r1', 5), ('r2', 5)]
+>>> packed[0].value_bytes()[:48]
+b'{"envelope_version":1,"records":[{"schema_versio'
 """
 
 from __future__ import annotations
