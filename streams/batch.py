@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,14 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     timestamp: float | None  # Kafka record timestamp, seconds
-    index: int | None = None  # position in its envelope (value is then that record alone); None: a single record
+    index: int | None = None  # position in its envelope; None: a single record
+    decoded: Any = field(default=None, compare=False, repr=False)  # an envelope's record, decoded (value: None)
+
+    def payload(self) -> bytes | None:
+        """The record's bytes: its value, or an envelope's record encoded again (for a dead letter's excerpt)."""
+        if self.index is None or self.decoded is None:
+            return self.value
+        return json.dumps(self.decoded, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_event(cls, event: Any) -> RawRecord:

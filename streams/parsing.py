@@ -67,6 +67,14 @@ def parse_record(model: type[M], raw: bytes | None, max_bytes: int) -> M:
         raise InputError("invalid_json", "not valid JSON: nested too deeply for the parser") from None
     except ValueError as exc:  # e.g. an integer literal longer than sys.get_int_max_str_digits()
         raise InputError("invalid_json", f"not valid JSON: {str(exc)[:200]}") from None
+    return validate_decoded(model, data)
+
+
+def validate_decoded(model: type[M], data: Any) -> M:
+    """Validate one decoded JSON value (a record inside an envelope, or :func:`parse_record`'s); raise
+    :class:`InputError` with a stable ``error_class``."""
+    if data is None:
+        raise InputError("empty", "the record has no value")
     if not isinstance(data, dict):
         raise InputError("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)

@@ -33,7 +33,6 @@ tests, the evaluation lab) is :class:`streams.driver.Driver`.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
@@ -82,7 +81,7 @@ from streams import metrics
 from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
 from streams.escalation import Escalations
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, envelope_items, parse_record
+from streams.parsing import dead_letter, envelope_items, parse_record, validate_decoded
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -359,7 +358,7 @@ class Processor:
                      self.settings.worker.rider_ttl_s)
 
     def _expand(self, batch: Batch, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
-        """Each record, an envelope's records one by one (``index`` set, ``value`` that record's JSON); an envelope
+        """Each record, an envelope's records one by one (``index`` and ``decoded`` set); an envelope
         wrong as a whole is dead-lettered here (``streams.parsing.envelope_items``)."""
         limit = self.settings.worker.max_payload_bytes
         for rec in records:
@@ -376,13 +375,13 @@ class Processor:
                 continue
             metrics.ENVELOPES.labels(topic=rec.topic).inc()
             for index, item in enumerate(items):
-                value = json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode()
-                yield RawRecord(rec.topic, rec.partition, rec.offset, rec.key, value, rec.timestamp, index)
+                yield RawRecord(rec.topic, rec.partition, rec.offset, rec.key, None, rec.timestamp, index, item)
 
     def _parse(self, batch: Batch | None, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
         """The record as ``model``, or None: dead-lettered into ``batch`` (None: the weather feed, which does not)."""
         try:
-            parsed = parse_record(model, rec.value, self.settings.worker.max_payload_bytes)
+            parsed = (parse_record(model, rec.value, self.settings.worker.max_payload_bytes) if rec.index is None
+                      else validate_decoded(model, rec.decoded))
             floor = self.settings.worker.min_event_time
             if parsed.ts < floor:
                 raise InputError("implausible_timestamp", f"ts {parsed.ts.isoformat()} is before worker.min_event_time "
@@ -412,7 +411,7 @@ class Processor:
     def _dead_letter(self, batch: Batch, rec: RawRecord, err: InputError, outcome: str = "dead_letter",
                      original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
-            source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
+            source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.payload(), error=err,
             original=original, record_ts=rec.timestamp, index=rec.index,
         )
         batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
@@ -471,10 +470,11 @@ class Processor:
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
                     f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
                     "record confirmed it; a device clock that jumped?"), original=(held["size"], held["sha256"]))
+            payload = rec.payload()
             slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset, "index": rec.index,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
-                                 "value": (rec.value or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
-                                 "size": len(rec.value or b""), "sha256": hashlib.sha256(rec.value or b"").hexdigest(),
+                                 "value": (payload or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
+                                 "size": len(payload or b""), "sha256": hashlib.sha256(payload or b"").hexdigest(),
                                  "record": parsed.model_dump(mode="json")}
             log.info("holding %s[%d]@%d of rider %s: ts %s is %.0f s ahead of its %s stream; applied when a next "
                      "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,
