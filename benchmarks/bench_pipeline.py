@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,19 @@ def print_report(r: dict[str, Any]) -> None:
           f"({r['noop_single_records_per_s']:,.0f}/s one per message)")
 
 
+def _written(out: Path, proc: Process) -> Callable[[], bool]:
+    """True once ``out`` exists; an error if ``proc`` ended without writing it (it may end right after writing)."""
+
+    def written() -> bool:
+        if out.exists():
+            return True
+        if not proc.alive() and not out.exists():
+            raise AssertionError(f"{proc.log_path.name} ended without a result:\n{proc.log()[-2000:]}")
+        return False
+
+    return written
+
+
 def _run_noop(broker: EmbeddedBroker, topics: dict[str, str], n: int, tmp: Path) -> tuple[int, float]:
     out = tmp / f"noop-{uuid.uuid4().hex[:6]}.json"
     env = {"NOOP_BROKER": broker.url, "NOOP_EXPECT": str(n), "NOOP_OUT": str(out),
@@ -162,7 +176,7 @@ def _run_noop(broker: EmbeddedBroker, topics: dict[str, str], n: int, tmp: Path)
     proc = Process([sys.executable, "-m", "benchmarks.noop_app", "worker", "-l", "warn", "--without-web"], env,
                    tmp / f"{out.stem}.log")
     try:
-        wait_until(out.exists, RUN_TIMEOUT_S, 0.2, "the no-op agent to read every reading", procs=(proc,))
+        wait_until(_written(out, proc), RUN_TIMEOUT_S, 0.2, "the no-op agent to read every reading")
     finally:
         proc.stop()
     result = json.loads(out.read_text())
@@ -176,7 +190,7 @@ def _run_quix(broker: EmbeddedBroker, topics: dict[str, str], n: int, tmp: Path,
            "QUIX_TOPICS": ",".join(topics[r] for r in READ)}
     proc = Process([str(python), str(Path(__file__).with_name("quix_noop.py"))], env, tmp / f"{out.stem}.log")
     try:
-        wait_until(out.exists, RUN_TIMEOUT_S, 0.2, "the quixstreams app to read every reading", procs=(proc,))
+        wait_until(_written(out, proc), RUN_TIMEOUT_S, 0.2, "the quixstreams app to read every reading")
     finally:
         proc.stop()
     result = json.loads(out.read_text())
