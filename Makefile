@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: demo test lint venv install install-test deb-deps clean
+.PHONY: demo test lint venv install install-test deb-deps bench-venv clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: install-test
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# The quixstreams baseline of benchmarks/bench_pipeline.py, in its own venv (pyproject's `bench` extra explains why).
+bench-venv:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet "$$(sed -n 's/^bench = \["\(.*\)"\]/\1/p' pyproject.toml)"
 
 test: lint deb-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

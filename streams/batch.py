@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,14 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     timestamp: float | None  # Kafka record timestamp, seconds
+    index: int | None = None  # position in its envelope; None: a single record
+    decoded: Any = field(default=None, compare=False, repr=False)  # an envelope's record, decoded (value: None)
+
+    def payload(self) -> bytes | None:
+        """The record's bytes: its value, or an envelope's record encoded again (for a dead letter's excerpt)."""
+        if self.index is None or self.decoded is None:
+            return self.value
+        return json.dumps(self.decoded, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_event(cls, event: Any) -> RawRecord:
@@ -91,19 +100,25 @@ class RiderSlot:
         by_outcome = self.records.setdefault(role, {})
         by_outcome[outcome] = by_outcome.get(outcome, 0) + 1
 
-    def absorb(self, role: str, partition: int, offset: int) -> bool:
+    def absorb(self, role: str, partition: int, offset: int, index: int | None = None) -> bool:
         """Note an input record's position; False if this state has absorbed it already (a replay).
+
+        ``index`` is a record's position in its envelope: records of one message share its offset and are
+        told apart by it; a position without one is a whole message.
 
         >>> slot = RiderSlot.new("r1")
         >>> slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 10), slot.absorb("trip", 2, 11)
         (True, False, True)
         >>> slot.absorb("trip", 3, 5)  # another partition (the topic was repartitioned): offsets do not compare
         True
+        >>> slot.absorb("trip", 3, 6, 0), slot.absorb("trip", 3, 6, 1), slot.absorb("trip", 3, 6, 0)
+        (True, True, False)
         """
         last = self.offsets.get(role)
-        if last is not None and last[0] == partition and offset <= last[1]:
+        at = (offset, math.inf if index is None else index)
+        if last is not None and last[0] == partition and at <= (last[1], last[2] if len(last) > 2 else math.inf):
             return False
-        self.offsets[role] = [partition, offset]
+        self.offsets[role] = [partition, offset] if index is None else [partition, offset, index]
         return True
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,8 +170,8 @@ def input_partition(state: dict[str, Any] | None) -> int | None:
     >>> input_partition({"offsets": {"trip": [2, 41], "wearable": [2, 40]}}), input_partition({})
     (2, None)
     """
-    for partition, _ in ((state or {}).get("offsets") or {}).values():
-        return int(partition)
+    for at in ((state or {}).get("offsets") or {}).values():
+        return int(at[0])
     return None
 
 

@@ -82,6 +82,12 @@ PREMIUM_SIGNALS = Counter(
 AUDIT_RECORDS = Counter(
     "riskstream_audit_records_total", "Audit records written, by decision type.", ["decision_type"], registry=REGISTRY
 )
+ENVELOPES = Counter(
+    "riskstream_envelopes_total",
+    "Envelope messages read (each record inside is counted in riskstream_records_consumed_total).",
+    ["topic"],
+    registry=REGISTRY,
+)
 INCIDENTS = Counter("riskstream_incidents_total", "Incidents reported, by kind.", ["kind"], registry=REGISTRY)
 RIDERS_BY_BAND = Gauge(
     "riskstream_riders_by_risk_band",

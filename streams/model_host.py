@@ -8,14 +8,24 @@ one kept); the online model is read from ``worker.state_dir`` at start and writt
 in :mod:`models.labels`, and riders gone silent are swept on the stream's event time. The
 artifact's horizon is the one horizon of the worker: of its labels, its population and its
 scores (:attr:`ModelHost.horizon_min`).
+
+Several workers may share ``state_dir`` (one disk, or a scaled-out deployment that mounts one
+volume): each writes only its own file, ``online-model.<host>[-k].pkl``, claimed with an exclusive
+lock for the life of the process (the lowest free ``k``, so a restarted worker takes its file back
+and files do not pile up). At start a worker continues the stored model that has learned the most
+examples (ties: the newest file); the others stay on disk, never overwritten by another worker.
+River models are not averaged: their scalers, optimisers and recalibration have no sound merge.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import re
+import socket
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from alerts.reference import PopulationRisk
 from models import BlendedScorer, LabelBuffer, LightGBMScorer, OnlineRiskModel, RuleScorer, load_artifact
@@ -41,6 +51,39 @@ def population_of(bundle: ModelBundle) -> PopulationRisk | None:
 
 #: Horizon of the scores, in minutes, while no artifact is loaded (the rule-based scorer's).
 DEFAULT_HORIZON_MIN = 60
+#: Workers of one host that can share a state_dir, each with its own online-model file.
+MAX_ONLINE_SLOTS = 64
+
+
+def online_model_files(state_dir: Path) -> list[Path]:
+    """Every stored online model in ``state_dir``: each worker's file, and the single file of older versions."""
+    return sorted(state_dir.glob("online-model*.pkl"))
+
+
+def claim_online_file(state_dir: Path, host: str | None = None) -> tuple[Path, IO[bytes]]:
+    """This worker's own online-model file and the open lock that keeps it this worker's while the lock is open.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> first, lock = claim_online_file(d, "w"); second, _ = claim_online_file(d, "w")
+    >>> first.name, second.name
+    ('online-model.w.pkl', 'online-model.w-2.pkl')
+    >>> lock.close(); claim_online_file(d, "w")[0].name  # the first worker's file is free again
+    'online-model.w.pkl'
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", host or socket.gethostname()) or "worker"
+    for k in range(1, MAX_ONLINE_SLOTS + 1):
+        slot = name if k == 1 else f"{name}-{k}"
+        lock = open(state_dir / f"online-model.{slot}.lock", "ab")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return state_dir / f"online-model.{slot}.pkl", lock
+    raise OSError(f"{MAX_ONLINE_SLOTS} workers of host {name} hold online-model files in {state_dir} already; "
+                  "give this worker its own worker.state_dir")
 
 
 
@@ -56,7 +99,7 @@ class ModelHost:
     def __init__(self, worker: WorkerSettings, priced: Sequence[PopulationPriced] = ()) -> None:
         self.worker = worker
         self.priced = tuple(priced)
-        self.online_path = worker.state_dir / "online-model.pkl"
+        self._online_file: tuple[Path, IO[bytes]] | None = None  # claimed at the first save
         self._artifact_marker: tuple[Path, float] | None = None
         lgbm = self._load_first_lightgbm()
         self.online: OnlineRiskModel = self._load_online_model(lgbm.bundle if lgbm is not None else None)
@@ -135,22 +178,38 @@ class ModelHost:
         log.info("model artifact reloaded: %s", self.scorer.model_versions())
         return True
 
+    @property
+    def online_path(self) -> Path:
+        """This worker's own online-model file (claimed on first use, see the module docstring)."""
+        if self._online_file is None:
+            self._online_file = claim_online_file(self.worker.state_dir)
+        return self._online_file[0]
+
     def _load_online_model(self, bundle: ModelBundle | None) -> OnlineRiskModel:
+        """The stored model that learned the most (ties: the newest file) of every worker's, else a fresh one."""
         estimator = self.worker.online_estimator
         # a new online model's first guesses are the artifact's population rates (if there is one)
         priors = {t: bundle.population_rate(t) for t in TARGETS} if bundle is not None else None
-        try:
-            model = OnlineRiskModel.from_bytes(self.online_path.read_bytes())
-        except FileNotFoundError:
+        best: tuple[int, float, Path, OnlineRiskModel] | None = None
+        for path in online_model_files(self.worker.state_dir):
+            try:
+                mtime = path.stat().st_mtime
+                model = OnlineRiskModel.from_bytes(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # a corrupt file must not stop the worker
+                log.error("online model state at %s unreadable (%s); not used", path, exc)
+                continue
+            if model.estimator != estimator:
+                log.warning("online model state at %s uses %s, configured is %s; not used", path, model.estimator,
+                            estimator)
+                continue
+            if best is None or (model.n_learned, mtime) > best[:2]:
+                best = (model.n_learned, mtime, path, model)
+        if best is None:
             return OnlineRiskModel(estimator, priors)
-        except Exception as exc:  # a corrupt file must not stop the worker
-            log.error("online model state at %s unreadable (%s); starting a fresh one", self.online_path, exc)
-            return OnlineRiskModel(estimator, priors)
-        if model.estimator != estimator:
-            log.warning("online model state at %s uses %s, configured is %s; starting a fresh %s model",
-                        self.online_path, model.estimator, estimator, estimator)
-            return OnlineRiskModel(estimator, priors)
-        return model
+        log.info("online model continued from %s (%d examples learned)", best[2], best[0])
+        return best[3]
 
     def save_online_model(self, if_changed: bool = False) -> bool:
         """Write the online model atomically; with ``if_changed``, only if it learned since the last write."""

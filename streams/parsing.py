@@ -41,7 +41,9 @@ from pydantic import BaseModel, ValidationError
 
 from riskstream.contracts.errors import InputError
 from riskstream.contracts.records import (
+    MAX_ENVELOPE_RECORDS,
     OPTIONAL_MEASUREMENTS,
+    SUPPORTED_ENVELOPE_VERSIONS,
     SUPPORTED_SCHEMA_VERSIONS,
     DeadLetter,
     WeatherObservation,
@@ -99,6 +101,14 @@ def parse_input(model: type[M], raw: bytes | None, max_bytes: int) -> tuple[M, t
         raise InputError("invalid_json", "not valid JSON: nested too deeply for the parser") from None
     except ValueError as exc:  # e.g. an integer literal longer than sys.get_int_max_str_digits()
         raise InputError("invalid_json", f"not valid JSON: {str(exc)[:200]}") from None
+    return validate_decoded(model, data)
+
+
+def validate_decoded(model: type[M], data: Any) -> tuple[M, tuple[UnknownField, ...]]:
+    """Validate one decoded JSON value (a record inside an envelope, or :func:`parse_input`'s): the record and the
+    optional measurements it set to unknown; or raise :class:`InputError` with a stable ``error_class``."""
+    if data is None:
+        raise InputError("empty", "the record has no value")
     if not isinstance(data, dict):
         raise InputError("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)
@@ -147,6 +157,53 @@ def _blank_bad_optionals(model: type[BaseModel], data: dict[str, Any], exc: Vali
     return {**data, **dict.fromkeys(by_field)}
 
 
+#: The key that tells an envelope from a single record; a payload without these bytes is not decoded twice.
+_ENVELOPE_MARK = b'"envelope_version"'
+
+
+def envelope_items(raw: bytes | None, max_bytes: int) -> list[Any] | None:
+    """The records of an envelope (``WearableEnvelope``/``TripEnvelope``), undecoded beyond JSON; None if ``raw``
+    is not an envelope (parse it with :func:`parse_record`, which dead-letters what is wrong with it).
+
+    Each record is judged alone afterwards; only an envelope wrong as a whole raises :class:`InputError`.
+
+    >>> envelope_items(b'{"envelope_version": 1, "records": [{"event_id": "a"}, 7]}', 1024)
+    [{'event_id': 'a'}, 7]
+    >>> envelope_items(b'{"event_id": "a"}', 1024) is None
+    True
+    >>> try:
+    ...     envelope_items(b'{"envelope_version": 2, "records": []}', 1024)
+    ... except InputError as exc:
+    ...     exc.error_class
+    'unsupported_envelope_version'
+    """
+    if raw is None or _ENVELOPE_MARK not in raw or len(raw) > max_bytes or _too_deep(raw):
+        return None
+    try:
+        data = json.loads(raw)
+    except Exception:  # noqa: BLE001 - not JSON: the single-record parser says what is wrong
+        return None
+    if not isinstance(data, dict) or "envelope_version" not in data:
+        return None
+    version = data["envelope_version"]
+    if isinstance(version, bool) or not _supported(version, SUPPORTED_ENVELOPE_VERSIONS):
+        raise InputError("unsupported_envelope_version", f"envelope_version {version!r} is not supported (this "
+                         f"build reads {sorted(SUPPORTED_ENVELOPE_VERSIONS)}); send single records or upgrade")
+    records = data.get("records")
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_ENVELOPE_RECORDS:
+        got = f"{len(records)} records" if isinstance(records, list) else f"records of type {type(records).__name__}"
+        raise InputError("invalid_envelope", f"an envelope carries a list of 1 to {MAX_ENVELOPE_RECORDS} records "
+                         f"in 'records'; got {got}")
+    return records
+
+
+def _supported(version: object, supported: frozenset[int]) -> bool:
+    try:
+        return version in supported
+    except TypeError:
+        return False
+
+
 def _supported_version(version: object) -> bool:
     """``version in SUPPORTED_SCHEMA_VERSIONS``, False for an unhashable value (a list or object) instead of a crash."""
     try:
@@ -190,7 +247,7 @@ def _summarise(exc: ValidationError, limit: int = 8) -> str:
 
 def dead_letter(
     *, source_topic: str, partition: int, offset: int, key: bytes | None, raw: bytes | None, error: InputError,
-    original: tuple[int, str] | None = None, record_ts: float | None = None,
+    original: tuple[int, str] | None = None, record_ts: float | None = None, index: int | None = None,
 ) -> DeadLetter:
     """Build the dead-letter record of a failed input, with a bounded, redacted excerpt of the payload.
 
@@ -200,17 +257,19 @@ def dead_letter(
     ``original`` is (size, sha256) of the full payload when ``raw`` is only its kept head.
     ``record_ts`` is the source record's Kafka timestamp (seconds): the dead letter's ``ts``, so
     that a replay of the same input gives the same dead letter, id and content. The id names the
-    payload's digest too: after a broker that lost its topics, an offset can be reused.
+    payload's digest too: after a broker that lost its topics, an offset can be reused. ``index`` is the
+    record's position in its envelope (``raw`` is then that record alone), and is part of the id.
     """
     raw = raw or b""
     size, digest = original or (len(raw), hashlib.sha256(raw).hexdigest())
     when = datetime.fromtimestamp(record_ts, timezone.utc) if record_ts else datetime.now(timezone.utc)
     return DeadLetter(
-        event_id=f"dlq-{source_topic}-{partition}-{offset}-{digest[:12]}",
+        event_id=f"dlq-{source_topic}-{partition}-{offset}{'' if index is None else f'.{index}'}-{digest[:12]}",
         ts=when,
         source_topic=source_topic,
         partition=partition,
         offset=offset,
+        index=index,
         key=key.decode("utf-8", "replace")[:128] if key else None,
         error_class=error.error_class,
         reason=error.reason[:1000],

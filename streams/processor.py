@@ -36,7 +36,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -69,6 +69,7 @@ from models.labels import is_accident
 from models.risk import ScoredRisk
 from riskstream.contracts.errors import InputError
 from riskstream.contracts.records import (
+    ENVELOPE_MODELS,
     Incident,
     RiderResponse,
     RiskScores,
@@ -80,7 +81,7 @@ from streams import metrics
 from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
 from streams.escalation import Escalations
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
-from streams.parsing import dead_letter, parse_input
+from streams.parsing import dead_letter, envelope_items, parse_input, validate_decoded
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ class Processor:
         batch = Batch()
         started = time.time()
         timestamps: list[float] = []
-        for rec in records:
+        for rec in self._expand(batch, records):
             role = self.role_by_topic.get(rec.topic)
             if rec.timestamp:
                 timestamps.append(rec.timestamp)
@@ -356,15 +357,37 @@ class Processor:
                      rider_id, datetime.fromtimestamp(newest, timezone.utc).isoformat(),
                      self.settings.worker.rider_ttl_s)
 
+    def _expand(self, batch: Batch, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
+        """Each record, an envelope's records one by one (``index`` and ``decoded`` set); an envelope
+        wrong as a whole is dead-lettered here (``streams.parsing.envelope_items``)."""
+        limit = self.settings.worker.max_payload_bytes
+        for rec in records:
+            if self.role_by_topic.get(rec.topic) not in ENVELOPE_MODELS:
+                yield rec
+                continue
+            try:
+                items = envelope_items(rec.value, limit)
+            except InputError as err:
+                self._dead_letter(batch, rec, err)
+                continue
+            if items is None:
+                yield rec
+                continue
+            metrics.ENVELOPES.labels(topic=rec.topic).inc()
+            for index, item in enumerate(items):
+                yield RawRecord(rec.topic, rec.partition, rec.offset, rec.key, None, rec.timestamp, index, item)
+
     def _parse(self, batch: Batch | None, rec: RawRecord, model: type[Parsed]) -> Parsed | None:
         """The record as ``model``, or None: dead-lettered into ``batch`` (None: the weather feed, which does not)."""
         try:
-            parsed, unknown = parse_input(model, rec.value, self.settings.worker.max_payload_bytes)
+            parsed, unknown = (parse_input(model, rec.value, self.settings.worker.max_payload_bytes)
+                               if rec.index is None else validate_decoded(model, rec.decoded))
             for name, why in unknown if batch is not None else ():  # counted once, like dead letters
                 # the record is used; only these fields are unknown (streams/parsing.py)
                 metrics.UNKNOWN_FIELDS.labels(topic=rec.topic, field=name, why=why).inc()
-                log.warning("%s[%d]@%d: %s is %s: used as unknown, the rest of the record is kept",
-                            rec.topic, rec.partition, rec.offset, name, why.replace("_", " "))
+                log.warning("%s[%d]@%d%s: %s is %s: used as unknown, the rest of the record is kept",
+                            rec.topic, rec.partition, rec.offset, "" if rec.index is None else f"#{rec.index}",
+                            name, why.replace("_", " "))
             floor = self.settings.worker.min_event_time
             if parsed.ts < floor:
                 raise InputError("implausible_timestamp", f"ts {parsed.ts.isoformat()} is before worker.min_event_time "
@@ -394,8 +417,8 @@ class Processor:
     def _dead_letter(self, batch: Batch, rec: RawRecord, err: InputError, outcome: str = "dead_letter",
                      original: tuple[int, str] | None = None) -> None:
         letter = dead_letter(
-            source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.value, error=err,
-            original=original, record_ts=rec.timestamp,
+            source_topic=rec.topic, partition=rec.partition, offset=rec.offset, key=rec.key, raw=rec.payload(), error=err,
+            original=original, record_ts=rec.timestamp, index=rec.index,
         )
         batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
         metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
@@ -432,7 +455,7 @@ class Processor:
         if held is not None:
             held_pair = (RawRecord(held["topic"], held["partition"], held["offset"],
                                    held["key"].encode() if held["key"] is not None else None,
-                                   held["value"].encode(), None), model.model_validate(held["record"]))
+                                   held["value"].encode(), None, held.get("index")), model.model_validate(held["record"]))
         if held_pair is not None and held_pair[1].event_id == parsed.event_id:  # read again: it confirms nothing
             slot.held[stream] = held
             metrics.RECORDS.labels(topic=rec.topic, outcome="duplicate").inc()
@@ -453,10 +476,11 @@ class Processor:
                     "unconfirmed_jump", f"ts {held_pair[1].ts.isoformat()} was more than {jump:.0f} s "
                     f"(worker.max_stream_jump_s) ahead of rider {parsed.rider_id}'s {stream} stream and no later "
                     "record confirmed it; a device clock that jumped?"), original=(held["size"], held["sha256"]))
-            slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+            payload = rec.payload()
+            slot.held[stream] = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset, "index": rec.index,
                                  "key": rec.key.decode("utf-8", "replace") if rec.key is not None else None,
-                                 "value": (rec.value or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
-                                 "size": len(rec.value or b""), "sha256": hashlib.sha256(rec.value or b"").hexdigest(),
+                                 "value": (payload or b"")[:HELD_PAYLOAD_BYTES].decode("utf-8", "replace"),
+                                 "size": len(payload or b""), "sha256": hashlib.sha256(payload or b"").hexdigest(),
                                  "record": parsed.model_dump(mode="json")}
             log.info("holding %s[%d]@%d of rider %s: ts %s is %.0f s ahead of its %s stream; applied when a next "
                      "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,
@@ -496,7 +520,7 @@ class Processor:
     def _replayed(self, batch: Batch, rec: RawRecord, slot: RiderSlot) -> bool:
         """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
         role = self.role_by_topic[rec.topic]
-        if slot.absorb(role, rec.partition, rec.offset):
+        if slot.absorb(role, rec.partition, rec.offset, rec.index):
             return False
         rider_id = slot.features.rider_id
         slot.count(role, "replayed")

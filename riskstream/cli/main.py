@@ -60,6 +60,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         riders=args.riders, seed=args.seed, scenario=args.scenario, malformed_rate=args.malformed_rate,
     )
     records = FleetSimulator(config).records(args.hours * 3600)
+    if args.envelope > 1:
+        if args.to_file:
+            raise RiskstreamError("--envelope applies to producing into the topics; --to-file writes single records")
+        from riskstream.simulation.envelopes import envelopes
+
+        records = envelopes(records, args.envelope)
     if args.to_file:
         from riskstream.simulation.files import write_jsonl
 
@@ -371,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pace by event time: N event seconds per wall second (default: as fast as possible)")
     p.add_argument("--malformed-rate", type=float, default=0.0, help="share of malformed records (default 0)")
     p.add_argument("--to-file", type=Path, default=None, help="write JSON lines here instead of producing to Kafka")
+    p.add_argument("--envelope", type=int, default=1, metavar="N",
+                   help="send each rider's wearable and trip records N per message, in envelopes, as a phone that "
+                   "uploads every N seconds (default 1: one record per message; at most 600)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("replay", help="produce a JSON-lines file (from `simulate --to-file`) into the topics, in order, "

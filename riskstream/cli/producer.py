@@ -35,9 +35,13 @@ def encode(record: Any) -> tuple[str, bytes | None, bytes]:
 
 
 def event_time(record: Any) -> float | None:
-    """Event time for pacing: the parsed record's ``ts``, or ``event_ts`` of a record sent as written."""
+    """Event time for pacing: the parsed record's ``ts``, ``event_ts`` of a record sent as written, or an envelope's
+    newest record's (it is sent when that one is recorded)."""
     value = getattr(record, "value", None)
-    return value.ts.timestamp() if value is not None else getattr(record, "event_ts", None)
+    if value is not None:
+        return value.ts.timestamp()
+    found = getattr(record, "event_ts", None)
+    return found if found is not None else getattr(record, "newest_ts", None)
 
 
 async def produce(

@@ -1,4 +1,4 @@
-"""Export one JSON Schema per topic (``riskstream schemas --out DIR``)."""
+"""Export one JSON Schema per topic, and one per envelope a topic accepts (``riskstream schemas --out DIR``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from riskstream.contracts.records import DEFAULT_TOPICS, TOPIC_MODELS
+from riskstream.contracts.records import DEFAULT_TOPICS, ENVELOPE_MODELS, TOPIC_MODELS
 
 
 def topic_schemas(topics: Mapping[str, str] | None = None) -> dict[str, dict]:
@@ -22,11 +22,28 @@ def topic_schemas(topics: Mapping[str, str] | None = None) -> dict[str, dict]:
     return out
 
 
+def envelope_schemas(topics: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """topic name -> JSON Schema of the envelope that topic accepts besides single records (wearable, trip)."""
+    names = {**DEFAULT_TOPICS, **(topics or {})}
+    out = {}
+    for role, model in ENVELOPE_MODELS.items():
+        schema = model.model_json_schema(mode="validation")
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"riskstream/{names[role]}.envelope.schema.json"
+        schema["x-topic"] = names[role]
+        out[names[role]] = schema
+    return out
+
+
 def export_schemas(out_dir: Path, topics: Mapping[str, str] | None = None) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for topic, schema in topic_schemas(topics).items():
         path = out_dir / f"{topic}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(path)
+    for topic, schema in envelope_schemas(topics).items():
+        path = out_dir / f"{topic}.envelope.schema.json"
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)
     return written

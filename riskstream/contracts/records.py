@@ -261,6 +261,56 @@ class RiderResponse(_InputRecord):
     answer: Literal["ok", "need_help"]
 
 
+#: Envelope versions this build can read (``envelope_version`` of :class:`WearableEnvelope`/:class:`TripEnvelope`).
+SUPPORTED_ENVELOPE_VERSIONS = frozenset({1})
+#: Most records one envelope may carry: ten minutes of one rider's 1 Hz readings (about 180 KB of JSON, under
+#: ``worker.max_payload_bytes``, which bounds the whole envelope).
+MAX_ENVELOPE_RECORDS = 600
+
+
+class _Envelope(BaseModel):
+    """A rider's batch of per-second records in one Kafka message, keyed by the rider id like its records.
+
+    Kafka and Faust cost about as much per message as the worker spends on a reading, and devices upload
+    every few seconds anyway: an envelope pays the per-message cost once for many readings. Each record
+    keeps its own ``event_id``, ``ts`` and ``schema_version`` and is judged alone (lateness, duplicates,
+    dead letters: a bad record is dead-lettered with the envelope's topic, partition, offset and its
+    ``index``; the others are applied). Single records stay valid on the same topic.
+
+    >>> env = WearableEnvelope.model_validate({"envelope_version": 1, "records": [
+    ...     {"event_id": "w-1", "ts": "2026-07-01T12:00:00Z", "rider_id": "r1", "accel_peak_g": 1.4,
+    ...      "accel_mean_g": 1.0, "accel_var": 0.02}]})
+    >>> len(env.records), env.records[0].event_id
+    (1, 'w-1')
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    envelope_version: int = Field(
+        ge=min(SUPPORTED_ENVELOPE_VERSIONS), le=max(SUPPORTED_ENVELOPE_VERSIONS),
+        description=f"Version of the envelope; this build reads {sorted(SUPPORTED_ENVELOPE_VERSIONS)}. Its presence "
+        "tells an envelope from a single record.",
+    )
+
+
+class WearableEnvelope(_Envelope):
+    """Several :class:`WearableReading` of one rider in one ``telemetry.wearable`` message."""
+
+    records: list[WearableReading] = Field(min_length=1, max_length=MAX_ENVELOPE_RECORDS,
+                                           description="The rider's readings, each a complete record.")
+
+
+class TripEnvelope(_Envelope):
+    """Several :class:`TripPoint` of one rider in one ``telemetry.trip`` message."""
+
+    records: list[TripPoint] = Field(min_length=1, max_length=MAX_ENVELOPE_RECORDS,
+                                     description="The rider's trip points, each a complete record.")
+
+
+#: topic role -> envelope model, for the topics that accept envelopes (exported as ``<topic>.envelope.schema.json``).
+ENVELOPE_MODELS: dict[str, type[_Envelope]] = {"wearable": WearableEnvelope, "trip": TripEnvelope}
+
+
 # ----------------------------------------------------------------------------- outputs
 
 
@@ -427,6 +477,8 @@ class DeadLetter(_Record):
     source_topic: str
     partition: int
     offset: int
+    index: int | None = Field(None, ge=0, description="Position of the record inside its envelope (the message at "
+                              "source_topic/partition/offset); null for a single-record message or a whole envelope.")
     key: str | None = None
     error_class: str = Field(description="e.g. invalid_json, validation_error, unsupported_schema_version, too_large.")
     reason: str = Field(description="Human-readable description of what was wrong.")

@@ -1,0 +1,260 @@
+"""How many riders one worker carries: a simulated fleet replayed in real time at rising rider counts.
+
+For each rider count, a fresh worker reads fresh topics on the embedded broker while a producer sends
+every rider's 1 Hz wearable and 1 Hz trip records, and every zone's weather, at their event time
+(one wall second per event-time second), in envelopes of ``--envelope`` records (1: one record per
+message). Measured over the second half of each level's window (the first half lets the worker start
+and catch up):
+
+- sustained throughput: readings consumed per second (the worker's Prometheus counter);
+- consumer lag: records not yet committed (``riskstream_consumer_lag_records``, rider topics), at the end;
+- event → alert and event → insurer-record latency, p50 and p99: an output's Kafka timestamp minus the
+  wall time its event time (``ts``) was due in the replay — so an envelope's wait on the device counts;
+- the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values).
+
+A level is sustained when the lag at its end is under ``--lag-s`` seconds of input and the p99 of both
+latencies is at most 1 s; the report names the largest sustained level (``riders_per_worker``).
+
+The fleet: the simulator puts only some of its riders on shift; the riders seen on shift in a
+simulated noon are cloned (renamed riders and event ids) up to each level's count.
+
+    python -m benchmarks.bench_capacity                  # 250, 500, 1000, 2000 riders, 60 s each
+    python -m benchmarks.bench_capacity --quick --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from riskstream.simulation import FleetSimulator, SimConfig
+from riskstream.simulation.envelopes import envelopes
+from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
+from streams.broker import EmbeddedBroker
+from streams.kafka import consumer_kwargs, producer_kwargs
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
+         "dlq")
+NOON = datetime(2026, 7, 15, 4, 0, tzinfo=timezone.utc)  # 12:00 local: the simulator's busiest riders on shift
+P99_LIMIT_S = 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--riders", type=int, nargs="+", default=[250, 500, 1000, 2000],
+                        help="rider counts to try, rising (default 250 500 1000 2000)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="wall seconds per level (default 60)")
+    parser.add_argument("--envelope", type=int, default=1,
+                        help="records per message (default 1: each reading sent as it happens)")
+    parser.add_argument("--lag-s", type=float, default=5.0,
+                        help="bounded lag: at most this many seconds of input uncommitted at the end (default 5)")
+    parser.add_argument("--batch-within-s", type=float, default=0.5,
+                        help="the worker's worker.batch_within_s, the longest wait to fill a batch: it bounds the "
+                        "latency from below (default 0.5; the setting's default is 1.0)")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="CI-sized: 100 and 300 riders, 30 s each")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.riders, args.seconds = [100, 300], 30.0
+    tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
+    levels: list[dict[str, Any]] = []
+    with EmbeddedBroker("127.0.0.1", free_port(), log_path=tmp / "tansu.log") as broker:
+        for riders in sorted(args.riders):
+            level = run_level(broker, riders, args, tmp)
+            levels.append(level)
+            print_level(level)
+            if not level["sustained"]:
+                break
+    best = max((lv for lv in levels if lv["sustained"]), key=lambda lv: lv["riders"], default=None)
+    report = {
+        "riders_per_worker": best["riders"] if best else 0,
+        "p99_s": best["p99_s"] if best else None,
+        "changelog_bytes_per_rider_s": best["changelog_bytes_per_rider_s"] if best else None,
+        "envelope_size": args.envelope, "seconds_per_level": args.seconds, "batch_within_s": args.batch_within_s,
+        "levels": levels,
+    }
+    print(f"\nlargest fleet one worker sustains (lag < {args.lag_s:g} s of input, p99 ≤ {P99_LIMIT_S:g} s): "
+          f"{report['riders_per_worker']} riders"
+          + (f" (p99 {report['p99_s']:.2f} s, changelog {report['changelog_bytes_per_rider_s']:,.0f} B per "
+             "rider-second; target ≤ 200 B)" if best else "; not even the smallest level"))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def fleet(riders: int, seconds: float, seed: int) -> list[Any]:
+    """``riders`` riders' records over ``seconds`` of event time, in event-time order (see the module docstring)."""
+    sim = FleetSimulator(SimConfig(riders=min(3000, max(500, 2 * riders)), seed=seed, scenario="mixed", start=NOON))
+    base = [r for r in sim.records(seconds) if r.raw is None and r.role in ("wearable", "trip", "weather")]
+    on_shift = sorted({r.key for r in base if r.role == "trip"})
+    if not on_shift:
+        raise SystemExit("no simulated rider on shift: raise --seconds")
+    out = [r for r in base if r.role == "weather"]
+    for copy in range(math.ceil(riders / len(on_shift))):
+        keep = set(on_shift[: riders - copy * len(on_shift)])
+        for r in base:
+            if r.role != "weather" and r.key in keep:
+                rid = f"{r.key}~{copy}" if copy else r.key
+                value = type(r.value).model_construct(**{**r.value.__dict__, "rider_id": rid,
+                                                           "event_id": f"{r.value.event_id}~{copy}"})
+                out.append(type(r)(r.role, rid, value))
+    out.sort(key=lambda r: r.value.ts)
+    return out
+
+
+def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:6]
+    topics = {role: f"cap{riders}-{tag}.{role}" for role in ROLES}
+    settings = Settings.model_validate({"kafka": {"broker": broker.url}, "topics": topics})
+    asyncio.run(ensure_topics(settings))
+    records = fleet(riders, args.seconds, args.seed)
+    messages = list(envelopes(records, args.envelope)) if args.envelope > 1 else records
+    n_readings = sum(1 for r in records if r.role != "weather")
+    port, app_id = free_port(), f"cap-{tag}"
+    env = {"RISKSTREAM_KAFKA__BROKER": broker.url, "RISKSTREAM_METRICS__PORT": str(port),
+           "RISKSTREAM_WORKER__STATE_DIR": str(tmp / app_id), "RISKSTREAM_WORKER__APP_ID": app_id,
+           "RISKSTREAM_WORKER__LOG_LEVEL": "warning", "RISKSTREAM_WORKER__BATCH_WITHIN_S": str(args.batch_within_s)}
+    env.update({f"RISKSTREAM_TOPICS__{role.upper()}": name for role, name in topics.items()})
+    proc = start_worker(env, tmp / f"{app_id}.log")
+    try:
+        wait_until(lambda: scrape(port) is not None, 120, 0.2, "the worker's metrics endpoint", procs=(proc,))
+        result = asyncio.run(replay(settings, messages, port, topics, f"{app_id}-rider-state-changelog", args))
+        rss = _rss_bytes(proc.proc.pid)
+    finally:
+        proc.stop()
+    lat_alert, lat_ins = result["latency"]["alerts"], result["latency"]["risk_scores"]
+    p99s = [_pct(x, 99) for x in (lat_alert, lat_ins) if x]
+    rate_in = n_readings / args.seconds
+    lag_limit = args.lag_s * len(messages) / args.seconds
+    sustained = (result["lag_end"] <= lag_limit and bool(p99s) and max(p99s) <= P99_LIMIT_S
+                 and result["consumed_per_s"] >= 0.9 * rate_in)
+    return {
+        "riders": riders, "readings": n_readings, "messages": len(messages), "input_per_s": rate_in,
+        "consumed_per_s": result["consumed_per_s"], "lag_end": result["lag_end"], "lag_limit": lag_limit,
+        "alert_latency_s": {"n": len(lat_alert), "p50": _pct(lat_alert, 50), "p99": _pct(lat_alert, 99)},
+        "insurer_latency_s": {"n": len(lat_ins), "p50": _pct(lat_ins, 50), "p99": _pct(lat_ins, 99)},
+        "p99_s": max(p99s) if p99s else None, "rss_bytes": rss,
+        "changelog_bytes_per_s": result["changelog_bytes_per_s"],
+        "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders, "sustained": sustained,
+    }
+
+
+async def replay(settings: Settings, messages: list[Any], port: int, topics: dict[str, str], changelog: str,
+                 args: argparse.Namespace) -> dict[str, Any]:
+    """Send ``messages`` at their event time while reading the outputs and the changelog; measure the second half."""
+    producer = AIOKafkaProducer(**producer_kwargs(settings.kafka))
+    consumer = AIOKafkaConsumer(topics["alerts"], topics["risk_scores"], changelog, auto_offset_reset="earliest",
+                                group_id=None, metadata_max_age_ms=1000,  # the changelog appears once the worker runs
+                                **consumer_kwargs(settings.kafka))
+    await producer.start()
+    await consumer.start()
+    ev0 = _event_time(messages[0])
+    t0 = time.time()
+    half = t0 + args.seconds / 2
+    latency: dict[str, list[float]] = {"alerts": [], "risk_scores": []}
+    changelog_bytes = 0
+    stop = asyncio.Event()
+
+    async def read_outputs() -> None:
+        nonlocal changelog_bytes
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, recs in batch.items():
+                for rec in recs:
+                    at = rec.timestamp / 1000.0
+                    if at < half:
+                        continue
+                    if tp.topic == changelog:
+                        if at <= t0 + args.seconds:  # the rate is over the window's second half
+                            changelog_bytes += len(rec.key or b"") + len(rec.value or b"")
+                        continue
+                    ts = datetime.fromisoformat(json.loads(rec.value)["ts"]).timestamp()
+                    role = "alerts" if tp.topic == topics["alerts"] else "risk_scores"
+                    latency[role].append(at - (t0 + ts - ev0))
+
+    async def send_all() -> None:
+        pending: list[Any] = []
+        for msg in messages:
+            due = t0 + _event_time(msg) - ev0
+            if due - time.time() > 0.005:
+                await asyncio.sleep(due - time.time())
+            pending.append(await producer.send(topics[msg.role], value=msg.value_bytes(), key=msg.key.encode()))
+            if len(pending) >= 1000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+
+    reader = asyncio.create_task(read_outputs())
+    sender = asyncio.create_task(send_all())
+    await asyncio.sleep(max(0.0, half - time.time()))
+    consumed_half, t_half = await asyncio.to_thread(_consumed, port, topics), time.time()
+    await asyncio.sleep(max(0.0, t0 + args.seconds - time.time()))
+    consumed_end, t_end = await asyncio.to_thread(_consumed, port, topics), time.time()
+    await sender
+    await asyncio.sleep(6.0)  # the worker publishes its lag every 5 s
+    lag_end = await asyncio.to_thread(metric_sum, port, "riskstream_consumer_lag_records",
+                                      [topics["wearable"], topics["trip"]])
+    stop.set()
+    await reader
+    await consumer.stop()
+    await producer.stop()
+    return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
+            "latency": latency, "changelog_bytes_per_s": changelog_bytes / (t_end - half)}
+
+
+def _event_time(msg: Any) -> float:
+    return msg.newest_ts if getattr(msg, "value", None) is None else msg.value.ts.timestamp()
+
+
+def _consumed(port: int, topics: dict[str, str]) -> float:
+    return metric_sum(port, "riskstream_records_consumed_total", [topics["wearable"], topics["trip"]])
+
+
+def metric_sum(port: int, name: str, topic_names: list[str]) -> float:
+    text = scrape(port) or ""
+    return sum(metric_value(text, name, topic=t) for t in topic_names)
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1] if len(xs) > 1 else xs[0]
+
+
+def print_level(lv: dict[str, Any]) -> None:
+    def ms(d: dict[str, Any], k: str) -> str:
+        return f"{d[k]:.2f}" if d[k] is not None else "-"
+
+    a, i = lv["alert_latency_s"], lv["insurer_latency_s"]
+    print(f"{lv['riders']:>6} riders: {lv['input_per_s']:,.0f} readings/s in, {lv['consumed_per_s']:,.0f}/s consumed, "
+          f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); event→alert p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s "
+          f"(n={a['n']}), event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s (n={i['n']}); RSS "
+          f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "
+          f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second; "
+          f"{'sustained' if lv['sustained'] else 'NOT sustained'}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
