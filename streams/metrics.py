@@ -157,6 +157,13 @@ WEATHER_ZONES = Gauge(
     "Zones this worker holds weather for (every worker reads all of the weather topic itself).",
     registry=REGISTRY,
 )
+WEATHER_STALE_ZONES = Gauge(
+    "riskstream_weather_stale_zones",
+    "Zones whose newest weather observation is past a freshness limit (features.weather_precip_max_age_s or "
+    "features.weather_heat_max_age_s) at this worker's newest rider event time; their riders' decisions carry "
+    "WEATHER_STALE.",
+    registry=REGISTRY,
+)
 WEATHER_FEED_BEHIND = Gauge(
     "riskstream_weather_feed_behind_records",
     "Records of the weather topic this worker's weather feed has not read yet (high watermark - position).",
