@@ -92,7 +92,7 @@ SCORES = Histogram(
 )
 SCORING_BATCH = Histogram(
     "riskstream_scoring_batch_riders",
-    "Riders scored per batched model call.",
+    "Score points (one rider at one event time) per batched model call.",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
     registry=REGISTRY,
 )

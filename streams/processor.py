@@ -676,7 +676,7 @@ class Processor:
         batch.points, batch.pointed, batch.falls = [], set(), set()
         floors = [p.floor for p in points if p.floor is not None]
         scored = self.models.scorer.score_batch([p.row for p in points] + floors)
-        metrics.SCORING_BATCH.observe(len(points) + len(floors))
+        metrics.SCORING_BATCH.observe(len(points))
         versions = self.models.model_versions()
         floor_scores = iter(scored[len(points):])
         for point, risk_out in zip(points, scored):
