@@ -4,10 +4,14 @@ No Faust here: the app hands in :class:`RawRecord` batches and gets back outputs
 and rider states to write to the changelogged table. That keeps the agents thin and lets
 tests drive the whole decision path with plain objects.
 
-Per batch: parse (bad → dead letter), update per-rider state in memory (duplicates counted,
-too-late events dead-lettered, neither applied), learn from incidents, then score, in ONE batched
-model call, the riders whose last score is older than ``score_every_event_s`` of event
-time, decide alerts and premium signals, and write one audit record per decision.
+Per batch: parse (bad → dead letter), then apply the records in event-time order to the per-rider
+state in memory (duplicates counted, too-late events dead-lettered, neither applied), learn from
+incidents; each rider gets a score point at every ``score_every_event_s`` of its own event time, at a
+newly suspected fall and (online) at a material change of its zone's weather as of that time; the
+points are scored in ONE batched model call and decided in event-time order (alerts, premium
+signals), with one audit record per decision. Weather is the zone's as of the rider's event time
+(:meth:`features.ZoneStore.at`); weather past its freshness limit is stale: never a lower risk than
+the last known weather as current, and every decision made with it carries ``WEATHER_STALE``.
 Every input record ends processed, a duplicate, or dead-lettered with its reason; a failure on
 one record dead-letters it and the batch goes on; a failure while scoring one rider skips that
 rider this round (counted in ``riskstream_processing_errors_total``). Anything else raises to the
