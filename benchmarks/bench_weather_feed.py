@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     tracemalloc.stop()
     print(f"{read:,} weather records ({args.zones} zones x {args.readings}) read into {len(proc.zones)} zones "
           f"in {took:.1f} s ({read / took:,.0f}/s, start of the feed to backlog read); zone store "
-          f"{zones_bytes / 1e6:.2f} MB ({zones_bytes / max(1, len(again.zones)):,.0f} B per zone)")
+          f"{zones_bytes / 1e6:.2f} MB ({zones_bytes / max(1, len(again.zones)):,.0f} B per zone, "
+          f"{again.zones.observations():,} observations kept for the as-of lookup)")
     return 0
 
 

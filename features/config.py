@@ -48,6 +48,18 @@ class FeatureConfig(BaseModel):
     rain_onset_dry_h: float = Field(24.0, description="Dry spell before rain that makes the first rain slippery (Brodsky & Hakkert 1988).")
     freezing_wet_c: float = Field(0.0, description="At or below this with precipitation: ice risk.")
     freezing_dry_c: float = Field(-2.0, description="At or below this even without precipitation: ice risk.")
+    # Weather freshness at the rider's event time (docs/weather-feed.md, "As of the rider's event time")
+    weather_heat_max_age_s: float = Field(
+        10800.0, gt=0, description="Temperature and humidity (heat index, WBGT, China heat rules, ice) older than "
+        "this at the rider's event time are stale: the last known values are used, marked WEATHER_STALE, and the "
+        "risk is never lower than with those values as current.")
+    weather_precip_max_age_s: float = Field(
+        3600.0, gt=0, description="Precipitation, rain onset, wind gust, visibility and road flooding older than "
+        "this at the rider's event time are unknown (NaN, never dry or clear) and marked WEATHER_STALE; rain starts "
+        "and stops within the hour, so this limit is shorter than the heat one.")
+    weather_history_max_observations: int = Field(
+        512, ge=1, description="Most observations kept per zone for the as-of lookup (besides the hours of "
+        "features.weather_history_s): 25.6 h at one observation per 3 min.")
     # Trip time accounting
     trip_gap_cap_s: int = Field(5, description="A trip record covers at most this many seconds, so a dropout is not riding.")
     night_start_hour: float = 0.0

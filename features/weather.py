@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -220,6 +221,72 @@ def zone_heat_index_c(zone: ZoneWeather | None) -> float | None:
     return heat_index_c(zone.air_temp_c, zone.relative_humidity_pct)
 
 
+#: Weather features derived from temperature and humidity: stale ones keep the last known value (marked stale).
+HEAT_WEATHER_FEATURES: tuple[str, ...] = ("heat_index_c", "heat_category", "wbgt_c_est", "cn_heat_35", "cn_heat_40",
+                                          "freezing")
+#: Weather features that change within the hour: stale ones are unknown (NaN).
+FAST_WEATHER_FEATURES: tuple[str, ...] = ("precip_mm_h", "rain_onset", "wind_gust_ms", "visibility_m",
+                                          "road_flooding")
+
+
+def stale_weather_features(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> tuple[str, ...]:
+    """The weather features that are stale at event time ``now``: too old by their freshness limit.
+
+    ``features.weather_precip_max_age_s`` judges :data:`FAST_WEATHER_FEATURES`,
+    ``features.weather_heat_max_age_s`` :data:`HEAT_WEATHER_FEATURES`. No weather at all is not
+    stale but unknown (every feature NaN already).
+
+    >>> from types import SimpleNamespace as Z
+    >>> cfg = FeatureConfig()  # 1 h for precipitation, 3 h for heat
+    >>> stale_weather_features(Z(ts=0.0), 3600.0, cfg)
+    ()
+    >>> stale_weather_features(Z(ts=0.0), 3601.0, cfg) == FAST_WEATHER_FEATURES
+    True
+    >>> len(stale_weather_features(Z(ts=0.0), 3 * 3600.0 + 1, cfg))
+    11
+    """
+    if zone is None:
+        return ()
+    age = now - zone.ts
+    out: tuple[str, ...] = ()
+    if age > cfg.weather_precip_max_age_s:
+        out += FAST_WEATHER_FEATURES
+    if age > cfg.weather_heat_max_age_s:
+        out += HEAT_WEATHER_FEATURES
+    return out
+
+
+def weather_is_stale(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> bool:
+    """True if any weather feature of the zone is past its freshness limit at event time ``now``.
+
+    >>> from types import SimpleNamespace as Z
+    >>> weather_is_stale(Z(ts=0.0), 3600.0), weather_is_stale(Z(ts=0.0), 3601.0), weather_is_stale(None, 0.0)
+    (False, True, False)
+    """
+    return zone is not None and now - zone.ts > min(cfg.weather_precip_max_age_s, cfg.weather_heat_max_age_s)
+
+
+def fresh_weather_features(zone: ZoneWeather | None, now: float, cfg: FeatureConfig = _DEFAULT_CFG) -> dict[str, float]:
+    """:func:`weather_features` at ``now`` with freshness applied: fast-changing features past their limit are NaN.
+
+    Heat features past their limit keep the last known value (:func:`stale_weather_features`
+    names them, for the WEATHER_STALE reason): unknown heat never reads as "no heat".
+    """
+    feats = weather_features(zone, now, cfg)
+    for name in stale_weather_features(zone, now, cfg):
+        if name in FAST_WEATHER_FEATURES:
+            feats[name] = NAN
+    return feats
+
+
+def last_known_weather_features(zone: ZoneWeather, cfg: FeatureConfig = _DEFAULT_CFG) -> dict[str, float]:
+    """The zone's weather features as they were when its newest observation was current (age 0).
+
+    What a stale zone's riders are never scored lower than: their last known weather as if it held now.
+    """
+    return weather_features(zone, zone.ts, cfg)
+
+
 def weather_history_s(cfg: FeatureConfig = _DEFAULT_CFG) -> float:
     """Seconds of a zone's past observations every weather feature needs to be exact.
 
@@ -238,6 +305,12 @@ class ZoneStore:
     """The weather of every zone as this worker knows it, rebuilt from ``telemetry.weather`` on start.
 
     Not changelogged: every worker reads the whole weather topic itself (``streams.weather_feed``).
+    Per zone it keeps a short history, so weather is looked up *as of* a rider's event time
+    (:meth:`at`: the newest observation at or before it, never one stamped later). The history is
+    bounded: observations at most :func:`weather_history_s` (26 h by default) older than the zone's
+    newest, and at most ``features.weather_history_max_observations`` (512) of them. An observation
+    not newer than the zone's newest is ignored (the weather topic is keyed by zone, so a zone's
+    observations arrive in order).
 
     >>> from types import SimpleNamespace as Obs
     >>> from datetime import datetime, timezone
@@ -248,21 +321,60 @@ class ZoneStore:
     >>> before, after = store.apply(obs)
     >>> before is None, store.get("z1") is after, len(store), store.get("z2"), "z1" in store
     (True, True, 1, None, True)
+    >>> t = obs.ts.timestamp()
+    >>> store.at("z1", t - 1) is None, store.at("z1", t) is after, store.at("z1", t + 600) is after
+    (True, True, True)
     """
 
     def __init__(self, cfg: FeatureConfig = _DEFAULT_CFG) -> None:
         self.cfg = cfg
+        self.keep_s = weather_history_s(cfg)
         self._zones: dict[str, ZoneWeather] = {}
+        self._history: dict[str, list[ZoneWeather]] = {}  # oldest first; the last one is the newest
+        self._times: dict[str, list[float]] = {}  # their ts, for bisect
 
     def get(self, zone_id: str | None) -> ZoneWeather | None:
+        """The zone's newest weather (whatever its time), or None."""
         return None if zone_id is None else self._zones.get(zone_id)
+
+    def at(self, zone_id: str | None, now: float) -> ZoneWeather | None:
+        """The zone's weather as of event time ``now``: its newest observation at or before ``now``, or None.
+
+        None also when ``now`` is before the oldest observation the history still keeps.
+        """
+        if zone_id is None:
+            return None
+        times = self._times.get(zone_id)
+        if not times:
+            return None
+        if now >= times[-1]:
+            return self._history[zone_id][-1]
+        i = bisect_right(times, now)
+        return self._history[zone_id][i - 1] if i else None
 
     def apply(self, obs: Any) -> tuple[ZoneWeather | None, ZoneWeather]:
         """Fold one observation into its zone; return the zone's weather before and after."""
         before = self._zones.get(obs.zone_id)
         after = update_zone_weather(before, obs, self.cfg)
-        self._zones[obs.zone_id] = after
+        if after is not before:
+            self._zones[obs.zone_id] = after
+            history = self._history.setdefault(obs.zone_id, [])
+            times = self._times.setdefault(obs.zone_id, [])
+            history.append(after)
+            times.append(after.ts)
+            drop = max(len(times) - self.cfg.weather_history_max_observations,
+                       bisect_left(times, after.ts - self.keep_s))
+            if drop > 0:
+                del history[:drop], times[:drop]
         return before, after
+
+    def stale_zones(self, now: float) -> int:
+        """Zones whose newest observation is stale at event time ``now`` (:func:`weather_is_stale`)."""
+        return sum(weather_is_stale(zone, now, self.cfg) for zone in self._zones.values())
+
+    def observations(self) -> int:
+        """Observations held over all zones' histories."""
+        return sum(len(times) for times in self._times.values())
 
     def __len__(self) -> int:
         return len(self._zones)

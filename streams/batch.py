@@ -51,6 +51,23 @@ class BatchResult:
 
 
 @dataclass(slots=True)
+class ScorePoint:
+    """One rider's features at one event time, waiting for the batch's model call and then its decisions.
+
+    ``online`` is the rider's trip status at ``now`` (riding or waiting); ``stale`` says the zone's
+    weather at ``now`` is stale or unknown (the decisions carry WEATHER_STALE); ``floor`` is the row
+    with the zone's last known weather as current, scored too so that stale weather never lowers risk.
+    """
+
+    rider_id: str
+    now: float
+    row: dict[str, float]
+    online: bool
+    stale: bool = False
+    floor: dict[str, float] | None = None
+
+
+@dataclass(slots=True)
 class Batch:
     """One batch's working values, passed down as the first argument (never kept on the processor).
 
@@ -61,7 +78,10 @@ class Batch:
 
     result: BatchResult = field(default_factory=BatchResult)
     touched: dict[str, float] = field(default_factory=dict)  # rider id -> newest event time: state to write
-    urgent: set[str] = field(default_factory=set)  # riders to score in this batch whatever their cadence
+    urgent: set[str] = field(default_factory=set)  # riders with a fall flagged since their last score point
+    points: list[ScorePoint] = field(default_factory=list)  # in event-time order, not scored yet
+    pointed: set[str] = field(default_factory=set)  # riders with a point in ``points``
+    falls: set[str] = field(default_factory=set)  # riders whose point in ``points`` is a newly flagged fall
 
     def touch(self, rider_id: str, newest: float) -> None:
         """The rider's state changed; ``newest`` is its newest event time (the scoring clock)."""
@@ -87,6 +107,8 @@ class RiderSlot:
     pending: dict[str, Any] | None = None  # an unanswered "Are you OK?": alert_id, asked_at, asked_wall
     last_risk: list[float] | None = None  # [injury, accident] of the latest score
     held: dict[str, Any] = field(default_factory=dict)  # stream -> a record ahead of it, until confirmed
+    # [zone id, ts of its observation] the rider's last score used: a material change from it scores the rider
+    weather_at: list[Any] | None = None
     revisions: Revisions = field(default_factory=Revisions)  # tells apart records at the same event time
     # input role -> outcome (applied, duplicate, too_late) -> records: what this state has absorbed,
     # changelogged with it, so `riskstream reconcile` can check exactly-once across crashes
@@ -131,6 +153,7 @@ class RiderSlot:
             "pending": self.pending,
             "last_risk": self.last_risk,
             "held": self.held,
+            "weather_at": self.weather_at,
             "revisions": self.revisions.to_dict(),
             "records": {role: dict(n) for role, n in self.records.items()},  # a copy: the table keeps it
             "offsets": {role: list(at) for role, at in self.offsets.items()},
@@ -147,6 +170,7 @@ class RiderSlot:
             pending=data.get("pending"),
             last_risk=data.get("last_risk"),
             held=data.get("held") or {},
+            weather_at=data.get("weather_at"),
             revisions=Revisions.from_dict(data.get("revisions")),
             records={role: dict(n) for role, n in (data.get("records") or {}).items()},  # never the table's dict
             offsets={role: list(at) for role, at in (data.get("offsets") or {}).items()},

@@ -106,7 +106,7 @@ SCORES = Histogram(
 )
 SCORING_BATCH = Histogram(
     "riskstream_scoring_batch_riders",
-    "Riders scored per batched model call.",
+    "Score points (one rider at one event time) per batched model call.",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
     registry=REGISTRY,
 )
@@ -169,6 +169,13 @@ CONSUMER_LAG = Gauge(
 WEATHER_ZONES = Gauge(
     "riskstream_weather_zones",
     "Zones this worker holds weather for (every worker reads all of the weather topic itself).",
+    registry=REGISTRY,
+)
+WEATHER_STALE_ZONES = Gauge(
+    "riskstream_weather_stale_zones",
+    "Zones whose newest weather observation is past a freshness limit (features.weather_precip_max_age_s or "
+    "features.weather_heat_max_age_s) at this worker's newest rider event time; their riders' decisions carry "
+    "WEATHER_STALE.",
     registry=REGISTRY,
 )
 WEATHER_FEED_BEHIND = Gauge(

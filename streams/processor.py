@@ -4,10 +4,14 @@ No Faust here: the app hands in :class:`RawRecord` batches and gets back outputs
 and rider states to write to the changelogged table. That keeps the agents thin and lets
 tests drive the whole decision path with plain objects.
 
-Per batch: parse (bad → dead letter), update per-rider state in memory (duplicates counted,
-too-late events dead-lettered, neither applied), learn from incidents, then score, in ONE batched
-model call, the riders whose last score is older than ``score_every_event_s`` of event
-time, decide alerts and premium signals, and write one audit record per decision.
+Per batch: parse (bad → dead letter), then apply the records in event-time order to the per-rider
+state in memory (duplicates counted, too-late events dead-lettered, neither applied), learn from
+incidents; each rider gets a score point at every ``score_every_event_s`` of its own event time, at a
+newly suspected fall and (online) at a material change of its zone's weather as of that time; the
+points are scored in ONE batched model call and decided in event-time order (alerts, premium
+signals), with one audit record per decision. Weather is the zone's as of the rider's event time
+(:meth:`features.ZoneStore.at`); weather past its freshness limit is stale: never a lower risk than
+the last known weather as current, and every decision made with it carries ``WEATHER_STALE``.
 Every input record ends processed, a duplicate, or dead-lettered with its reason; a failure on
 one record dead-letters it and the batch goes on; a failure while scoring one rider skips that
 rider this round (counted in ``riskstream_processing_errors_total``). Anything else raises to the
@@ -33,10 +37,12 @@ tests, the evaluation lab) is :class:`streams.driver.Driver`.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
@@ -64,13 +70,16 @@ from features import (
     weather_features,
     zone_heat_index_c,
 )
+from features.weather import FAST_WEATHER_FEATURES, last_known_weather_features, stale_weather_features
 from models import BlendedScorer, LabelBuffer, OnlineRiskModel
 from models.labels import is_accident
 from models.risk import ScoredRisk
 from riskstream.contracts.errors import InputError
+from riskstream.contracts.reasons import reason_text
 from riskstream.contracts.records import (
     ENVELOPE_MODELS,
     Incident,
+    Reason,
     RiderResponse,
     RiskScores,
     TripPoint,
@@ -78,7 +87,7 @@ from riskstream.contracts.records import (
     WeatherObservation,
 )
 from streams import metrics
-from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot
+from streams.batch import ONLINE_STATUSES, Batch, BatchResult, RawRecord, RiderSlot, ScorePoint
 from streams.escalation import Escalations
 from streams.model_host import ModelHost, population_of  # noqa: F401  (population_of: public here too)
 from streams.parsing import dead_letter, envelope_items, parse_input, validate_decoded
@@ -97,6 +106,12 @@ MATERIAL_WEATHER = ("heat_category", "cn_heat_40", "road_flooding", "freezing", 
 Parsed = TypeVar("Parsed", bound=WearableReading | TripPoint | Incident | RiderResponse | WeatherObservation)
 RiderKeyed = TypeVar("RiderKeyed", bound=WearableReading | TripPoint | Incident | RiderResponse)
 RiderReading = WearableReading | TripPoint
+RiderKeyedRecord = WearableReading | TripPoint | Incident | RiderResponse
+#: The record model of each rider-keyed input role.
+RIDER_MODELS: dict[str, type[RiderKeyedRecord]] = {
+    "wearable": WearableReading, "trip": TripPoint, "incidents": Incident, "responses": RiderResponse}
+#: Reason code carried by every decision made with stale or unknown zone weather (text in the reason catalog).
+WEATHER_STALE_CODE = "WEATHER_STALE"
 #: A pure feature update: ``update_wearable`` or ``update_trip`` (the trip's takes the zone's heat index too).
 FeatureUpdate = Callable[..., UpdateResult]
 
@@ -108,14 +123,25 @@ class RiderStore(Protocol):
     def get(self, key: str, default: Any = None) -> Any: ...
 
 
-def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) -> tuple[float, ...] | None:
-    """What about a zone's weather must not wait for the rider's next scoring."""
+def weather_signature(zone: ZoneWeather | None, now: float, cfg: FeatureConfig) -> tuple[float | None, ...] | None:
+    """What about a zone's weather must not wait for the rider's next scoring (unknown values as None, so equal)."""
     if zone is None:
         return None
     feats = weather_features(zone, now, cfg)
     heavy_rain = feats["precip_mm_h"] >= 7.6  # NWS heavy rain, mm/h
     low_visibility = feats["visibility_m"] < 200
-    return tuple(feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
+    return tuple(None if math.isnan(feats[k]) else feats[k] for k in MATERIAL_WEATHER) + (heavy_rain, low_visibility)
+
+
+def with_stale_reason(reasons: list[Reason]) -> list[Reason]:
+    """``reasons`` and, once, WEATHER_STALE: the decision was made with stale or unknown zone weather.
+
+    >>> [r.code for r in with_stale_reason(with_stale_reason([]))]
+    ['WEATHER_STALE']
+    """
+    if any(r.code == WEATHER_STALE_CODE for r in reasons):
+        return reasons
+    return [*reasons, Reason(code=WEATHER_STALE_CODE, text=reason_text(WEATHER_STALE_CODE, None))]
 
 
 def key_mismatch(key: bytes | None, rider_id: str, topic: str) -> InputError | None:
@@ -160,6 +186,7 @@ class Processor:
         self.hot: dict[str, RiderSlot] = {}
         self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
+        self._same_weather: dict[str, list[Any]] = {}  # rider -> [zone, obs ts] found not materially different
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
         self._last_expiry = -math.inf
@@ -208,6 +235,7 @@ class Processor:
 
     def forget_riders(self) -> None:
         self.hot.clear()
+        self._same_weather.clear()
         self.models.labels.clear()
 
     def zone(self, zone_id: str | None) -> ZoneWeather | None:
@@ -219,10 +247,13 @@ class Processor:
 
     # ------------------------------------------------------------------ batches
     def process_weather(self, records: Iterable[RawRecord], *, dead_letters: bool = True) -> BatchResult:
-        """Update zone weather; this worker's riders of a zone whose weather changed materially are scored at once.
+        """Update zone weather; this worker's online riders whose weather changed materially are scored at once.
 
-        That also covers weather arriving after the riders' telemetry (a backlog read faster on
-        one topic than another): they are not left with "weather unknown" until their next event.
+        A rider is judged by its zone's weather as of its newest event time (:meth:`ZoneStore.at`), so an
+        observation stamped after that changes nothing for it now. That covers weather arriving after the
+        riders' telemetry (a backlog read faster on one topic than another): they are not left with
+        "weather unknown" until their next event. Offline riders are not scored (no push alert about a zone
+        they left at sign-off); their next shift's first score uses the zone's weather then.
         ``dead_letters=False`` is the weather feed's call: every worker reads every weather record, and
         only the weather agent (one worker, through the consumer group) dead-letters and counts them
         (:meth:`check_weather`).
@@ -249,12 +280,16 @@ class Processor:
                 metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
         metrics.WEATHER_ZONES.set(len(self.zones))
         if changed:
-            due = {rider_id: slot.features.newest_ts() for rider_id, slot in self.hot.items()
-                   if slot.features.zone_id in changed}
-            batch.touched = {r: t for r, t in due.items() if t is not None}
-            self._score(batch, force=True)
-            for rider_id in due:
+            for rider_id, slot in self.hot.items():
+                newest = slot.features.newest_ts()
+                if (slot.features.zone_id in changed and newest is not None
+                        and self._weather_changed(slot, newest)):
+                    self._snapshot(batch, rider_id, newest)
+            scored = {p.rider_id for p in batch.points}
+            self._flush(batch)
+            for rider_id in scored:
                 batch.result.states[rider_id] = self.stored_state(rider_id)
+        metrics.WEATHER_STALE_ZONES.set(self.zones.stale_zones(self.stream_now))
         return batch.result
 
     def check_weather(self, records: Iterable[RawRecord]) -> BatchResult:
@@ -276,33 +311,47 @@ class Processor:
         return batch.result
 
     def process_batch(self, records: Iterable[RawRecord]) -> BatchResult:
+        """Apply a batch of rider records in event-time order and decide at every score point on the way.
+
+        Records are parsed first (bad ones dead-lettered), then applied merged by event time; the records of
+        one rider, topic and partition keep their offset order (a state recognises a record read again by
+        its offset). After each record the rider gets a score point when due (:meth:`_due`): its features as
+        of that event time. All points are scored in one model call at the end of the batch and decided in
+        event-time order; an incident or response, or a record of a rider with an open or just flagged fall
+        question, first decides the points before it, so answers, labels and escalations see what came before.
+        """
         batch = Batch()
         started = time.time()
         timestamps: list[float] = []
-        for rec in self._expand(batch, records):
+        runs: dict[tuple[str, str, int], list[tuple[float, int, RawRecord, str, RiderKeyedRecord]]] = {}
+        for seq, rec in enumerate(self._expand(batch, records)):
             role = self.role_by_topic.get(rec.topic)
             if rec.timestamp:
                 timestamps.append(rec.timestamp)
+            model = RIDER_MODELS.get(role or "")
+            if model is None:
+                log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
+                continue
             try:
-                if role == "wearable":
-                    self._apply(batch, rec, WearableReading, update_wearable)
-                elif role == "trip":
-                    self._apply(batch, rec, TripPoint, update_trip)
-                elif role == "incidents":
-                    self._incident(batch, rec)
-                elif role == "responses":
-                    self._response(batch, rec)
-                else:
-                    log.warning("record from unexpected topic %s[%s]@%s", rec.topic, rec.partition, rec.offset)
+                parsed = self._parse_rider(batch, rec, model)
             except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
-                log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
-                metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
-                self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
-        self._score(batch)
+                self._failed(batch, rec, exc)
+                continue
+            if parsed is not None:
+                assert role is not None
+                runs.setdefault((parsed.rider_id, rec.topic, rec.partition), []).append(
+                    (parsed.epoch, seq, rec, role, parsed))
+        for _, _, rec, role, parsed in heapq.merge(*runs.values(), key=lambda item: item[0]):
+            try:
+                self._step(batch, rec, role, parsed)
+            except Exception as exc:  # a bug must not stop the stream: dead-letter the record, keep going
+                self._failed(batch, rec, exc)
+        self._flush(batch)
         for rider_id in list(batch.touched):
             self.escalations.escalate_if_overdue(batch.result, self.hot[rider_id])
         self._sweep_labels(batch)
         self._expire_riders(batch)
+        metrics.WEATHER_STALE_ZONES.set(self.zones.stale_zones(self.stream_now))
         for rider_id in batch.touched:
             batch.result.states[rider_id] = self.stored_state(rider_id)
         done = time.time()
@@ -310,6 +359,36 @@ class Processor:
             metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
         return batch.result
+
+    def _failed(self, batch: Batch, rec: RawRecord, exc: Exception) -> None:
+        log.exception("processing %s[%d]@%d failed", rec.topic, rec.partition, rec.offset)
+        metrics.PROCESSING_ERRORS.labels(stage="apply").inc()
+        self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
+
+    def _step(self, batch: Batch, rec: RawRecord, role: str, parsed: RiderKeyedRecord) -> None:
+        """Apply one parsed rider record, then give its rider a score point if one is due."""
+        rider_id = parsed.rider_id
+        slot = self.slot(rider_id)
+        if rider_id in batch.pointed and (role in ("incidents", "responses") or slot.pending is not None
+                                          or rider_id in batch.falls):
+            self._flush(batch)  # what comes next must see the decisions before it (a question asked, a risk)
+        if isinstance(parsed, WearableReading):
+            self._apply(batch, rec, slot, parsed, update_wearable)
+        elif isinstance(parsed, TripPoint):
+            self._apply(batch, rec, slot, parsed, update_trip)
+        elif isinstance(parsed, Incident):
+            self._incident(batch, rec, slot, parsed)
+            return
+        else:
+            self._response(batch, rec, slot, parsed)
+            return
+        now = slot.features.newest_ts()
+        if now is None:
+            return
+        if slot.pending is not None and rider_id not in batch.pointed:
+            self.escalations.escalate_if_overdue(batch.result, slot)  # at the event time that ran it out
+        if self._due(slot, now, rider_id in batch.urgent):
+            self._snapshot(batch, rider_id, now)
 
     def check_escalations(self, wall_now: float) -> BatchResult:
         """Timer hook: escalate questions left unanswered while the rider's device went silent."""
@@ -351,6 +430,7 @@ class Processor:
             if asked or newest is None or newest >= cutoff:
                 continue  # an open fall question is escalated first; a rider with no event time is not judged
             self.hot.pop(rider_id, None)
+            self._same_weather.pop(rider_id, None)
             self.models.learn(self.models.labels.expire(rider_id, math.inf))  # held snapshots are learned, not lost
             batch.result.states[rider_id] = None
             log.info("rider %s silent since %s (event time), past worker.rider_ttl_s = %.0f s: state deleted",
@@ -428,11 +508,8 @@ class Processor:
             rec.topic, rec.partition, rec.offset, letter.key, err.error_class, err.reason,
         )
 
-    def _apply(self, batch: Batch, rec: RawRecord, model: type[RiderReading], update: FeatureUpdate) -> None:
-        parsed = self._parse_rider(batch, rec, model)
-        if parsed is None:
-            return
-        slot = self.slot(parsed.rider_id)
+    def _apply(self, batch: Batch, rec: RawRecord, slot: RiderSlot, parsed: RiderReading,
+               update: FeatureUpdate) -> None:
         if self._replayed(batch, rec, slot):
             return
         ready = self._confirmed(batch, rec, slot, parsed)
@@ -492,7 +569,7 @@ class Processor:
                 update: FeatureUpdate) -> None:
         fall_before = slot.features.fall_ts
         if isinstance(parsed, TripPoint):
-            hi = zone_heat_index_c(self.zone(parsed.zone_id))
+            hi = zone_heat_index_c(self.zones.at(parsed.zone_id, parsed.epoch))  # as of the record, stale or not
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
             outcome = update(slot.features, parsed, self.feature_cfg)
@@ -530,11 +607,7 @@ class Processor:
                   rec.partition, rec.offset)
         return True
 
-    def _incident(self, batch: Batch, rec: RawRecord) -> None:
-        incident = self._parse_rider(batch, rec, Incident)
-        if incident is None:
-            return
-        slot = self.slot(incident.rider_id)
+    def _incident(self, batch: Batch, rec: RawRecord, slot: RiderSlot, incident: Incident) -> None:
         if self._replayed(batch, rec, slot):
             return
         labels = self.models.labels
@@ -558,11 +631,7 @@ class Processor:
         if newest is not None:
             batch.touch(incident.rider_id, newest)
 
-    def _response(self, batch: Batch, rec: RawRecord) -> None:
-        answer = self._parse_rider(batch, rec, RiderResponse)
-        if answer is None:
-            return
-        slot = self.slot(answer.rider_id)
+    def _response(self, batch: Batch, rec: RawRecord, slot: RiderSlot, answer: RiderResponse) -> None:
         if self._replayed(batch, rec, slot):
             return
         metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
@@ -574,51 +643,98 @@ class Processor:
             batch.touch(answer.rider_id, newest)
 
     # ------------------------------------------------------------------ decisions
-    def _score(self, batch: Batch, force: bool = False) -> None:
-        every = 0.0 if force else self.settings.worker.score_every_event_s
-        due = [(r, now) for r, now in batch.touched.items()
-               if math.isfinite(now) and (r in batch.urgent or now - self.hot[r].last_scored >= every)]
-        if not due:
+    def _due(self, slot: RiderSlot, now: float, fall: bool) -> bool:
+        """Is the rider due a score point at ``now``: a fall just flagged, its cadence, or (online) its weather."""
+        if fall or now - slot.last_scored >= self.settings.worker.score_every_event_s:
+            return True
+        if slot.features.status not in ONLINE_STATUSES:
+            return False
+        try:
+            return self._weather_changed(slot, now)
+        except Exception:  # the cadence's snapshot reads the same weather, and counts and logs its failure
+            log.debug("weather of rider %s at %s unreadable; scored at its cadence", slot.features.rider_id, now)
+            return False
+
+    def _weather_changed(self, slot: RiderSlot, now: float) -> bool:
+        """Did the rider's weather as of ``now`` change materially since the observation its last score used?"""
+        zone_id = slot.features.zone_id
+        zone = self.zones.at(zone_id, now)
+        key = [zone_id, zone.ts if zone is not None else None]
+        seen = slot.weather_at
+        if seen == key or self._same_weather.get(slot.features.rider_id) == key:
+            return False
+        before = self.zones.at(seen[0], seen[1]) if seen is not None and seen[1] is not None else None
+        if weather_signature(before, now, self.feature_cfg) != weather_signature(zone, now, self.feature_cfg):
+            return True
+        self._same_weather[slot.features.rider_id] = key  # compared once, not again at every record
+        return False
+
+    def _snapshot(self, batch: Batch, rider_id: str, now: float) -> None:
+        """The rider's features as of event time ``now`` with its zone's weather as of then: a score point."""
+        slot = self.hot[rider_id]
+        zone_id = slot.features.zone_id
+        cfg = self.feature_cfg
+        try:
+            zone = self.zones.at(zone_id, now)
+            if zone is None and zone_id is not None and zone_id not in self.zones_missing:
+                self.zones_missing.add(zone_id)
+                log.warning("no weather for zone %s as of %s (rider %s): scored with weather unknown", zone_id,
+                            datetime.fromtimestamp(now, timezone.utc).isoformat(), rider_id)
+            row = rider_features(slot.features, zone, now, cfg)
+            stale = stale_weather_features(zone, now, cfg)
+            floor = None
+            if zone is not None and stale:
+                floor = {**row, **last_known_weather_features(zone, cfg)}
+                row.update((name, math.nan) for name in stale if name in FAST_WEATHER_FEATURES)
+        except Exception:  # one rider's state must not stop the others or the stream
+            metrics.PROCESSING_ERRORS.labels(stage="features").inc()
+            log.exception("features of rider %s (zone %s) at event time %s failed; not scored this round",
+                          rider_id, zone_id, now)
             return
-        rows, featured = [], []
-        for rider_id, now in due:
-            slot = self.hot[rider_id]
-            zone_id = slot.features.zone_id
-            try:
-                zone = self.zone(zone_id)
-                if zone is None and zone_id is not None and zone_id not in self.zones_missing:
-                    self.zones_missing.add(zone_id)
-                    log.warning("no weather for zone %s (rider %s): scored with weather unknown", zone_id, rider_id)
-                rows.append(rider_features(slot.features, zone, now, self.feature_cfg))
-            except Exception:  # one rider's state must not stop the others or the stream
-                metrics.PROCESSING_ERRORS.labels(stage="features").inc()
-                log.exception("features of rider %s (zone %s) at event time %s failed; not scored this round",
-                              rider_id, zone_id, now)
-                continue
-            featured.append((rider_id, now))
-        due = featured
-        if not due:
+        batch.points.append(ScorePoint(rider_id, now, row, slot.features.status in ONLINE_STATUSES,
+                                       stale=bool(stale) or (zone is None and zone_id is not None), floor=floor))
+        batch.pointed.add(rider_id)
+        if rider_id in batch.urgent:
+            batch.urgent.discard(rider_id)
+            batch.falls.add(rider_id)
+        slot.last_scored = now
+        slot.weather_at = [zone_id, zone.ts if zone is not None else None]
+        self._same_weather.pop(rider_id, None)
+
+    def _flush(self, batch: Batch) -> None:
+        """Score every waiting point in one model call and decide them in event-time order."""
+        points = batch.points
+        if not points:
             return
-        scored = self.models.scorer.score_batch(rows)
-        metrics.SCORING_BATCH.observe(len(rows))
+        batch.points, batch.pointed, batch.falls = [], set(), set()
+        floors = [p.floor for p in points if p.floor is not None]
+        scored = self.models.scorer.score_batch([p.row for p in points] + floors)
+        metrics.SCORING_BATCH.observe(len(points))
         versions = self.models.model_versions()
-        for (rider_id, now), feats, risk_out in zip(due, rows, scored):
+        floor_scores = iter(scored[len(points):])
+        for point, risk_out in zip(points, scored):
+            if point.floor is not None:  # stale weather never lowers risk below the last known weather's
+                floor_risk = next(floor_scores)
+                risk_out = replace(risk_out, injury=max(risk_out.injury, floor_risk.injury),
+                                   accident=max(risk_out.accident, floor_risk.accident))
             try:
-                self._decide(batch, rider_id, now, feats, risk_out, versions)
+                self._decide(batch, point, risk_out, versions)
             except Exception:  # one rider's failure must not stop the others or the stream
                 metrics.PROCESSING_ERRORS.labels(stage="decide").inc()
-                log.exception("deciding for rider %s at event time %s failed; skipped this round", rider_id, now)
+                log.exception("deciding for rider %s at event time %s failed; skipped this round",
+                              point.rider_id, point.now)
 
-    def _decide(self, batch: Batch, rider_id: str, now: float, feats: dict[str, float], scored: ScoredRisk,
-                versions: dict[str, str]) -> None:
+    def _decide(self, batch: Batch, point: ScorePoint, scored: ScoredRisk, versions: dict[str, str]) -> None:
         result = batch.result
+        rider_id, now, feats = point.rider_id, point.now, point.row
         slot = self.hot[rider_id]
-        slot.last_scored = now
         slot.last_risk = [scored.injury, scored.accident]
         risk = RiskScores(injury=scored.injury, accident=scored.accident, horizon_min=self.models.horizon_min)
         metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
         for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative):
+            if point.stale:
+                decision = replace(decision, reasons=with_stale_reason(decision.reasons))
             revision = slot.revisions.next(alert_identity(decision), now)
             alert = build_rider_alert(rider_id, decision, now, versions, risk=risk, conservative_mode=conservative,
                                       revision=revision)
@@ -634,8 +750,10 @@ class Processor:
             snapshot = self.models.scorer.snapshot_row(feats, scored)
             self.models.learn(self.models.labels.add_snapshot(rider_id, now, snapshot))
             slot.last_snapshot = now
-        exposure = self._exposure_hours(slot, now)  # before the update: it moves the last update's time to now
+        exposure = self._exposure_hours(slot, now, point.online)  # before the update: it moves the last update's time
         priced = self.premium.update(slot.premium, risk, feats, exposure, now, hold=conservative)
+        if point.stale:
+            priced = replace(priced, reasons=with_stale_reason(priced.reasons))
         if should_publish(slot.premium, priced, now, self.settings.worker.premium_interval_event_s):
             pseudonym = pseudonymize(rider_id, self.hmac_key)
             revision = slot.revisions.next(PREMIUM_IDENTITY, now)  # a rescore at the same event time: a new id
@@ -647,10 +765,10 @@ class Processor:
                                                      decision_id=record.event_id, revision=revision))
             metrics.PREMIUM_SIGNALS.inc()
 
-    def _exposure_hours(self, slot: RiderSlot, now: float) -> float:
-        """Online hours since the rider's previous premium update (0 while off shift)."""
+    def _exposure_hours(self, slot: RiderSlot, now: float, online: bool) -> float:
+        """Online hours since the rider's previous premium update (0 while off shift at ``now``)."""
         last = slot.premium.last_period_end
-        if last is None or slot.features.status not in ONLINE_STATUSES:
+        if last is None or not online:
             return 0.0
         # a long gap means the rider was away: count at most two scoring intervals
         return min(max(0.0, now - last), 2 * self.settings.worker.score_every_event_s) / 3600.0

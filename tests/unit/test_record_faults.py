@@ -190,19 +190,19 @@ def test_a_rider_whose_features_fail_is_skipped_and_the_others_are_scored(tmp_pa
     feed = Feed(tmp_path)
     feed.batch([feed.record("trip", trip(iso(T0 + i), f"t{i}")) for i in range(3)]
                + [feed.record("wearable", wearable(iso(T0 + i), f"w{i}", rider="r2"), b"r2") for i in range(3)])
-    real_get = feed.proc.zones.get
+    real_at = feed.proc.zones.at
 
-    def unreadable(zone_id: str | None) -> Any:  # a zone entry this build cannot read
+    def unreadable(zone_id: str | None, now: float) -> Any:  # a zone entry this build cannot read
         if zone_id == "z1":
             raise TypeError("zone z1: unreadable weather state")
-        return real_get(zone_id)
+        return real_at(zone_id, now)
 
-    monkeypatch.setattr(feed.proc.zones, "get", unreadable)
+    monkeypatch.setattr(feed.proc.zones, "at", unreadable)
     errors = metrics.PROCESSING_ERRORS.labels(stage="features")._value.get()
     feed.batch([feed.record("wearable", wearable(iso(T0 + t), f"w{t}", rider=r), r.encode())
                 for t in (50, 100) for r in ("r1", "r2")])
     assert metrics.PROCESSING_ERRORS.labels(stage="features")._value.get() - errors == 1
     assert feed.riders["r2"]["last_scored"] == T0 + 100
     assert feed.riders["r1"]["features"]["wearable_ts"] == T0 + 100  # its record was applied all the same
-    assert feed.riders["r1"]["last_scored"] == T0 + 2  # not scored this round
+    assert feed.riders["r1"]["last_scored"] == T0  # its first record's score point; not scored this round
     assert not feed.letters()

@@ -63,7 +63,7 @@ def test_weather_read_after_the_riders_rescores_the_riders_this_worker_holds(tmp
     h = Harness(Processor(s))
     h.rider_batch(riding(s, "r1", now - 60) + riding(s, "r2", now - 60))
     assert not heat_alerted(h), "no weather yet: unknown, no heat alert"
-    h.weather([weather(s, 0, now - 30)], dead_letters=False)
+    h.weather([weather(s, 0, now - 90)], dead_letters=False)  # stamped before their events: their weather then
     assert heat_alerted(h) == {"r1", "r2"}
     assert set(h.riders) == {"r1", "r2"}  # their new alert state goes to the table
 
