@@ -40,7 +40,8 @@ def test_an_envelope_gives_the_same_state_as_its_records_one_per_message(tmp_pat
 def test_a_bad_record_in_an_envelope_is_dead_lettered_alone_with_its_index(tmp_path: Path) -> None:
     feed = Feed(tmp_path)
     recs = readings(5)
-    recs[2] = {**recs[2], "heart_rate_bpm": 400}  # impossible
+    recs[2] = {**recs[2], "ts": "yesterday"}  # no event time: the record cannot be used (an out-of-range optional
+    # measurement alone, e.g. heart_rate_bpm 400, would be used as unknown: tests/unit/test_unknown_values.py)
     recs[3] = {**recs[3], "rider_id": "r2"}  # another rider's record under r1's key
     feed.batch([feed.record("wearable", {"x": 1}), feed.record("wearable", envelope([*recs, "not a record"]))])
     letters = [d for d in feed.letters() if d["offset"] == 1]
