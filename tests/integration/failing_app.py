@@ -9,19 +9,14 @@ crash-only test then starts the ordinary worker on the same group and looks for 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 FAIL_KEY = b"rider-fail-after-processing"
 
 
 def main() -> None:
-    import faust
-
-    from streams.app import create_app
     from streams.batch import BatchResult, RawRecord
     from streams.processor import Processor
-    from streams.settings import Settings
-    from streams.topics import ensure_topics
 
     class FailingProcessor(Processor):
         def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
@@ -31,10 +26,24 @@ def main() -> None:
                 raise OSError("injected by tests.integration.failing_app: the state write failed")
             return result
 
+    run_worker(FailingProcessor)
+
+
+def run_worker(processor_class: type, on_app: Callable[[object], None] | None = None) -> None:
+    """Run the real riskstream app with ``processor_class`` as its processor, as ``riskstream worker`` would
+    (``on_app`` sees the app before it starts)."""
+    import faust
+
+    from streams.app import create_app
+    from streams.settings import Settings
+    from streams.topics import ensure_topics
+
     settings = Settings()
     asyncio.run(ensure_topics(settings))
     settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, processor=FailingProcessor(settings))
+    app = create_app(settings, processor=processor_class(settings))
+    if on_app is not None:
+        on_app(app)
     faust.Worker(app, loglevel="info", quiet=True).execute_from_commandline()
 
 

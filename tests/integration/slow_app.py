@@ -19,16 +19,12 @@ STALL_S = 6.0
 
 
 def main() -> None:
-    import faust
-
     from streams import app as app_module
-    from streams.app import create_app
     from streams.batch import BatchResult, RawRecord
     from streams.processor import Processor
-    from streams.settings import Settings
-    from streams.topics import ensure_topics
+    from tests.integration.failing_app import run_worker
 
-    stall = {"now": False}
+    stall: dict[str, object] = {"now": False, "app": None}
 
     class SlowProcessor(Processor):
         def process_batch(self, batch: Iterable[RawRecord]) -> BatchResult:
@@ -44,16 +40,13 @@ def main() -> None:
             logging.getLogger("slow_app").warning(SLOW_MARK)
             if os.environ.get("SLOW_APP_CRASH"):  # a Faust service crashes meanwhile, as recovery did in issue 12
                 asyncio.get_running_loop().call_later(0.5, lambda: asyncio.ensure_future(
-                    app.tables.recovery.crash(ValueError("injected by slow_app: Offset must be a positive integer"))))
+                    stall["app"].tables.recovery.crash(  # type: ignore[attr-defined]
+                        ValueError("injected by slow_app: Offset must be a positive integer"))))
             await asyncio.sleep(STALL_S)
         await send(self, role, key, value)
 
     app_module.KafkaSink.send = slow_send  # type: ignore[method-assign]
-    settings = Settings()
-    asyncio.run(ensure_topics(settings))
-    settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, processor=SlowProcessor(settings))
-    faust.Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+    run_worker(SlowProcessor, on_app=lambda app: stall.__setitem__("app", app))
 
 
 if __name__ == "__main__":
