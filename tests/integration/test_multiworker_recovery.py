@@ -236,9 +236,10 @@ def test_no_record_is_lost_when_a_worker_is_killed_mid_burst(broker: Any, tmp_pa
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "known, not explained yet (issue 12 stays open): about 1 run in 5 ends with 5-7 riders of one partition missing "
-    "~40 % of their records from state while the group has committed every offset, without counter regressions; "
-    "seen with and without Faust's recovery crash 'Offset must be a positive integer'. docs/recovery.md"))
+    "issue 12 stays open: one cause of the loss was found and fixed (a Faust service crash cancelled the agent "
+    "mid-batch and the half-done batch was committed: streams.app.run_batch, test_record_faults), but a run without "
+    "any worker crash still lost ~40 % of the records of 6 riders of one partition with every offset committed and no "
+    "counter regression (1 of 8 runs after the fix). docs/recovery.md"))
 def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_every_hot_rider_alerted(
         broker: Any, tmp_path: Path) -> None:
     """Issue 12: 3 workers, one killed with SIGKILL and restarted mid-stream, three times (a different one each time).
