@@ -28,7 +28,7 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
-         "dlq")
+         "dlq", "acknowledgements")
 PARTITIONS = 4
 
 

@@ -27,7 +27,7 @@ from streams.parsing import DLQ_EXCERPT_CHARS
 pytestmark = pytest.mark.integration
 
 ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "escalations", "risk_scores", "audit",
-         "dlq")
+         "dlq", "acknowledgements")
 
 
 def worker_env(broker: Any, tmp: Path, app: str = "riskstream-test",

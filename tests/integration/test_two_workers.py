@@ -95,9 +95,10 @@ def two_workers(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     from streams.topics import ensure_topics
 
     tmp = tmp_path_factory.mktemp("two-workers")
-    env = worker_env(broker, tmp)
+    env = {**worker_env(broker, tmp), "RISKSTREAM_TOPICS__PARTITIONS": str(PARTITIONS)}
     settings = Settings.model_validate({"kafka": {"broker": broker.url},
-                                        "topics": {role: topic(env, role) for role in ROLES}})
+                                        "topics": {**{role: topic(env, role) for role in ROLES},
+                                                   "partitions": PARTITIONS}})
     asyncio.run(ensure_topics(settings))
     ports = [int(env["RISKSTREAM_METRICS__PORT"]), free_port()]
     workers: list[Process] = []
