@@ -20,6 +20,7 @@ from streams import metrics
 from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
+from tests.unit.test_streams_processor import raw_records
 
 FALL_RIDER = "rider-0002"
 #: Seconds after the recording's start of the fall: inside one backlog batch that spans far more than 300 s.
@@ -55,18 +56,6 @@ def recording() -> list[Any]:
     return with_fall(records, FALL_RIDER, config.start + timedelta(seconds=FALL_AT_S))
 
 
-def raw(s: Settings, records: list[Any]) -> list[RawRecord]:
-    """The records as one worker reads them: one partition per topic, offsets in the recording's order."""
-    topics = s.topics.by_role()
-    offsets: dict[str, int] = {}
-    out = []
-    for rec in records:
-        topic = topics[rec.role]
-        offsets[topic] = offsets.get(topic, -1) + 1
-        out.append(RawRecord(topic, 0, offsets[topic], rec.key.encode(), rec.value_bytes(), 1.0))
-    return out
-
-
 def outputs(sink: MemorySink) -> dict[str, list[dict[str, Any]]]:
     by_role: dict[str, list[dict[str, Any]]] = {}
     for role, _, value in sink.take_outputs():
@@ -85,7 +74,7 @@ def replay(tmp: Path, records: list[Any], mode: str) -> dict[str, list[dict[str,
     proc, sink = Processor(s), MemorySink()
     driver = Driver(proc, sink)
     weather = s.topics.weather
-    rows = raw(s, records)
+    rows = raw_records(s, records)
 
     async def run() -> None:
         if mode == "paced":
@@ -203,7 +192,7 @@ def test_a_zone_whose_feed_stops_never_lowers_risk_and_says_so(tmp_path: Path, m
             decide(batch, point, scored, versions)
 
         monkeypatch.setattr(proc, "_decide", recorded)
-        asyncio.run(Driver(proc, sink).feed(raw(s, recs), batch_size=200))
+        asyncio.run(Driver(proc, sink).feed(raw_records(s, recs), batch_size=200))
         stale = metrics.REGISTRY.get_sample_value("riskstream_weather_stale_zones")
         return risks, outputs(sink), stale
 
