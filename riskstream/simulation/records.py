@@ -29,32 +29,29 @@ _FIELDS: dict[type, frozenset[str]] = {}
 
 def build(model: type[BaseModel], values: dict[str, Any]) -> Any:
     """An instance of ``model`` holding ``values`` (every field, already valid) without validation."""
+    return _make(model, _fields_of(model), values)
+
+
+def constructor(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
+    """:func:`build` for one model, with its field set looked up once (for loops over many records)."""
+    fields_set = _fields_of(model)
+    return lambda values: _make(model, fields_set, values)
+
+
+def _fields_of(model: type[BaseModel]) -> frozenset[str]:
     fields_set = _FIELDS.get(model)
     if fields_set is None:
         fields_set = _FIELDS[model] = frozenset(model.model_fields)
+    return fields_set
+
+
+def _make(model: type[BaseModel], fields_set: frozenset[str], values: dict[str, Any]) -> Any:
     obj = _new(model)
     _set(obj, "__dict__", values)
     _set(obj, "__pydantic_fields_set__", fields_set)
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
-
-
-def constructor(model: type[BaseModel]) -> Callable[[dict[str, Any]], Any]:
-    """:func:`build` for one model, with its field set looked up once (for loops over many records)."""
-    fields_set = _FIELDS.get(model)
-    if fields_set is None:
-        fields_set = _FIELDS[model] = frozenset(model.model_fields)
-
-    def make(values: dict[str, Any]) -> Any:
-        obj = _new(model)
-        _set(obj, "__dict__", values)
-        _set(obj, "__pydantic_fields_set__", fields_set)
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
-
-    return make
 
 
 @dataclass(slots=True)
