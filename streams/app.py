@@ -36,6 +36,7 @@ import faust
 
 from streams import metrics, stall
 from streams.batch import input_partition
+from streams.commit_guard import guard_commits, rewind_to_states
 from streams.driver import Driver
 from streams.kafka import faust_settings
 from streams.processor import Processor, RawRecord, RiderStore
@@ -225,6 +226,12 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     # Keys are raw bytes (Faust serializes a str key as JSON, with quotes), values JSON.
     riders = app.tables.add(RiderTable(app, name="rider-state", default=None, key_type=bytes,
                                        partitions=topics.partitions, beacon=app.tables.beacon))
+
+    # Offsets are committed only over records delivered, and a partition whose recovered states stop short of its
+    # committed offset is read again from where they stop (streams.commit_guard; docs/recovery.md).
+    roles = {topics.wearable: "wearable", topics.trip: "trip", topics.incidents: "incidents",
+             topics.responses: "responses"}  # the role a state records each input topic's offsets under
+    guard_commits(app, set(roles), lambda committed: rewind_to_states(riders.values(), committed, roles))
 
     def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.wearable}

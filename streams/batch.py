@@ -199,6 +199,15 @@ def input_partition(state: dict[str, Any] | None) -> int | None:
     return None
 
 
+def stored_offsets(state: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+    """Role -> (partition, offset) of the newest input record a rider's stored state has absorbed.
+
+    >>> stored_offsets({"offsets": {"trip": [2, 41], "wearable": [2, 40, 3]}})
+    {'trip': (2, 41), 'wearable': (2, 40)}
+    """
+    return {role: (int(at[0]), int(at[1])) for role, at in ((state or {}).get("offsets") or {}).items()}
+
+
 def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 

@@ -160,6 +160,19 @@ FALL_QUESTION_OLDEST = Gauge(
     "Wall-clock age of this worker's oldest unanswered suspected-fall question (0 when none is open).",
     registry=REGISTRY,
 )
+SKIPPED_OFFSETS = Counter(
+    "riskstream_skipped_offsets_total",
+    "Input offsets a fetch skipped over (Faust would have counted them done); they are read again (issue 12).",
+    ["topic"],
+    registry=REGISTRY,
+)
+RECOVERED_BEHIND = Counter(
+    "riskstream_recovered_behind_offsets_total",
+    "Input records read again after a rebalance because the recovered rider states stopped short of the committed "
+    "offset (docs/recovery.md).",
+    ["topic"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "riskstream_consumer_lag_records",
     "Records in a partition assigned to this worker that are not committed yet (high watermark - committed).",
