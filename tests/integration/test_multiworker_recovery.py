@@ -300,3 +300,53 @@ def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_ever
         fleet.stop_all()
         print(fleet.logs())
         print("workers that crashed by themselves and were restarted:", fleet.crashes)
+
+
+def test_records_committed_but_in_no_recovered_state_are_read_again(broker: Any, tmp_path: Path) -> None:
+    """Issue 12: whatever moved a partition's committed offset past records no state absorbed (a commit that ran
+    ahead, a recovery that missed the last state writes), the worker that takes the partition re-reads them.
+
+    A worker applies a first part, then drops a second part unapplied while acknowledging it
+    (tests/integration/forgetful_app.py), so the group's offsets are committed past records in no state, and
+    stops. The ordinary worker that starts next recovers states that stop short of the committed offsets: it
+    reads from the newest offset its states hold and applies what they lack.
+    """
+    from streams.topics import ensure_topics
+    from tests.integration.forgetful_app import FORGET_MARK
+
+    fleet = Fleet(broker, tmp_path)
+    asyncio.run(ensure_topics(fleet.settings))
+    first, second = split_by_time(simulated(riders=20, seconds=120, seed=11), 2)
+    marker = tmp_path / "forget"
+    env = {**fleet.base, "RISKSTREAM_METRICS__PORT": str(free_port()), "RISKSTREAM_WORKER__STATE_DIR": str(tmp_path / "f"),
+           "FORGET_FILE": str(marker)}
+    forgetful = Process([sys.executable, "-m", "tests.integration.forgetful_app", "worker"], env,
+                        tmp_path / "forgetful.log")
+    try:
+        wait_until(lambda: "[^Worker]: Ready" in forgetful.log(), 180, what="the forgetful worker to start",
+                   procs=(forgetful,))
+        produce(fleet.settings, first)
+        report = reconciled(fleet, 180)
+        assert report.ok, report.render()
+        marker.touch()
+        produce(fleet.settings, second)
+        wait_until(lambda: not uncommitted(fleet), 180, what="the second part committed unapplied", procs=(forgetful,))
+        assert FORGET_MARK in forgetful.log()
+        forgetful.stop(signal.SIGTERM)
+        marker.unlink()
+        lost = asyncio.run(reconcile(fleet.settings, timeout=60))
+        missing = sum(c.missing for riders in lost.riders.values() for c in riders.values())
+        assert missing > 0, lost.render()  # committed, in no state: what the next worker must repair
+
+        fleet.start("a")
+        report = reconciled(fleet, 240)
+        assert report.ok, f"{missing} records were committed in no state:\n{report.render()}"
+        trip = report.topics[fleet.settings.topics.trip]
+        assert trip["applied"] == len({r.value.event_id for r in first + second if r.role == "trip"})
+        metrics = scrape(fleet.workers["a"][1]) or ""
+        behind = sum(float(v) for v in re.findall(r"riskstream_recovered_behind_offsets_total\{[^}]*\} (\S+)", metrics))
+        assert behind >= missing, (behind, missing)
+    finally:
+        forgetful.stop()
+        fleet.stop_all()
+        print(fleet.logs())
