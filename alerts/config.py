@@ -137,7 +137,9 @@ class AlertConfig(BaseModel):
     # probability of each target (*_rr), so they mean the same at any scale; the absolute *_p values
     # apply when the artifact has no population and to the rule-based scores of the conservative mode.
     model_risk_warning_rr: float = Field(
-        3.0, gt=0, description="Warn at 3x the population's probability of an injury (or accident) within the horizon."
+        3.0, gt=0, description="Warn at 3x the population's probability of an injury (or accident) within the horizon "
+        "(at the served scorer's 99th percentile on the card's calibration fleet instead, where that is lower: a "
+        "scorer that never reaches 3x still warns its riskiest 1 %)."
     )
     model_risk_warning_exit_rr: float = Field(2.5, gt=0)
     model_risk_danger_rr: float = Field(6.0, gt=0, description="Danger at 6x the population's probability.")

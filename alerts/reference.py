@@ -36,10 +36,16 @@ class PopulationRisk:
     accident: float
     horizon_min: float = 60.0
     source: str = ""
+    #: The served scorer's 99th percentile per target on the calibration fleet (the card's ``top_1pct_p``): a
+    #: model-risk warning fires there when the scorer never reaches the multiple of the mean (:meth:`reach`).
+    injury_top_1pct: float | None = None
+    accident_top_1pct: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("injury", "accident"):
+        for name in ("injury", "accident", "injury_top_1pct", "accident_top_1pct"):
             p = getattr(self, name)
+            if p is None and name.endswith("top_1pct"):
+                continue
             if not (math.isfinite(p) and 0.0 < p < 1.0):
                 raise ValueError(f"population {name} probability must be in (0, 1), got {p}")
         if not (math.isfinite(self.horizon_min) and self.horizon_min > 0):
@@ -60,6 +66,22 @@ class PopulationRisk:
         """Class mean expected loss per exposure hour: Σ P(event) × severity, scaled to one hour."""
         per_hour = 60.0 / self.horizon_min
         return (self.injury * severity_injury + self.accident * severity_accident) * per_hour
+
+    def reach(self, target: str, enter: float, exit_: float) -> tuple[float, float]:
+        """A warning line ``(enter, exit)`` the served scorer of ``target`` can reach: lowered to its 99th
+        percentile on the calibration fleet (exit kept in proportion) when that is below ``enter``.
+
+        A target served by a coarse baseline (injury by the WBGT estimate alone: at most 0.143 against a 3x
+        line of 0.19) could otherwise never warn; its riskiest 1 % are warned instead.
+
+        >>> ref = PopulationRisk(injury=0.064, accident=0.075, injury_top_1pct=0.143)
+        >>> [round(v, 4) for v in ref.reach("injury", 0.192, 0.16)], ref.reach("accident", 0.225, 0.1875)
+        ([0.143, 0.1192], (0.225, 0.1875))
+        """
+        top = getattr(self, f"{target}_top_1pct") if target in ("injury", "accident") else None
+        if top is None or top >= enter:
+            return enter, exit_
+        return top, top * exit_ / enter
 
     def scaled(self, ratios: tuple[float, ...], target: str | None = None) -> tuple[float, ...]:
         """``ratios`` × the population probability (of ``target``, or of any event), kept below 1."""

@@ -114,6 +114,7 @@ def _relative(feature: str, c: AlertConfig, population: PopulationRisk, target: 
     """Model risk at multiples of the population probability of ``target`` (thresholds in probability)."""
     w, wx, d, dx = population.scaled((c.model_risk_warning_rr, c.model_risk_warning_exit_rr, c.model_risk_danger_rr,
                                       c.model_risk_danger_exit_rr), target)
+    w, wx = population.reach(target, w, wx)  # a line the served scorer can reach
     return Signal("model_risk", feature, (Rule(Severity.warning, w, wx, codes[0]), Rule(Severity.danger, d, dx, codes[1])))
 
 

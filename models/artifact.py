@@ -53,7 +53,8 @@ class Calibrator:
     clipped outside, as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``),
     ``"platt"`` (``params`` = ``a``, ``b``: ``p = 1/(1+exp(-(a·logit(raw)+b)))``), ``"beta"``
     (``params`` = ``a``, ``b``, ``c``: ``p = 1/(1+exp(-(a·ln raw − b·ln(1 − raw) + c)))``, Kull et al. 2017,
-    monotone for a, b ≥ 0; smooth in the tails, no floor or cap of its own) or ``"identity"``. An optional ``hazard_scale_correction`` k maps a probability learned
+    monotone for a, b ≥ 0; smooth in the tails; an optional ``cap`` bounds it by what the highest tail bin of its
+fitting data supports, :func:`models.fit.tail_cap`) or ``"identity"``. An optional ``hazard_scale_correction`` k maps a probability learned
     on data simulated at k times the hazard back to scale 1: ``p₁ = 1 − (1 − p_k)^(1/k)``.
     """
 
@@ -72,6 +73,8 @@ class Calibrator:
             q = np.clip(p, 1e-12, 1 - 1e-12)
             z = float(self.params["a"]) * np.log(q) - float(self.params["b"]) * np.log1p(-q) + float(self.params["c"])
             out = 1.0 / (1.0 + np.exp(-z))
+            if "cap" in self.params:  # the highest tail bin's observed rate + its interval (models.fit.tail_cap)
+                out = np.minimum(out, float(self.params["cap"]))
         elif self.kind == "identity":
             out = p
         else:

@@ -22,7 +22,8 @@ and log-loss skill over the base rate).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from dataclasses import replace
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -240,6 +241,20 @@ def serving_decision(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def calibration_card(bundle: ModelBundle, frame: pd.DataFrame, n_boot: int = 200, seed: int = 0, ceiling: bool = True,
+                     decide: Callable[[dict[str, Any]], dict[str, dict[str, Any]]] = serving_decision,
+                     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """``(scorecard, serving, served p)`` on a calibration fleet: the serving choice made (``decide``), then the
+    ``served`` entry scored *as chosen* (the baseline's numbers where a baseline serves, not LightGBM's)."""
+    scores = score_all(bundle, frame, 1.0, seed=seed, ceiling=ceiling)
+    serving = decide(scorecard(frame, scores, n_boot, seed))
+    chosen = replace(bundle, metadata={**bundle.metadata, "serving": serving})
+    served = LightGBMScorer(chosen).predict_matrix(frame[list(FEATURE_NAMES)].to_numpy(float))
+    for t in TARGETS:
+        scores[t]["served"] = served[t]
+    return scorecard(frame, scores, n_boot, seed), serving, served
+
+
 def _fmt(v: float | None) -> str:
     return "–" if v is None or not math.isfinite(v) else f"{v:+.3f}"
 
@@ -283,4 +298,4 @@ def _fmt4(v: float | None) -> str:
     return "–" if v is None or not math.isfinite(v) else f"{v:+.4f}"
 
 
-__all__ = ["SCORERS", "score_all", "scorecard", "serving_decision", "markdown", "tail_bins"]
+__all__ = ["SCORERS", "calibration_card", "score_all", "scorecard", "serving_decision", "markdown", "tail_bins"]

@@ -19,9 +19,13 @@ with the shard) in different weather; shards rotate over the scenarios
 (mixed heat-wave/storm zones, default, heat wave, storm; two shards by default). The cost is per online rider-second
 (records and features; ~30,000 rider-s per core-second), the per-tick numpy overhead is
 shared by the shard's riders, so shards hold many riders. The hazard is
-simulated at ``--hazard-scale`` (default 3) times the documented model to get more
-incidents per CPU second; metrics are measured at that scale, and the saved calibration
-maps probabilities back to scale 1.
+simulated at ``--hazard-scale`` (default 1, the served scale) times the documented model; at
+another scale the saved calibration maps probabilities back to scale 1.
+
+The training fleet is decided by ``--seed``, ``--riders`` and ``--hours`` alone
+(:func:`training_specs`), so the command on the card rebuilds the same frame; it is cached
+like the evaluation fleets (:func:`riskstream.lab.holdout.cached_frame`), so fitting variants
+on one fleet simulate it once.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -177,12 +183,16 @@ def _oracles(ts: np.ndarray, s: np.ndarray, k: int, horizon_s: float, incident_t
     return p_now, 1.0 - np.exp(-lam)
 
 
-def simulate_shard(spec: ShardSpec | tuple[Any, ...]) -> pd.DataFrame:
-    """One shard: simulate, replay into features, label, integrate the true hazard (oracles)."""
-    return simulate_with_incidents(spec)[0]
+def simulate_shard(spec: ShardSpec | tuple[Any, ...], progress: bool = False) -> pd.DataFrame:
+    """One shard: simulate, replay into features, label, integrate the true hazard (oracles).
+
+    ``progress`` shows a bar of the shard's simulated hours (one line per shard).
+    """
+    return simulate_with_incidents(spec, progress)[0]
 
 
-def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...], progress: bool = False
+                            ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """:func:`simulate_shard` plus the simulator's incident log (rider ids prefixed like the frame's)."""
     from features.config import FeatureConfig
     from features.replay import replay_features
@@ -193,11 +203,16 @@ def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...]) -> tuple[pd.DataF
     sim = FleetSimulator(_sim_config(spec))
     cum: dict[str, list[float]] = {}  # rider -> [cum_injury, cum_accident, next_sample_t]
     samples: dict[str, list[tuple[float, float, float]]] = {}
+    bar = tqdm(total=round(spec.hours, 2), desc=f"shard {spec.shard} ({spec.riders} riders)", unit="sim-h",
+               position=spec.shard + 1, leave=False, disable=not progress, mininterval=2.0)
 
     def feed() -> Iterator[tuple[str, Any]]:
         for rec in sim.records(spec.hours * 3600.0):
             if rec.value is None or rec.role == "incidents":
                 continue
+            done = round((rec.value.ts.timestamp() - sim.start_epoch) / 3600.0, 2)
+            if done > bar.n:
+                bar.update(min(done, bar.total) - bar.n)
             if rec.role == "trip" and rec.true_hazard is not None:
                 t = rec.value.ts.timestamp()
                 c = cum.get(rec.key)
@@ -212,6 +227,7 @@ def simulate_with_incidents(spec: ShardSpec | tuple[Any, ...]) -> tuple[pd.DataF
             yield rec.role, rec.value
 
     frame = replay_features(feed(), FeatureConfig(), spec.snapshot_every_s)
+    bar.close()
     end = sim.start_epoch + spec.hours * 3600.0
     horizon_s = spec.horizon_min * 60.0
     frame = frame[frame["ts"] + horizon_s <= end].reset_index(drop=True)
@@ -266,7 +282,7 @@ def run_shards(specs: Sequence[ShardSpec], workers: int | None = None, progress:
     """Simulate ``specs`` in ``workers`` processes (largest first) and concatenate, sorted by time."""
     workers = max(1, min(workers or min(os.cpu_count() or 1, 4), len(specs)))
     jobs = sorted(specs, key=lambda s: -s.riders * s.hours)
-    parts = map_shards(simulate_shard, jobs, workers, desc, progress)
+    parts = map_shards(partial(simulate_shard, progress=progress), jobs, workers, desc, progress)
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(["ts", "rider_id"], kind="stable").reset_index(drop=True)
 
@@ -281,8 +297,19 @@ def build_training_frame(
     The simulator's cost per tick is mostly fixed (numpy over the shard's riders), so a
     shard should hold many riders; two shards (mixed and default scenarios) by default.
     """
-    specs = shard_specs(riders, hours, seed, horizon_min, snapshot_every_s, hazard_scale, shards=shards or 2)
-    return run_shards(specs, workers, progress)
+    return run_shards(training_specs(riders, hours, seed, horizon_min, snapshot_every_s, hazard_scale, shards),
+                      workers, progress, desc="simulate training fleet")
+
+
+def training_specs(riders: int, hours: float, seed: int, horizon_min: float = 60.0, snapshot_every_s: float = 300.0,
+                   hazard_scale: float = TRAIN_HAZARD_SCALE, shards: int | None = None) -> list[ShardSpec]:
+    """The shards of the training fleet: ``seed``, ``riders`` and ``hours`` alone decide it (and so its cache key).
+
+    >>> [(s.shard, s.riders, s.scenario) for s in training_specs(5, 2.0, 7)]
+    [(0, 3, 'mixed'), (1, 2, 'default')]
+    """
+    return shard_specs(riders, float(hours), seed, float(horizon_min), float(snapshot_every_s), float(hazard_scale),
+                       shards=shards or 2)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -317,6 +344,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
                    help="fit on a frame written by --save-frame instead of simulating (its own riders/hours apply)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="simulate the training fleet again instead of loading it from the frame cache "
+                        "(~/.cache/riskstream/frames, keyed by riders, hours, seed and scale)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -332,8 +362,10 @@ def run(args: argparse.Namespace) -> int:
         frame = pd.read_pickle(args.from_frame) if args.from_frame.suffix == ".pkl" else pd.read_csv(args.from_frame)
         args.hours = float(frame["ts"].max() - frame["ts"].min()) / 3600.0 + args.horizon_min / 60.0
     else:
-        frame = build_training_frame(args.riders, args.hours, args.seed, args.horizon_min, args.snapshot_every_s,
-                                     hazard_scale=args.hazard_scale, workers=args.workers)
+        specs = training_specs(args.riders, args.hours, args.seed, args.horizon_min, args.snapshot_every_s,
+                               args.hazard_scale)
+        frame = cached_frame(specs, None if getattr(args, "no_cache", False) else CACHE_DIR, workers=args.workers,
+                             desc="simulate training fleet")
     if "hazard_scale" in frame:
         args.hazard_scale = float(frame["hazard_scale"].iloc[0])
     if args.save_frame:
@@ -370,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
         "note": "every row fits the served model; probabilities are served at hazard scale 1",
         "scenarios": sorted(frame["scenario"].unique().tolist()) if "scenario" in frame else None,
         "wearable_dropout": TRAIN_WEARABLE_DROPOUT,
-        "command": "riskstream train " + " ".join(getattr(args, "argv", None) or []),
+        "command": "riskstream train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", None) or []),
     }
     meta = {k: v for k, v in bundle.metadata.items() if k not in ("version", "feature_names", "calibration")}
     meta.update({"training_fingerprint": frame_fingerprint(frame), "training_data": training_data,
@@ -428,35 +460,56 @@ def calibrate_on_fleet(bundle: Any, calibrators: dict[str, Calibrator], meta: di
                        args: argparse.Namespace) -> dict[str, Any]:
     """Card blocks from the calibration fleet (its own seed, scale 1; neither training nor test data).
 
+    ``calibrators`` (LightGBM's, per target) get their upper tail capped where this fleet's highest
+    bin says so (:func:`models.fit.tail_cap`: its observed rate plus interval), in place: the
+    cross-fit's out-of-fold scores share the training fleet's weather, so its highest predictions
+    come true more often there than on another fleet.
     ``serving``: per target, LightGBM or the better baseline (:func:`riskstream.lab.scorecard.serving_decision`);
-    ``population``: the mean *served* probability per target, the yardstick of alerts and prices;
-    ``calibration_fleet``: its spec and the scorecard the choice was made on.
+    ``population``: per target the mean *served* probability, the yardstick of alerts and prices, and the
+    served scorer's highest 1 % on this fleet (``top_1pct_p``, its 99th percentile, and what happened there):
+    model-risk warnings fire at 3x the mean or at ``top_1pct_p`` if the served scorer never reaches 3x
+    (:class:`alerts.reference.PopulationRisk`);
+    ``calibration_fleet``: its spec and the scorecard the choice was made on, ``served`` as chosen.
     """
+    from models.fit import tail_cap
+    from models.scoring import LightGBMScorer
     from riskstream.lab.holdout import CACHE_DIR, assert_disjoint, cached_frame, calibration_specs, eval_start_day
-    from riskstream.lab.scorecard import score_all, scorecard, serving_decision
+    from riskstream.lab.scorecard import calibration_card, tail_bins
 
     hours = getattr(args, "calibration_hours", HOLDOUT_HOURS)
     specs = calibration_specs(args.seed, args.calibration_riders, hours, start_day=eval_start_day(meta))
     frame = cached_frame(specs, CACHE_DIR, workers=args.workers, desc="simulate calibration fleet")
     assert_disjoint(meta, frame, specs)
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    own = LightGBMScorer(replace(bundle, calibrators=calibrators)).predict_matrix(X, served=False)
+    caps = {}
+    for t in TARGETS:
+        cap = tail_cap(own[t], frame[f"y_{t}"].to_numpy(int))
+        if (cap is not None and cap < float(calibrators[t].params.get("cap", 1.0))
+                and "hazard_scale_correction" not in calibrators[t].params):  # the cap applies before that correction
+            calibrators[t] = Calibrator(calibrators[t].kind, {**calibrators[t].params, "cap": cap})
+            caps[t] = cap
+            print(f"{t}: LightGBM capped at {cap:.3f} (the calibration fleet's highest bin, observed rate + interval)")
     served = replace(bundle, calibrators=calibrators, metadata={**bundle.metadata, **meta})
-    card = scorecard(frame, score_all(served, frame, 1.0, seed=args.seed), args.bootstrap, args.seed)
-    serving = serving_decision(card)
+    card, serving, p = calibration_card(served, frame, args.bootstrap, args.seed)
     for t, choice in serving.items():
         print(f"{t}: served by {choice['scorer']}: {choice['reason']}")
-    chosen = replace(served, metadata={**served.metadata, "serving": serving})
-    from models.scoring import LightGBMScorer
-
-    p = LightGBMScorer(chosen).predict_matrix(frame[list(FEATURE_NAMES)].to_numpy(float))
     where = (f"calibration fleet: seed {specs[0].seed} (simulator seeds {sim_seeds_of(specs)}), "
              f"{args.calibration_riders} riders, {hours:g} h from day {specs[0].start_day}, scale 1, "
              f"{len(frame):,} snapshots")
+    population = {}
+    for t in TARGETS:
+        y = frame[f"y_{t}"].to_numpy(int)
+        top = tail_bins(p[t], y)["top_1pct"]
+        population[t] = {"mean_p": float(p[t].mean()), "base_rate": float(y.mean()), "n": int(len(frame)),
+                         "top_1pct_p": float(np.quantile(p[t], 0.99)), "top_1pct_observed": top["observed"],
+                         "top_1pct_n_pos": top["n_pos"], "top_1pct_n": top["n"]}
     return {
         "serving": serving,
         "population": {"source": f"{where}; `riskstream train`", "hazard_scale": 1.0, "horizon_min": args.horizon_min,
-                       **{t: {"mean_p": float(p[t].mean()), "base_rate": float(frame[f"y_{t}"].mean()),
-                              "n": int(len(frame))} for t in TARGETS}},
-        "calibration_fleet": {"where": where, "scorecard": card},
+                       **population},
+        "calibration_fleet": {"where": where, "scorecard": card,
+                              "lightgbm_caps": {t: caps.get(t) for t in TARGETS}},
     }
 
 

@@ -294,3 +294,20 @@ def test_model_risk_text_is_relative_with_a_horizon_never_a_percentage() -> None
     for a in out:
         for locale_text in (*a.message.values(), *a.title.values(), *(t for r in a.reasons for t in r.text.values())):
             assert "%" not in locale_text and "20" not in locale_text
+
+
+def test_a_model_risk_warning_the_served_scorer_cannot_reach_is_lowered_to_its_top_1pct() -> None:
+    """Issue 15: injury served by the WBGT estimate alone topped out at p 0.143, below the 3x line (0.19), so
+    injury model alerts could never fire; the card's calibration-fleet 99th percentile is the line instead."""
+    population = PopulationRisk(injury=0.064, accident=0.075, injury_top_1pct=0.143, accident_top_1pct=0.6)
+    policy = AlertPolicy(AlertConfig(), population=population)
+    assert policy.evaluate(AlertState(), {}, RiskScores(injury=0.14, accident=0.01), 0) == []
+    out = policy.evaluate(AlertState(), {}, RiskScores(injury=0.143, accident=0.01), 0)
+    assert [r.code for a in out for r in a.reasons] == ["MODEL_INJURY_WARNING"]
+    assert out[0].thresholds["p_injury.warning.enter"] == pytest.approx(0.143)
+    assert "2.2×" in out[0].reasons[0].text["en"]  # what the rider reads: relative to the mean, not "3×"
+    # accident's 3x line (0.225) is below its top 1 % (0.6): unchanged
+    assert policy.evaluate(AlertState(), {}, RiskScores(injury=0.01, accident=0.22), 0) == []
+    assert kinds(policy.evaluate(AlertState(), {}, RiskScores(injury=0.01, accident=0.23), 0)) == [("model_risk", "warning")]
+    # danger stays at 6x
+    assert kinds(policy.evaluate(AlertState(), {}, RiskScores(injury=0.385, accident=0.01), 0)) == [("model_risk", "danger")]

@@ -38,6 +38,7 @@ TRAIN_FLAGS: dict[str, tuple[Any, ...]] = {
     "--no-current": ("no_current", False, None, "_StoreTrueAction", None),
     "--save-frame": ("save_frame", None, Path, "_StoreAction", None),
     "--from-frame": ("from_frame", None, Path, "_StoreAction", None),
+    "--no-cache": ("no_cache", False, None, "_StoreTrueAction", None),
 }
 EVALUATE_FLAGS: dict[str, tuple[Any, ...]] = {
     "--artifact": ("artifact", None, Path, "_StoreAction", None),
@@ -57,6 +58,7 @@ EVALUATE_FLAGS: dict[str, tuple[Any, ...]] = {
     "--drift-weather": ("drift_weather", "everywhere", None, "_StoreAction", ("everywhere", "half-zones")),
     "--drift-estimator": ("drift_estimator", None, None, "_StoreAction", None),
     "--online-select": ("online_select", False, None, "_StoreTrueAction", None),
+    "--online-corrections": ("online_corrections", False, None, "_StoreTrueAction", None),
     "--select-riders": ("select_riders", 400, int, "_StoreAction", None),
     "--select-hours": ("select_hours", 16.0, float, "_StoreAction", None),
     "--compare": ("compare", None, Path, "_StoreAction", None),

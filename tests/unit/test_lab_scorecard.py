@@ -93,3 +93,25 @@ def test_disjointness_trips_on_a_training_seed_even_with_another_id_prefix():
         assert_disjoint(meta, later, same_people)
     with pytest.raises(AssertionError, match="before training ends"):
         assert_disjoint(meta, later.assign(ts=500.0), holdout_specs(7, 10, 2.0, 1.0))
+
+
+def test_the_calibration_cards_served_entry_is_scored_after_the_serving_choice(bundle, frame):
+    """Issue 15: the card's `served` entry for injury showed LightGBM's numbers although the best feature served it
+    (the scorecard was computed before the serving decision)."""
+    from riskstream.lab.scorecard import calibration_card
+
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    fitted = fit_baselines(X, {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS})
+    meta = {**bundle.metadata, "baselines": {t: {**{k: b.to_json() for k, b in fitted[t].items()}, "base_rate": 0.05}
+                                             for t in TARGETS}}
+    with_baselines = type(bundle)(bundle.version, bundle.path, bundle.boosters, bundle.calibrators, meta)
+    choice = {"injury": {"scorer": "best_feature", "reason": "test"}, "accident": {"scorer": "lightgbm", "reason": "test"}}
+    card, serving, served = calibration_card(with_baselines, frame, n_boot=5, ceiling=False, decide=lambda _: choice)
+    assert serving == choice
+    rows = {t: card["targets"][t]["scorers"] for t in TARGETS}
+    for key in ("auc", "log_loss", "brier", "ece", "mean_p"):
+        assert rows["injury"]["served"][key] == pytest.approx(rows["injury"]["best_feature"][key], rel=1e-9), key
+        assert rows["accident"]["served"][key] == pytest.approx(rows["accident"]["lightgbm"][key], rel=1e-9), key
+    assert rows["injury"]["served"]["auc"] != rows["injury"]["lightgbm"]["auc"]
+    assert np.array_equal(served["injury"], fitted["injury"]["best_feature"].predict(X))
+    assert card["targets"]["injury"]["served_p_max"] == pytest.approx(float(served["injury"].max()))
