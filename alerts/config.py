@@ -171,6 +171,23 @@ class AlertConfig(BaseModel):
         1, ge=1, description="Per-rider cap on warnings over a sliding hour (danger alerts count towards it); a held "
         "warning goes out when a slot frees if its condition lasts (project choice, measured in docs/reports/alerts.md)."
     )
+    budget_enabled: bool = Field(
+        True, description="Per-rider alert budget (alerts.policy.Budget): warnings and reminders wait while the rider "
+        "has less than one alert left; first dangers and fall questions never wait. Off: only the hourly cap limits."
+    )
+    budget_per_online_hour: float = Field(
+        0.5, ge=0, description="Alerts a rider's budget earns per online hour (every alert sent, dangers included, "
+        "spends one): keeps the fleet under 1 alert per online rider-hour with the first dangers on top "
+        "(project choice, measured in docs/reports/outcome.md)."
+    )
+    budget_burst: float = Field(
+        1.0, ge=1, description="Most alerts a rider's budget holds, and what a rider starts with: one warning at "
+        "sign-on, then budget_per_online_hour (project choice)."
+    )
+    budget_gap_max_s: float = Field(
+        300.0, gt=0, description="A gap between two evaluations of a rider counts at most this much online time for "
+        "the budget (time away, unscored, earns nothing)."
+    )
     danger_bypasses_cap: bool = Field(
         True, description="A danger-level alert (flooding, heat danger, ...) is never held by the hourly cap: "
         "a missed danger costs more than one message too many."

@@ -17,7 +17,7 @@ MIN = 60.0
 
 @pytest.fixture
 def policy() -> AlertPolicy:
-    return AlertPolicy(AlertConfig())
+    return AlertPolicy(AlertConfig(budget_enabled=False))  # the budget is tested on its own (test_alerts_budget.py)
 
 
 def kinds(decisions) -> list[tuple[str, str]]:
@@ -53,7 +53,7 @@ def test_visibility_triggers_below_threshold(policy: AlertPolicy) -> None:
 
 
 def test_cooldown_holds_a_reentry_then_sends_it() -> None:
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5))  # the cap is tested on its own
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5, budget_enabled=False))  # cap and budget are tested on their own
     state = AlertState()
     assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 0)) == [("weather", "warning")]
     policy.evaluate(state, {"precip_mm_h": 1}, None, 2 * MIN)  # clears
@@ -85,7 +85,7 @@ def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
 
 def test_hourly_cap_holds_warnings_not_danger() -> None:
     assert AlertConfig().max_alerts_per_hour == 1
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2, budget_enabled=False))
     state = AlertState()
     features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
     out = policy.evaluate(state, features, None, 0)
@@ -146,7 +146,7 @@ def test_every_decision_has_reasons_values_thresholds_and_both_locales() -> None
         "speeding_s_10m": 90, "online_hours_today": 12.5, "fall_suspected": 1,
     }
     state = AlertState()
-    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0)  # see every kind at once
+    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0, budget_enabled=False)  # see every kind at once
     decisions = AlertPolicy(cfg).evaluate(state, features, RiskScores(injury=0.12, accident=0.0), 0)
     assert {d.kind for d in decisions} == {"heat", "strain", "weather", "riding", "fatigue", "fall", "model_risk"}
     for d in decisions:
@@ -224,7 +224,7 @@ def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
 
 
 def test_model_risk_warning_is_held_while_a_specific_alert_covers_it() -> None:
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5), population=PopulationRisk(injury=0.05, accident=0.04))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5, budget_enabled=False), population=PopulationRisk(injury=0.05, accident=0.04))
     state = AlertState()
     hot, risky = {"heat_index_c": 35.0}, RiskScores(injury=0.2, accident=0.01)  # injury 4x: warning
     assert kinds(policy.evaluate(state, hot, None, 0)) == [("heat", "warning")]
