@@ -89,24 +89,34 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
     ]
     for scenario, s in summary["scenarios"].items():
         lines += [f"## Scenario `{scenario}`", "", f"{s['rider_hours']:.0f} online rider-hours per arm (control).", "",
-                  "| arm | alerts per online rider-hour | incidents | expected incidents | online rider-hours |",
-                  "|---|---|---|---|---|"]
+                  "| arm | alerts per online rider-hour | incidents | expected incidents | online rider-hours | "
+                  "expected incidents per 100 online rider-hours |",
+                  "|---|---|---|---|---|---|"]
         for arm in ARMS:
             a = s["arms"][arm]
             rate = "n/a" if a["alerts_per_online_rider_hour"] is None else f"{a['alerts_per_online_rider_hour']:.2f}"
+            per = a.get("expected_incidents_per_online_rider_hour")
+            per_text = "n/a" if per is None else f"{100 * per:.2f}"
             lines.append(f"| {arm} | {rate} | {a['incidents']} | {a['expected_incidents']:.2f} | "
-                         f"{a['online_rider_hours']:.0f} |")
-        lines += ["", "| difference | expected incidents | 95 % interval | incidents | 95 % interval (exact) |",
-                  "|---|---|---|---|---|"]
+                         f"{a['online_rider_hours']:.0f} | {per_text} |")
+        lines += ["", "| difference | expected incidents | 95 % interval | expected per online rider-hour | 95 % interval "
+                  "| incidents | 95 % interval (exact) | incidents per online rider-hour | 95 % interval (exact) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         rows = [*s["differences"].items(), *((f"{a}_minus_control", d) for a, d in s["vs_control"].items())]
         for name, d in rows:
             lines.append(f"| {name.replace('_', ' ')} | {_pct(d['expected_incidents_rel'])} | {_ci(d['ci'])} | "
-                         f"{_pct(d['incidents_rel'])} | {_ci(d['incidents_ci'])} |")
+                         f"{_pct(d.get('expected_incidents_per_hour_rel'))} | "
+                         f"{_ci(d.get('expected_incidents_per_hour_ci', [None, None]))} | "
+                         f"{_pct(d['incidents_rel'])} | {_ci(d['incidents_ci'])} | "
+                         f"{_pct(d.get('incidents_per_hour_rel'))} | {_ci(d.get('incidents_per_hour_ci', [None, None]))} |")
         if "power" in s:
             p = s["power"]
             lines += ["", f"Power: the policy − placebo interval in expected incidents is ±{100 * p['policy_minus_placebo_half_width']:.1f} "
                       f"points at {s['rider_hours']:.0f} online rider-hours; ±5 points needs about "
                       f"{p['rider_hours_for_target']:.0f} (half-width ∝ 1/√rider-hours)."]
+            if "rider_hours_for_target_per_hour" in p:
+                lines[-1] += (f" Per online rider-hour: ±{100 * p['policy_minus_placebo_per_hour_half_width']:.1f} points; "
+                              f"±5 points needs about {p['rider_hours_for_target_per_hour']:.0f} online rider-hours per arm.")
         f = s["fall_detection"]
         rec = "n/a" if f["recall"] is None else f"{100 * f['recall']:.0f} %"
         lines += ["", f"Fall detector (policy arm, `{setup['signatures']}` signatures): {f['detected']} of "
