@@ -4,16 +4,17 @@ Pure and synchronous; all time is event time (``now`` in epoch seconds). Per rid
 kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the same or a
 lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
 condition that persists (:meth:`AlertConfig.repeat_after`; a dip and return within it is the
-same episode) and an hourly cap per rider on warnings. A suspected fall at danger level passes
+same episode; a heat alert also when the break it advised is overdue, ``heat_break_after_min``) and an hourly cap per rider on warnings. A suspected fall at danger level passes
 cap and cooldown. A model-risk alert is held while a specific alert on the same risk, at least
 as severe, was sent within ``model_risk_covered_s`` (it already said what to do). NaN or
 missing inputs never raise or clear an alert.
 
 On top of these, a per-rider **alert budget** (:class:`Budget`) keeps the alerts a rider gets
-to about ``budget_per_online_hour`` per online hour: every alert sent spends one, online time
+to about one per ``budget_online_hours_per_alert`` online hours: every alert sent spends one, online time
 earns them back, and a warning or a reminder waits while less than one is left (``budget``).
-A *first danger* (a kind's danger that was not yet told in its episode) and a fall question
-always go out and never wait for the budget. A rider who is not online (signed off or on a
+A *first danger* (a danger of heat, strain, fatigue or weather not yet told in its episode) and a
+fall question always go out and never wait for the budget; a model-risk danger, an estimate whose
+advice is a rest after this order, waits like a warning. A rider who is not online (signed off or on a
 break, ``online=False``) gets no warnings or reminders (``offline``), only first dangers and
 fall questions.
 
@@ -45,6 +46,9 @@ _MAX_SENT_TIMES = 32
 _CAP_WINDOW_S = 3600.0
 #: Why an alert was held back (``Suppressed.why``; the ``reason`` label of ``riskstream_alerts_suppressed_total``).
 SUPPRESSION_REASONS: tuple[str, ...] = ("cooldown", "hourly_cap", "covered", "budget", "offline")
+#: Kinds whose first danger never waits for the budget: conditions the rider is in, whose danger text says stop
+#: (pause, shelter, rest, go offline). A model-risk danger is an estimate whose advice is a rest after this order.
+FIRST_DANGER_KINDS: frozenset[str] = frozenset({"heat", "strain", "fatigue", "weather"})
 #: A budget this close to one holds one alert (120 one-minute earnings sum to 0.999...).
 _ONE_ALERT = 1.0 - 1e-9
 
@@ -261,15 +265,17 @@ class AlertPolicy:
             state.notified[kind] = told = level.value
         last_sev = state.last_sent_severity.get(kind)
         new = told is None or RANK[level] > RANK[Severity(told)]
-        reminder = not new and last_at is not None and now - last_at >= cfg.repeat_after(kind, level.value)
+        reminder = not new and last_at is not None and (
+            now - last_at >= cfg.repeat_after(kind, level.value) or self._heat_break_due(kind, values, now - last_at))
         if not (new or reminder):
             return None
 
         reasons, thresholds = self._reasons(fired, level, getattr(self, "_usual", None))
         escalation = last_sev is not None and RANK[level] > RANK[Severity(last_sev)]
         exempt = kind == "fall" and level == Severity.danger and cfg.fall_danger_bypasses_limits
-        # a danger not yet told in this episode is news that must not wait; warnings and reminders can
-        first_danger = new and level == Severity.danger
+        # a danger of a condition the rider is in, not yet told in this episode, is news that must not wait;
+        # warnings, reminders and the model's estimate (its advice: a rest after this order) can
+        first_danger = new and level == Severity.danger and kind in FIRST_DANGER_KINDS
         why = None
         if not getattr(self, "_online", True) and not (exempt or first_danger):
             why = "offline"
@@ -299,10 +305,21 @@ class AlertPolicy:
                 state.budget = max(0.0, state.budget - 1.0)
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
 
+    def _heat_break_due(self, kind: str, values: dict[str, float], since_last_s: float) -> bool:
+        """A heat alert is on and the rider rode ``heat_break_after_min`` without the break it advised.
+
+        Heat illness builds up with time worked in the heat (it grows with continuous riding), so the
+        reminder comes when the advised break ("rest 15 min every hour of riding") is overdue, not on
+        a clock of its own.
+        """
+        after = self.cfg.heat_break_after_min
+        riding = values.get("continuous_riding_min", math.nan)
+        return kind == "heat" and after > 0 and since_last_s >= after * 60.0 and riding >= after
+
     def _bring_budget_up_to(self, state: AlertState, now: float, online: bool) -> None:
         """Earn the budget for the online time since the last evaluation (a new rider starts full)."""
         c = self.cfg
-        budget = Budget(c.budget_per_online_hour, c.budget_burst, c.budget_gap_max_s)
+        budget = Budget(1.0 / c.budget_online_hours_per_alert, c.budget_burst, c.budget_gap_max_s)
         if state.budget is None:
             state.budget = budget.burst
         elif online and state.budget_at is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from alerts.config import AlertConfig
-from alerts.policy import SUPPRESSION_REASONS, AlertPolicy, AlertState, Budget
+from alerts.policy import FIRST_DANGER_KINDS, SUPPRESSION_REASONS, AlertPolicy, AlertState, Budget
+from riskstream.contracts.records import RiskScores
 
 MIN = 60.0
 
@@ -20,13 +21,14 @@ def kinds(decisions) -> list[tuple[str, str]]:
 
 
 def cfg(**kw: object) -> AlertConfig:
-    """Defaults with the hourly cap out of the way (it is tested in test_alerts_policy.py)."""
+    """The hourly cap out of the way (it is tested in test_alerts_policy.py)."""
     return AlertConfig(**{"max_alerts_per_hour": 100, **kw})  # type: ignore[arg-type]
 
 
-def test_default_budget_is_half_an_alert_per_online_hour_starting_with_one() -> None:
+def test_default_budget_is_one_alert_per_two_online_hours_starting_with_one() -> None:
     c = AlertConfig()
-    assert (c.budget_enabled, c.budget_per_online_hour, c.budget_burst, c.budget_gap_max_s) == (True, 0.5, 1.0, 300.0)
+    assert (c.budget_enabled, c.budget_online_hours_per_alert, c.budget_burst, c.budget_gap_max_s) == (
+        True, 2.0, 1.0, 300.0)
 
 
 def test_second_warning_waits_for_the_budget_and_is_counted() -> None:
@@ -49,8 +51,19 @@ def test_budget_earned_back_after_two_online_hours_lets_the_warning_out() -> Non
     policy.evaluate(state, {"precip_mm_h": 10}, None, 0)
     sent = [m for m in range(1, 180)
             if policy.evaluate(state, {"precip_mm_h": 10, "harsh_brakes_10m": 4}, None, m * MIN)]
-    assert sent == [120]  # 0.5 per online hour: one alert's worth after 2 h
+    assert sent == [120]  # one alert per 2 online hours
     assert policy.suppressed_counts["budget"] == 119
+
+
+def test_a_model_risk_danger_waits_for_the_budget() -> None:
+    """The model's danger is an estimate whose advice is a rest after this order: it waits like a warning."""
+    policy = AlertPolicy(cfg())
+    state = AlertState(budget=0.0, budget_at=0.0)
+    risky = RiskScores(injury=0.01, accident=0.5, horizon_min=60)
+    assert policy.evaluate(state, {}, risky, 60.0, relative=False) == []
+    assert [(s.kind, s.severity.value, s.why) for s in policy.last_suppressed] == [("model_risk", "danger", "budget")]
+    sent = [m for m in range(2, 200) if policy.evaluate(state, {}, risky, m * MIN, relative=False)]
+    assert sent == [120]  # the budget holds one alert again after 2 online hours
 
 
 def test_first_danger_never_waits_for_the_budget() -> None:
@@ -65,6 +78,7 @@ def test_first_danger_never_waits_for_the_budget() -> None:
     assert kinds(policy.evaluate(state, {"heat_index_c": 40.0, "road_flooding": 1}, None, 2 * MIN)) == [
         ("weather", "danger")]
     assert state.budget == 0.0 and policy.suppressed_counts["budget"] == 0
+    assert FIRST_DANGER_KINDS == {"heat", "strain", "fatigue", "weather"}  # and fall questions, exempt from all limits
 
 
 def test_a_danger_reminder_waits_for_the_budget() -> None:
@@ -106,7 +120,7 @@ def test_warning_held_offline_goes_out_when_the_rider_is_back_online() -> None:
 def test_time_offline_and_long_gaps_earn_nothing() -> None:
     policy = AlertPolicy(cfg())
     state = AlertState()
-    policy.evaluate(state, {"precip_mm_h": 10}, None, 0)  # spends the one alert
+    policy.evaluate(state, {"precip_mm_h": 10}, None, 0)  # spends the one alert; earns 0.5 per online hour
     for m in range(1, 181):  # 3 h on a break, scored each minute
         policy.evaluate(state, {"precip_mm_h": 10}, None, m * MIN, online=False)
     assert state.budget == 0.0
@@ -151,7 +165,7 @@ def test_budget_survives_the_state_round_trip_and_old_states_start_full() -> Non
 
 
 def test_a_flapping_warning_stays_within_the_budget_over_a_shift() -> None:
-    """Riding behaviour that comes and goes all shift: at most 1 + 0.5 per online hour reach the rider."""
+    """Riding behaviour that comes and goes all shift: at most 1 + 0.5 per online hour reach the rider ."""
     policy = AlertPolicy(cfg(cooldown_s=0.0, warning_repeat_after_s=0.0, repeat_after_s=0.0, fatigue_repeat_after_s=0.0))
     state = AlertState()
     hours = 8

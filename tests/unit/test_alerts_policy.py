@@ -294,3 +294,34 @@ def test_model_risk_text_is_relative_with_a_horizon_never_a_percentage() -> None
     for a in out:
         for locale_text in (*a.message.values(), *a.title.values(), *(t for r in a.reasons for t in r.text.values())):
             assert "%" not in locale_text and "20" not in locale_text
+
+
+def test_heat_break_reminder_when_the_advised_break_is_overdue(policy: AlertPolicy) -> None:
+    """A heat alert advises 15 min rest per hour of riding; riding on for an hour without it brings a reminder."""
+    assert AlertConfig().heat_break_after_min == 60.0
+    state = AlertState()
+    hot = lambda m, riding: {"heat_index_c": 35.0, "continuous_riding_min": riding}  # noqa: E731
+    assert kinds(policy.evaluate(state, hot(0, 10.0), None, 0)) == [("heat", "warning")]
+    sent = [m for m in range(1, 200) if policy.evaluate(state, hot(m, 10.0 + m), None, m * MIN)]
+    assert sent == [60, 120, 180]  # riding on without a break: reminded each hour, not after 4 h
+    # a rider who took the break (continuous riding restarts) is not reminded
+    rested = AlertState()
+    policy.evaluate(rested, hot(0, 10.0), None, 0)
+    assert [m for m in range(1, 200) if policy.evaluate(rested, hot(m, float(m % 50)), None, m * MIN)] == []
+    # no heat alert on, no reminder: riding long in mild weather is fatigue's business
+    calm = AlertState()
+    assert policy.evaluate(calm, {"heat_index_c": 25.0, "continuous_riding_min": 100.0}, None, 0) == []
+    off = AlertPolicy(AlertConfig(budget_enabled=False, heat_break_after_min=0))
+    s2 = AlertState()
+    off.evaluate(s2, hot(0, 10.0), None, 0)
+    assert [m for m in range(1, 200) if off.evaluate(s2, hot(m, 10.0 + m), None, m * MIN)] == []
+
+
+def test_heat_break_reminder_waits_for_the_budget() -> None:
+    policy = AlertPolicy(AlertConfig())
+    state = AlertState()
+    policy.evaluate(state, {"heat_index_c": 35.0, "continuous_riding_min": 10.0}, None, 0)
+    sent = [m for m in range(1, 121)
+            if policy.evaluate(state, {"heat_index_c": 35.0, "continuous_riding_min": 10.0 + m}, None, m * MIN)]
+    assert sent == [120]  # due at 60 min, but the budget earns the one alert back after 2 online hours
+    assert policy.suppressed_counts["budget"] == 60
