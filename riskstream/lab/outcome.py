@@ -411,6 +411,8 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
             "vs_control": {a: difference(arms[a], arms["control"]) for a in ("placebo", "rules", "oracle")},
             "fall_detection": fall_detection(arms["policy"]),
             "warned_ahead": warned(arms["policy"]),
+            "warned_ahead_placebo": [{k: w[k] for k in ("kind", "incidents", "warned", "share")}
+                                     for w in warned(arms["placebo"])],
             "policy_alerts_per_rider_hour_by_rider": [_num(x) for x in per_rider_alert_rates(arms["policy"])],
             "policy_alerts_per_online_rider_hour_by_kind": _by_kind(arms["policy"]),
         }

@@ -124,11 +124,18 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
                   f"{f['false_prompts']} prompts had no crash or fall of that rider in the 180 s before: "
                   f"{f['false_prompts_per_online_rider_hour']:.3f} false prompts per online rider-hour."]
         lines += ["", "Warned ahead (policy arm: a relevant alert in the 60 min before the incident; chance: the same "
-                  "rule at random online moments):", "", "| incident kind | incidents | warned | chance |", "|---|---|---|---|"]
+                  "rule at random online moments; placebo: the share of the placebo arm's own incidents its random "
+                  "alerts of the same volume and mix warned):", "",
+                  "| incident kind | incidents | warned | chance | placebo: incidents | placebo: warned |",
+                  "|---|---|---|---|---|---|"]
+        placebo = {w["kind"]: w for w in s.get("warned_ahead_placebo", [])}
         for w in s["warned_ahead"]:
             share = "n/a" if w["share"] is None else f"{100 * w['share']:.0f} %"
             chance = "n/a" if w["chance"] is None else f"{100 * w['chance']:.0f} %"
-            lines.append(f"| {w['kind']} | {w['incidents']} | {w['warned']} ({share}) | {chance} |")
+            p = placebo.get(w["kind"])
+            p_text = "– | –" if p is None else (f"{p['incidents']} | {p['warned']}"
+                                               + ("" if p["share"] is None else f" ({100 * p['share']:.0f} %)"))
+            lines.append(f"| {w['kind']} | {w['incidents']} | {w['warned']} ({share}) | {chance} | {p_text} |")
         if "sensitivity" in s:
             lines += ["", "Sensitivity (expected incidents; the control is shared):", "",
                       "| compliance | break length | policy − control | interval | policy − placebo | interval |",

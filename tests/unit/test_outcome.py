@@ -135,6 +135,8 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
                 arm["expected_incidents"] / arm["online_rider_hours"], abs=1e-3)
             assert isinstance(arm["incidents"], int) and arm["expected_incidents"] > 0
         assert s["arms"]["control"]["alerts_per_online_rider_hour"] == 0.0
+        assert {w["kind"] for w in s["warned_ahead_placebo"]} <= {w["kind"] for w in s["warned_ahead"]} | {
+            "crash", "fall", "heat_illness", "exhaustion", "all"}
         assert set(s["differences"]) == DIFFS
         for d in s["differences"].values():
             assert {"expected_incidents_rel", "ci", "incidents_rel", "incidents_ci", "expected_incidents_per_hour_rel",
