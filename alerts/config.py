@@ -169,9 +169,32 @@ class AlertConfig(BaseModel):
         "it is the condition of the day, not news (project choice, measured in docs/reports/alerts.md)."
     )
     fatigue_repeat_after_s: float = Field(3600.0, ge=0, description="Fatigue prompts repeat hourly (Meituan, after 8 h online).")
+    heat_break_after_min: float = Field(
+        60.0, ge=0, description="While a heat alert is on, a rider who has ridden this many minutes without a break of "
+        "≥ 15 min, and got no heat alert for as long, is reminded to take the break the heat warning advises (rest 15 "
+        "min every hour of riding); like any reminder it waits for the alert budget. 0 turns it off (project choice)."
+    )
     max_alerts_per_hour: int = Field(
         1, ge=1, description="Per-rider cap on warnings over a sliding hour (danger alerts count towards it); a held "
         "warning goes out when a slot frees if its condition lasts (project choice, measured in docs/reports/alerts.md)."
+    )
+    budget_enabled: bool = Field(
+        True, description="Per-rider alert budget (alerts.policy.Budget): warnings and reminders wait while the rider "
+        "has less than one alert left; first dangers and fall questions never wait. Off: only the hourly cap limits."
+    )
+    budget_online_hours_per_alert: float = Field(
+        2.0, gt=0, description="A rider's alert budget earns one alert per this many online hours; every alert sent, "
+        "dangers included, spends one. First dangers of heat, strain, fatigue and weather and fall questions go out "
+        "on top, so the fleet stays under 1 alert per online rider-hour (project choice, measured in "
+        "docs/reports/outcome.md)."
+    )
+    budget_burst: float = Field(
+        1.0, ge=1, description="Most alerts a rider's budget holds, and what a rider starts with: one warning at "
+        "sign-on, then one per budget_online_hours_per_alert (project choice)."
+    )
+    budget_gap_max_s: float = Field(
+        300.0, gt=0, description="A gap between two evaluations of a rider counts at most this much online time for "
+        "the budget (time away, unscored, earns nothing)."
     )
     danger_bypasses_cap: bool = Field(
         True, description="A danger-level alert (flooding, heat danger, ...) is never held by the hourly cap: "

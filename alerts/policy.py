@@ -4,10 +4,19 @@ Pure and synchronous; all time is event time (``now`` in epoch seconds). Per rid
 kind it applies hysteresis (enter/exit thresholds), a cooldown (no repeat of the same or a
 lower severity within ``cooldown_s``; an escalation goes out at once), a reminder for a
 condition that persists (:meth:`AlertConfig.repeat_after`; a dip and return within it is the
-same episode) and an hourly cap per rider on warnings. A suspected fall at danger level passes
+same episode; a heat alert also when the break it advised is overdue, ``heat_break_after_min``) and an hourly cap per rider on warnings. A suspected fall at danger level passes
 cap and cooldown. A model-risk alert is held while a specific alert on the same risk, at least
 as severe, was sent within ``model_risk_covered_s`` (it already said what to do). NaN or
 missing inputs never raise or clear an alert.
+
+On top of these, a per-rider **alert budget** (:class:`Budget`) keeps the alerts a rider gets
+to about one per ``budget_online_hours_per_alert`` online hours: every alert sent spends one, online time
+earns them back, and a warning or a reminder waits while less than one is left (``budget``).
+A *first danger* (a danger of heat, strain, fatigue or weather not yet told in its episode) and a
+fall question always go out and never wait for the budget; a model-risk danger, an estimate whose
+advice is a rest after this order, waits like a warning. A rider who is not online (signed off or on a
+break, ``online=False``) gets no warnings or reminders (``offline``), only first dangers and
+fall questions.
 
 >>> policy = AlertPolicy(AlertConfig())
 >>> state = AlertState()
@@ -35,6 +44,38 @@ from riskstream.contracts.records import Reason, RiskScores, Severity
 #: Bound on remembered send times (the cap window normally holds far fewer).
 _MAX_SENT_TIMES = 32
 _CAP_WINDOW_S = 3600.0
+#: Why an alert was held back (``Suppressed.why``; the ``reason`` label of ``riskstream_alerts_suppressed_total``).
+SUPPRESSION_REASONS: tuple[str, ...] = ("cooldown", "hourly_cap", "covered", "budget", "offline")
+#: Kinds whose first danger never waits for the budget: conditions the rider is in, whose danger text says stop
+#: (pause, shelter, rest, go offline). A model-risk danger is an estimate whose advice is a rest after this order.
+FIRST_DANGER_KINDS: frozenset[str] = frozenset({"heat", "strain", "fatigue", "weather"})
+#: A budget this close to one holds one alert (120 one-minute earnings sum to 0.999...).
+_ONE_ALERT = 1.0 - 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A rider's alert budget: a token bucket filled by online time, one token per alert sent.
+
+    The balance starts full (``burst``), grows by ``per_hour`` for each online hour (a gap between
+    two evaluations counts at most ``gap_max_s``, so time away is not earned), never above
+    ``burst``, and drops by one for each alert sent, never below 0 (a danger can use it up, not put
+    the rider in debt). A warning or a reminder needs a balance of at least one.
+
+    >>> b = Budget(per_hour=0.5, burst=1.0, gap_max_s=300.0)
+    >>> b.earn(1.0, seconds=1800.0)   # full stays full
+    1.0
+    >>> b.earn(0.0, seconds=240.0), b.earn(0.0, seconds=3 * 3600.0)   # 4 min online earn 1/30; a 3 h gap only 300 s
+    (0.03333333333333333, 0.041666666666666664)
+    """
+
+    per_hour: float
+    burst: float
+    gap_max_s: float
+
+    def earn(self, balance: float, seconds: float) -> float:
+        """The balance after ``seconds`` online (at most ``gap_max_s`` of them count)."""
+        return min(self.burst, balance + self.per_hour * min(max(0.0, seconds), self.gap_max_s) / 3600.0)
 
 
 @dataclass(slots=True)
@@ -52,6 +93,9 @@ class AlertState:
     last_sent_at: dict[str, float] = field(default_factory=dict)
     last_sent_severity: dict[str, str] = field(default_factory=dict)
     sent_times: list[float] = field(default_factory=list)
+    #: Alert budget left (None: a rider not seen yet, full) and the event time it was last brought up to date.
+    budget: float | None = None
+    budget_at: float | None = None
 
     def level(self, kind: str) -> Severity | None:
         """Active severity of an alert kind, or None."""
@@ -66,6 +110,8 @@ class AlertState:
             "last_sent_at": dict(self.last_sent_at),
             "last_sent_severity": dict(self.last_sent_severity),
             "sent_times": list(self.sent_times),
+            "budget": self.budget,
+            "budget_at": self.budget_at,
         }
 
     @classmethod
@@ -77,6 +123,8 @@ class AlertState:
             last_sent_at={k: float(v) for k, v in data.get("last_sent_at", {}).items()},
             last_sent_severity=dict(data.get("last_sent_severity", {})),
             sent_times=[float(t) for t in data.get("sent_times", [])][-_MAX_SENT_TIMES:],
+            budget=None if data.get("budget") is None else float(data["budget"]),
+            budget_at=None if data.get("budget_at") is None else float(data["budget_at"]),
         )
 
 
@@ -97,7 +145,7 @@ class AlertDecision:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """An alert the policy wanted but held back, and why (``cooldown``, ``hourly_cap`` or ``covered``)."""
+    """An alert the policy wanted but held back, and why (one of :data:`SUPPRESSION_REASONS`)."""
 
     kind: str
     severity: Severity
@@ -152,11 +200,13 @@ class AlertPolicy:
         risk: RiskScores | None,
         now: float,
         relative: bool = True,
+        online: bool = True,
     ) -> list[AlertDecision]:
         """Update ``state`` with this evaluation and return the alerts to send now.
 
         ``relative=False`` judges ``risk`` by the absolute thresholds (scores not calibrated
-        to the population, such as the rule-based fallback's).
+        to the population, such as the rule-based fallback's). ``online=False`` (the rider is
+        signed off or on a break at ``now``) holds warnings and reminders and earns no budget.
         """
         values = {k: _num(v) for k, v in features.items()}
         if risk is not None:
@@ -165,6 +215,8 @@ class AlertPolicy:
         signals = self._relative_signals if relative and self._relative_signals is not None else self.signals
         self._usual = self._usual_risk(relative and self._relative_signals is not None,
                                        float(risk.horizon_min) if risk is not None else 60.0)
+        self._online = online
+        self._bring_budget_up_to(state, now, online)
 
         fired: dict[str, list[tuple[Signal, Severity, float]]] = {}
         for sig in signals:
@@ -213,15 +265,21 @@ class AlertPolicy:
             state.notified[kind] = told = level.value
         last_sev = state.last_sent_severity.get(kind)
         new = told is None or RANK[level] > RANK[Severity(told)]
-        reminder = not new and last_at is not None and now - last_at >= cfg.repeat_after(kind, level.value)
+        reminder = not new and last_at is not None and (
+            now - last_at >= cfg.repeat_after(kind, level.value) or self._heat_break_due(kind, values, now - last_at))
         if not (new or reminder):
             return None
 
         reasons, thresholds = self._reasons(fired, level, getattr(self, "_usual", None))
         escalation = last_sev is not None and RANK[level] > RANK[Severity(last_sev)]
         exempt = kind == "fall" and level == Severity.danger and cfg.fall_danger_bypasses_limits
+        # a danger of a condition the rider is in, not yet told in this episode, is news that must not wait;
+        # warnings, reminders and the model's estimate (its advice: a rest after this order) can
+        first_danger = new and level == Severity.danger and kind in FIRST_DANGER_KINDS
         why = None
-        if last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
+        if not getattr(self, "_online", True) and not (exempt or first_danger):
+            why = "offline"
+        elif last_at is not None and now - last_at < cfg.cooldown_s and not (escalation or exempt):
             why = "cooldown"
         elif kind == "model_risk" and self._covered(state, fired, level, now):
             why = "covered"
@@ -230,6 +288,8 @@ class AlertPolicy:
             uncapped = exempt or (level == Severity.danger and cfg.danger_bypasses_cap)
             if len(state.sent_times) >= cfg.max_alerts_per_hour and not uncapped:
                 why = "hourly_cap"
+            elif cfg.budget_enabled and not (exempt or first_danger) and (state.budget or 0.0) < _ONE_ALERT:
+                why = "budget"
         if why is not None:
             seen = {sig.feature: _clean(x) for sig, _, x in fired}
             self.last_suppressed.append(Suppressed(kind, level, why, reasons, seen))
@@ -239,9 +299,32 @@ class AlertPolicy:
         state.notified[kind] = level.value
         state.last_sent_at[kind] = float(now)
         state.last_sent_severity[kind] = level.value
-        if not exempt:  # a fall prompt is outside the cap and does not use up its slots
+        if not exempt:  # a fall prompt is outside the cap and the budget and does not use up their slots
             state.sent_times.append(float(now))
+            if state.budget is not None:
+                state.budget = max(0.0, state.budget - 1.0)
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
+
+    def _heat_break_due(self, kind: str, values: dict[str, float], since_last_s: float) -> bool:
+        """A heat alert is on and the rider rode ``heat_break_after_min`` without the break it advised.
+
+        Heat illness builds up with time worked in the heat (it grows with continuous riding), so the
+        reminder comes when the advised break ("rest 15 min every hour of riding") is overdue, not on
+        a clock of its own.
+        """
+        after = self.cfg.heat_break_after_min
+        riding = values.get("continuous_riding_min", math.nan)
+        return kind == "heat" and after > 0 and since_last_s >= after * 60.0 and riding >= after
+
+    def _bring_budget_up_to(self, state: AlertState, now: float, online: bool) -> None:
+        """Earn the budget for the online time since the last evaluation (a new rider starts full)."""
+        c = self.cfg
+        budget = Budget(1.0 / c.budget_online_hours_per_alert, c.budget_burst, c.budget_gap_max_s)
+        if state.budget is None:
+            state.budget = budget.burst
+        elif online and state.budget_at is not None:
+            state.budget = budget.earn(state.budget, now - state.budget_at)
+        state.budget_at = float(now) if state.budget_at is None else max(state.budget_at, float(now))
 
     def _covered(self, state: AlertState, fired: list[tuple[Signal, Severity, float]], level: Severity,
                  now: float) -> bool:

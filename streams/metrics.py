@@ -14,6 +14,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from alerts.policy import SUPPRESSION_REASONS
 from riskstream.contracts.errors import ConfigError
 
 disable_created_metrics()  # *_created series double the scrape size and no dashboard reads them
@@ -66,7 +67,7 @@ ALERTS = Counter(
 )
 ALERTS_SUPPRESSED = Counter(
     "riskstream_alerts_suppressed_total",
-    "Alerts held back by policy, by reason (cooldown, hourly_cap, ...).",
+    "Alerts held back by policy, by reason (cooldown, hourly_cap, covered, budget, offline).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -237,7 +238,7 @@ BANDS = ("low", "moderate", "high", "severe")
 # (an absent series makes `rate()` and `increase()` return nothing instead of 0).
 for _kind in ("crash", "fall", "heat_illness", "exhaustion"):  # riskstream.contracts.records.IncidentKind
     INCIDENTS.labels(kind=_kind)
-for _why in ("cooldown", "hourly_cap", "covered"):  # alerts.policy.Suppressed.why
+for _why in SUPPRESSION_REASONS:
     ALERTS_SUPPRESSED.labels(reason=_why)
 for _label in ("positive", "negative"):
     ONLINE_EXAMPLES.labels(label=_label)

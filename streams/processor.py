@@ -732,7 +732,8 @@ class Processor:
         risk = RiskScores(injury=scored.injury, accident=scored.accident, horizon_min=self.models.horizon_min)
         metrics.SCORES.observe(scored.any_event)
         conservative = scored.conservative
-        for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative):
+        for decision in self.policy.evaluate(slot.alerts, feats, risk, now, relative=not conservative,
+                                             online=point.online):
             if point.stale:
                 decision = replace(decision, reasons=with_stale_reason(decision.reasons))
             revision = slot.revisions.next(alert_identity(decision), now)

@@ -265,10 +265,47 @@ def expected_ratio(a: list[ArmRun], b: list[ArmRun], conf: float = 0.95) -> tupl
     return ratio - 1.0, ratio - 1.0 - q * se, ratio - 1.0 + q * se
 
 
+def expected_rate_ratio(a: list[ArmRun], b: list[ArmRun], conf: float = 0.95) -> tuple[float, float, float]:
+    """Expected incidents per online rider-hour of ``a`` over those of ``b``, − 1, with its interval.
+
+    An arm that prevents an incident keeps the rider online longer, and the extra hours earn
+    hazard back; the rate compares the arms per hour of exposure. The interval linearises
+    ``(Σ ya / Σ ha) / (Σ yb / Σ hb)`` over (seed, rider) pairs (each pair's share of the four totals),
+    with a t quantile; with equal hours in both arms it is :func:`expected_ratio`'s interval.
+
+    >>> mk = lambda e, h: ArmRun("x", "d", 0, 0.7, 1.0, ["r0", "r1", "r2"], h, e, [], [], 0)
+    >>> rel, lo, hi = expected_rate_ratio([mk([0.9, 1.8, 2.7], [2, 2, 2])], [mk([1.0, 2.0, 3.0], [1, 1, 1])])
+    >>> round(rel, 3), round(lo, 3), round(hi, 3)   # 10 % fewer incidents in twice the hours: 55 % lower rate
+    (-0.55, -0.55, -0.55)
+    """
+    ya = np.concatenate([np.asarray(r.expected_by_rider) for r in a])
+    yb = np.concatenate([np.asarray(r.expected_by_rider) for r in b])
+    ha = np.concatenate([np.asarray(r.online_h_by_rider) for r in a])
+    hb = np.concatenate([np.asarray(r.online_h_by_rider) for r in b])
+    if ya.shape != yb.shape or ha.shape != ya.shape or hb.shape != yb.shape:
+        raise ValueError("the two arms must hold the same units (same seeds and riders)")
+    n = len(ya)
+    ta, tb, tha, thb = float(ya.sum()), float(yb.sum()), float(ha.sum()), float(hb.sum())
+    if n < 2 or min(ta, tb, tha, thb) <= 0:
+        return math.nan, math.nan, math.nan
+    ratio = (ta / tha) / (tb / thb)
+    z = ya / ta - ha / tha - yb / tb + hb / thb  # each pair's share of log(ratio); sums to 0
+    se = ratio * math.sqrt(n / (n - 1) * float((z * z).sum()))
+    q = float(student_t.ppf(0.5 + conf / 2, n - 1))
+    return ratio - 1.0, ratio - 1.0 - q * se, ratio - 1.0 + q * se
+
+
 def incidents_ratio(a: list[ArmRun], b: list[ArmRun]) -> tuple[float, float, float]:
     """count(a) / count(b) − 1 with the exact conditional-Poisson 95 % interval (arms as independent)."""
     na, nb = sum(len(r.incidents) for r in a), sum(len(r.incidents) for r in b)
     r, lo, hi = rate_ratio_interval(na, 1.0, nb, 1.0)
+    return r - 1.0, lo - 1.0, hi - 1.0
+
+
+def incidents_rate_ratio(a: list[ArmRun], b: list[ArmRun]) -> tuple[float, float, float]:
+    """Incidents per online rider-hour of ``a`` over ``b``, − 1, with the exact conditional-Poisson 95 % interval."""
+    na, nb = sum(len(r.incidents) for r in a), sum(len(r.incidents) for r in b)
+    r, lo, hi = rate_ratio_interval(na, sum(x.online_hours for x in a), nb, sum(x.online_hours for x in b))
     return r - 1.0, lo - 1.0, hi - 1.0
 
 
@@ -284,6 +321,8 @@ def arm_summary(runs: list[ArmRun]) -> dict[str, Any]:
         "incidents": sum(len(r.incidents) for r in runs),
         "expected_incidents": _num(sum(r.expected for r in runs)),
         "online_rider_hours": _num(hours),
+        "incidents_per_online_rider_hour": _num(sum(len(r.incidents) for r in runs) / hours) if hours else None,
+        "expected_incidents_per_online_rider_hour": _num(sum(r.expected for r in runs) / hours) if hours else None,
         "incidents_by_kind": dict(sorted(Counter(i.kind for r in runs for i in r.incidents).items())),
         "advice_followed": sum(r.advice_followed for r in runs),
     }
@@ -292,8 +331,12 @@ def arm_summary(runs: list[ArmRun]) -> dict[str, Any]:
 def difference(a: list[ArmRun], b: list[ArmRun]) -> dict[str, Any]:
     rel, lo, hi = expected_ratio(a, b)
     irel, ilo, ihi = incidents_ratio(a, b)
+    rrel, rlo, rhi = expected_rate_ratio(a, b)
+    jrel, jlo, jhi = incidents_rate_ratio(a, b)
     return {"expected_incidents_rel": _num(rel), "ci": [_num(lo), _num(hi)],
-            "incidents_rel": _num(irel), "incidents_ci": [_num(ilo), _num(ihi)]}
+            "incidents_rel": _num(irel), "incidents_ci": [_num(ilo), _num(ihi)],
+            "expected_incidents_per_hour_rel": _num(rrel), "expected_incidents_per_hour_ci": [_num(rlo), _num(rhi)],
+            "incidents_per_hour_rel": _num(jrel), "incidents_per_hour_ci": [_num(jlo), _num(jhi)]}
 
 
 def per_rider_alert_rates(runs: list[ArmRun], min_hours: float = 1.0) -> list[float]:
@@ -368,14 +411,21 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
             "vs_control": {a: difference(arms[a], arms["control"]) for a in ("placebo", "rules", "oracle")},
             "fall_detection": fall_detection(arms["policy"]),
             "warned_ahead": warned(arms["policy"]),
+            "warned_ahead_placebo": [{k: w[k] for k in ("kind", "incidents", "warned", "share")}
+                                     for w in warned(arms["placebo"])],
             "policy_alerts_per_rider_hour_by_rider": [_num(x) for x in per_rider_alert_rates(arms["policy"])],
             "policy_alerts_per_online_rider_hour_by_kind": _by_kind(arms["policy"]),
         }
-        half = section["differences"]["policy_minus_placebo"]["ci"]
+        pp = section["differences"]["policy_minus_placebo"]
+        half, rate_half = pp["ci"], pp["expected_incidents_per_hour_ci"]
         if None not in half:
             hw = (half[1] - half[0]) / 2.0
             section["power"] = {"policy_minus_placebo_half_width": _num(hw), "target_half_width": 0.05,
                                 "rider_hours_for_target": _num(section["rider_hours"] * (hw / 0.05) ** 2)}
+            if None not in rate_half:
+                rhw = (rate_half[1] - rate_half[0]) / 2.0
+                section["power"]["policy_minus_placebo_per_hour_half_width"] = _num(rhw)
+                section["power"]["rider_hours_for_target_per_hour"] = _num(section["rider_hours"] * (rhw / 0.05) ** 2)
         sens = []
         keys = sorted({k for u in units for k in u.sensitivity} | {(compliance, 1.0)})
         for c, scale in keys:

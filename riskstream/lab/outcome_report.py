@@ -89,24 +89,34 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
     ]
     for scenario, s in summary["scenarios"].items():
         lines += [f"## Scenario `{scenario}`", "", f"{s['rider_hours']:.0f} online rider-hours per arm (control).", "",
-                  "| arm | alerts per online rider-hour | incidents | expected incidents | online rider-hours |",
-                  "|---|---|---|---|---|"]
+                  "| arm | alerts per online rider-hour | incidents | expected incidents | online rider-hours | "
+                  "expected incidents per 100 online rider-hours |",
+                  "|---|---|---|---|---|---|"]
         for arm in ARMS:
             a = s["arms"][arm]
             rate = "n/a" if a["alerts_per_online_rider_hour"] is None else f"{a['alerts_per_online_rider_hour']:.2f}"
+            per = a.get("expected_incidents_per_online_rider_hour")
+            per_text = "n/a" if per is None else f"{100 * per:.2f}"
             lines.append(f"| {arm} | {rate} | {a['incidents']} | {a['expected_incidents']:.2f} | "
-                         f"{a['online_rider_hours']:.0f} |")
-        lines += ["", "| difference | expected incidents | 95 % interval | incidents | 95 % interval (exact) |",
-                  "|---|---|---|---|---|"]
+                         f"{a['online_rider_hours']:.0f} | {per_text} |")
+        lines += ["", "| difference | expected incidents | 95 % interval | expected per online rider-hour | 95 % interval "
+                  "| incidents | 95 % interval (exact) | incidents per online rider-hour | 95 % interval (exact) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         rows = [*s["differences"].items(), *((f"{a}_minus_control", d) for a, d in s["vs_control"].items())]
         for name, d in rows:
             lines.append(f"| {name.replace('_', ' ')} | {_pct(d['expected_incidents_rel'])} | {_ci(d['ci'])} | "
-                         f"{_pct(d['incidents_rel'])} | {_ci(d['incidents_ci'])} |")
+                         f"{_pct(d.get('expected_incidents_per_hour_rel'))} | "
+                         f"{_ci(d.get('expected_incidents_per_hour_ci', [None, None]))} | "
+                         f"{_pct(d['incidents_rel'])} | {_ci(d['incidents_ci'])} | "
+                         f"{_pct(d.get('incidents_per_hour_rel'))} | {_ci(d.get('incidents_per_hour_ci', [None, None]))} |")
         if "power" in s:
             p = s["power"]
             lines += ["", f"Power: the policy − placebo interval in expected incidents is ±{100 * p['policy_minus_placebo_half_width']:.1f} "
                       f"points at {s['rider_hours']:.0f} online rider-hours; ±5 points needs about "
                       f"{p['rider_hours_for_target']:.0f} (half-width ∝ 1/√rider-hours)."]
+            if "rider_hours_for_target_per_hour" in p:
+                lines[-1] += (f" Per online rider-hour: ±{100 * p['policy_minus_placebo_per_hour_half_width']:.1f} points; "
+                              f"±5 points needs about {p['rider_hours_for_target_per_hour']:.0f} online rider-hours per arm.")
         f = s["fall_detection"]
         rec = "n/a" if f["recall"] is None else f"{100 * f['recall']:.0f} %"
         lines += ["", f"Fall detector (policy arm, `{setup['signatures']}` signatures): {f['detected']} of "
@@ -114,11 +124,18 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
                   f"{f['false_prompts']} prompts had no crash or fall of that rider in the 180 s before: "
                   f"{f['false_prompts_per_online_rider_hour']:.3f} false prompts per online rider-hour."]
         lines += ["", "Warned ahead (policy arm: a relevant alert in the 60 min before the incident; chance: the same "
-                  "rule at random online moments):", "", "| incident kind | incidents | warned | chance |", "|---|---|---|---|"]
+                  "rule at random online moments; placebo: the share of the placebo arm's own incidents its random "
+                  "alerts of the same volume and mix warned):", "",
+                  "| incident kind | incidents | warned | chance | placebo: incidents | placebo: warned |",
+                  "|---|---|---|---|---|---|"]
+        placebo = {w["kind"]: w for w in s.get("warned_ahead_placebo", [])}
         for w in s["warned_ahead"]:
             share = "n/a" if w["share"] is None else f"{100 * w['share']:.0f} %"
             chance = "n/a" if w["chance"] is None else f"{100 * w['chance']:.0f} %"
-            lines.append(f"| {w['kind']} | {w['incidents']} | {w['warned']} ({share}) | {chance} |")
+            p = placebo.get(w["kind"])
+            p_text = "– | –" if p is None else (f"{p['incidents']} | {p['warned']}"
+                                               + ("" if p["share"] is None else f" ({100 * p['share']:.0f} %)"))
+            lines.append(f"| {w['kind']} | {w['incidents']} | {w['warned']} ({share}) | {chance} | {p_text} |")
         if "sensitivity" in s:
             lines += ["", "Sensitivity (expected incidents; the control is shared):", "",
                       "| compliance | break length | policy − control | interval | policy − placebo | interval |",

@@ -17,7 +17,7 @@ MIN = 60.0
 
 @pytest.fixture
 def policy() -> AlertPolicy:
-    return AlertPolicy(AlertConfig())
+    return AlertPolicy(AlertConfig(budget_enabled=False))  # the budget is tested on its own (test_alerts_budget.py)
 
 
 def kinds(decisions) -> list[tuple[str, str]]:
@@ -53,7 +53,7 @@ def test_visibility_triggers_below_threshold(policy: AlertPolicy) -> None:
 
 
 def test_cooldown_holds_a_reentry_then_sends_it() -> None:
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5))  # the cap is tested on its own
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5, budget_enabled=False))  # cap and budget are tested on their own
     state = AlertState()
     assert kinds(policy.evaluate(state, {"precip_mm_h": 10}, None, 0)) == [("weather", "warning")]
     policy.evaluate(state, {"precip_mm_h": 1}, None, 2 * MIN)  # clears
@@ -85,7 +85,7 @@ def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
 
 def test_hourly_cap_holds_warnings_not_danger() -> None:
     assert AlertConfig().max_alerts_per_hour == 1
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2, budget_enabled=False))
     state = AlertState()
     features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
     out = policy.evaluate(state, features, None, 0)
@@ -146,7 +146,7 @@ def test_every_decision_has_reasons_values_thresholds_and_both_locales() -> None
         "speeding_s_10m": 90, "online_hours_today": 12.5, "fall_suspected": 1,
     }
     state = AlertState()
-    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0)  # see every kind at once
+    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0, budget_enabled=False)  # see every kind at once
     decisions = AlertPolicy(cfg).evaluate(state, features, RiskScores(injury=0.12, accident=0.0), 0)
     assert {d.kind for d in decisions} == {"heat", "strain", "weather", "riding", "fatigue", "fall", "model_risk"}
     for d in decisions:
@@ -224,7 +224,7 @@ def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
 
 
 def test_model_risk_warning_is_held_while_a_specific_alert_covers_it() -> None:
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5), population=PopulationRisk(injury=0.05, accident=0.04))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=5, budget_enabled=False), population=PopulationRisk(injury=0.05, accident=0.04))
     state = AlertState()
     hot, risky = {"heat_index_c": 35.0}, RiskScores(injury=0.2, accident=0.01)  # injury 4x: warning
     assert kinds(policy.evaluate(state, hot, None, 0)) == [("heat", "warning")]
@@ -311,3 +311,34 @@ def test_a_model_risk_warning_the_served_scorer_cannot_reach_is_lowered_to_its_t
     assert kinds(policy.evaluate(AlertState(), {}, RiskScores(injury=0.01, accident=0.23), 0)) == [("model_risk", "warning")]
     # danger stays at 6x
     assert kinds(policy.evaluate(AlertState(), {}, RiskScores(injury=0.385, accident=0.01), 0)) == [("model_risk", "danger")]
+
+
+def test_heat_break_reminder_when_the_advised_break_is_overdue(policy: AlertPolicy) -> None:
+    """A heat alert advises 15 min rest per hour of riding; riding on for an hour without it brings a reminder."""
+    assert AlertConfig().heat_break_after_min == 60.0
+    state = AlertState()
+    hot = lambda m, riding: {"heat_index_c": 35.0, "continuous_riding_min": riding}  # noqa: E731
+    assert kinds(policy.evaluate(state, hot(0, 10.0), None, 0)) == [("heat", "warning")]
+    sent = [m for m in range(1, 200) if policy.evaluate(state, hot(m, 10.0 + m), None, m * MIN)]
+    assert sent == [60, 120, 180]  # riding on without a break: reminded each hour, not after 4 h
+    # a rider who took the break (continuous riding restarts) is not reminded
+    rested = AlertState()
+    policy.evaluate(rested, hot(0, 10.0), None, 0)
+    assert [m for m in range(1, 200) if policy.evaluate(rested, hot(m, float(m % 50)), None, m * MIN)] == []
+    # no heat alert on, no reminder: riding long in mild weather is fatigue's business
+    calm = AlertState()
+    assert policy.evaluate(calm, {"heat_index_c": 25.0, "continuous_riding_min": 100.0}, None, 0) == []
+    off = AlertPolicy(AlertConfig(budget_enabled=False, heat_break_after_min=0))
+    s2 = AlertState()
+    off.evaluate(s2, hot(0, 10.0), None, 0)
+    assert [m for m in range(1, 200) if off.evaluate(s2, hot(m, 10.0 + m), None, m * MIN)] == []
+
+
+def test_heat_break_reminder_waits_for_the_budget() -> None:
+    policy = AlertPolicy(AlertConfig())
+    state = AlertState()
+    policy.evaluate(state, {"heat_index_c": 35.0, "continuous_riding_min": 10.0}, None, 0)
+    sent = [m for m in range(1, 121)
+            if policy.evaluate(state, {"heat_index_c": 35.0, "continuous_riding_min": 10.0 + m}, None, m * MIN)]
+    assert sent == [120]  # due at 60 min, but the budget earns the one alert back after 2 online hours
+    assert policy.suppressed_counts["budget"] == 60

@@ -63,6 +63,10 @@ def test_chinese_explanations_use_chinese_reason_text_and_words() -> None:
      "was sent shortly before (cooldown)", "提醒未发送：骑行行为（警告）——不久前已发送同类提醒（冷却期）"),
     ("alert model_risk/danger suppressed: hourly_cap", "alert held back: overall risk (danger) — the hourly alert "
      "limit was reached", "提醒未发送：综合风险（危险）——已达每小时提醒上限"),
+    ("alert heat/warning suppressed: budget", "alert held back: heat (warning) — the rider's alert budget was used "
+     "up (warnings and reminders wait; dangers do not)", "提醒未发送：高温（警告）——骑手的提醒额度已用完（警告和重复提醒稍后再发，危险提醒不受限）"),
+    ("alert weather/warning suppressed: offline", "alert held back: weather (warning) — the rider was not online "
+     "(warnings and reminders only go to riders at work)", "提醒未发送：天气（警告）——骑手不在线（警告和重复提醒只发给在岗骑手）"),
     ("premium multiplier new -> 1.000, band moderate, published",
      "premium multiplier new → 1.000 (risk band moderate), sent to the insurer",
      "保费系数 首次 → 1.000（风险等级：中），已发送给保险公司"),

@@ -11,7 +11,15 @@ import pytest
 
 from riskstream.cli.main import main
 from riskstream.lab.matching import AlertEvent, IncidentEvent
-from riskstream.lab.outcome import ArmRun, Unit, expected_ratio, fall_detection, run_simulated_arm
+from riskstream.lab.outcome import (
+    ArmRun,
+    Unit,
+    expected_rate_ratio,
+    expected_ratio,
+    fall_detection,
+    incidents_rate_ratio,
+    run_simulated_arm,
+)
 from riskstream.simulation import FleetSimulator, SimConfig
 
 ARMS = {"control", "policy", "placebo", "rules", "oracle"}
@@ -19,9 +27,9 @@ DIFFS = {"policy_minus_control", "policy_minus_placebo", "oracle_minus_policy"}
 
 
 def _arm(expected: list[float], alerts: list[AlertEvent] | None = None,
-         incidents: list[IncidentEvent] | None = None) -> ArmRun:
-    return ArmRun("x", "default", 0, 0.7, 1.0, [f"r{i}" for i in range(len(expected))], [1.0] * len(expected),
-                  expected, incidents or [], alerts or [], 0)
+         incidents: list[IncidentEvent] | None = None, hours: list[float] | None = None) -> ArmRun:
+    return ArmRun("x", "default", 0, 0.7, 1.0, [f"r{i}" for i in range(len(expected))],
+                  hours or [1.0] * len(expected), expected, incidents or [], alerts or [], 0)
 
 
 def test_advance_follows_the_same_trajectory_as_records() -> None:
@@ -76,6 +84,28 @@ def test_expected_ratio_interval_covers_a_known_difference_and_needs_paired_unit
         expected_ratio([_arm([1.0, 2.0])], [_arm([1.0, 2.0, 3.0])])
 
 
+def test_rate_ratio_compares_per_online_hour_where_totals_mislead() -> None:
+    """An arm that keeps riders online 25 % longer with 10 % more expected incidents has a 12 % lower rate."""
+    rng = np.random.default_rng(1)
+    base = rng.gamma(2.0, 0.05, 400)
+    hours = rng.uniform(1.0, 4.0, 400)
+    more = (1.1 * base * rng.uniform(0.95, 1.05, 400)).tolist()
+    longer = (1.25 * hours).tolist()
+    total, _, _ = expected_ratio([_arm(more, hours=longer)], [_arm(base.tolist(), hours=hours.tolist())])
+    rel, lo, hi = expected_rate_ratio([_arm(more, hours=longer)], [_arm(base.tolist(), hours=hours.tolist())])
+    assert total > 0.05  # the totals say "more incidents"
+    assert lo < 1.1 / 1.25 - 1 < hi and hi < 0 and abs(rel - (1.1 / 1.25 - 1)) < 0.02
+    # with the same hours in both arms the rate's interval is the totals' interval
+    same = expected_ratio([_arm(more, hours=hours.tolist())], [_arm(base.tolist(), hours=hours.tolist())])
+    assert expected_rate_ratio([_arm(more, hours=hours.tolist())], [_arm(base.tolist(), hours=hours.tolist())]) == \
+        pytest.approx(same)
+    with pytest.raises(ValueError, match="same units"):
+        expected_rate_ratio([_arm([1.0, 2.0])], [_arm([1.0, 2.0, 3.0])])
+    crashes = [IncidentEvent("r0", 1.0, "crash")] * 10
+    r, lo, hi = incidents_rate_ratio([_arm([0.0], incidents=crashes, hours=[2.0])], [_arm([0.0], incidents=crashes)])
+    assert r == pytest.approx(-0.5) and lo < -0.5 < hi
+
+
 def test_fall_detection_counts_recall_and_prompts_without_an_impact() -> None:
     incidents = [IncidentEvent("r0", 100.0, "crash"), IncidentEvent("r1", 100.0, "fall"),
                  IncidentEvent("r2", 100.0, "heat_illness")]
@@ -99,12 +129,18 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
         assert s["rider_hours"] > 0
         assert set(s["arms"]) == ARMS
         for arm in s["arms"].values():
-            assert {"alerts_per_online_rider_hour", "incidents", "expected_incidents"} <= set(arm)
+            assert {"alerts_per_online_rider_hour", "incidents", "expected_incidents",
+                    "expected_incidents_per_online_rider_hour", "incidents_per_online_rider_hour"} <= set(arm)
+            assert arm["expected_incidents_per_online_rider_hour"] == pytest.approx(
+                arm["expected_incidents"] / arm["online_rider_hours"], abs=1e-3)
             assert isinstance(arm["incidents"], int) and arm["expected_incidents"] > 0
         assert s["arms"]["control"]["alerts_per_online_rider_hour"] == 0.0
+        assert {w["kind"] for w in s["warned_ahead_placebo"]} <= {w["kind"] for w in s["warned_ahead"]} | {
+            "crash", "fall", "heat_illness", "exhaustion", "all"}
         assert set(s["differences"]) == DIFFS
         for d in s["differences"].values():
-            assert {"expected_incidents_rel", "ci", "incidents_rel", "incidents_ci"} <= set(d)
+            assert {"expected_incidents_rel", "ci", "incidents_rel", "incidents_ci", "expected_incidents_per_hour_rel",
+                    "expected_incidents_per_hour_ci", "incidents_per_hour_rel", "incidents_per_hour_ci"} <= set(d)
             assert len(d["ci"]) == 2 and len(d["incidents_ci"]) == 2
             lo, hi = d["ci"]
             assert lo is not None and math.isfinite(lo) and lo <= d["expected_incidents_rel"] <= hi
