@@ -34,6 +34,9 @@ from typing import cast
 EMPTY = -(2**63)
 Row = MutableSequence[int]  # one bucket's fields: a view into its ring's flat array('q'), or an array('q')
 MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
+WEAR_SLOTS = 17  # wearable minutes: the 15-min windows + the minute before them (skin trend), + the current one
+TRIP_SLOTS = 13  # full trip minutes: the 10-min windows + the minutes sealing writes behind the newest record
+BRAKE_SLOTS = MINUTE_SLOTS  # harsh-brake counts alone, for the 60-min window
 HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute
 HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
 DAY_SLOTS = 8  # 7-day window = today + 7 whole days
