@@ -19,6 +19,7 @@ Nothing grows with the number of events or the length of a window.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import zlib
 from array import array
@@ -32,7 +33,7 @@ from features.ring import (
     BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
     BRAKE_SLOTS, IMPACT_MAX, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_SLOTS, TRIP_WIDTH,
     VALID_S, WEAR_SLOTS, WEAR_WIDTH,
-    EMPTY, new_ring, ring_from_list, ring_to_list, write_row,
+    EMPTY, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
 from features.state_codec import IntReader, Ints, pack, unpack
 from features.trip_tail import TripTail
@@ -320,7 +321,12 @@ WEAR_STREAM, TRIP_STREAM = 0, 1
 
 def id_slots(cfg: FeatureConfig) -> int:
     """Dedup slots per stream: a power of two above the seconds a record can be late (128 for 120 s)."""
-    return 1 << (math.ceil(cfg.allowed_lateness_s) + 2).bit_length()
+    return _slots_for(cfg.allowed_lateness_s)
+
+
+@functools.lru_cache(maxsize=8)
+def _slots_for(lateness_s: float) -> int:
+    return 1 << (math.ceil(lateness_s) + 2).bit_length()
 
 
 def _digest(event_id: str) -> int:
@@ -353,13 +359,15 @@ def _admit(state: RiderState, ids: array[int], stream: int, event_id: str, ts: f
 def _remember(state: RiderState, ids: array[int], stream: int, event_id: str, sec: int, newest: float | None,
               cfg: FeatureConfig) -> None:
     """Keep the digest of an applied record in its second's slot; ``newest`` is the stream's clock before it."""
-    n = id_slots(cfg)
+    n = _slots_for(cfg.allowed_lateness_s)
     if len(ids) != n:  # first record, or the lateness setting changed: start the slots afresh
         ids[:] = array("I", bytes(4 * n))
     if newest is not None:
         last = int(newest // 1)
         if sec > last:  # the clock moves on: free the slots of the seconds it passes
-            if sec - last >= n:
+            if sec - last == 1:
+                ids[sec % n] = 0
+            elif sec - last >= n:
                 ids[:] = array("I", bytes(4 * n))
             else:
                 for s in range(last + 1, sec + 1):
@@ -383,31 +391,35 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
     if result is not None:
         return result
     sec = int(ts // 1)
-    row = write_row(state.wear_tags, state.wear_rows, sec // 60, WEAR_WIDTH)
-    if row is None:  # its minute already left the ring
+    rows = state.wear_rows
+    b = write_at(state.wear_tags, rows, sec // 60, WEAR_WIDTH)  # fields of the row are rows[b + field]
+    if b < 0:  # its minute already left the ring
         return UpdateResult.TOO_LATE
     _remember(state, state.wear_ids, WEAR_STREAM, rec.event_id, sec, state.wearable_ts, cfg)
     if rec.on_body:
-        row[ON_BODY_S] += 1
+        rows[b + ON_BODY_S] += 1
         peak = rec.accel_peak_g
         if peak is not None:
-            row[IMPACT_MAX] = max(row[IMPACT_MAX], round(peak * G_SCALE))
+            peak_q = round(peak * G_SCALE)
+            if peak_q > rows[b + IMPACT_MAX]:
+                rows[b + IMPACT_MAX] = peak_q
         hr = rec.heart_rate_bpm
         if hr is not None:
             hr_q = round(hr * HR_SCALE)
-            row[HR_SUM] += hr_q
-            row[HR_N] += 1
-            row[VALID_S] += 1
-            row[HR_MAX] = max(row[HR_MAX], hr_q)
+            rows[b + HR_SUM] += hr_q
+            rows[b + HR_N] += 1
+            rows[b + VALID_S] += 1
+            if hr_q > rows[b + HR_MAX]:
+                rows[b + HR_MAX] = hr_q
             if hr > cfg.hr_high_fraction * cfg.default_hr_max_bpm:
-                row[HR_HIGH_S] += 1
-            hr10 = write_row(state.hr10_tags, state.hr10_rows, sec // 10, 2)
-            if hr10 is not None:
-                hr10[0] += hr_q
-                hr10[1] += 1
+                rows[b + HR_HIGH_S] += 1
+            h = write_at(state.hr10_tags, state.hr10_rows, sec // 10, 2)
+            if h >= 0:
+                state.hr10_rows[h] += hr_q
+                state.hr10_rows[h + 1] += 1
         if rec.skin_temp_c is not None:
-            row[SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
-            row[SKIN_N] += 1
+            rows[b + SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
+            rows[b + SKIN_N] += 1
         # unknown acceleration is neither an impact nor stillness: a fall needs both seen (features/physiology.py)
         var, mean = rec.accel_var, rec.accel_mean_g
         still = var is not None and mean is not None and var < cfg.fall_stillness_var_g2 and abs(

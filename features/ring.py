@@ -86,6 +86,29 @@ def write_row(tags: array[int], rows: array[int], key: int, width: int) -> Row |
     return row
 
 
+def write_at(tags: array[int], rows: array[int], key: int, width: int) -> int:
+    """As :func:`write_row`, the row's offset in ``rows`` instead of a view (-1: too old); no view is made.
+
+    >>> tags, rows = new_ring(3)
+    >>> b = write_at(tags, rows, 7, 2); rows[b] += 5
+    >>> b, list(rows[b:b + 2]), write_at(tags, rows, 4, 2)
+    (2, [5, 0], -1)
+    """
+    n = len(tags)
+    i = key % n
+    tag = tags[i]
+    b = i * width
+    if tag == key:
+        return b
+    if tag > key:
+        return -1
+    if not rows:
+        rows.frombytes(bytes(8 * n * width))
+    tags[i] = key
+    rows[b:b + width] = _ZEROS[:width]
+    return b
+
+
 def window_rows(tags: array[int], rows: array[int], newest: int, whole: int) -> list[Row]:
     """Rows of buckets ``newest - whole .. newest``: the current bucket plus ``whole`` whole ones."""
     lo, width = newest - whole, len(rows) // len(tags)
