@@ -1,7 +1,7 @@
 """Bounded per-rider state and its two update functions (wearable, trip), in event time.
 
-State is fixed rings of buckets (17 wearable minutes, 61 trip minutes, 32 ten-second HR
-buckets, 25 hours, 8 days), a few scalars, a 256-s fall bitmap, trip records still inside
+State is fixed rings of buckets (17 wearable minutes, 13 trip minutes and 61 minutes of harsh-brake
+counts, 32 ten-second HR buckets, 25 hours, 8 days), a few scalars, a 256-s fall bitmap, trip records still inside
 the allowed lateness, and per stream one event-id digest per second of the lateness window.
 Nothing grows with the number of events or the length of a window.
 
