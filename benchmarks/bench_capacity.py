@@ -10,13 +10,15 @@ and catch up):
 - consumer lag: records not yet committed (``riskstream_consumer_lag_records``, rider topics), at the end;
 - event → alert and event → insurer-record latency, p50 and p99: an output's Kafka timestamp minus the
   wall time its event time (``ts``) was due in the replay — so an envelope's wait on the device counts;
-- the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values).
+- the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
+  the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading).
 
 A level is sustained when the lag at its end is under ``--lag-s`` seconds of input and the p99 of both
 latencies is at most 1 s; the report names the largest sustained level (``riders_per_worker``).
 
 The fleet: the simulator puts only some of its riders on shift; the riders seen on shift in a
-simulated noon are cloned (renamed riders and event ids) up to each level's count.
+simulated noon are cloned (renamed riders and event ids) up to each level's count; a clone's rider id must
+match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
 
     python -m benchmarks.bench_capacity                  # 250, 500, 1000, 2000 riders, 60 s each
     python -m benchmarks.bench_capacity --quick --json out.json
@@ -105,13 +107,21 @@ def fleet(riders: int, seconds: float, seed: int) -> list[Any]:
     if not on_shift:
         raise SystemExit("no simulated rider on shift: raise --seconds")
     out = [r for r in base if r.role == "weather"]
+    checked = False
     for copy in range(math.ceil(riders / len(on_shift))):
         keep = set(on_shift[: riders - copy * len(on_shift)])
         for r in base:
             if r.role != "weather" and r.key in keep:
-                rid = f"{r.key}~{copy}" if copy else r.key
+                rid = f"{r.key}-c{copy}" if copy else r.key  # "-": a rider id allows [A-Za-z0-9_.:-] only
                 value = type(r.value).model_construct(**{**r.value.__dict__, "rider_id": rid,
                                                            "event_id": f"{r.value.event_id}~{copy}"})
+                if copy and not checked:  # a clone the worker would dead-letter is no rider at all: fail here
+                    try:
+                        type(value).model_validate(value.model_dump())
+                    except ValueError as exc:
+                        raise SystemExit(f"cloned record of {rid!r} does not pass its contract, the worker would "
+                                         f"dead-letter every such rider; fix the clone naming in fleet(): {exc}") from exc
+                    checked = True
                 out.append(type(r)(r.role, rid, value))
     out.sort(key=lambda r: r.value.ts)
     return out
@@ -150,7 +160,9 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
         "insurer_latency_s": {"n": len(lat_ins), "p50": _pct(lat_ins, 50), "p99": _pct(lat_ins, 99)},
         "p99_s": max(p99s) if p99s else None, "rss_bytes": rss,
         "changelog_bytes_per_s": result["changelog_bytes_per_s"],
-        "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders, "sustained": sustained,
+        "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders,
+        "changelog_writes_per_rider_s": result["changelog_writes_per_s"] / riders,
+        "changelog_value_bytes_mean": result["changelog_value_bytes_mean"], "sustained": sustained,
     }
 
 
@@ -167,11 +179,11 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     t0 = time.time()
     half = t0 + args.seconds / 2
     latency: dict[str, list[float]] = {"alerts": [], "risk_scores": []}
-    changelog_bytes = 0
+    changelog_bytes = changelog_writes = changelog_values = 0
     stop = asyncio.Event()
 
     async def read_outputs() -> None:
-        nonlocal changelog_bytes
+        nonlocal changelog_bytes, changelog_writes, changelog_values
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200)
             for tp, recs in batch.items():
@@ -182,6 +194,8 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
                     if tp.topic == changelog:
                         if at <= t0 + args.seconds:  # the rate is over the window's second half
                             changelog_bytes += len(rec.key or b"") + len(rec.value or b"")
+                            changelog_writes += 1
+                            changelog_values += len(rec.value or b"")
                         continue
                     ts = datetime.fromisoformat(json.loads(rec.value)["ts"]).timestamp()
                     role = "alerts" if tp.topic == topics["alerts"] else "risk_scores"
@@ -214,7 +228,9 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     await consumer.stop()
     await producer.stop()
     return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
-            "latency": latency, "changelog_bytes_per_s": changelog_bytes / (t_end - half)}
+            "latency": latency, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
+            "changelog_writes_per_s": changelog_writes / (t_end - half),
+            "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None}
 
 
 def _event_time(msg: Any) -> float:
@@ -252,7 +268,8 @@ def print_level(lv: dict[str, Any]) -> None:
           f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); event→alert p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s "
           f"(n={a['n']}), event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s (n={i['n']}); RSS "
           f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "
-          f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second; "
+          f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second ({lv['changelog_writes_per_rider_s']:.3f} "
+          f"writes per rider-second × {lv['changelog_value_bytes_mean'] or 0:,.0f} B mean value); "
           f"{'sustained' if lv['sustained'] else 'NOT sustained'}", flush=True)
 
 

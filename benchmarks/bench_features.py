@@ -6,8 +6,9 @@ Each round feeds the same simulated 1 Hz wearable + trip records (plain attribut
 shaped like the pydantic schemas: parsing belongs to ``streams``), interleaved across riders
 second by second as a partition would, and scores every rider every 60 s of event time as
 the worker does (``score_every_event_s``). Measured per round: the mean µs per update and per
-``rider_features`` call, the JSON bytes of each rider's changelog value (``RiderSlot.to_dict``)
-and, in a separate pass under ``tracemalloc``, the bytes each rider's state holds in memory.
+``rider_features`` call, the JSON bytes of each rider's changelog value (``RiderSlot.to_dict``),
+in a separate pass under ``tracemalloc`` the bytes each rider's state holds in memory, and
+``rider_features`` timed alone after 10 and after 60 minutes online (flat in window length: the same).
 
 The baseline is the code at ``--baseline-ref`` (its ``features/`` taken from git) run by the
 same harness in a subprocess. Rounds alternate baseline and current; after the minimum rounds,
@@ -94,7 +95,38 @@ def measure(riders: int, minutes: float, seed: int = 0) -> dict[str, float]:
         sizes.append(len(json.dumps(slot.to_dict(), separators=(",", ":"))))
     return {"update_us": update_s / updates * 1e6, "features_us": features_s / calls * 1e6,
             "state_bytes": statistics.fmean(sizes), "state_bytes_max": max(sizes),
-            "memory_bytes_per_rider": _memory(min(riders, 300), minutes, seed)}
+            "memory_bytes_per_rider": _memory(min(riders, 300), minutes, seed),
+            **{f"features_us_{m}m": _features_after(m, seed) for m in FLAT_MINUTES}}
+
+
+FLAT_MINUTES = (10, 60)  # rider_features is timed after this many minutes online: flat means the same at both
+FLAT_RIDERS = 20
+
+
+def _features_after(minutes: int, seed: int) -> float:
+    """Median over riders of the fastest of 5 ``rider_features`` calls after ``minutes`` of records (µs)."""
+    from features import FeatureConfig, RiderState, rider_features, update_trip, update_wearable
+
+    cfg = FeatureConfig()
+    rng = random.Random(seed)
+    best = []
+    for r in range(FLAT_RIDERS):
+        state = RiderState.new(f"r{r}")
+        for start in range(0, minutes * 60, SCORE_EVERY_S):
+            for role, rec in _events(state.rider_id, start, SCORE_EVERY_S, rng):
+                if role == "w":
+                    update_wearable(state, rec, cfg)
+                else:
+                    update_trip(state, rec, cfg, zone_heat_index_c=33.0)
+            rider_features(state, None, START + start + SCORE_EVERY_S, cfg)  # as scored: the tail is warm
+        now = START + minutes * 60
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            rider_features(state, None, now, cfg)
+            times.append(time.perf_counter() - t0)
+        best.append(min(times))
+    return statistics.median(best) * 1e6
 
 
 def _memory(riders: int, minutes: float, seed: int) -> float:
@@ -204,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<24} {statistics.median(cur):>12.1f} {unit:<2} [{min(cur):>8.1f}, {max(cur):>8.1f}] "
               f"{statistics.median(base):>13.1f} {unit:<2} {'≤ ' + format(target, 'g'):>8} {unit:<2} {v} ({what})")
     summary["state_bytes_max_seen"] = max(c["state_bytes_max"] for c in current)
+    flat = {m: statistics.median(c[f"features_us_{m}m"] for c in current) for m in FLAT_MINUTES}
+    flat_base = {m: statistics.median(b[f"features_us_{m}m"] for b in baseline) for m in FLAT_MINUTES}
+    for m in FLAT_MINUTES:
+        summary[f"features_us_{m}m"], summary[f"features_us_{m}m_baseline"] = flat[m], flat_base[m]
+    print("rider_features after " + ", ".join(f"{m} min online {flat[m]:.1f} µs (baseline {flat_base[m]:.1f})"
+                                              for m in FLAT_MINUTES)
+          + f" ({FLAT_RIDERS} riders, fastest of 5 calls each, median of riders and rounds)")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return 0

@@ -128,6 +128,8 @@ def mark_fall_bits(state: RiderState, sec: int, impact: bool, still: bool, cfg: 
         state.still_bits |= 1 << i
     n = cfg.fall_stillness_seconds
     run = (1 << n) - 1
+    if not (state.impact_bits >> i) & (run << 1 | 1):  # no impact in the n seconds up to this one: nothing to find
+        return
     for t0 in range(sec - n, sec + 1):  # every impact whose stillness window contains this second
         i0 = state.fall_base - t0
         if i0 - n < 0 or i0 >= FALL_BITS or not (state.impact_bits >> i0) & 1:

@@ -1,9 +1,9 @@
 """Bounded per-rider state and its two update functions (wearable, trip), in event time.
 
-State is fixed rings of buckets (61 minutes per stream, 32 ten-second HR buckets, 25 hours,
-8 days), a few scalars, a 256-s fall bitmap, trip records still inside the allowed
-lateness, and a ring of the last 512 event-id digests. Nothing grows with the number
-of events or the length of a window.
+State is fixed rings of buckets (17 wearable minutes, 13 trip minutes and 61 minutes of harsh-brake
+counts, 32 ten-second HR buckets, 25 hours, 8 days), a few scalars, a 256-s fall bitmap, trip records still inside
+the allowed lateness, and per stream one event-id digest per second of the lateness window.
+Nothing grows with the number of events or the length of a window.
 
 >>> from types import SimpleNamespace as W
 >>> from datetime import datetime, timezone
@@ -18,10 +18,10 @@ of events or the length of a window.
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
+import functools
 import math
+import zlib
 from array import array
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -31,17 +31,16 @@ from features.physiology import fold_minutes, mark_fall_bits, qualify_stop, sett
 from features.ring import (
     Row,
     BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
-    IMPACT_MAX, MINUTE_SLOTS, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_WIDTH, VALID_S,
-    WEAR_WIDTH,
-    new_ring, ring_from_list, ring_to_list, write_row,
+    BRAKE_SLOTS, IMPACT_MAX, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_SLOTS, TRIP_WIDTH,
+    VALID_S, WEAR_SLOTS, WEAR_WIDTH,
+    EMPTY, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
+from features.state_codec import IntReader, Ints, pack, unpack
 from features.trip_tail import TripTail
 from features.pending import PendingTrips
 from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 
-SEEN_IDS = 512  # event-id digests kept for dedup: > 2 streams x 1 Hz x the 120 s lateness
-_DIGEST = 6  # bytes of blake2b per id: a false duplicate has probability ~512/2**48 per event
-STATE_VERSION = 2  # 2: one minute ring per stream (1: one shared ring, still read)
+STATE_VERSION = 3  # 3: packed binary (2: JSON lists, one minute ring per stream; 1: one shared ring; both read)
 # The changelog keeps what features can still read: wearable minutes of the 15-min windows and the
 # few unfolded ones; trip minutes of the 10-min windows in full, older ones only their harsh brakes.
 WEAR_READ_MINUTES = 16
@@ -69,10 +68,12 @@ class RiderState:
     """Everything the features of one rider need; see the module docstring for the bounds."""
 
     rider_id: str
-    wear_tags: array[int] = _ring(MINUTE_SLOTS)  # wearable minutes
-    wear_rows: array[int] = _rows(MINUTE_SLOTS)
-    trip_tags: array[int] = _ring(MINUTE_SLOTS)  # trip minutes, written as trip seconds are sealed
-    trip_rows: array[int] = _rows(MINUTE_SLOTS)
+    wear_tags: array[int] = _ring(WEAR_SLOTS)  # wearable minutes
+    wear_rows: array[int] = _rows(WEAR_SLOTS)
+    trip_tags: array[int] = _ring(TRIP_SLOTS)  # trip minutes, written as trip seconds are sealed
+    trip_rows: array[int] = _rows(TRIP_SLOTS)
+    brake_tags: array[int] = _ring(BRAKE_SLOTS)  # harsh brakes per trip minute, for the 60-min window
+    brake_rows: array[int] = _rows(BRAKE_SLOTS)
     hr10_tags: array[int] = _ring(HR10_SLOTS)
     hr10_rows: array[int] = _rows(HR10_SLOTS)
     hour_tags: array[int] = _ring(HOUR_SLOTS)
@@ -101,8 +102,11 @@ class RiderState:
     impact_bits: int = 0
     still_bits: int = 0
     fall_ts: float | None = None
-    seen: bytearray = field(default_factory=bytearray)  # ring of 6-byte digests, searched in C
-    seen_pos: int = 0
+    # dedup, per stream: slot ``second % n`` holds the event-id digest applied at that second (0: none),
+    # for the ``n`` seconds up to the stream's newest; more records in one second go to ``id_extra``
+    wear_ids: array[int] = field(default_factory=lambda: array("I"))
+    trip_ids: array[int] = field(default_factory=lambda: array("I"))
+    id_extra: array[int] = field(default_factory=lambda: array("q"))  # pairs [second * 2 + stream, digest]
     tail: TripTail | None = field(default=None, repr=False, compare=False)  # derived: never stored, rebuilt on need
 
     @classmethod
@@ -111,15 +115,15 @@ class RiderState:
         return cls(rider_id=rider_id)
 
     def scratch_copy(self) -> RiderState:
-        """A copy to compute features on: buckets and trackers copied, the dedup ring shared (do not update it)."""
+        """A copy to compute features on: buckets and trackers copied, the dedup slots shared (do not update them)."""
         out = RiderState.__new__(RiderState)
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, array):  # tags and rows of the rings
+            if isinstance(value, array) and not f.name.endswith(("_ids", "_extra")):  # tags and rows of the rings
                 value = value[:]
             elif f.name == "pending":
                 value = value.copy()
-            elif f.name == "seen":
+            elif f.name in ("wear_ids", "trip_ids", "id_extra"):
                 pass  # features never touch dedup: share, do not copy
             elif f.name == "tail":
                 value = None
@@ -136,6 +140,9 @@ class RiderState:
     def trip_row(self, minute: int) -> Row | None:
         """The trip-minute row to seal into (see :class:`features.trip_time.TripSink`)."""
         return write_row(self.trip_tags, self.trip_rows, minute, TRIP_WIDTH)
+
+    def brake_row(self, minute: int) -> Row | None:
+        return write_row(self.brake_tags, self.brake_rows, minute, 1)
 
     def hour_row(self, hour: int) -> Row | None:
         return write_row(self.hour_tags, self.hour_rows, hour, 1)
@@ -154,56 +161,68 @@ class RiderState:
                 self.tail = None  # not the stop the tail expected: rebuild it rather than trust it
 
     def to_dict(self) -> dict[str, Any]:
-        """Compact JSON-safe form for the changelog; only buckets that can still be read are kept."""
+        """The changelog form (version 3): the strings and the stream clocks readable, everything else one packed
+        blob (:mod:`features.state_codec`); only buckets that can still be read are kept."""
         wear_min = int(self.wearable_ts // 60) if self.wearable_ts is not None else 0  # each ring by its own clock
         trip_min = int(self.trip_ts // 60) if self.trip_ts is not None else 0
-        d: dict[str, Any] = {"v": STATE_VERSION}
-        for f in fields(self):
-            name, value = f.name, getattr(self, f.name)
-            if name.endswith("_tags") or name == "tail":
-                continue
-            if name.endswith("_rows"):
-                prefix = name[: -len("_rows")]
-                oldest = {"wear": wear_min - WEAR_READ_MINUTES, "hr10": wear_min * 6 - HR10_SLOTS,
-                          "trip": trip_min - MINUTE_SLOTS + 1, "hour": trip_min // 60 - HOUR_SLOTS,
-                          "day": trip_min // 1440 - DAY_SLOTS}[prefix]
-                d[prefix] = ring_to_list(getattr(self, prefix + "_tags"), value, oldest)
-                if prefix == "trip":  # minutes past the 10-min windows are read for harsh_brakes_60m only
-                    recent = trip_min - TRIP_READ_MINUTES
-                    d["brakes"] = [[key, row[BRAKES]] for key, *row in d[prefix] if key < recent and row[BRAKES]]
-                    d[prefix] = [item for item in d[prefix] if item[0] >= recent]
-            elif name == "pending":  # delta-encoded seconds, ms within the second
-                prev, items = 0, []
-                for k, (ts_ms, *rest) in value.items():
-                    items.append([k - prev, ts_ms - k * 1000, *rest])
-                    prev = k
-                d[name] = items
-            elif name in ("impact_bits", "still_bits"):
-                d[name] = format(value, "x")
-            elif name == "seen":
-                d[name] = base64.b64encode(bytes(value)).decode("ascii")
-            else:
-                d[name] = value
-        return d
+        ints = Ints()
+        _put_ring(ints, self.wear_tags, self.wear_rows, wear_min - WEAR_READ_MINUTES)
+        _put_ring(ints, self.hr10_tags, self.hr10_rows, wear_min * 6 - HR10_SLOTS)
+        _put_ring(ints, self.trip_tags, self.trip_rows, trip_min - TRIP_READ_MINUTES)
+        recent = trip_min - TRIP_READ_MINUTES  # the brakes of later minutes are in the trip rows above
+        brakes = [(key, n) for key, n in ring_to_list(self.brake_tags, self.brake_rows, trip_min - BRAKE_SLOTS + 1)
+                  if key < recent]
+        ints.put(len(brakes))
+        for key, n in brakes:
+            ints.put(key)
+            ints.put(n)
+        _put_ring(ints, self.hour_tags, self.hour_rows, trip_min // 60 - HOUR_SLOTS)
+        _put_ring(ints, self.day_tags, self.day_rows, trip_min // 1440 - DAY_SLOTS)
+        pending = self.pending
+        ints.put(len(pending))
+        prev = 0
+        for sec in pending.secs:  # deltas: mostly 1
+            ints.put(sec - prev)
+            prev = sec
+        ints.data.extend(pending.values)
+        for value in (self.sealed_upto, self.off_since, self.stop_candidate, self.stop_pending, self.folded_minute,
+                      self.core_obs_minute, self.fall_base):
+            ints.opt(value)
+        ints.put(self.online_since_break_s)
+        ints.put(int(self.prev_riding))
+        ints.put(-1 if self.carry is None else 1)
+        ints.data.extend(self.carry or ())
+        for bits in (self.impact_bits, self.still_bits):
+            ints.data.extend((bits >> (32 * i)) & 0xFFFFFFFF for i in range(_FALL_WORDS))
+        ints.put(len(self.wear_ids))
+        ints.put(len(self.trip_ids))
+        ints.put(len(self.id_extra))
+        ints.data.extend(self.id_extra)
+        floats = [self.hr_recovery_bpm, self.hr_rest_bpm, self.core_temp_c, self.core_temp_var, self.fall_ts]
+        return {"v": STATE_VERSION, "rider_id": self.rider_id, "zone_id": self.zone_id, "status": self.status,
+                "wearable_ts": self.wearable_ts, "trip_ts": self.trip_ts,
+                "b": pack(ints, floats, self.wear_ids + self.trip_ids)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RiderState:
-        """Inverse of :meth:`to_dict`; also reads version 1 (one minute ring shared by both streams)."""
+        """Inverse of :meth:`to_dict`; also reads versions 1 and 2 (JSON lists)."""
+        if d.get("v") == STATE_VERSION:
+            return _from_packed(cls.new(d["rider_id"]), d)
         if d.get("v") == 1:
             d = _split_minutes(d)
-        elif d.get("v") != STATE_VERSION:
-            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1 or "
+        elif d.get("v") != 2:
+            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1, 2 or "
                              f"{STATE_VERSION}): a newer riskstream wrote it; run that version or rebuild the state table")
         state = cls.new(d["rider_id"])
-        for prefix, n in (("wear", MINUTE_SLOTS), ("trip", MINUTE_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
+        recent = (int(d["trip_ts"] // 60) if d.get("trip_ts") is not None else 0) - TRIP_READ_MINUTES
+        older = [*d.get("brakes", ()), *((key, row[BRAKES]) for key, *row in d["trip"] if key < recent and row[BRAKES])]
+        d = {**d, "trip": [item for item in d["trip"] if item[0] >= recent]}  # 61 full minutes then
+        for prefix, n in (("wear", WEAR_SLOTS), ("trip", TRIP_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
                           ("day", DAY_SLOTS)):
             tags, rows = ring_from_list(n, d[prefix])
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
-        for key, brakes in d.get("brakes", ()):
-            row = state.trip_row(key)
-            if row is not None:
-                row[BRAKES] = brakes
+        _set_brakes(state, older)
         for f in fields(cls):
             name = f.name
             if name.endswith(("_tags", "_rows")) or name in ("rider_id", "tail", "brakes") or name not in d:
@@ -217,10 +236,75 @@ class RiderState:
                 value = pending
             elif name in ("impact_bits", "still_bits"):
                 value = int(value, 16)
-            elif name == "seen":
-                value = bytearray(base64.b64decode(value))
             setattr(state, name, value)
+        # version 2's dedup ring ("seen", 6-byte blake2b digests) is not carried over: its ids are not per second
         return state
+
+
+_FALL_WORDS = 8  # 32-bit words of a 256-bit fall bitmap
+
+
+def _set_brakes(state: RiderState, older: Any) -> None:
+    """The brake ring from ``(minute, brakes)`` of minutes before the trip rows', then the trip rows' own."""
+    recent = ((key, row[BRAKES]) for key, *row in ring_to_list(state.trip_tags, state.trip_rows, EMPTY + 1))
+    items = sorted([*((int(k), int(n)) for k, n in older), *recent])
+    for key, n in items:
+        row = state.brake_row(key)
+        if row is not None:
+            row[0] = n
+
+
+def _put_ring(ints: Ints, tags: array[int], rows: array[int], oldest: int) -> None:
+    """Buckets not older than ``oldest`` with any nonzero value: count, then key deltas and rows."""
+    items = ring_to_list(tags, rows, oldest)
+    ints.put(len(items))
+    prev = 0
+    for key, *row in items:
+        ints.put(key - prev)
+        ints.data.extend(row)
+        prev = key
+
+
+def _get_ring(ints: IntReader, n: int, width: int) -> tuple[array[int], array[int]]:
+    tags, rows = new_ring(n)
+    key = 0
+    for _ in range(ints.get()):
+        key += ints.get()
+        row = write_row(tags, rows, key, width)
+        values = ints.take(width)
+        if row is not None:
+            row[:] = values
+    return tags, rows
+
+
+def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
+    ints, floats, slots = unpack(d["b"])
+    state.zone_id, state.status = d.get("zone_id"), d.get("status")
+    state.wearable_ts, state.trip_ts = d.get("wearable_ts"), d.get("trip_ts")
+    state.wear_tags, state.wear_rows = _get_ring(ints, WEAR_SLOTS, WEAR_WIDTH)
+    state.hr10_tags, state.hr10_rows = _get_ring(ints, HR10_SLOTS, 2)
+    state.trip_tags, state.trip_rows = _get_ring(ints, TRIP_SLOTS, TRIP_WIDTH)
+    _set_brakes(state, [(ints.get(), ints.get()) for _ in range(ints.get())])
+    state.hour_tags, state.hour_rows = _get_ring(ints, HOUR_SLOTS, 1)
+    state.day_tags, state.day_rows = _get_ring(ints, DAY_SLOTS, DAY_WIDTH)
+    n = ints.get()
+    secs = ints.take(n)
+    for i in range(1, n):
+        secs[i] += secs[i - 1]
+    state.pending.secs, state.pending.values = secs, ints.take(n)
+    (state.sealed_upto, state.off_since, state.stop_candidate, state.stop_pending, state.folded_minute,
+     state.core_obs_minute, state.fall_base) = (ints.opt() for _ in range(7))
+    state.online_since_break_s = ints.get()
+    state.prev_riding = bool(ints.get())
+    state.carry = list(ints.take(4)) if ints.get() == 1 else None
+    state.impact_bits, state.still_bits = (sum(w << (32 * i) for i, w in enumerate(ints.take(_FALL_WORDS)))
+                                           for _ in range(2))
+    n_wear, n_trip = ints.get(), ints.get()
+    state.wear_ids, state.trip_ids = slots[:n_wear], slots[n_wear:n_wear + n_trip]
+    state.id_extra = ints.take(ints.get())
+    state.hr_recovery_bpm, state.hr_rest_bpm, state.core_temp_c, core_temp_var, state.fall_ts = floats
+    state.core_temp_var = 0.0 if core_temp_var is None else core_temp_var
+    return state
 
 
 def _split_minutes(d: dict[str, Any]) -> dict[str, Any]:
@@ -232,66 +316,110 @@ def _split_minutes(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _admit(state: RiderState, stream: str, event_id: str, ts: float, newest: float | None,
-           cfg: FeatureConfig) -> tuple[UpdateResult | None, bytes]:
-    digest = hashlib.blake2b(f"{stream}:{event_id}".encode(), digest_size=_DIGEST).digest()
-    if _seen(state.seen, digest):
-        return UpdateResult.DUPLICATE, digest
-    if newest is not None and ts < newest - cfg.allowed_lateness_s:
-        return UpdateResult.TOO_LATE, digest
-    return None, digest
+WEAR_STREAM, TRIP_STREAM = 0, 1
 
 
-def _seen(ring: bytearray, digest: bytes) -> bool:
-    i = ring.find(digest)
-    while i >= 0:
-        if i % _DIGEST == 0:  # only whole digests count, not a match straddling two
-            return True
-        i = ring.find(digest, i + 1)
-    return False
+def id_slots(cfg: FeatureConfig) -> int:
+    """Dedup slots per stream: a power of two above the seconds a record can be late (128 for 120 s)."""
+    return _slots_for(cfg.allowed_lateness_s)
 
 
-def _remember(state: RiderState, digest: bytes) -> None:
-    start = state.seen_pos * _DIGEST
-    if len(state.seen) < SEEN_IDS * _DIGEST:
-        state.seen += digest
+@functools.lru_cache(maxsize=8)
+def _slots_for(lateness_s: float) -> int:
+    return 1 << (math.ceil(lateness_s) + 2).bit_length()
+
+
+def _digest(event_id: str) -> int:
+    # 32 bits, compared only with the records of the same second and stream: a false duplicate needs an
+    # out-of-order record whose second already holds another record with the same CRC (~1 in 4e9)
+    return zlib.crc32(event_id.encode()) or 1
+
+
+def _admit(state: RiderState, ids: array[int], stream: int, event_id: str, ts: float, newest: float | None,
+           cfg: FeatureConfig) -> UpdateResult | None:
+    """None if the record is new and in time. A record ahead of its stream's newest is new: the same event
+    id is the same record, so it has the same event time as the one applied before."""
+    if newest is None or ts > newest:
+        return None
+    if ts < newest - cfg.allowed_lateness_s:
+        return UpdateResult.TOO_LATE
+    if ids:
+        sec = int(ts // 1)
+        digest = _digest(event_id)
+        if ids[sec % len(ids)] == digest:
+            return UpdateResult.DUPLICATE
+        extra = state.id_extra
+        tag = sec * 2 + stream
+        for i in range(0, len(extra), 2):
+            if extra[i] == tag and extra[i + 1] == digest:
+                return UpdateResult.DUPLICATE
+    return None
+
+
+def _remember(state: RiderState, ids: array[int], stream: int, event_id: str, sec: int, newest: float | None,
+              cfg: FeatureConfig) -> None:
+    """Keep the digest of an applied record in its second's slot; ``newest`` is the stream's clock before it."""
+    n = _slots_for(cfg.allowed_lateness_s)
+    if len(ids) != n:  # first record, or the lateness setting changed: start the slots afresh
+        ids[:] = array("I", bytes(4 * n))
+    if newest is not None:
+        last = int(newest // 1)
+        if sec > last:  # the clock moves on: free the slots of the seconds it passes
+            if sec - last == 1:
+                ids[sec % n] = 0
+            elif sec - last >= n:
+                ids[:] = array("I", bytes(4 * n))
+            else:
+                for s in range(last + 1, sec + 1):
+                    ids[s % n] = 0
+            extra = state.id_extra
+            if extra and extra[0] // 2 <= sec - n:
+                keep = [v for i in range(0, len(extra), 2) if extra[i] // 2 > sec - n for v in extra[i:i + 2]]
+                state.id_extra = array("q", keep)
+    digest = _digest(event_id)
+    i = sec % n
+    if ids[i]:
+        state.id_extra.extend((sec * 2 + stream, digest))
     else:
-        state.seen[start:start + _DIGEST] = digest
-    state.seen_pos = (state.seen_pos + 1) % SEEN_IDS
+        ids[i] = digest
 
 
 def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateResult:
     """Apply one ``WearableReading`` (per-second summary) to the state."""
     ts = rec.ts.timestamp()
-    result, digest = _admit(state, "w", rec.event_id, ts, state.wearable_ts, cfg)
+    result = _admit(state, state.wear_ids, WEAR_STREAM, rec.event_id, ts, state.wearable_ts, cfg)
     if result is not None:
         return result
     sec = int(ts // 1)
-    row = write_row(state.wear_tags, state.wear_rows, sec // 60, WEAR_WIDTH)
-    if row is None:  # its minute already left the ring
+    rows = state.wear_rows
+    b = write_at(state.wear_tags, rows, sec // 60, WEAR_WIDTH)  # fields of the row are rows[b + field]
+    if b < 0:  # its minute already left the ring
         return UpdateResult.TOO_LATE
-    _remember(state, digest)
+    _remember(state, state.wear_ids, WEAR_STREAM, rec.event_id, sec, state.wearable_ts, cfg)
     if rec.on_body:
-        row[ON_BODY_S] += 1
+        rows[b + ON_BODY_S] += 1
         peak = rec.accel_peak_g
         if peak is not None:
-            row[IMPACT_MAX] = max(row[IMPACT_MAX], round(peak * G_SCALE))
+            peak_q = round(peak * G_SCALE)
+            if peak_q > rows[b + IMPACT_MAX]:
+                rows[b + IMPACT_MAX] = peak_q
         hr = rec.heart_rate_bpm
         if hr is not None:
             hr_q = round(hr * HR_SCALE)
-            row[HR_SUM] += hr_q
-            row[HR_N] += 1
-            row[VALID_S] += 1
-            row[HR_MAX] = max(row[HR_MAX], hr_q)
+            rows[b + HR_SUM] += hr_q
+            rows[b + HR_N] += 1
+            rows[b + VALID_S] += 1
+            if hr_q > rows[b + HR_MAX]:
+                rows[b + HR_MAX] = hr_q
             if hr > cfg.hr_high_fraction * cfg.default_hr_max_bpm:
-                row[HR_HIGH_S] += 1
-            hr10 = write_row(state.hr10_tags, state.hr10_rows, sec // 10, 2)
-            if hr10 is not None:
-                hr10[0] += hr_q
-                hr10[1] += 1
+                rows[b + HR_HIGH_S] += 1
+            h = write_at(state.hr10_tags, state.hr10_rows, sec // 10, 2)
+            if h >= 0:
+                state.hr10_rows[h] += hr_q
+                state.hr10_rows[h + 1] += 1
         if rec.skin_temp_c is not None:
-            row[SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
-            row[SKIN_N] += 1
+            rows[b + SKIN_SUM] += round(rec.skin_temp_c * SKIN_SCALE)
+            rows[b + SKIN_N] += 1
         # unknown acceleration is neither an impact nor stillness: a fall needs both seen (features/physiology.py)
         var, mean = rec.accel_var, rec.accel_mean_g
         still = var is not None and mean is not None and var < cfg.fall_stillness_var_g2 and abs(
@@ -314,13 +442,13 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     weather arrive on different topics.
     """
     ts = rec.ts.timestamp()
-    result, digest = _admit(state, "t", rec.event_id, ts, state.trip_ts, cfg)
+    result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
     if result is not None:
         return result
     sec = int(ts // 1)
     if state.sealed_upto is not None and sec < state.sealed_upto:
         return UpdateResult.TOO_LATE
-    _remember(state, digest)
+    _remember(state, state.trip_ids, TRIP_STREAM, rec.event_id, sec, state.trip_ts, cfg)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
     state.pending.merge(sec, entry)

@@ -34,6 +34,9 @@ from typing import cast
 EMPTY = -(2**63)
 Row = MutableSequence[int]  # one bucket's fields: a view into its ring's flat array('q'), or an array('q')
 MINUTE_SLOTS = 61  # a 60-min window = the current minute + 60 whole minutes
+WEAR_SLOTS = 17  # wearable minutes: the 15-min windows + the minute before them (skin trend), + the current one
+TRIP_SLOTS = 13  # full trip minutes: the 10-min windows + the minutes sealing writes behind the newest record
+BRAKE_SLOTS = MINUTE_SLOTS  # harsh-brake counts alone, for the 60-min window
 HR10_SLOTS = 32  # 10-s HR buckets: 320 s, enough for lateness + the recovery minute
 HOUR_SLOTS = 25  # 24-h window = the current hour + 24 whole hours
 DAY_SLOTS = 8  # 7-day window = today + 7 whole days
@@ -81,6 +84,29 @@ def write_row(tags: array[int], rows: array[int], key: int, width: int) -> Row |
     row = _view(rows, i, width)
     row[:] = _ZEROS[:width]
     return row
+
+
+def write_at(tags: array[int], rows: array[int], key: int, width: int) -> int:
+    """As :func:`write_row`, the row's offset in ``rows`` instead of a view (-1: too old); no view is made.
+
+    >>> tags, rows = new_ring(3)
+    >>> b = write_at(tags, rows, 7, 2); rows[b] += 5
+    >>> b, list(rows[b:b + 2]), write_at(tags, rows, 4, 2)
+    (2, [5, 0], -1)
+    """
+    n = len(tags)
+    i = key % n
+    tag = tags[i]
+    b = i * width
+    if tag == key:
+        return b
+    if tag > key:
+        return -1
+    if not rows:
+        rows.frombytes(bytes(8 * n * width))
+    tags[i] = key
+    rows[b:b + width] = _ZEROS[:width]
+    return b
 
 
 def window_rows(tags: array[int], rows: array[int], newest: int, whole: int) -> list[Row]:

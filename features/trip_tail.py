@@ -65,6 +65,7 @@ class TripTail:
     trip: dict[int, Row] = field(default_factory=dict)  # minute -> full provisional row
     hour: dict[int, Row] = field(default_factory=dict)
     day: dict[int, Row] = field(default_factory=dict)
+    brakes: dict[int, Row] = field(default_factory=dict)  # minute -> [harsh brakes]
     pruned_minute: int | None = None  # sealed_upto // 60 at the last drop_sealed
 
     @classmethod
@@ -91,7 +92,8 @@ class TripTail:
         out = TripTail(self.base, self.cursor, self.done, None if self.carry is None else self.carry[:], self.off_since,
                        self.online_since_break_s, self.prev_riding, self.stop_candidate, self.stops[:],
                        {k: array("q", r) for k, r in self.trip.items()}, {k: array("q", r) for k, r in self.hour.items()},
-                       {k: array("q", r) for k, r in self.day.items()})
+                       {k: array("q", r) for k, r in self.day.items()},
+                       {k: array("q", r) for k, r in self.brakes.items()})
         if upto > out.cursor:
             out.cursor = walk(out, out.cursor, [], upto, cfg)
         return out
@@ -100,13 +102,17 @@ class TripTail:
         """Forget overlay rows whose seconds the state has all sealed (it holds the same values)."""
         self.pruned_minute = sealed_upto // 60
         offset = cfg.local_utc_offset_h * 3600.0
-        for overlay, end in ((self.trip, lambda k: (k + 1) * 60), (self.hour, lambda k: (k + 1) * 3600),
+        for overlay, end in ((self.trip, lambda k: (k + 1) * 60), (self.brakes, lambda k: (k + 1) * 60),
+                             (self.hour, lambda k: (k + 1) * 3600),
                              (self.day, lambda k: (k + 1) * 86400 - offset)):
             for key in [k for k in overlay if end(k) <= sealed_upto]:
                 del overlay[key]
 
     def trip_row(self, minute: int) -> Row | None:
         return _overlay_row(self.trip, self.base.trip_tags, self.base.trip_rows, minute, TRIP_WIDTH)
+
+    def brake_row(self, minute: int) -> Row | None:
+        return _overlay_row(self.brakes, self.base.brake_tags, self.base.brake_rows, minute, 1)
 
     def hour_row(self, hour: int) -> Row | None:
         return _overlay_row(self.hour, self.base.hour_tags, self.base.hour_rows, hour, 1)

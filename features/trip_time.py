@@ -37,6 +37,7 @@ class TripSink(Protocol):
     stop_candidate: int | None
 
     def trip_row(self, minute: int) -> Row | None: ...
+    def brake_row(self, minute: int) -> Row | None: ...
     def hour_row(self, hour: int) -> Row | None: ...
     def day_row(self, day: int) -> Row | None: ...
     def qualify(self, stop: int) -> None: ...
@@ -121,13 +122,18 @@ def _advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) 
 def _count_onsets(state: TripSink, sec: int, flags: int, prev: list | None, cap: int) -> None:
     # A harsh event lasting several records is one event: count only where the previous record lacked it.
     prev_flags = prev[3] if prev is not None and sec - prev[0] <= cap else 0
-    if not flags & (F_BRAKE | F_ACCEL | F_CORNER):
+    onsets = flags & (F_BRAKE | F_ACCEL | F_CORNER) & ~prev_flags
+    if not onsets:
         return
+    if onsets & F_BRAKE:  # the 60-min window reads brakes from their own longer ring
+        brakes = state.brake_row(sec // 60)
+        if brakes is not None:
+            brakes[0] += 1
     row = state.trip_row(sec // 60)
     if row is None:
         return
     for bit, field in _ONSET_FIELDS:
-        if flags & bit and not prev_flags & bit:
+        if onsets & bit:
             row[field] += 1
 
 

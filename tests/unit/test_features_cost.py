@@ -135,4 +135,41 @@ def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
         newest = s.newest_ts() or T0
         for now in (newest, newest + 30.0, newest + 400.0):
             assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
-        assert sum(len(json.dumps(v)) for k, v in s.to_dict().items() if k in ("wear", "trip", "brakes")) < 2500
+        assert len(json.dumps(s.to_dict())) < 4000  # version 3 (packed); version 2 wrote about 11 KB here
+
+
+def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
+    # written by main before the packed form (JSON lists, a 512-digest dedup ring)
+    old = json.loads((DATA / "rider_state_v2.json").read_text())
+    assert old["state"]["v"] == 2
+    state = RiderState.from_dict(old["state"])
+    assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
+    again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.to_dict()["v"] == 3
+    assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+
+
+def test_a_resent_record_is_a_duplicate_after_the_state_is_stored_and_read_back() -> None:
+    # the same event id arriving again at another offset, after the worker wrote and re-read the state
+    s = RiderState.new("r1")
+    for i in range(200):
+        update_wearable(s, wear(i), CFG)
+        update_trip(s, trip(i), CFG)
+    back = RiderState.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert update_wearable(back, wear(150), CFG) is UpdateResult.DUPLICATE
+    assert update_trip(back, trip(190), CFG) is UpdateResult.DUPLICATE
+    assert update_wearable(back, wear(150.5, eid="w150b"), CFG) is UpdateResult.APPLIED  # another id, same second
+    assert update_wearable(back, wear(150.5, eid="w150b"), CFG) is UpdateResult.DUPLICATE  # its slot was taken
+    assert update_wearable(back, wear(150), CFG) is UpdateResult.DUPLICATE  # the first of that second still is
+    assert update_wearable(back, wear(50), CFG) is UpdateResult.TOO_LATE  # older than the lateness: not applied
+
+
+def test_dedup_slots_follow_the_clock_and_do_not_grow() -> None:
+    s = RiderState.new("r1")
+    for i in range(1000):
+        update_wearable(s, wear(i + 0.2), CFG)
+        update_wearable(s, wear(i + 0.7), CFG)  # two records a second: the second of each goes to id_extra
+    assert len(s.wear_ids) == 128 and len(s.id_extra) <= 2 * 128
+    assert update_wearable(s, wear(999.7), CFG) is UpdateResult.DUPLICATE
+    assert update_wearable(s, wear(2000.0), CFG) is UpdateResult.APPLIED  # a jump past the whole window
+    assert len(s.id_extra) == 0 and sum(1 for d in s.wear_ids if d) == 1
