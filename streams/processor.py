@@ -277,7 +277,7 @@ class Processor:
             if signature_changed:
                 changed.add(obs.zone_id)
             if dead_letters:
-                metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+                metrics.records(rec.topic, "processed").inc()
         metrics.WEATHER_ZONES.set(len(self.zones))
         if changed:
             for rider_id, slot in self.hot.items():
@@ -307,7 +307,7 @@ class Processor:
             except Exception as exc:
                 self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
                 continue
-            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+            metrics.records(rec.topic, "processed").inc()
         return batch.result
 
     def process_batch(self, records: Iterable[RawRecord]) -> BatchResult:
@@ -355,8 +355,8 @@ class Processor:
         for rider_id in batch.touched:
             batch.result.states[rider_id] = self.stored_state(rider_id)
         done = time.time()
-        for ts in timestamps:
-            metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
+        metrics.observe_many(metrics.EVENT_LATENESS, batch.lateness)
+        metrics.observe_many(metrics.PROCESSING_LATENCY, [max(0.0, done - ts) for ts in timestamps])
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
         return batch.result
 
@@ -501,7 +501,7 @@ class Processor:
             original=original, record_ts=rec.timestamp, index=rec.index,
         )
         batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
-        metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
+        metrics.records(rec.topic, outcome).inc()
         metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
         log.warning(
             "dead letter from %s[%d]@%d key=%s: %s: %s",
@@ -535,7 +535,7 @@ class Processor:
                                    held["value"].encode(), None, held.get("index")), model.model_validate(held["record"]))
         if held_pair is not None and held_pair[1].event_id == parsed.event_id:  # read again: it confirms nothing
             slot.held[stream] = held
-            metrics.RECORDS.labels(topic=rec.topic, outcome="duplicate").inc()
+            metrics.records(rec.topic, "duplicate").inc()
             return []
         if mark is None or parsed.epoch <= mark + jump:
             ready = [(rec, parsed)]
@@ -582,14 +582,14 @@ class Processor:
                 "(or older than the state keeps) are not applied"), outcome="too_late")
         else:
             label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
-            metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+            metrics.records(rec.topic, label).inc()
         slot.count(self.role_by_topic[rec.topic], outcome.value)
         batch.touched.setdefault(parsed.rider_id, -math.inf)  # its state is written with the new count
         newest = slot.features.newest_ts()
         if newest is None:
             return
         if outcome is UpdateResult.APPLIED:
-            metrics.EVENT_LATENESS.observe(max(0.0, newest - parsed.epoch))
+            batch.lateness.append(max(0.0, newest - parsed.epoch))
         batch.touch(parsed.rider_id, newest)
         if slot.features.fall_ts != fall_before:
             batch.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
@@ -601,7 +601,7 @@ class Processor:
             return False
         rider_id = slot.features.rider_id
         slot.count(role, "replayed")
-        metrics.RECORDS.labels(topic=rec.topic, outcome="replayed").inc()
+        metrics.records(rec.topic, "replayed").inc()
         batch.touched.setdefault(rider_id, -math.inf)
         log.debug("rider %s: %s[%d]@%d is in its state already (read again after a restart)", rider_id, rec.topic,
                   rec.partition, rec.offset)
@@ -612,7 +612,7 @@ class Processor:
             return
         labels = self.models.labels
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.records(rec.topic, "processed").inc()
         slot.count("incidents", "applied")
         batch.touched.setdefault(incident.rider_id, -math.inf)  # replaced by the newest event time below, if known
         self.models.check_misjudgement(slot.last_risk, incident)
@@ -634,7 +634,7 @@ class Processor:
     def _response(self, batch: Batch, rec: RawRecord, slot: RiderSlot, answer: RiderResponse) -> None:
         if self._replayed(batch, rec, slot):
             return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.records(rec.topic, "processed").inc()
         slot.count("responses", "applied")
         batch.touched.setdefault(answer.rider_id, -math.inf)  # its state is written with the new count
         self.escalations.answer(batch.result, rec, slot, answer)
@@ -708,7 +708,9 @@ class Processor:
             return
         batch.points, batch.pointed, batch.falls = [], set(), set()
         floors = [p.floor for p in points if p.floor is not None]
-        scored = self.models.scorer.score_batch([p.row for p in points] + floors)
+        # no published output carries the model's reasons (alerts take the policy's, insurer records the premium
+        # signal's): no TreeSHAP, several times the cost of the prediction
+        scored = self.models.scorer.score_batch([p.row for p in points] + floors, explain=False)
         metrics.SCORING_BATCH.observe(len(points))
         versions = self.models.model_versions()
         floor_scores = iter(scored[len(points):])
