@@ -220,6 +220,10 @@ class WorkerSettings(BaseModel):
         "once with exit status 3 and says what to do.",
     )
     log_level: str = "info"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The worker's event loop: uvloop (a dependency except on Windows; where it is not "
+        "installed the worker says so and runs on asyncio's) or asyncio's own.",
+    )
 
     @field_validator("online_estimator")
     @classmethod

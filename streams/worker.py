@@ -21,13 +21,9 @@ EXIT_BROKER_LOST = 3
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     import faust
-    import mode
 
     settings.check_secrets("privacy.hmac_key")  # before anything connects: refuse demo keys in production
-    try:
-        mode.loop.use("uvloop")
-    except Exception:  # uvloop is optional; the default loop works
-        log.info("uvloop not available, using the default asyncio loop")
+    use_event_loop(settings.worker.event_loop)
     asyncio.run(ensure_topics(settings))
     settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
 
@@ -49,6 +45,28 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
                 return EXIT_BROKER_LOST
         raise
     return 0
+
+
+def use_event_loop(name: str) -> str:
+    """Make ``name`` (``worker.event_loop``: uvloop or asyncio) the loop of every ``asyncio.run`` and of Faust's
+    worker from here on, and return the loop in use: asyncio's when uvloop is asked for and not installed (said
+    in the log at warning level).
+
+    >>> use_event_loop("asyncio")
+    'asyncio'
+    """
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("worker.event_loop is uvloop but uvloop is not installed (it is not on Windows): running on "
+                        "asyncio's loop; install uvloop or set RISKSTREAM_WORKER__EVENT_LOOP=asyncio")
+        else:
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # what mode.loop.use("uvloop") does
+            log.info("event loop: uvloop %s", uvloop.__version__)
+            return "uvloop"
+    asyncio.set_event_loop_policy(None)  # asyncio's default policy
+    return "asyncio"
 
 
 def _report_broker_lost(settings: Settings, changes: list[str], to_stderr: bool = False) -> None:

@@ -204,3 +204,8 @@ def test_metrics_endpoint_reports_the_run(pipeline_run: dict[str, Any]) -> None:
     bands = sum(metric_value(text, "riskstream_riders_by_risk_band", band=b)
                 for b in ("low", "moderate", "high", "severe"))
     assert bands >= 1
+
+
+def test_the_worker_runs_on_uvloop(pipeline_run: dict[str, Any]) -> None:
+    """worker.event_loop defaults to uvloop, and the agents do run on it (the old call to mode.loop.use failed)."""
+    assert "telemetry agent running on the uvloop event loop" in pipeline_run["log"]
