@@ -5,7 +5,8 @@ Simulates ``--riders`` riders for ``--minutes`` of event time (the ``mixed`` sce
 feeds them through a fresh :class:`streams.processor.Processor` and its driver in ``--batch`` messages
 a batch, the way the worker's agent hands them over (weather first, as the worker's weather feed reads
 it ahead). The simulation is done before the clock starts. Prints the processor's CPU seconds (one
-core) per simulated rider-hour and per online rider-hour, microseconds per reading, and the outputs;
+core) per simulated rider-hour and per online rider-hour, microseconds per reading, and the outputs, with the
+garbage collector set as the worker sets it (``streams.worker.collect_less_often``; ``--gc default``: Python's);
 ``--profile N`` also prints cProfile's top ``N`` functions by cumulative and by own time.
 
     python -m benchmarks.bench_processor                       # 600 riders, 10 minutes, 3 runs
@@ -32,6 +33,7 @@ from riskstream.simulation.envelopes import envelopes
 from streams.driver import Driver, MemorySink
 from streams.processor import Processor, RawRecord
 from streams.settings import Settings, WorkerSettings
+from streams.worker import collect_less_often
 
 #: 12:00 local time (UTC+8) in the simulator's default day, as in bench_pipeline.
 NOON = datetime(2026, 7, 15, 4, 0, tzinfo=timezone.utc)
@@ -90,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile one more run and print its top N functions by cumulative and own time")
+    parser.add_argument("--gc", choices=("worker", "default"), default="worker",
+                        help="the garbage collector as the worker sets it (streams.worker.collect_less_often) or "
+                        "Python's default thresholds")
     parser.add_argument("--quick", action="store_true", help="CI-sized: 200 riders, 5 minutes, 1 round")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
         args.riders, args.minutes, args.rounds = 200, 5.0, 1
+    if args.gc == "worker":
+        collect_less_often()
     settings = Settings()
     messages, online_h, readings = fleet(args.riders, args.minutes, args.seed, args.envelope)
     records = raw_records(settings, messages)
@@ -110,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             outputs[role] = outputs.get(role, 0) + 1
     med = statistics.median(cpu)
     report = {
-        "riders": args.riders, "minutes": args.minutes, "readings": readings, "messages": len(records),
+        "riders": args.riders, "minutes": args.minutes, "gc": args.gc, "batch": args.batch, "readings": readings, "messages": len(records),
         "rider_hours": rider_hours, "online_rider_hours": online_h, "rounds": args.rounds,
         "cpu_s_median": med, "cpu_s_min": min(cpu), "cpu_s_max": max(cpu), "wall_s_median": statistics.median(wall),
         "core_s_per_rider_hour": med / rider_hours, "core_s_per_online_rider_hour": med / online_h,
         "us_per_reading": med / readings * 1e6, "outputs": outputs,
     }
     print(f"{readings:,} readings in {len(records):,} messages; {rider_hours:.1f} rider-hours "
-          f"({online_h:.1f} online); {args.rounds} runs")
+          f"({online_h:.1f} online); {args.rounds} runs; batches of {args.batch} messages; garbage collector: {args.gc}")
     print(f"processor CPU: median {med:.2f} s (min {min(cpu):.2f}, max {max(cpu):.2f}); "
           f"{report['us_per_reading']:.1f} µs per reading")
     print(f"core-seconds per simulated rider-hour: {report['core_s_per_rider_hour']:.3f}; "
