@@ -187,6 +187,7 @@ class Processor:
         self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
         self._same_weather: dict[str, list[Any]] = {}  # rider -> [zone, obs ts] found not materially different
+        self._heat_by_zone: dict[str, tuple[ZoneWeather, float | None]] = {}  # zone -> (observation, its heat index)
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
         self._last_expiry = -math.inf
@@ -513,9 +514,10 @@ class Processor:
         if self._replayed(batch, rec, slot):
             return
         ready = self._confirmed(batch, rec, slot, parsed)
-        newest = slot.features.newest_ts()
-        if not ready and newest is not None:
-            batch.touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
+        if not ready:
+            newest = slot.features.newest_ts()
+            if newest is not None:
+                batch.touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
         for ready_rec, ready_parsed in ready:
             self._update(batch, ready_rec, slot, ready_parsed, update)
 
@@ -563,13 +565,13 @@ class Processor:
                      "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,
                      parsed.ts.isoformat(), parsed.epoch - mark, stream)
             return []
-        return sorted(ready, key=lambda pair: pair[1].epoch)
+        return ready if len(ready) == 1 else sorted(ready, key=lambda pair: pair[1].epoch)
 
     def _update(self, batch: Batch, rec: RawRecord, slot: RiderSlot, parsed: RiderReading,
                 update: FeatureUpdate) -> None:
         fall_before = slot.features.fall_ts
         if isinstance(parsed, TripPoint):
-            hi = zone_heat_index_c(self.zones.at(parsed.zone_id, parsed.epoch))  # as of the record, stale or not
+            hi = self._heat_index(parsed.zone_id, parsed.epoch)  # as of the record, stale or not
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
             outcome = update(slot.features, parsed, self.feature_cfg)
@@ -593,6 +595,17 @@ class Processor:
         batch.touch(parsed.rider_id, newest)
         if slot.features.fall_ts != fall_before:
             batch.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
+
+    def _heat_index(self, zone_id: str | None, now: float) -> float | None:
+        """:func:`features.zone_heat_index_c` of the zone's weather as of ``now``, computed once per observation
+        (every trip record needs it; a zone's observations change every few minutes)."""
+        zone = self.zones.at(zone_id, now)
+        if zone is None or zone_id is None:
+            return None
+        known = self._heat_by_zone.get(zone_id)
+        if known is None or known[0] is not zone:  # the store's observations are replaced, never changed in place
+            known = self._heat_by_zone[zone_id] = (zone, zone_heat_index_c(zone))
+        return known[1]
 
     def _replayed(self, batch: Batch, rec: RawRecord, slot: RiderSlot) -> bool:
         """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
