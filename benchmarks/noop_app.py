@@ -26,7 +26,7 @@ expect = int(os.environ["NOOP_EXPECT"])
 settings = Settings(kafka=KafkaSettings(broker=os.environ["NOOP_BROKER"]),
                     worker=WorkerSettings(state_dir=out.parent / f"noop-state-{os.getpid()}"))
 settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
-# The worker's loop (worker.event_loop, uvloop by default; streams.worker.use_event_loop); NOOP_LOOP=asyncio or
+# The worker's loop (worker.event_loop, asyncio by default; streams.worker.use_event_loop); NOOP_LOOP=asyncio or
 # uvloop measures the other.
 use_event_loop(os.environ.get("NOOP_LOOP", settings.worker.event_loop))
 app = faust.App(f"noop-{os.getpid()}", **faust_settings(settings))

@@ -221,8 +221,10 @@ class WorkerSettings(BaseModel):
     )
     log_level: str = "info"
     event_loop: Literal["uvloop", "asyncio"] = Field(
-        "uvloop", description="The worker's event loop: uvloop (a dependency except on Windows; where it is not "
-        "installed the worker says so and runs on asyncio's) or asyncio's own.",
+        "asyncio", description="The worker's event loop: asyncio's own, or uvloop (a dependency except on Windows; "
+        "where it is not installed the worker says so and runs on asyncio's). asyncio is the default because the "
+        "integration suite has run on it; on uvloop only tests/integration/test_pipeline.py, test_audit_cli.py, "
+        "test_bounds.py and test_broker_restart.py have (docs/scaling.md).",
     )
 
     @field_validator("online_estimator")
