@@ -15,21 +15,20 @@ import time
 from pathlib import Path
 
 import faust
-import mode.loop
 
 from riskstream.simulation.envelopes import count_readings
 from streams.kafka import faust_settings
 from streams.settings import KafkaSettings, Settings, WorkerSettings
+from streams.worker import use_event_loop
 
 out = Path(os.environ["NOOP_OUT"])
 expect = int(os.environ["NOOP_EXPECT"])
 settings = Settings(kafka=KafkaSettings(broker=os.environ["NOOP_BROKER"]),
                     worker=WorkerSettings(state_dir=out.parent / f"noop-state-{os.getpid()}"))
 settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
-# The worker's loop: streams.worker.run_worker asks for uvloop, but with ``import mode`` alone ``mode.loop`` is not
-# loaded, the call fails and the worker runs on asyncio's loop. NOOP_LOOP=uvloop measures what uvloop would give.
-if os.environ.get("NOOP_LOOP", "asyncio") == "uvloop":
-    mode.loop.use("uvloop")
+# The worker's loop (worker.event_loop, asyncio by default; streams.worker.use_event_loop); NOOP_LOOP=asyncio or
+# uvloop measures the other.
+use_event_loop(os.environ.get("NOOP_LOOP", settings.worker.event_loop))
 app = faust.App(f"noop-{os.getpid()}", **faust_settings(settings))
 topic = app.topic(*os.environ["NOOP_TOPICS"].split(","), key_type=bytes, value_type=bytes,
                   key_serializer="raw", value_serializer="raw")

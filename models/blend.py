@@ -209,11 +209,11 @@ class BlendedScorer:
         }
 
     # ------------------------------------------------------------------ scoring
-    def _model_scores(self, rows: Sequence[FeatureRow], now: float) -> list[ScoredRisk] | None:
+    def _model_scores(self, rows: Sequence[FeatureRow], now: float, explain: bool) -> list[ScoredRisk] | None:
         if self.lgbm is None:
             return None
         try:
-            scored = self.lgbm.score_batch(rows)
+            scored = self.lgbm.score_batch(rows, explain=explain)
         except Exception as exc:  # any model failure falls back to rules; counted for the breaker
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("LightGBM scoring failed, rules used for this batch: %s", self.last_error)
@@ -245,12 +245,16 @@ class BlendedScorer:
                                source="lightgbm+river", components=parts))
         return out
 
-    def score_batch(self, rows: Sequence[FeatureRow], now: float | None = None) -> list[ScoredRisk]:
-        """Score a batch; see the module docstring for fallback and conservative mode."""
+    def score_batch(self, rows: Sequence[FeatureRow], now: float | None = None, explain: bool = True) -> list[ScoredRisk]:
+        """Score a batch; see the module docstring for fallback and conservative mode.
+
+        ``explain=False`` leaves out LightGBM's reasons (its TreeSHAP contributions, several times the cost
+        of the prediction): for a caller that publishes no model reasons. The rules' reasons are kept.
+        """
         if not rows:
             return []
         t = self.clock() if now is None else now
-        scored = self._model_scores(rows, t)
+        scored = self._model_scores(rows, t, explain)
         if scored is None:
             return self.rules.score_batch(rows)
         if t < self._open_until:

@@ -11,8 +11,10 @@ beat the best single feature and the rules on a calibration fleet; :mod:`models.
 gets that baseline's calibrated probability instead of LightGBM's; reasons still come from
 LightGBM's contributions.
 
-TreeSHAP costs several times a plain prediction, so :class:`LightGBMScorer` computes it
-only for the rows whose risk reaches ``explain_min_risk`` (default 0: every row).
+TreeSHAP costs several times a plain prediction (``benchmarks/bench_scoring.py``), so
+:class:`LightGBMScorer` computes it only for the rows whose risk reaches ``explain_min_risk``
+(default 0: every row), and not at all for a call with ``explain=False``: the worker's, whose
+published decisions take their reasons from the alert policy and the premium signal.
 """
 
 from __future__ import annotations
@@ -115,18 +117,23 @@ class LightGBMScorer:
                 reasons.append(reason)
         return reasons
 
-    def score_batch(self, rows: Sequence[FeatureRow]) -> list[ScoredRisk]:
-        """Score a batch of feature rows; input rows are not modified."""
+    def score_batch(self, rows: Sequence[FeatureRow], explain: bool = True) -> list[ScoredRisk]:
+        """Score a batch of feature rows; input rows are not modified. ``explain=False``: no reasons (no TreeSHAP).
+
+        >>> scorer = LightGBMScorer.from_path()                      # the shipped artifact  # doctest: +SKIP
+        >>> scorer.score_batch([{"heat_index_c": 41.0}], explain=False)[0].reasons  # doctest: +SKIP
+        []
+        """
         if not rows:
             return []
         X = feature_matrix(rows)
         probs = self.predict_matrix(X)
         injury, accident = probs["injury"], probs["accident"]
-        explain = np.flatnonzero(np.maximum(injury, accident) >= self.explain_min_risk)
         reasons: dict[int, list] = {}
-        if explain.size:
-            contrib = self.contributions(X[explain])
-            for k, i in enumerate(explain):
+        explained = np.flatnonzero(np.maximum(injury, accident) >= self.explain_min_risk) if explain else ()
+        if len(explained):
+            contrib = self.contributions(X[explained])
+            for k, i in enumerate(explained):
                 reasons[int(i)] = self._reasons(X[i], contrib[k])
         return [
             ScoredRisk(

@@ -248,6 +248,7 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
     @app.agent(rider_topics, name="telemetry")
     async def telemetry(stream: faust.StreamT) -> None:
         await feed.wait_loaded(settings.worker.weather_start_wait_s)  # score riders with their zone's weather
+        log.info("telemetry agent running on the %s event loop", type(asyncio.get_running_loop()).__module__)
         async for events in stream.take_events(settings.worker.batch_size, settings.worker.batch_within_s):
             await run_batch("telemetry", events, driver.riders([RawRecord.from_event(ev) for ev in events]))
 

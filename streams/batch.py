@@ -82,6 +82,7 @@ class Batch:
     points: list[ScorePoint] = field(default_factory=list)  # in event-time order, not scored yet
     pointed: set[str] = field(default_factory=set)  # riders with a point in ``points``
     falls: set[str] = field(default_factory=set)  # riders whose point in ``points`` is a newly flagged fall
+    lateness: list[float] = field(default_factory=list)  # event lateness of each applied record, observed once
 
     def touch(self, rider_id: str, newest: float) -> None:
         """The rider's state changed; ``newest`` is its newest event time (the scoring clock)."""

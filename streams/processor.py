@@ -187,6 +187,7 @@ class Processor:
         self.zones = ZoneStore(settings.features)  # every zone, fed by this worker's weather feed
         self.zones_missing: set[str] = set()  # warned about once each
         self._same_weather: dict[str, list[Any]] = {}  # rider -> [zone, obs ts] found not materially different
+        self._heat_by_zone: dict[str, tuple[ZoneWeather, float | None]] = {}  # zone -> (observation, its heat index)
         self.zone_labels = metrics.ZoneLabels(settings.metrics.max_zone_labels)
         self.stream_now = -math.inf  # newest event time seen on the rider topics (the expiry clock)
         self._last_expiry = -math.inf
@@ -277,7 +278,7 @@ class Processor:
             if signature_changed:
                 changed.add(obs.zone_id)
             if dead_letters:
-                metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+                metrics.records(rec.topic, "processed").inc()
         metrics.WEATHER_ZONES.set(len(self.zones))
         if changed:
             for rider_id, slot in self.hot.items():
@@ -307,7 +308,7 @@ class Processor:
             except Exception as exc:
                 self._dead_letter(batch, rec, InputError("processing_error", f"{type(exc).__name__}: {exc}"))
                 continue
-            metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+            metrics.records(rec.topic, "processed").inc()
         return batch.result
 
     def process_batch(self, records: Iterable[RawRecord]) -> BatchResult:
@@ -355,8 +356,8 @@ class Processor:
         for rider_id in batch.touched:
             batch.result.states[rider_id] = self.stored_state(rider_id)
         done = time.time()
-        for ts in timestamps:
-            metrics.PROCESSING_LATENCY.observe(max(0.0, done - ts))
+        metrics.observe_many(metrics.EVENT_LATENESS, batch.lateness)
+        metrics.observe_many(metrics.PROCESSING_LATENCY, [max(0.0, done - ts) for ts in timestamps])
         log.debug("batch of %d records took %.1f ms", len(timestamps), (done - started) * 1000)
         return batch.result
 
@@ -501,7 +502,7 @@ class Processor:
             original=original, record_ts=rec.timestamp, index=rec.index,
         )
         batch.result.outputs.append(("dlq", letter.source_topic, letter.model_dump_json().encode()))
-        metrics.RECORDS.labels(topic=rec.topic, outcome=outcome).inc()
+        metrics.records(rec.topic, outcome).inc()
         metrics.DEAD_LETTERS.labels(topic=rec.topic, reason=err.error_class).inc()
         log.warning(
             "dead letter from %s[%d]@%d key=%s: %s: %s",
@@ -513,9 +514,10 @@ class Processor:
         if self._replayed(batch, rec, slot):
             return
         ready = self._confirmed(batch, rec, slot, parsed)
-        newest = slot.features.newest_ts()
-        if not ready and newest is not None:
-            batch.touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
+        if not ready:
+            newest = slot.features.newest_ts()
+            if newest is not None:
+                batch.touched.setdefault(parsed.rider_id, newest)  # its held record is part of the state to write
         for ready_rec, ready_parsed in ready:
             self._update(batch, ready_rec, slot, ready_parsed, update)
 
@@ -535,7 +537,7 @@ class Processor:
                                    held["value"].encode(), None, held.get("index")), model.model_validate(held["record"]))
         if held_pair is not None and held_pair[1].event_id == parsed.event_id:  # read again: it confirms nothing
             slot.held[stream] = held
-            metrics.RECORDS.labels(topic=rec.topic, outcome="duplicate").inc()
+            metrics.records(rec.topic, "duplicate").inc()
             return []
         if mark is None or parsed.epoch <= mark + jump:
             ready = [(rec, parsed)]
@@ -563,13 +565,13 @@ class Processor:
                      "record confirms it", rec.topic, rec.partition, rec.offset, parsed.rider_id,
                      parsed.ts.isoformat(), parsed.epoch - mark, stream)
             return []
-        return sorted(ready, key=lambda pair: pair[1].epoch)
+        return ready if len(ready) == 1 else sorted(ready, key=lambda pair: pair[1].epoch)
 
     def _update(self, batch: Batch, rec: RawRecord, slot: RiderSlot, parsed: RiderReading,
                 update: FeatureUpdate) -> None:
         fall_before = slot.features.fall_ts
         if isinstance(parsed, TripPoint):
-            hi = zone_heat_index_c(self.zones.at(parsed.zone_id, parsed.epoch))  # as of the record, stale or not
+            hi = self._heat_index(parsed.zone_id, parsed.epoch)  # as of the record, stale or not
             outcome = update(slot.features, parsed, self.feature_cfg, zone_heat_index_c=hi)
         else:
             outcome = update(slot.features, parsed, self.feature_cfg)
@@ -582,17 +584,28 @@ class Processor:
                 "(or older than the state keeps) are not applied"), outcome="too_late")
         else:
             label = "processed" if outcome is UpdateResult.APPLIED else "duplicate"
-            metrics.RECORDS.labels(topic=rec.topic, outcome=label).inc()
+            metrics.records(rec.topic, label).inc()
         slot.count(self.role_by_topic[rec.topic], outcome.value)
         batch.touched.setdefault(parsed.rider_id, -math.inf)  # its state is written with the new count
         newest = slot.features.newest_ts()
         if newest is None:
             return
         if outcome is UpdateResult.APPLIED:
-            metrics.EVENT_LATENESS.observe(max(0.0, newest - parsed.epoch))
+            batch.lateness.append(max(0.0, newest - parsed.epoch))
         batch.touch(parsed.rider_id, newest)
         if slot.features.fall_ts != fall_before:
             batch.urgent.add(parsed.rider_id)  # a suspected fall is decided now, not at the next cadence
+
+    def _heat_index(self, zone_id: str | None, now: float) -> float | None:
+        """:func:`features.zone_heat_index_c` of the zone's weather as of ``now``, computed once per observation
+        (every trip record needs it; a zone's observations change every few minutes)."""
+        zone = self.zones.at(zone_id, now)
+        if zone is None or zone_id is None:
+            return None
+        known = self._heat_by_zone.get(zone_id)
+        if known is None or known[0] is not zone:  # the store's observations are replaced, never changed in place
+            known = self._heat_by_zone[zone_id] = (zone, zone_heat_index_c(zone))
+        return known[1]
 
     def _replayed(self, batch: Batch, rec: RawRecord, slot: RiderSlot) -> bool:
         """True, and counted, if the rider's state absorbed this record already (read again after a crash)."""
@@ -601,7 +614,7 @@ class Processor:
             return False
         rider_id = slot.features.rider_id
         slot.count(role, "replayed")
-        metrics.RECORDS.labels(topic=rec.topic, outcome="replayed").inc()
+        metrics.records(rec.topic, "replayed").inc()
         batch.touched.setdefault(rider_id, -math.inf)
         log.debug("rider %s: %s[%d]@%d is in its state already (read again after a restart)", rider_id, rec.topic,
                   rec.partition, rec.offset)
@@ -612,7 +625,7 @@ class Processor:
             return
         labels = self.models.labels
         metrics.INCIDENTS.labels(kind=incident.kind.value).inc()
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.records(rec.topic, "processed").inc()
         slot.count("incidents", "applied")
         batch.touched.setdefault(incident.rider_id, -math.inf)  # replaced by the newest event time below, if known
         self.models.check_misjudgement(slot.last_risk, incident)
@@ -634,7 +647,7 @@ class Processor:
     def _response(self, batch: Batch, rec: RawRecord, slot: RiderSlot, answer: RiderResponse) -> None:
         if self._replayed(batch, rec, slot):
             return
-        metrics.RECORDS.labels(topic=rec.topic, outcome="processed").inc()
+        metrics.records(rec.topic, "processed").inc()
         slot.count("responses", "applied")
         batch.touched.setdefault(answer.rider_id, -math.inf)  # its state is written with the new count
         self.escalations.answer(batch.result, rec, slot, answer)
@@ -708,7 +721,9 @@ class Processor:
             return
         batch.points, batch.pointed, batch.falls = [], set(), set()
         floors = [p.floor for p in points if p.floor is not None]
-        scored = self.models.scorer.score_batch([p.row for p in points] + floors)
+        # no published output carries the model's reasons (alerts take the policy's, insurer records the premium
+        # signal's): no TreeSHAP, several times the cost of the prediction
+        scored = self.models.scorer.score_batch([p.row for p in points] + floors, explain=False)
         metrics.SCORING_BATCH.observe(len(points))
         versions = self.models.model_versions()
         floor_scores = iter(scored[len(points):])

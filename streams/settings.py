@@ -220,6 +220,11 @@ class WorkerSettings(BaseModel):
         "once with exit status 3 and says what to do.",
     )
     log_level: str = "info"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "asyncio", description="The worker's event loop: asyncio's own, or uvloop (a dependency except on Windows; "
+        "where it is not installed the worker says so and runs on asyncio's). asyncio is the default because the "
+        "integration suite has run on it; on uvloop 8 of its 17 files have (docs/scaling.md).",
+    )
 
     @field_validator("online_estimator")
     @classmethod

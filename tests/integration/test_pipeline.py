@@ -83,6 +83,7 @@ def pipeline_run(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
     tmp = tmp_path_factory.mktemp("pipeline")
     env = worker_env(broker, tmp)
+    env["RISKSTREAM_WORKER__EVENT_LOOP"] = "uvloop"  # the other integration tests run on the default, asyncio's
     port = int(env["RISKSTREAM_METRICS__PORT"])
     worker = start_worker(env, tmp / "worker.log")
     try:
@@ -204,3 +205,8 @@ def test_metrics_endpoint_reports_the_run(pipeline_run: dict[str, Any]) -> None:
     bands = sum(metric_value(text, "riskstream_riders_by_risk_band", band=b)
                 for b in ("low", "moderate", "high", "severe"))
     assert bands >= 1
+
+
+def test_the_worker_runs_on_uvloop(pipeline_run: dict[str, Any]) -> None:
+    """worker.event_loop=uvloop puts the agents on uvloop (the old call to mode.loop.use always failed)."""
+    assert "telemetry agent running on the uvloop event loop" in pipeline_run["log"]

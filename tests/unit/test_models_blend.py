@@ -44,7 +44,7 @@ ROWS = synthetic_frame(20, seed=8)[list(FEATURE_NAMES)].to_dict("records")
 class Broken:
     version = "broken"
 
-    def score_batch(self, rows):
+    def score_batch(self, rows, explain=True):
         raise RuntimeError("model exploded")
 
 
@@ -64,7 +64,7 @@ class ConstantModel:
     def predict_matrix(self, X):
         return {t: np.full(len(X), self.p) for t in TARGETS}
 
-    def score_batch(self, rows):
+    def score_batch(self, rows, explain=True):
         return [ScoredRisk(injury=self.p, accident=self.p, reasons=[], source="lightgbm", conservative=False)
                 for _ in rows]
 
