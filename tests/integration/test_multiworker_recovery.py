@@ -166,6 +166,25 @@ def uncommitted(fleet: Fleet) -> dict[str, int]:
     return asyncio.run(read())
 
 
+def history(fleet: Fleet, report: Report, limit: int = 3) -> str:
+    """For a failure message: each rider-state changelog write of (up to ``limit``) riders the report finds
+    records missing for, with the counts and input offsets it held, and the input offsets of those riders'
+    records no state counted (where the gap lies)."""
+    from streams.reconcile import changelog_topic, read_all
+
+    lost = sorted({rider for riders in report.riders.values() for rider, c in riders.items() if c.missing > 0})[:limit]
+    writes = asyncio.run(read_all(fleet.settings, changelog_topic(fleet.settings.worker.app_id), 60))
+    lines = []
+    for rider in lost:
+        lines.append(f"rider {rider}: changelog writes (partition@offset, broker time, applied per role, offsets):")
+        for msg in sorted(writes, key=lambda m: (m.partition, m.offset)):
+            if msg.key and msg.key.decode() == rider:
+                state = json.loads(msg.value) if msg.value else None
+                applied = {role: c.get("applied") for role, c in ((state or {}).get("records") or {}).items()}
+                lines.append(f"  {msg.partition}@{msg.offset} t={msg.timestamp} {applied} {(state or {}).get('offsets')}")
+    return "\n".join(lines)
+
+
 def settled(fleet: Fleet, condition: Any, what: str, timeout: float = 240) -> None:
     wait_until(lambda: fleet.supervise() and condition(), timeout, what=what)
 
@@ -271,7 +290,7 @@ def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_ever
             settled(fleet, fleet.rebalanced, f"worker {victim} back among the three", 240)
         report = reconciled(fleet, 300)
         assert report.ok, (f"3 workers, 3 kills (crashes: {fleet.crashes}; not committed: {uncommitted(fleet)}):\n"
-                           f"{report.render()}")
+                           f"{report.render()}\n{history(fleet, report)}")
         trip = report.topics[fleet.settings.topics.trip]
         assert trip["applied"] == len({r.value.event_id for r in records if r.role == "trip"})
         # the same through the command anyone can run
