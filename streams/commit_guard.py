@@ -76,12 +76,14 @@ class GuardedConsumer(AIOKafkaConsumer):
     rewind: Callable[[dict[Any, int]], dict[Any, int]] | None = None
 
     async def perform_seek(self) -> None:
-        """Seek to the committed offsets, then back to where the recovered states stop short of them."""
+        """Seek to the committed offsets (a partition never committed: to its first offset), then back to where the
+        recovered states stop short of them."""
         await super().perform_seek()
-        if self.rewind is None:
-            return
         committed = {tp: offset for tp, offset in self._read_offset.items()
                      if tp.topic in self.guarded and offset is not None}
+        await self._seek_uncommitted_to_start()
+        if self.rewind is None:
+            return
         for tp, offset in self.rewind(committed).items():
             short = committed[tp] - offset
             metrics.RECOVERED_BEHIND.labels(topic=tp.topic).inc(short)
@@ -89,6 +91,28 @@ class GuardedConsumer(AIOKafkaConsumer):
                         "%d records in between again (those the states hold count as replayed; docs/recovery.md)",
                         tp.topic, tp.partition, offset - 1, committed[tp], short)
             await self.seek(tp, offset)
+
+    async def _seek_uncommitted_to_start(self) -> None:
+        """A guarded partition the group never committed is read from its first offset, and that offset is its
+        committed offset for the head check.
+
+        Seen in the three-worker test (issue 12): a worker killed before its first commit of a partition, and
+        the worker that took the partition over started reading it at the log's end as it was then (@446), not
+        at its start, although the consumer's reset policy is "earliest"; the records in between, applied by
+        nobody or only in part, were committed from there on. Faust leaves such a partition wherever the client
+        put it, and checks no head gap while the committed offset is unknown."""
+        unknown = [tp for tp in self.assignment() if tp.topic in self.guarded and self._committed_offset[tp] is None]
+        if not unknown:
+            return
+        starts = await self.earliest_offsets(*unknown)
+        for tp in unknown:
+            start = starts.get(tp)
+            if start is None or start < 0:
+                continue
+            log.info("%s[%d] has no committed offset: reading it from its first offset @%d", tp.topic, tp.partition,
+                     start)
+            await self.seek(tp, start)
+            self._committed_offset[tp] = start
 
     def _new_offset(self, tp: Any) -> int | None:
         if tp.topic in self.guarded:

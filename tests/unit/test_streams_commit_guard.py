@@ -64,3 +64,27 @@ def test_rewind_to_the_newest_offset_the_states_hold_per_partition() -> None:
     committed = {TP_("t", 0): 100, TP_("t", 1): 6}
     assert rewind_to_states(states, committed, {"t": "trip"}) == {TP_("t", 0): 61}
     assert behind_after_recovery(states, {("trip", 0): 100, ("trip", 1): 6}) == {("trip", 0): 39}
+
+
+def test_a_partition_never_committed_is_read_from_its_first_offset_and_its_head_checked() -> None:
+    """Issue 12: a worker took over a partition its killed owner had never committed and read it from the log's
+    end (@446); the records before were committed unread. It must start at the partition's first offset."""
+    c = consumer({"in"})
+    never, committed, other = TP("in", 0), TP("in", 1), TP("other", 0)
+    c._committed_offset[committed] = 40
+    seeks: list[tuple[TP, int]] = []
+
+    async def earliest(*tps):
+        return {tp: 0 for tp in tps}
+
+    async def seek(tp, offset):
+        seeks.append((tp, offset))
+
+    c.assignment = lambda: {never, committed, other}
+    c.earliest_offsets = earliest
+    c.seek = seek
+    asyncio.run(c._seek_uncommitted_to_start())
+    assert seeks == [(never, 0)]
+    assert c._committed_offset[never] == 0
+    c._acked[never].extend([446, 447])  # what the taken-over worker acknowledged first
+    assert c._new_offset(never) is None  # 0..445 not delivered: no commit past them
