@@ -133,6 +133,9 @@ class GuardedConsumer(AIOKafkaConsumer):
 
 def guard_commits(app: Any, topics: set[str], rewind: Callable[[dict[Any, int]], dict[Any, int]] | None = None) -> None:
     """Make ``app``'s consumer a :class:`GuardedConsumer` for ``topics`` (call before the app starts)."""
+    for topic in topics:  # the series exist from the start (at 0), so dashboards and alert rules see them
+        metrics.SKIPPED_OFFSETS.labels(topic=topic)
+        metrics.RECOVERED_BEHIND.labels(topic=topic)
     app.transport.Consumer = type("GuardedConsumer", (GuardedConsumer,),
                                   {"guarded": frozenset(topics), "rewind": staticmethod(rewind) if rewind else None})
 
