@@ -254,11 +254,6 @@ def test_no_record_is_lost_when_a_worker_is_killed_mid_burst(broker: Any, tmp_pa
         print("workers that crashed by themselves and were restarted:", fleet.crashes)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 12 stays open: two causes of loss are fixed (a half-done batch committed after a Faust service crash: "
-    "streams.app.run_batch; offsets committed past records in no recovered state: streams.commit_guard), but a run "
-    "without any worker crash still lost ~54 records per topic of 5 riders of one partition while the partition's "
-    "other states reached the committed offset (1 of 5 runs on the session-7 code). docs/recovery.md"))
 def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_every_hot_rider_alerted(
         broker: Any, tmp_path: Path) -> None:
     """Issue 12: 3 workers, one killed with SIGKILL and restarted mid-stream, three times (a different one each time).
