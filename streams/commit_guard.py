@@ -90,7 +90,7 @@ class GuardedConsumer(AIOKafkaConsumer):
             log.warning("the recovered rider states of %s[%d] reach @%d but the group committed @%d: reading the "
                         "%d records in between again (those the states hold count as replayed; docs/recovery.md)",
                         tp.topic, tp.partition, offset - 1, committed[tp], short)
-            await self.seek(tp, offset)
+            await self._seek_and_wait(tp, offset)
 
     async def _seek_uncommitted_to_start(self) -> None:
         """A guarded partition the group never committed is read from its first offset, and that offset is its
@@ -111,8 +111,15 @@ class GuardedConsumer(AIOKafkaConsumer):
                 continue
             log.info("%s[%d] has no committed offset: reading it from its first offset @%d", tp.topic, tp.partition,
                      start)
-            await self.seek(tp, start)
+            await self._seek_and_wait(tp, start)
             self._committed_offset[tp] = start
+
+    async def _seek_and_wait(self, tp: Any, offset: int) -> None:
+        """Seek in the consumer's own thread and wait until the position is set.
+
+        Faust's ``Consumer.seek`` calls aiokafka's ``seek`` from the app's thread while the client runs in its
+        own: seen losing the race (issue 12: a partition sought to @0 went on delivering from @245)."""
+        await self._thread.seek_wait({tp: offset})
 
     def _new_offset(self, tp: Any) -> int | None:
         if tp.topic in self.guarded:

@@ -82,7 +82,7 @@ def test_a_partition_never_committed_is_read_from_its_first_offset_and_its_head_
 
     c.assignment = lambda: {never, committed, other}
     c.earliest_offsets = earliest
-    c.seek = seek
+    c._seek_and_wait = seek
     asyncio.run(c._seek_uncommitted_to_start())
     assert seeks == [(never, 0)]
     assert c._committed_offset[never] == 0
