@@ -40,6 +40,7 @@ from streams.commit_guard import guard_commits, rewind_to_states
 from streams.driver import Driver
 from streams.kafka import faust_settings
 from streams.processor import Processor, RawRecord, RiderStore
+from streams.reconcile import RIDER_ROLES
 from streams.settings import Settings
 from streams.weather_feed import WeatherFeed
 
@@ -229,8 +230,8 @@ def create_app(settings: Settings, processor: Processor | None = None) -> faust.
 
     # Offsets are committed only over records delivered, and a partition whose recovered states stop short of its
     # committed offset is read again from where they stop (streams.commit_guard; docs/recovery.md).
-    roles = {topics.wearable: "wearable", topics.trip: "trip", topics.incidents: "incidents",
-             topics.responses: "responses"}  # the role a state records each input topic's offsets under
+    by_role = topics.by_role()
+    roles = {by_role[role]: role for role in RIDER_ROLES}  # the role a state records each input topic's offsets under
     guard_commits(app, set(roles), lambda committed: rewind_to_states(riders.values(), committed, roles))
 
     def owned_partitions() -> set[int]:  # rider partitions are co-partitioned: the wearable topic's stand for all
