@@ -116,6 +116,41 @@ def paired_auc_difference(
     return diff(np.arange(y.size)), lo, hi
 
 
+#: Shares of the highest scores whose observed rate the card records (:func:`risk_bands`), most exclusive last.
+RISK_BAND_SHARES = (0.5, 0.25, 0.10, 0.05, 0.01)
+#: A band is recorded only with at least this many positives (fewer: its rate would be guessed, not measured).
+RISK_BAND_MIN_POSITIVES = 30
+
+
+def risk_bands(p: np.ndarray, y: np.ndarray, shares: Sequence[float] = RISK_BAND_SHARES,
+               min_positives: int = RISK_BAND_MIN_POSITIVES) -> list[dict[str, float | int]]:
+    """What happened where a scorer said the most: for each share s, the rows scored at or above its
+    (1 − s) quantile ``p_from`` (ties included), their count, positives, observed rate and ``rr``, the
+    observed rate over the whole fleet's. Bands with fewer than ``min_positives`` positives are left out.
+
+    A rider's model-risk text says the ``rr`` of the most exclusive band the rider's score reaches
+    (:meth:`alerts.reference.PopulationRisk.relative_risk`), not the score over the mean, which a
+    model can overstate in its tail.
+
+    >>> p = np.r_[np.full(90, 0.05), np.full(10, 0.4)]
+    >>> y = np.r_[np.zeros(85, int), np.ones(5, int), np.ones(4, int), np.zeros(6, int)]
+    >>> [(b["share"], b["p_from"], b["n"], b["rr"]) for b in risk_bands(p, y, (0.5, 0.1), 1)]
+    [(0.5, 0.05, 100, 1.0), (0.1, 0.4, 10, 4.444444444444445)]
+    """
+    p, y = np.asarray(p, float), np.asarray(y, int)
+    base = float(y.mean()) if y.size else math.nan
+    out: list[dict[str, float | int]] = []
+    for share in shares:
+        p_from = float(np.quantile(p, 1.0 - share, method="higher"))  # a score some row has
+        pick = p >= p_from
+        n, pos = int(pick.sum()), int(y[pick].sum())
+        if pos < min_positives or not base > 0:
+            continue
+        out.append({"share": float(share), "p_from": p_from, "n": n, "n_pos": pos, "observed": pos / n,
+                    "rr": pos / n / base})
+    return out
+
+
 def alert_precision_recall(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
     """Share of rows alerted, precision and recall of alerting when ``p ≥ threshold``.
 

@@ -193,30 +193,101 @@ def fit_calibrator(raw: np.ndarray, y: np.ndarray) -> Calibrator:
 
 #: Folds of the cross-fit: out-of-fold raw scores of every training row feed the calibration.
 CROSS_FIT_FOLDS = 4
+#: Rider ids of a training fleet simulated with another seed than the first start ``t<seed>-``
+#: (:func:`riskstream.lab.train.fleet_specs`); the first fleet's ids start with the shard (``00-``).
+FLEET_ID_PATTERN = r"^(t\d+)-"
+
+
+def fleet_of(rider_ids: pd.Series | np.ndarray) -> np.ndarray:
+    """The training fleet of each row from its rider id: ``"t<seed>"``, or ``""`` for the first fleet.
+
+    >>> fleet_of(np.array(["00-rider-0001", "t8-01-rider-0002", "t9-00-rider-0001"])).tolist()
+    ['', 't8', 't9']
+    """
+    return pd.Series(np.asarray(rider_ids, dtype=str)).str.extract(FLEET_ID_PATTERN)[0].fillna("").to_numpy(str)
+
+
+def cross_fit_folds(frame: pd.DataFrame, folds: int = CROSS_FIT_FOLDS, seed: int = 0) -> np.ndarray:
+    """Fold of each row for the cross-fit: one fold per training fleet when the frame holds two or more
+    (a fleet is its own weather; riders of one fleet share the zones and hours whose coming weather is in
+    the label, so rider folds inside a fleet let the other folds teach a model that weather), else
+    ``folds`` rider folds.
+
+    >>> f = pd.DataFrame({"rider_id": ["00-a", "01-b", "t8-00-a", "t8-01-c"]})
+    >>> cross_fit_folds(f).tolist()
+    [0, 0, 1, 1]
+    """
+    from models.ceiling import rider_folds
+
+    fleets = fleet_of(frame["rider_id"])
+    names = sorted(set(fleets.tolist()))
+    if len(names) >= 2:
+        return np.searchsorted(np.array(names), fleets).astype(int)
+    return rider_folds(frame["rider_id"], folds, seed)
+
+
+def cross_validate(frame: pd.DataFrame, candidates: list[dict[str, Any]], seed: int,
+                   max_rounds: int = MAX_ROUNDS, progress: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Per target, each candidate's cross-validated ROC-AUC on ``frame`` alone (:func:`cross_fit_folds`).
+
+    Each fold is scored by a booster fit on the other folds, early-stopped on a quarter of *their* riders
+    (never on the scored fold), with the candidate's parameters over :data:`DEFAULT_PARAMS`; ``auc`` is the
+    mean of the folds' ROC-AUCs, ``auc_by_fold`` each. Candidates are picked by this, never by a test fleet.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from models.ceiling import rider_folds
+
+    fold = cross_fit_folds(frame, CROSS_FIT_FOLDS, seed)
+    X = frame[list(FEATURE_NAMES)].to_numpy(float)
+    out: dict[str, list[dict[str, Any]]] = {t: [] for t in TARGETS}
+    for cand in candidates:
+        for target in TARGETS:
+            y = frame[f"y_{target}"].to_numpy(int)
+            aucs, trees = [], []
+            for k in np.unique(fold):
+                rest = frame[fold != k]
+                inner = rider_folds(rest["rider_id"], 4, seed + int(k)) == 0
+                b = fit_booster(rest[~inner], rest[inner], target, seed + int(k), cand, max_rounds, progress)
+                trees.append(b.num_trees())
+                aucs.append(float(roc_auc_score(y[fold == k], b.predict(X[fold == k], num_threads=1))))
+            out[target].append({"params": cand, "auc": float(np.mean(aucs)), "auc_by_fold": aucs, "trees": trees})
+    return out
+
+
+def choose_params(cv: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per target, the candidate of :func:`cross_validate` with the highest mean fold ROC-AUC (the first on a tie).
+
+    >>> choose_params({"injury": [{"params": {"max_depth": 1}, "auc": 0.6}, {"params": {"max_depth": 2}, "auc": 0.61}]})
+    {'injury': {'max_depth': 2}}
+    """
+    return {t: max(rows, key=lambda r: r["auc"])["params"] for t, rows in cv.items()}
 
 
 def fit_full(frame: pd.DataFrame, seed: int, horizon_min: int, version: str = "dev",
              params: dict[str, Any] | None = None, max_rounds: int = MAX_ROUNDS, folds: int = CROSS_FIT_FOLDS,
-             progress: bool = True) -> ModelBundle:
-    """Fit on the *whole* frame: rider-cross-fit for rounds and calibration, then one model on all rows.
+             progress: bool = True, target_params: dict[str, dict[str, Any]] | None = None) -> ModelBundle:
+    """Fit on the *whole* frame: cross-fit for rounds and calibration, then one model on all rows.
 
-    For each of ``folds`` rider folds a booster is fit on the other folds, early-stopped on this
-    one, and scores this one (out of fold). The calibrator is fit on every row's out-of-fold raw
-    score, and the served booster on all rows with the folds' mean best round count × folds/(folds−1)
-    (it sees that much more data). Every row is used for fitting and every row for calibration.
+    For each fold (:func:`cross_fit_folds`: one per training fleet if there are several, else
+    ``folds`` rider folds) a booster is fit on the other folds, early-stopped on this one, and scores
+    this one (out of fold). The calibrator is fit on every row's out-of-fold raw score, and the served
+    booster on all rows with the folds' mean best round count × folds/(folds−1) (it sees that much
+    more data). Every row is used for fitting and every row for calibration. ``target_params``: per
+    target, parameters over ``params`` (e.g. chosen by :func:`cross_validate`).
     """
-    from models.ceiling import rider_folds
-
-    fold = rider_folds(frame["rider_id"], folds, seed)
+    fold = cross_fit_folds(frame, folds, seed)
+    folds = int(fold.max()) + 1
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
-    p = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
     boosters, calibrators, rounds, oof_auc = {}, {}, {}, {}
     for target in TARGETS:
+        own = {**(params or {}), **((target_params or {}).get(target) or {})}
+        p = {**DEFAULT_PARAMS, **own, "seed": seed}
         y = frame[f"y_{target}"].to_numpy(int)
         oof = np.full(len(frame), np.nan)
         best = []
         for k in range(folds):
-            b = fit_booster(frame[fold != k], frame[fold == k], target, seed + k, params, max_rounds, progress)
+            b = fit_booster(frame[fold != k], frame[fold == k], target, seed + k, own, max_rounds, progress)
             best.append(b.num_trees())
             oof[fold == k] = b.predict(X[fold == k], num_threads=1)
         n = max(1, int(round(np.mean(best) * folds / (folds - 1))))
@@ -231,10 +302,13 @@ def fit_full(frame: pd.DataFrame, seed: int, horizon_min: int, version: str = "d
         "horizon_min": int(horizon_min),
         "hyperparameters": {**DEFAULT_PARAMS, **(params or {}), "seed": seed, "max_rounds": max_rounds,
                             "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "trees": rounds,
-                            "cross_fit_folds": folds},
+                            "cross_fit_folds": folds,
+                            **({"by_target": target_params} if target_params else {})},
         "folds": {"train": {"rows": int(len(frame)), "riders": int(frame["rider_id"].nunique()),
                             **{f"pos_{t}": int(frame[f"y_{t}"].sum()) for t in TARGETS},
-                            "note": f"every row fits the served model; calibration on {folds}-fold out-of-fold scores"}},
+                            "note": f"every row fits the served model; calibration on {folds}-fold out-of-fold scores"
+                                    + (" (one fold per training fleet)" if len(set(fleet_of(frame["rider_id"]))) > 1
+                                       else "")}},
         "out_of_fold_metrics": oof_auc,
         "calibration": {t: calibrators[t].to_json() for t in TARGETS},
     }

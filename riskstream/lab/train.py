@@ -52,8 +52,8 @@ from tqdm.auto import tqdm
 from features.catalog import FEATURE_NAMES
 from models.artifact import ARTIFACTS_DIR, TARGETS, Calibrator, frame_fingerprint, save_artifact
 from models.baselines import MIN_BIN_EVENTS, fit_baselines
-from models.evaluate import format_report, to_scale
-from models.fit import evaluate_on_test, fit_full, headline
+from models.evaluate import format_report, risk_bands, to_scale
+from models.fit import CROSS_FIT_FOLDS, choose_params, cross_validate, evaluate_on_test, fit_full, fleet_of, headline
 from models.labels import is_accident
 
 log = logging.getLogger(__name__)
@@ -312,6 +312,47 @@ def training_specs(riders: int, hours: float, seed: int, horizon_min: float = 60
                        shards=shards or 2)
 
 
+def fleet_seeds(seed: int, extra: str | None) -> list[int]:
+    """``seed`` and the seeds of ``--fleet-seeds`` (comma-separated), in order, without repeats.
+
+    >>> fleet_seeds(7, "8, 9,7")
+    [7, 8, 9]
+    """
+    out = [seed]
+    for part in (extra or "").split(","):
+        if part.strip():
+            try:
+                s = int(part)
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not a whole number; give seeds like 8,9,10") from None
+            if s not in out:
+                out.append(s)
+    return out
+
+
+#: Rider-id prefix of a training fleet drawn with another seed than ``--seed`` (``--fleet-seeds``).
+FLEET_SEED_PREFIX = "t"
+
+
+def fleet_specs(riders: int, hours: float, seed: int, fleet_seed: int, horizon_min: float = 60.0,
+                snapshot_every_s: float = 300.0, hazard_scale: float = TRAIN_HAZARD_SCALE) -> list[ShardSpec]:
+    """The shards of one training fleet: ``seed``'s own (:func:`training_specs`, ids ``00-...``) or another
+    seed's, whose rider ids start with ``t<fleet_seed>-`` so two fleets never share an id.
+
+    Each fleet is its own weather and its own people, so fleets drawn with several seeds vary the weather the
+    model learns from, which riders of one fleet (all in the same zones and hours) cannot.
+
+    >>> [(s.seed, s.prefix, s.riders) for s in fleet_specs(5, 2.0, 7, 8)]
+    [(8, 't8-', 3), (8, 't8-', 2)]
+    >>> fleet_specs(5, 2.0, 7, 7) == training_specs(5, 2.0, 7)
+    True
+    """
+    if fleet_seed == seed:
+        return training_specs(riders, hours, seed, horizon_min, snapshot_every_s, hazard_scale)
+    return shard_specs(riders, float(hours), fleet_seed, float(horizon_min), float(snapshot_every_s),
+                       float(hazard_scale), shards=2, prefix=f"{FLEET_SEED_PREFIX}{fleet_seed}-")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``riskstream train`` (the CLI's tree in :mod:`riskstream.cli.main` calls this)."""
     p.add_argument("--riders", type=int, default=DEFAULT_RIDERS, help=f"simulated riders (default {DEFAULT_RIDERS})")
@@ -340,6 +381,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monotone", default=None, metavar="FEATURES",
                    help="comma-separated features whose risk may only rise with their value (LightGBM monotone "
                         "constraints), e.g. heat_index_c,wbgt_c_est")
+    p.add_argument("--fleet-seeds", default=None, metavar="SEEDS",
+                   help="comma-separated seeds of more training fleets, each --riders riders for --hours in its own "
+                        "weather (rider ids t<seed>-...); the cross-fit and --choose-params then hold out one fleet "
+                        "at a time. Default: the --seed fleet alone")
+    p.add_argument("--choose-params", type=json.loads, default=None, metavar="JSON",
+                   help="a JSON list of LightGBM parameter sets (over --params); per target the one with the best "
+                        "cross-validated ROC-AUC on the training frame (models.fit.cross_validate) is fit, and every "
+                        "candidate's score goes on the card, e.g. '[{\"max_depth\": 1, \"num_leaves\": 2}, "
+                        "{\"max_depth\": 2}]'")
     p.add_argument("--no-current", action="store_true", help="do not point CURRENT at the new artifact")
     p.add_argument("--save-frame", type=Path, default=None, help="also write the labelled frame (.pkl or .csv)")
     p.add_argument("--from-frame", type=Path, default=None,
@@ -358,14 +408,22 @@ def run(args: argparse.Namespace) -> int:
         args.holdout_riders = min(args.holdout_riders, 40)
         args.calibration_riders = min(args.calibration_riders, 40)
     started = time.monotonic()
+    seeds, train_specs = [args.seed], []
     if args.from_frame:
         frame = pd.read_pickle(args.from_frame) if args.from_frame.suffix == ".pkl" else pd.read_csv(args.from_frame)
         args.hours = float(frame["ts"].max() - frame["ts"].min()) / 3600.0 + args.horizon_min / 60.0
     else:
-        specs = training_specs(args.riders, args.hours, args.seed, args.horizon_min, args.snapshot_every_s,
-                               args.hazard_scale)
-        frame = cached_frame(specs, None if getattr(args, "no_cache", False) else CACHE_DIR, workers=args.workers,
-                             desc="simulate training fleet")
+        try:
+            seeds = fleet_seeds(args.seed, getattr(args, "fleet_seeds", None))
+        except ValueError as e:
+            print(f"--fleet-seeds: {e}", file=sys.stderr)
+            return 2
+        train_specs = [fleet_specs(args.riders, args.hours, args.seed, s, args.horizon_min, args.snapshot_every_s,
+                                   args.hazard_scale) for s in seeds]
+        frame = pd.concat([cached_frame(specs, None if getattr(args, "no_cache", False) else CACHE_DIR,
+                                        workers=args.workers, desc=f"simulate training fleet {s}")
+                           for s, specs in zip(seeds, train_specs)], ignore_index=True)
+        frame = frame.sort_values(["ts", "rider_id"], kind="stable").reset_index(drop=True)
     if "hazard_scale" in frame:
         args.hazard_scale = float(frame["hazard_scale"].iloc[0])
     if args.save_frame:
@@ -388,7 +446,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"--monotone: {', '.join(unknown)} not in features.catalog.FEATURE_NAMES", file=sys.stderr)
             return 2
         params["monotone_constraints"] = [1 if f in rising else 0 for f in FEATURE_NAMES]
-    bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version, params=params or None)
+    cv_card = None
+    target_params = None
+    if getattr(args, "choose_params", None):
+        cands = [{**params, **c} for c in args.choose_params]
+        cv = cross_validate(frame, cands, args.seed)
+        target_params = choose_params(cv)
+        for t in TARGETS:
+            for row in cv[t]:
+                print(f"{t}: cross-validated ROC-AUC {row['auc']:.3f} (folds "
+                      f"{', '.join(f'{a:.3f}' for a in row['auc_by_fold'])}) with {json.dumps(row['params'])}")
+            print(f"{t}: chosen {json.dumps(target_params[t])}")
+        cv_card = {"folds": "one per training fleet" if len(set(fleet_of(frame["rider_id"]))) > 1 else
+                   f"{CROSS_FIT_FOLDS} rider folds", "candidates": cv, "chosen": target_params}
+    bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version, params=params or None,
+                      target_params=target_params)
+    if cv_card is not None:
+        bundle.metadata["params_cross_validation"] = cv_card
     X = frame[list(FEATURE_NAMES)].to_numpy(float)
     baselines = fit_baselines(X, {t: frame[f"y_{t}"].to_numpy(int) for t in TARGETS})
     shards = sorted({str(r).split("-", 1)[0] for r in frame["rider_id"].unique()})
@@ -396,7 +470,9 @@ def run(args: argparse.Namespace) -> int:
         "source": "riskstream.simulation.FleetSimulator", "riders": int(frame["rider_id"].nunique()),
         "hours": round(args.hours, 3), "seed": args.seed, "snapshot_every_s": args.snapshot_every_s,
         "rows": int(len(frame)), "hazard_scale": args.hazard_scale,
-        "sim_seeds": sorted(args.seed * 1009 + int(k) for k in shards if k.isdigit()),
+        "sim_seeds": (sim_seeds_of([s for specs in train_specs for s in specs]) if not args.from_frame
+                      else sorted(args.seed * 1009 + int(k) for k in shards if k.isdigit())),
+        "fleet_seeds": seeds if not args.from_frame else [args.seed],
         "ts_min": float(frame["ts"].min()), "ts_max": float(frame["ts"].max()) + args.horizon_min * 60.0,
         "rider_prefixes": sorted({str(r).split("-", 1)[0] + "-" for r in frame["rider_id"].unique()}),
         "note": "every row fits the served model; probabilities are served at hazard scale 1",
@@ -468,7 +544,8 @@ def calibrate_on_fleet(bundle: Any, calibrators: dict[str, Calibrator], meta: di
     ``population``: per target the mean *served* probability, the yardstick of alerts and prices, and the
     served scorer's highest 1 % on this fleet (``top_1pct_p``, its 99th percentile, and what happened there):
     model-risk warnings fire at 3x the mean or at ``top_1pct_p`` if the served scorer never reaches 3x
-    (:class:`alerts.reference.PopulationRisk`);
+    (:class:`alerts.reference.PopulationRisk`); ``bands`` (:func:`models.evaluate.risk_bands`): what the served
+    scorer's highest scores came to, the relative risk a rider's model-risk text states;
     ``calibration_fleet``: its spec and the scorecard the choice was made on, ``served`` as chosen.
     """
     from models.fit import tail_cap
@@ -503,7 +580,7 @@ def calibrate_on_fleet(bundle: Any, calibrators: dict[str, Calibrator], meta: di
         top = tail_bins(p[t], y)["top_1pct"]
         population[t] = {"mean_p": float(p[t].mean()), "base_rate": float(y.mean()), "n": int(len(frame)),
                          "top_1pct_p": float(np.quantile(p[t], 0.99)), "top_1pct_observed": top["observed"],
-                         "top_1pct_n_pos": top["n_pos"], "top_1pct_n": top["n"]}
+                         "top_1pct_n_pos": top["n_pos"], "top_1pct_n": top["n"], "bands": risk_bands(p[t], y)}
     return {
         "serving": serving,
         "population": {"source": f"{where}; `riskstream train`", "hazard_scale": 1.0, "horizon_min": args.horizon_min,

@@ -35,6 +35,8 @@ TRAIN_FLAGS: dict[str, tuple[Any, ...]] = {
     "--monotone": ("monotone", None, None, "_StoreAction", None),
     "--calibration-hours": ("calibration_hours", 16.0, float, "_StoreAction", None),
     "--bootstrap": ("bootstrap", 200, int, "_StoreAction", None),
+    "--fleet-seeds": ("fleet_seeds", None, None, "_StoreAction", None),
+    "--choose-params": ("choose_params", None, json.loads, "_StoreAction", None),
     "--no-current": ("no_current", False, None, "_StoreTrueAction", None),
     "--save-frame": ("save_frame", None, Path, "_StoreAction", None),
     "--from-frame": ("from_frame", None, Path, "_StoreAction", None),
