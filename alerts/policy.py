@@ -350,7 +350,8 @@ class AlertPolicy:
         else:
             usual = {"p_injury": c.injury_warning_p / c.model_risk_warning_rr,
                      "p_accident": c.accident_warning_p / c.model_risk_warning_rr}
-        return {"usual": usual, "horizon_min": horizon_min}
+        rr = self._population.relative_risk if relative and self._population is not None else None
+        return {"usual": usual, "horizon_min": horizon_min, "relative_risk": rr}
 
     @staticmethod
     def _reasons(fired: list[tuple[Signal, Severity, float]], level: Severity, usual: dict[str, Any] | None = None
@@ -366,7 +367,9 @@ class AlertPolicy:
             shown = rule.enter if value is None or sig.past(value, rule.enter) else rule.exit
             extra: dict[str, Any] = {}
             if usual is not None and sig.feature in usual["usual"] and value is not None:
-                extra = {"rr": value / usual["usual"][sig.feature], "horizon_min": usual["horizon_min"]}
+                rr = usual.get("relative_risk")  # what the scorer's high scores came to, where the card shows it
+                extra = {"rr": rr(sig.feature[2:], value) if rr else value / usual["usual"][sig.feature],
+                         "horizon_min": usual["horizon_min"]}
             reasons.append(Reason(code=rule.code, value=value, text=reason_text(rule.code, value, shown, **extra)))
             thresholds[f"{sig.feature}.{lv.value}.enter"] = rule.enter
             thresholds[f"{sig.feature}.{lv.value}.exit"] = rule.exit

@@ -40,6 +40,10 @@ class PopulationRisk:
     #: model-risk warning fires there when the scorer never reaches the multiple of the mean (:meth:`reach`).
     injury_top_1pct: float | None = None
     accident_top_1pct: float | None = None
+    #: What the served scorer's high scores turned out to be on the calibration fleet (the card's ``bands``):
+    #: per target ``(p_from, rr)`` pairs, rr = the observed rate of the snapshots scored ≥ p_from over the fleet's.
+    injury_bands: tuple[tuple[float, float], ...] = ()
+    accident_bands: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("injury", "accident", "injury_top_1pct", "accident_top_1pct"):
@@ -66,6 +70,23 @@ class PopulationRisk:
         """Class mean expected loss per exposure hour: Σ P(event) × severity, scaled to one hour."""
         per_hour = 60.0 / self.horizon_min
         return (self.injury * severity_injury + self.accident * severity_accident) * per_hour
+
+    def relative_risk(self, target: str, p: float) -> float:
+        """How many times the usual risk a score ``p`` of ``target`` stands for, as far as data show it.
+
+        With bands on the card: the observed ratio of the most exclusive band ``p`` reaches (on the calibration
+        fleet the snapshots scored at least that high were hurt that many times as often as all of them), so a
+        rider reads what the served scorer's high scores came to, not its own claim; else, or below every
+        band, ``p`` over the population probability.
+
+        >>> ref = PopulationRisk(injury=0.07, accident=0.06, injury_bands=((0.08, 1.2), (0.17, 1.9)))
+        >>> round(ref.relative_risk("injury", 0.176), 2), round(ref.relative_risk("injury", 0.1), 2)
+        (1.9, 1.2)
+        >>> round(ref.relative_risk("injury", 0.035), 2), round(ref.relative_risk("accident", 0.18), 2)
+        (0.5, 3.0)
+        """
+        reached = [rr for p_from, rr in getattr(self, f"{target}_bands", ()) if p >= p_from]
+        return reached[-1] if reached else p / self.rate(target)
 
     def reach(self, target: str, enter: float, exit_: float) -> tuple[float, float]:
         """A warning line ``(enter, exit)`` the served scorer of ``target`` can reach: lowered to its 99th

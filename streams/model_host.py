@@ -45,9 +45,12 @@ def population_of(bundle: ModelBundle) -> PopulationRisk | None:
     if any(r is None for r in rates):
         return None
     injury, accident = rates
-    top = {t: (bundle.metadata.get("population", {}).get(t) or {}).get("top_1pct_p") for t in TARGETS}
+    pop = {t: bundle.metadata.get("population", {}).get(t) or {} for t in TARGETS}
+    top = {t: pop[t].get("top_1pct_p") for t in TARGETS}
+    bands = {t: tuple((float(b["p_from"]), float(b["rr"])) for b in pop[t].get("bands") or ()) for t in TARGETS}
     return PopulationRisk(injury=injury, accident=accident, horizon_min=bundle.horizon_min,  # type: ignore[arg-type]
-                          source=bundle.version, injury_top_1pct=top["injury"], accident_top_1pct=top["accident"])
+                          source=bundle.version, injury_top_1pct=top["injury"], accident_top_1pct=top["accident"],
+                          injury_bands=bands["injury"], accident_bands=bands["accident"])
 
 
 #: Horizon of the scores, in minutes, while no artifact is loaded (the rule-based scorer's).

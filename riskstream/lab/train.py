@@ -452,11 +452,11 @@ def run(args: argparse.Namespace) -> int:
         cands = [{**params, **c} for c in args.choose_params]
         cv = cross_validate(frame, cands, args.seed)
         target_params = choose_params(cv)
-        for t in TARGETS:
-            for row in cv[t]:
+        for t in TARGETS:  # each candidate printed as given (over --params and --monotone)
+            for given, row in zip(args.choose_params, cv[t]):
                 print(f"{t}: cross-validated ROC-AUC {row['auc']:.3f} (folds "
-                      f"{', '.join(f'{a:.3f}' for a in row['auc_by_fold'])}) with {json.dumps(row['params'])}")
-            print(f"{t}: chosen {json.dumps(target_params[t])}")
+                      f"{', '.join(f'{a:.3f}' for a in row['auc_by_fold'])}) with {json.dumps(given)}")
+            print(f"{t}: chosen {json.dumps(args.choose_params[cv[t].index(max(cv[t], key=lambda r: r['auc']))])}")
         cv_card = {"folds": "one per training fleet" if len(set(fleet_of(frame["rider_id"]))) > 1 else
                    f"{CROSS_FIT_FOLDS} rider folds", "candidates": cv, "chosen": target_params}
     bundle = fit_full(frame, seed=args.seed, horizon_min=args.horizon_min, version=version, params=params or None,

@@ -21,7 +21,7 @@ from streams.model_host import population_of
 
 pytestmark = pytest.mark.skipif(not (ARTIFACTS_DIR / "CURRENT").exists(), reason="no shipped artifact")
 
-HOT = {"heat_index_c": 50.0, "heat_category": 4.0, "wbgt_c_est": 42.0, "heat_exposure_min_today": 300.0,
+HOT = {"heat_index_c": 52.0, "heat_category": 4.0, "wbgt_c_est": 42.0, "heat_exposure_min_today": 300.0,
        "cn_heat_35": 1.0, "cn_heat_40": 1.0, "hr_mean_1m": 165.0, "hr_mean_5m": 160.0, "hr_max_5m": 175.0,
        "hr_mean_15m": 155.0, "hrr_pct": 80.0, "time_above_85pct_hrmax_15m": 12.0, "skin_temp_c": 37.5,
        "skin_temp_trend_c_10m": 0.6, "strain_index_est": 8.0, "wearable_quality": 1.0, "continuous_riding_min": 150.0,
