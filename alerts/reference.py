@@ -72,21 +72,22 @@ class PopulationRisk:
         return (self.injury * severity_injury + self.accident * severity_accident) * per_hour
 
     def relative_risk(self, target: str, p: float) -> float:
-        """How many times the usual risk a score ``p`` of ``target`` stands for, as far as data show it.
+        """How many times the usual risk a score ``p`` of ``target`` stands for, no more than data show.
 
-        With bands on the card: the observed ratio of the most exclusive band ``p`` reaches (on the calibration
-        fleet the snapshots scored at least that high were hurt that many times as often as all of them), so a
-        rider reads what the served scorer's high scores came to, not its own claim; else, or below every
-        band, ``p`` over the population probability.
+        ``p`` over the population probability (the score's own claim), but with bands on the card never more
+        than the observed ratio of the most exclusive band ``p`` reaches (on the calibration fleet the
+        snapshots scored at least that high were hurt that many times as often as all of them): a rider reads
+        no more than the served scorer's high scores came to. Below every band, the claim alone.
 
-        >>> ref = PopulationRisk(injury=0.07, accident=0.06, injury_bands=((0.08, 1.2), (0.17, 1.9)))
-        >>> round(ref.relative_risk("injury", 0.176), 2), round(ref.relative_risk("injury", 0.1), 2)
-        (1.9, 1.2)
+        >>> ref = PopulationRisk(injury=0.07, accident=0.06, injury_bands=((0.08, 1.2), (0.10, 3.0), (0.17, 1.9)))
+        >>> round(ref.relative_risk("injury", 0.176), 2), round(ref.relative_risk("injury", 0.12), 2)
+        (1.9, 1.71)
         >>> round(ref.relative_risk("injury", 0.035), 2), round(ref.relative_risk("accident", 0.18), 2)
         (0.5, 3.0)
         """
+        claim = p / self.rate(target)
         reached = [rr for p_from, rr in getattr(self, f"{target}_bands", ()) if p >= p_from]
-        return reached[-1] if reached else p / self.rate(target)
+        return min(claim, reached[-1]) if reached else claim
 
     def reach(self, target: str, enter: float, exit_: float) -> tuple[float, float]:
         """A warning line ``(enter, exit)`` the served scorer of ``target`` can reach: lowered to its 99th

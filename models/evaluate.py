@@ -128,9 +128,9 @@ def risk_bands(p: np.ndarray, y: np.ndarray, shares: Sequence[float] = RISK_BAND
     (1 − s) quantile ``p_from`` (ties included), their count, positives, observed rate and ``rr``, the
     observed rate over the whole fleet's. Bands with fewer than ``min_positives`` positives are left out.
 
-    A rider's model-risk text says the ``rr`` of the most exclusive band the rider's score reaches
-    (:meth:`alerts.reference.PopulationRisk.relative_risk`), not the score over the mean, which a
-    model can overstate in its tail.
+    A rider's model-risk text says no more than the ``rr`` of the most exclusive band the rider's score
+    reaches (:meth:`alerts.reference.PopulationRisk.relative_risk`): the score over the mean alone can
+    overstate what the scorer's tail came to.
 
     >>> p = np.r_[np.full(90, 0.05), np.full(10, 0.4)]
     >>> y = np.r_[np.zeros(85, int), np.ones(5, int), np.ones(4, int), np.zeros(6, int)]

@@ -574,12 +574,16 @@ def run_scorecard(args: argparse.Namespace) -> int:
                      "hazard_scale": args.fleet_scale, "start_day": specs[0].start_day, "snapshots": len(frame)},
            "serving": {t: (meta.get("serving") or {}).get(t, {"scorer": "lightgbm"}) for t in TARGETS},
            "world": meta.get("world"), **card}
+    compare_lines: list[str] = []
+    if getattr(args, "compare", None) is not None:
+        out["compare"], compare_lines = _scorecard_compare(bundle, load_artifact(args.compare), frame, specs, scores,
+                                                           args.fleet_scale, args.bootstrap, seed)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
         print(f"scorecard written to {args.json}")
     lines = sc.markdown(card, f"Fleet seed {args.fleet_seed}: {args.riders} riders × {args.hours:g} h at hazard scale "
-                              f"{args.fleet_scale:g} (`{bundle.version}`)")
+                              f"{args.fleet_scale:g} (`{bundle.version}`)") + compare_lines
     if "--out" in (args.argv or []):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join([*_scorecard_head(bundle, args, specs), *lines,
@@ -589,6 +593,31 @@ def run_scorecard(args: argparse.Namespace) -> int:
         sys.stdout.write("\n".join(lines) + "\n")
     print(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _scorecard_compare(bundle: ModelBundle, other: ModelBundle, frame: pd.DataFrame, specs: Sequence[Any],
+                       scores: dict[str, dict[str, np.ndarray]], scale: float, n_boot: int, seed: int
+                       ) -> tuple[dict[str, Any], list[str]]:
+    """``--compare`` in scorecard mode: per target, this artifact's LightGBM minus ``other``'s on the same rows
+    (ROC-AUC with a paired rider-bootstrap interval), for the JSON's ``compare`` block and the Markdown."""
+    from riskstream.lab import scorecard as sc
+
+    try:
+        assert_disjoint(other.metadata, frame, specs)
+    except AssertionError as exc:
+        raise RiskstreamError(f"refusing to compare on {other.version}'s training data: {exc}") from exc
+    theirs = sc.score_all(other, frame, scale, seed=seed, ceiling=False)
+    groups = frame["rider_id"].astype(str).to_numpy()
+    block: dict[str, Any] = {"artifact": other.version}
+    lines = ["", f"### LightGBM against `{other.version}` on the same rows", ""]
+    for t in TARGETS:
+        y = frame[f"y_{t}"].to_numpy(int)
+        d, lo, hi = paired_auc_difference(scores[t]["lightgbm"], theirs[t]["lightgbm"], y, groups, n_boot, seed)
+        block[t] = {"auc": d, "auc_ci": [lo, hi]}
+        verdict = ("this one better" if lo > 0 else f"`{other.version}` better" if hi < 0
+                   else "interval includes 0: no evidence of a difference")
+        lines.append(f"- {t}: ROC-AUC {_f(d)} [{_f(lo)}, {_f(hi)}] ({verdict})")
+    return block, [*lines, ""]
 
 
 def _scorecard_head(bundle: ModelBundle, args: argparse.Namespace, specs: Sequence[Any]) -> list[str]:
