@@ -168,3 +168,17 @@ def test_fleet_seeds_that_are_not_numbers_are_refused(capsys):
 
     assert main(["train", "--fleet-seeds", "8,nine", "--riders", "2", "--hours", "1"]) == 2
     assert "'nine' is not a whole number" in capsys.readouterr().err
+
+
+def test_an_evaluation_fleet_with_a_seed_of_any_training_fleet_is_refused():
+    """The card's sim_seeds list every training fleet's simulator seeds (``--fleet-seeds`` too), so
+    ``riskstream evaluate --fleet-seed 9`` cannot grade a model on the weather and riders it was fit on."""
+    from riskstream.lab.holdout import assert_disjoint
+    from riskstream.lab.train import fleet_specs, shard_specs, sim_seeds_of
+
+    meta = {"training_data": {"seed": 7, "sim_seeds": sim_seeds_of([s for fs in (7, 9) for s in fleet_specs(4, 1.0, 7, fs)]),
+                              "ts_min": 0.0, "ts_max": 1000.0, "rider_prefixes": ["00-", "01-", "t9-"]}}
+    frame = pd.DataFrame({"rider_id": ["evals1-00-rider-0001"], "ts": [2000.0]})
+    with pytest.raises(AssertionError, match=r"simulator seed\(s\) \[9081, 9082\]"):
+        assert_disjoint(meta, frame, shard_specs(4, 1.0, 9, shards=2, prefix="evals1-"))
+    assert_disjoint(meta, frame, shard_specs(4, 1.0, 1007, shards=2, prefix="evals1-"))  # an unseen seed passes
