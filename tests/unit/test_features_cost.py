@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
+from features.rider_state import STATE_VERSION
 
 CFG = FeatureConfig()
 T0 = 1_782_864_000.0
@@ -135,7 +136,7 @@ def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
         newest = s.newest_ts() or T0
         for now in (newest, newest + 30.0, newest + 400.0):
             assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
-        assert len(json.dumps(s.to_dict())) < 4000  # version 3 (packed); version 2 wrote about 11 KB here
+        assert len(json.dumps(s.to_dict())) < 3000  # version 4 (packed); 3 wrote about 3.7 KB here, 2 about 11 KB
 
 
 def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
@@ -145,8 +146,50 @@ def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
     state = RiderState.from_dict(old["state"])
     assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
     again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
-    assert again.to_dict()["v"] == 3
+    assert again.to_dict()["v"] == STATE_VERSION
     assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+
+
+def test_a_version_3_state_still_loads_with_its_dedup_and_gives_the_same_features() -> None:
+    # written by main before the 2-byte digests (4-byte CRC32 slots, base64): tests/unit/data/rider_state_v3.json
+    # holds a rider's state after _random_stream(7, seconds=900) (late records and resends included)
+    old = json.loads((DATA / "rider_state_v3.json").read_text())
+    assert old["state"]["v"] == 3
+    state = RiderState.from_dict(old["state"])
+    assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
+    again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.to_dict()["v"] == STATE_VERSION == 4
+    assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+    # records applied before the state was written are still known: resent, they are duplicates
+    sent = {rec.event_id: (role, rec) for role, rec in _random_stream(7, seconds=900)}
+    for s in (state, again):
+        resent = [sent[eid] for ids in old["recent_event_ids"].values() for eid in ids]
+        assert len(resent) == 10
+        outcomes = [(update_wearable(s, rec, CFG) if role == "w" else update_trip(s, rec, CFG)) for role, rec in resent]
+        assert outcomes == [UpdateResult.DUPLICATE] * 10
+
+
+def test_a_16_bit_digest_collision_is_a_false_duplicate_only_in_an_occupied_second() -> None:
+    # the documented cost of 2-byte digests: two ids with the same 16 bits of CRC32
+    from features.rider_state import _digest
+
+    seen: dict[int, str] = {}
+    a = b = ""
+    for i in range(100_000):
+        eid = f"w-{i}"
+        if (d := _digest(eid)) in seen:
+            a, b = seen[d], eid
+            break
+        seen[d] = eid
+    assert a and _digest(a) == _digest(b)
+    s = RiderState.new("r1")
+    for i in range(10):
+        update_wearable(s, wear(i), CFG)
+    assert update_wearable(s, wear(20.2, eid=a), CFG) is UpdateResult.APPLIED
+    assert update_wearable(s, wear(25.0), CFG) is UpdateResult.APPLIED
+    assert update_wearable(s, wear(20.6, eid=b), CFG) is UpdateResult.DUPLICATE  # late, into a's second: false
+    assert update_wearable(s, wear(26.0, eid=b), CFG) is UpdateResult.APPLIED  # ahead of the stream: never looked up
+    assert update_wearable(s, wear(15.5, eid=b), CFG) is UpdateResult.APPLIED  # late, into an empty second
 
 
 def test_a_resent_record_is_a_duplicate_after_the_state_is_stored_and_read_back() -> None:
