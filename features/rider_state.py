@@ -179,13 +179,13 @@ class RiderState:
             ints.put(n)
         _put_ring(ints, self.hour_tags, self.hour_rows, trip_min // 60 - HOUR_SLOTS)
         _put_ring(ints, self.day_tags, self.day_rows, trip_min // 1440 - DAY_SLOTS)
-        pending = self.pending
-        ints.put(len(pending))
+        secs, values = self.pending.packed()
+        ints.put(len(secs))
         prev = 0
-        for sec in pending.secs:  # deltas: mostly 1
+        for sec in secs:  # deltas: mostly 1
             ints.put(sec - prev)
             prev = sec
-        ints.data.extend(pending.values)
+        ints.data.extend(values)
         for value in (self.sealed_upto, self.off_since, self.stop_candidate, self.stop_pending, self.folded_minute,
                       self.core_obs_minute, self.fall_base):
             ints.opt(value)
@@ -292,7 +292,7 @@ def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
     secs = ints.take(n)
     for i in range(1, n):
         secs[i] += secs[i - 1]
-    state.pending.secs, state.pending.values = secs, ints.take(n)
+    state.pending = PendingTrips.from_packed(secs, ints.take(n))
     (state.sealed_upto, state.off_since, state.stop_candidate, state.stop_pending, state.folded_minute,
      state.core_obs_minute, state.fall_base) = (ints.opt() for _ in range(7))
     state.online_since_break_s = ints.get()
@@ -471,6 +471,12 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     _remember(state, state.trip_ids, TRIP_STREAM, rec.event_id, sec, state.trip_ts, cfg)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
+    if state.trip_ts is not None and ts - cfg.allowed_lateness_s > state.trip_ts:
+        # a jump past the lateness: seal what waits first (as sealing after the merge would: this record's
+        # second is not before it), so the waiting seconds never span more than the lateness; the tail
+        # would walk the whole gap, so it is rebuilt when features need it
+        state.tail = None
+        seal_trip(state, math.floor(ts - cfg.allowed_lateness_s), cfg)
     state.pending.merge(sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status

@@ -216,3 +216,47 @@ def test_dedup_slots_follow_the_clock_and_do_not_grow() -> None:
     assert update_wearable(s, wear(999.7), CFG) is UpdateResult.DUPLICATE
     assert update_wearable(s, wear(2000.0), CFG) is UpdateResult.APPLIED  # a jump past the whole window
     assert len(s.id_extra) == 0 and sum(1 for d in s.wear_ids if d) == 1
+
+
+def test_waiting_trip_seconds_match_a_plain_dict_under_random_merges_and_seals() -> None:
+    # the dense run of waiting seconds (8 bytes a second) against the obvious dict: out of order, late,
+    # duplicate and the same second twice, jumps ahead (a clock jump), and seals at random points
+    import random
+
+    from features.pending import PendingTrips
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        p, ref = PendingTrips(), {}
+        newest, sealed = 0, 0
+        for _ in range(400):
+            roll = rng.random()
+            if roll < 0.6:
+                sec = newest + rng.choice([0, 1, 1, 1, 2, 5])  # in order, dropouts
+            elif roll < 0.85:
+                sec = max(sealed, newest - rng.randint(0, 130))  # late, or the same second again
+            else:
+                sec = newest + rng.randint(100, 5000)  # a jump: seal what waits first, as update_trip does
+                got, want = p.pop_before(sec - 120), sorted((s, v) for s, v in ref.items() if s < sec - 120)
+                assert got == want
+                ref = {s: v for s, v in ref.items() if s >= sec - 120}
+                sealed = max(sealed, sec - 120)
+            entry = [sec * 1000 + rng.randint(0, 999), rng.randint(0, 3), rng.randint(0, 200_000), 1 << rng.randint(0, 6)]
+            p.merge(sec, entry)
+            if sec in ref:
+                old = ref[sec]
+                later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
+                ref[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
+            else:
+                ref[sec] = entry
+            newest = max(newest, sec)
+            if rng.random() < 0.3:
+                upto = newest - rng.randint(0, 125)
+                assert p.pop_before(upto) == sorted((s, v) for s, v in ref.items() if s < upto)
+                ref = {s: v for s, v in ref.items() if s >= upto}
+                sealed = max(sealed, upto)
+            assert p.items() == sorted(ref.items()) and len(p) == len(ref)
+            assert p.first() == (min(ref) if ref else None)
+            assert len(p.vals) <= 2 * 130 + 1  # the run spans the lateness, whatever the clock did
+            back = PendingTrips.from_packed(*p.packed())
+            assert back.items() == p.items() and p.copy().items() == p.items()
