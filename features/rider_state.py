@@ -407,9 +407,11 @@ def _remember(state: RiderState, ids: array[int], stream: int, event_id: str, se
 def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateResult:
     """Apply one ``WearableReading`` (per-second summary) to the state."""
     ts = rec.ts.timestamp()
-    result = _admit(state, state.wear_ids, WEAR_STREAM, rec.event_id, ts, state.wearable_ts, cfg)
-    if result is not None:
-        return result
+    newest = state.wearable_ts
+    if newest is not None and ts <= newest:  # a record ahead of its stream is new and in time: no look needed
+        result = _admit(state, state.wear_ids, WEAR_STREAM, rec.event_id, ts, newest, cfg)
+        if result is not None:
+            return result
     sec = int(ts // 1)
     rows = state.wear_rows
     b = write_at(state.wear_tags, rows, sec // 60, WEAR_WIDTH)  # fields of the row are rows[b + field]
@@ -445,12 +447,13 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
         still = var is not None and mean is not None and var < cfg.fall_stillness_var_g2 and abs(
             mean - 1.0) <= cfg.fall_stillness_mean_tol_g
         mark_fall_bits(state, sec, peak is not None and peak >= cfg.fall_impact_g, still, cfg)
-    if state.wearable_ts is None or ts > state.wearable_ts:
+    if newest is None or ts > newest:
         state.wearable_ts = ts
         final_minute = math.floor((ts - cfg.allowed_lateness_s) / 60.0) - 1
         if state.folded_minute is None or final_minute > state.folded_minute:
             fold_minutes(state, final_minute, cfg)
-        settle_recovery(state, cfg, final=True)
+        if state.stop_pending is not None:
+            settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 
 
@@ -462,9 +465,10 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     weather arrive on different topics.
     """
     ts = rec.ts.timestamp()
-    result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
-    if result is not None:
-        return result
+    if state.trip_ts is not None and ts <= state.trip_ts:  # a record ahead of its stream is new and in time
+        result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
+        if result is not None:
+            return result
     sec = int(ts // 1)
     if state.sealed_upto is not None and sec < state.sealed_upto:
         return UpdateResult.TOO_LATE
@@ -490,7 +494,8 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
     if tail is not None and state.sealed_upto is not None and state.sealed_upto // 60 != tail.pruned_minute:
         tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
-    settle_recovery(state, cfg, final=True)
+    if state.stop_pending is not None:
+        settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 
 
