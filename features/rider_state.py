@@ -36,7 +36,7 @@ from features.ring import (
     EMPTY, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
 from features.state_codec import IntReader, Ints, pack, unpack
-from features.trip_tail import TripTail
+from features.trip_tail import TripTail, sealable
 from features.pending import PendingTrips
 from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 
@@ -480,7 +480,7 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
         # second is not before it), so the waiting seconds never span more than the lateness; the tail
         # would walk the whole gap, so it is rebuilt when features need it
         state.tail = None
-        seal_trip(state, math.floor(ts - cfg.allowed_lateness_s), cfg)
+        seal_trip(state, sealable(ts, cfg), cfg)
     state.pending.merge(sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
@@ -490,8 +490,12 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
             tail.add([(sec, entry)], cfg)
         else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
             state.tail = None
-    seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
     tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
+    if tail is not None:
+        tail.adopt(sealable(state.trip_ts, cfg), cfg)  # the records it walked are not walked again
+        tail = state.tail
+    else:
+        seal_trip(state, sealable(state.trip_ts, cfg), cfg)
     if tail is not None and state.sealed_upto is not None and state.sealed_upto // 60 != tail.pruned_minute:
         tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
     if state.stop_pending is not None:

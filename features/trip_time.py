@@ -100,13 +100,13 @@ def walk(sink: TripSink, cursor: int, items: list[tuple[int, list]], upto: int |
     up to ``upto`` (None: stop at the last record, which stays the carry). Returns the new cursor."""
     cap = cfg.trip_gap_cap_s
     for k, (_ts_ms, status, speed_q, flags) in items:
-        cursor = _advance(sink, cursor, k, cap, cfg)
+        cursor = advance(sink, cursor, k, cap, cfg)
         _count_onsets(sink, k, flags, sink.carry, cap)
         sink.carry = [k, status, speed_q, flags]
-    return cursor if upto is None else _advance(sink, cursor, upto, cap, cfg)
+    return cursor if upto is None else advance(sink, cursor, upto, cap, cfg)
 
 
-def _advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) -> int:
+def advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) -> int:
     carry = sink.carry
     if carry is not None:
         end = min(k, carry[0] + cap)

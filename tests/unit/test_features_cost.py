@@ -136,7 +136,7 @@ def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
         newest = s.newest_ts() or T0
         for now in (newest, newest + 30.0, newest + 400.0):
             assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
-        assert len(json.dumps(s.to_dict())) < 3000  # version 4 (packed); 3 wrote about 3.7 KB here, 2 about 11 KB
+        assert len(json.dumps(s.to_dict())) < 3100  # version 4 (packed, 2-byte digests); 3 wrote 3,217 B here, 2 about 11 KB
 
 
 def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
@@ -260,3 +260,54 @@ def test_waiting_trip_seconds_match_a_plain_dict_under_random_merges_and_seals()
             assert len(p.vals) <= 2 * 130 + 1  # the run spans the lateness, whatever the clock did
             back = PendingTrips.from_packed(*p.packed())
             assert back.items() == p.items() and p.copy().items() == p.items()
+
+
+def _shifted(stream: list[tuple[str, SimpleNamespace]], by_s: float) -> list[tuple[str, SimpleNamespace]]:
+    out = []
+    for role, rec in stream:
+        moved = SimpleNamespace(**vars(rec))
+        moved.ts = datetime.fromtimestamp(rec.ts.timestamp() + by_s, tz=timezone.utc)
+        out.append((role, moved))
+    return out
+
+
+def test_sealing_by_the_tails_marks_leaves_the_same_state_as_walking_the_records_again(monkeypatch) -> None:
+    # A rider scored now and then keeps a tail, and sealing adopts its marks; the same records without
+    # feature calls (no tail) are sealed by walking them. Both states must be equal after every record:
+    # out of order, late, duplicate, trip jumps, and (second config) a local midnight inside a minute.
+    import features.rider_state as rider_state
+    import features.trip_tail as trip_tail
+
+    walks = {"n": 0}
+    real_seal = rider_state.seal_trip
+
+    def counting_seal(*args, **kwargs):
+        walks["n"] += 1
+        return real_seal(*args, **kwargs)
+
+    monkeypatch.setattr(rider_state, "seal_trip", counting_seal)
+    monkeypatch.setattr(trip_tail, "seal_trip", counting_seal)
+    odd = FeatureConfig(local_utc_offset_h=0.0125)  # local midnight 45 s into a UTC minute
+    # the second config's streams start 10 min before its local midnight (T0 is a UTC midnight)
+    for cfg, shift in ((CFG, 0.0), (odd, -600.0 - 45.0)):
+        adopted = walked = 0
+        for seed in range(6):
+            scored, plain = RiderState.new("r1"), RiderState.new("r1")
+            stream = _shifted(_random_stream(seed, seconds=1500), shift)
+            for n, (role, rec) in enumerate(stream):
+                for s in (scored, plain):
+                    before = walks["n"]
+                    if role == "w":
+                        update_wearable(s, rec, cfg)
+                    else:
+                        update_trip(s, rec, cfg, zone_heat_index_c=33.0 if n % 500 < 250 else 20.0)
+                    if s is scored:
+                        adopted += s.tail is not None and walks["n"] == before and role == "t"
+                    else:
+                        walked += walks["n"] - before
+                if n % 29 == 0:
+                    rider_features(scored, None, scored.newest_ts() or T0, cfg)
+                if n % 5 == 0 or n == len(stream) - 1:
+                    assert scored.to_dict() == plain.to_dict(), (seed, n)
+            assert scored.sealed_upto is not None and scored.sealed_upto % 60 == 0
+        assert adopted > 2500 and walked > 2500, (adopted, walked)
