@@ -29,7 +29,9 @@ The model input vector follows this order. Thresholds live in `features/config.p
 - **Unsealed trip seconds.** Trip records are sealed into buckets once they are older than the lateness. Features see
   the newer ones through a tail sealed ahead as records arrive (`features/trip_tail.py`), so a call does not replay
   them; a record that arrives out of order discards the tail and the next call rebuilds it. `rider_features_replay`
-  (seal a copy of the state) is the reference a property test holds the fast path to.
+  (seal a copy of the state) is the reference a property test holds the fast path to. The state seals a whole minute at
+  a time, adopting what the tail walked (its marks at each minute) rather than walking the records again; a property test
+  holds it to the state sealed by walking.
 - **Stored state.** The changelog form (version 4, `features/state_codec.py`) keeps what features can still read:
   wearable minutes of the 15-min windows, trip minutes of the 10-min windows, older trip minutes as their harsh brakes
   only (for the 60-min count), packed as integers by byte plane, zlib-compressed, in base85 beside the readable rider

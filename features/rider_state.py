@@ -2,7 +2,7 @@
 
 State is fixed rings of buckets (17 wearable minutes, 13 trip minutes and 61 minutes of harsh-brake
 counts, 32 ten-second HR buckets, 25 hours, 8 days), a few scalars, a 256-s fall bitmap, trip records still inside
-the allowed lateness, and per stream one event-id digest per second of the lateness window.
+the allowed lateness or its last unsealed minute, and per stream one event-id digest per second of the lateness window.
 Nothing grows with the number of events or the length of a window.
 
 >>> from types import SimpleNamespace as W

@@ -3,12 +3,13 @@
 Trip records arrive about once a second and may arrive out of order. Each record
 covers the seconds from its own until the next record, at most ``cfg.trip_gap_cap_s``
 (so a dropout is not riding). Records wait in ``state.pending`` (one per second) until
-they are older than the allowed lateness, then they are *sealed*: their seconds are
-walked in event-time order into the minute/hour/day buckets and the sequence trackers
-(off-run, break, stop). Nothing that arrives within the lateness can change a sealed
-second, so the result does not depend on arrival order. Features see the newest records
-without waiting through :class:`features.trip_tail.TripTail`, the same walk run ahead into
-an overlay (:func:`walk` writes to either through :class:`TripSink`).
+they are older than the allowed lateness, then they are *sealed*, a whole minute at a time
+(:func:`features.trip_tail.sealable`): their seconds are walked in event-time order into the
+minute/hour/day buckets and the sequence trackers (off-run, break, stop). Nothing that arrives
+within the lateness can change a sealed second, so the result does not depend on arrival order.
+Features see the newest records without waiting through :class:`features.trip_tail.TripTail`,
+the same walk run ahead into an overlay (:func:`walk` writes to either through :class:`TripSink`);
+where the rider has a tail, sealing adopts what it walked instead of walking the records again.
 """
 
 from __future__ import annotations
