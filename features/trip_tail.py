@@ -187,14 +187,25 @@ class TripTail:
             seal_trip(state, upto, cfg)
 
     def ahead(self, upto: int, cfg: FeatureConfig) -> TripTail:
-        """A copy sealed on to ``upto`` (the feature call's clock); this tail is not changed."""
-        out = TripTail(self.base, self.cursor, self.done, None if self.carry is None else self.carry[:], self.off_since,
+        """A copy sealed on to ``upto`` (the feature call's clock); this tail is not changed.
+
+        The copy shares the rows the walk to ``upto`` cannot write: it writes only the minute, hour and day rows
+        of the seconds ``cursor .. upto - 1``, and no brake row (no record is walked in, so no harsh onset).
+        """
+        trip, hour, day = dict(self.trip), dict(self.hour), dict(self.day)
+        cursor = self.cursor
+        if upto > cursor:
+            last, offset = upto - 1, cfg.local_utc_offset_h * 3600.0
+            for rows, lo, hi in ((trip, cursor // 60, last // 60), (hour, cursor // 3600, last // 3600),
+                                 (day, int((cursor + offset) // 86400), int((last + offset) // 86400))):
+                for key, row in rows.items():
+                    if lo <= key <= hi:
+                        rows[key] = array("q", row)
+        out = TripTail(self.base, cursor, self.done, None if self.carry is None else self.carry[:], self.off_since,
                        self.online_since_break_s, self.prev_riding, self.stop_candidate, self.stops[:],
-                       {k: array("q", r) for k, r in self.trip.items()}, {k: array("q", r) for k, r in self.hour.items()},
-                       {k: array("q", r) for k, r in self.day.items()},
-                       {k: array("q", r) for k, r in self.brakes.items()})
-        if upto > out.cursor:
-            out.cursor = walk(out, out.cursor, [], upto, cfg)
+                       trip, hour, day, dict(self.brakes))
+        if upto > cursor:
+            out.cursor = walk(out, cursor, [], upto, cfg)
         return out
 
     def drop_sealed(self, sealed_upto: int, cfg: FeatureConfig) -> None:
