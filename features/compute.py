@@ -157,19 +157,24 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
 _TEN_MIN_FIELDS = (BRAKES, ACCELS, CORNERS, SPEEDING_S, EBIKE_S, PHONE_S)
 
 
-def _window(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int, whole: int,
-            width: int) -> list[tuple[Row, int]]:
-    """``(sequence, offset)`` of the rows of buckets ``newest - whole .. newest``: field ``f`` of a row is
-    ``sequence[offset + f]``, the overlay's row in place of the ring's (no row views are made)."""
-    n = len(tags)
-    out: list[tuple[Row, int]] = []
-    for key in range(newest - min(whole, n - 1), newest + 1):
-        row = overlay.get(key) if overlay else None
-        if row is not None:
-            out.append((row, 0))
-        elif tags[i := key % n] == key:
-            out.append((rows, i * width))
+def _window_rows(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int, whole: int,
+                 width: int) -> list[tuple[Row, int, int]]:
+    """``(sequence, offset, key)`` of the rows of buckets ``newest - whole .. newest``: field ``f`` of a row is
+    ``sequence[offset + f]``, the overlay's row in place of the ring's; one pass over the ring's tags, no views."""
+    lo = newest - min(whole, len(tags) - 1)
+    out: list[tuple[Row, int, int]] = [(rows, i * width, tag) for i, tag in enumerate(tags)
+                                       if lo <= tag <= newest and tag not in overlay]
+    if overlay:
+        out += [(row, 0, key) for key, row in overlay.items() if lo <= key <= newest]
     return out
+
+
+def _field_sum(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int, whole: int, width: int,
+               f: int) -> int:
+    """Field ``f`` summed over the buckets ``newest - whole .. newest`` (as :func:`_window_rows`)."""
+    lo = newest - min(whole, len(tags) - 1)
+    held = sum(rows[i * width + f] for i, tag in enumerate(tags) if lo <= tag <= newest and tag not in overlay)
+    return held + sum(row[f] for key, row in overlay.items() if lo <= key <= newest) if overlay else held
 
 
 def _brakes_60m(s: RiderState, brakes: dict[int, Row], m_now: int) -> int:
@@ -197,18 +202,18 @@ def _trip_features(s: RiderState, now: float, m_now: int, trip: dict[int, Row], 
         return dict.fromkeys(names, NAN)
     d_now = local_day(now, cfg)
     today = day.get(d_now) or read_row(s.day_tags, s.day_rows, d_now) or [0, 0, 0, 0]
-    online_7d = sum(seq[b + DAY_ONLINE_S] for seq, b in _window(s.day_tags, s.day_rows, day, d_now, 7, DAY_WIDTH))
-    online_24h = sum(seq[b] for seq, b in _window(s.hour_tags, s.hour_rows, hour, math.floor(now / 3600.0), 24, 1))
+    online_7d = _field_sum(s.day_tags, s.day_rows, day, d_now, 7, DAY_WIDTH, DAY_ONLINE_S)
+    online_24h = _field_sum(s.hour_tags, s.hour_rows, hour, math.floor(now / 3600.0), 24, 1, 0)
     on_break = s.off_since is not None and now - s.off_since >= cfg.break_min_minutes * 60.0
     ride5 = speed5 = sq5 = 0
     c10 = [0] * TRIP_WIDTH
-    for seq, b in _window(s.trip_tags, s.trip_rows, trip, m_now, 10, TRIP_WIDTH):
+    for seq, b, key in _window_rows(s.trip_tags, s.trip_rows, trip, m_now, 10, TRIP_WIDTH):
         for f in _TEN_MIN_FIELDS:
             c10[f] += seq[b + f]
-    for seq, b in _window(s.trip_tags, s.trip_rows, trip, m_now, 5, TRIP_WIDTH):
-        ride5 += seq[b + RIDE_S]
-        speed5 += seq[b + SPEED_SUM]
-        sq5 += seq[b + SPEED_SQ]
+        if key >= m_now - 5:
+            ride5 += seq[b + RIDE_S]
+            speed5 += seq[b + SPEED_SUM]
+            sq5 += seq[b + SPEED_SQ]
     mean5 = _ratio(speed5, ride5, SPEED_SCALE)
     msq5 = _ratio(sq5, ride5, SPEED_SCALE * SPEED_SCALE)
     return {

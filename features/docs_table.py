@@ -29,12 +29,14 @@ The model input vector follows this order. Thresholds live in `features/config.p
 - **Unsealed trip seconds.** Trip records are sealed into buckets once they are older than the lateness. Features see
   the newer ones through a tail sealed ahead as records arrive (`features/trip_tail.py`), so a call does not replay
   them; a record that arrives out of order discards the tail and the next call rebuilds it. `rider_features_replay`
-  (seal a copy of the state) is the reference a property test holds the fast path to.
-- **Stored state.** The changelog form (version 3, `features/state_codec.py`) keeps what features can still read:
+  (seal a copy of the state) is the reference a property test holds the fast path to. The state seals a whole minute at
+  a time, adopting what the tail walked (its marks at each minute) rather than walking the records again; a property test
+  holds it to the state sealed by walking.
+- **Stored state.** The changelog form (version 4, `features/state_codec.py`) keeps what features can still read:
   wearable minutes of the 15-min windows, trip minutes of the 10-min windows, older trip minutes as their harsh brakes
-  only (for the 60-min count), packed as integers by byte plane, zlib-compressed, in base64 beside the readable rider
-  id, zone, status and stream clocks. Version 1 (one minute ring for both streams) and version 2 (JSON lists) states
-  still load; version 2's dedup ring is not carried over (its 6-byte ids are not per second), so for the first
+  only (for the 60-min count), packed as integers by byte plane, zlib-compressed, in base85 beside the readable rider
+  id, zone, status and stream clocks; a dedup digest is 2 bytes. Version 1 (one minute ring for both streams), version 2
+  (JSON lists) and version 3 (4-byte digests, base64) states still load; version 2's dedup ring is not carried over (its 6-byte ids are not per second), so for the first
   allowed lateness after an upgrade a resend of a record applied before it is applied again.
 """
 

@@ -1,25 +1,31 @@
-"""Trip records waiting to be sealed: one per second, in second order, 16 bytes each.
+"""Trip records waiting to be sealed: one per second, in second order, 8 bytes a second.
 
 A record is ``[ts_ms, status, speed_q, flags]`` (see :mod:`features.trip_time`); here it is
-packed into one int64 beside its second, so ~120 waiting records take about 2 KB instead of
-a dict of lists (about 27 KB). Records mostly arrive in order: they are appended at the end
-and sealed from the front.
+packed into one int64 in a dense run of seconds from the oldest waiting one (an empty second
+is -1), so ~120 waiting records take about 1 KB instead of a dict of lists (about 27 KB).
+Records mostly arrive in order: they are appended at the end and sealed from the front. The run
+spans the allowed lateness, because a record that jumps further ahead seals the older ones
+first (:func:`features.rider_state.update_trip`).
 
 >>> p = PendingTrips()
 >>> p.merge(11, [11_250, 1, 20_000, 0]); p.merge(10, [10_999, 2, 0, 64]); p.merge(11, [11_100, 1, 5_000, 1])
 >>> p.items()  # second order; second 11 keeps its later record's status and speed, flags OR-ed
 [(10, [10999, 2, 0, 64]), (11, [11250, 1, 20000, 1])]
+>>> p.merge(14, [14_000, 0, 0, 0]); len(p), p.get(12), p.get(14)
+(3, None, [14000, 0, 0, 0])
 >>> p.pop_before(11), len(p), p.first()
-([(10, [10999, 2, 0, 64])], 1, 11)
+([(10, [10999, 2, 0, 64])], 2, 11)
+>>> p.pop_before(13), p.first(), p.vals.tolist()  # the empty seconds before the oldest waiting one go too
+([(11, [11250, 1, 20000, 1])], 14, [0])
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 
 _MS_BITS, _STATUS_BITS, _FLAG_BITS = 11, 2, 7  # ms within the second is 0..1000 (ts rounds up to the next second)
 _STATUS_AT, _FLAGS_AT, _SPEED_AT = _MS_BITS, _MS_BITS + _STATUS_BITS, _MS_BITS + _STATUS_BITS + _FLAG_BITS
+_EMPTY = array("q", [-1])  # a second without a record (a packed record is never negative: speed_q >= 0)
 
 
 def _pack(sec: int, entry: list) -> int:
@@ -33,53 +39,93 @@ def _unpack(sec: int, value: int) -> list:
 
 
 class PendingTrips:
-    """Waiting trip records by second (see the module docstring)."""
+    """Waiting trip records by second (see the module docstring): ``vals[i]`` is second ``lo + i``."""
 
-    __slots__ = ("secs", "values")
+    __slots__ = ("lo", "vals", "n")
 
     def __init__(self) -> None:
-        self.secs = array("q")
-        self.values = array("q")
+        self.lo = 0  # the oldest waiting second (vals[0] is never empty)
+        self.vals = array("q")
+        self.n = 0  # waiting records
 
     def __len__(self) -> int:
-        return len(self.secs)
+        return self.n
 
     def first(self) -> int | None:
         """The oldest waiting second, None if none waits."""
-        return self.secs[0] if self.secs else None
+        return self.lo if self.n else None
 
     def get(self, sec: int) -> list | None:
-        i = bisect_left(self.secs, sec)
-        return _unpack(sec, self.values[i]) if i < len(self.secs) and self.secs[i] == sec else None
+        i = sec - self.lo
+        if 0 <= i < len(self.vals) and self.vals[i] >= 0:
+            return _unpack(sec, self.vals[i])
+        return None
 
     def merge(self, sec: int, entry: list) -> None:
         """Keep one record per second: flags are OR-ed, status and speed come from the later one (order-free)."""
-        secs = self.secs
-        if not secs or sec > secs[-1]:
-            secs.append(sec)
-            self.values.append(_pack(sec, entry))
+        vals = self.vals
+        value = _pack(sec, entry)
+        if not self.n:
+            self.lo = sec
+            vals.append(value)
+            self.n = 1
             return
-        i = bisect_left(secs, sec)
-        if secs[i] != sec:
-            secs.insert(i, sec)
-            self.values.insert(i, _pack(sec, entry))
+        i = sec - self.lo
+        if i >= len(vals):
+            if i > len(vals):
+                vals.extend(_EMPTY * (i - len(vals)))
+            vals.append(value)
+        elif i < 0:
+            vals[0:0] = _EMPTY * -i
+            vals[0] = value
+            self.lo = sec
+        elif vals[i] < 0:
+            vals[i] = value
+        else:
+            old = _unpack(sec, vals[i])
+            later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
+            vals[i] = _pack(sec, [later[0], later[1], later[2], old[3] | entry[3]])
             return
-        old = _unpack(sec, self.values[i])
-        later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
-        self.values[i] = _pack(sec, [later[0], later[1], later[2], old[3] | entry[3]])
+        self.n += 1
 
     def pop_before(self, upto: int) -> list[tuple[int, list]]:
         """Remove and return the records of seconds before ``upto``, oldest first."""
-        n = bisect_left(self.secs, upto)
-        out = [(self.secs[i], _unpack(self.secs[i], self.values[i])) for i in range(n)]
-        del self.secs[:n], self.values[:n]
+        k = min(upto - self.lo, len(self.vals))
+        if k <= 0 or not self.n:
+            return []
+        lo, vals = self.lo, self.vals
+        out = [(lo + i, _unpack(lo + i, vals[i])) for i in range(k) if vals[i] >= 0]
+        while k < len(vals) and vals[k] < 0:  # the next record starts the run
+            k += 1
+        del vals[:k]
+        self.lo += k
+        self.n -= len(out)
         return out
 
     def items(self) -> list[tuple[int, list]]:
         """Every waiting ``(second, record)``, oldest first."""
-        return [(sec, _unpack(sec, value)) for sec, value in zip(self.secs, self.values)]
+        lo = self.lo
+        return [(lo + i, _unpack(lo + i, v)) for i, v in enumerate(self.vals) if v >= 0]
+
+    def packed(self) -> tuple[list[int], list[int]]:
+        """``(seconds, packed records)`` of every waiting record, oldest first (the changelog form)."""
+        lo = self.lo
+        held = [(lo + i, v) for i, v in enumerate(self.vals) if v >= 0]
+        return [s for s, _ in held], [v for _, v in held]
+
+    @classmethod
+    def from_packed(cls, secs: list[int] | array[int], values: list[int] | array[int]) -> PendingTrips:
+        """Inverse of :meth:`packed` (seconds ascending)."""
+        out = cls()
+        if len(secs):
+            out.lo = secs[0]
+            out.vals = _EMPTY * (secs[-1] - secs[0] + 1)
+            for sec, value in zip(secs, values):
+                out.vals[sec - out.lo] = value
+            out.n = len(secs)
+        return out
 
     def copy(self) -> PendingTrips:
         out = PendingTrips()
-        out.secs, out.values = array("q", self.secs), array("q", self.values)
+        out.lo, out.vals, out.n = self.lo, array("q", self.vals), self.n
         return out

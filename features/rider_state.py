@@ -2,7 +2,7 @@
 
 State is fixed rings of buckets (17 wearable minutes, 13 trip minutes and 61 minutes of harsh-brake
 counts, 32 ten-second HR buckets, 25 hours, 8 days), a few scalars, a 256-s fall bitmap, trip records still inside
-the allowed lateness, and per stream one event-id digest per second of the lateness window.
+the allowed lateness or its last unsealed minute, and per stream one event-id digest per second of the lateness window.
 Nothing grows with the number of events or the length of a window.
 
 >>> from types import SimpleNamespace as W
@@ -36,11 +36,12 @@ from features.ring import (
     EMPTY, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
 from features.state_codec import IntReader, Ints, pack, unpack
-from features.trip_tail import TripTail
+from features.trip_tail import TripTail, sealable
 from features.pending import PendingTrips
 from features.trip_time import STATUS_CODE, seal_trip, trip_flags
 
-STATE_VERSION = 3  # 3: packed binary (2: JSON lists, one minute ring per stream; 1: one shared ring; both read)
+STATE_VERSION = 4  # 4: 2-byte dedup digests, base85 (3: 4-byte CRC32 digests, base64; 2: JSON lists, one minute
+# ring per stream; 1: one shared ring; all read)
 # The changelog keeps what features can still read: wearable minutes of the 15-min windows and the
 # few unfolded ones; trip minutes of the 10-min windows in full, older ones only their harsh brakes.
 WEAR_READ_MINUTES = 16
@@ -104,8 +105,8 @@ class RiderState:
     fall_ts: float | None = None
     # dedup, per stream: slot ``second % n`` holds the event-id digest applied at that second (0: none),
     # for the ``n`` seconds up to the stream's newest; more records in one second go to ``id_extra``
-    wear_ids: array[int] = field(default_factory=lambda: array("I"))
-    trip_ids: array[int] = field(default_factory=lambda: array("I"))
+    wear_ids: array[int] = field(default_factory=lambda: array("H"))
+    trip_ids: array[int] = field(default_factory=lambda: array("H"))
     id_extra: array[int] = field(default_factory=lambda: array("q"))  # pairs [second * 2 + stream, digest]
     tail: TripTail | None = field(default=None, repr=False, compare=False)  # derived: never stored, rebuilt on need
 
@@ -161,7 +162,7 @@ class RiderState:
                 self.tail = None  # not the stop the tail expected: rebuild it rather than trust it
 
     def to_dict(self) -> dict[str, Any]:
-        """The changelog form (version 3): the strings and the stream clocks readable, everything else one packed
+        """The changelog form (version 4): the strings and the stream clocks readable, everything else one packed
         blob (:mod:`features.state_codec`); only buckets that can still be read are kept."""
         wear_min = int(self.wearable_ts // 60) if self.wearable_ts is not None else 0  # each ring by its own clock
         trip_min = int(self.trip_ts // 60) if self.trip_ts is not None else 0
@@ -178,13 +179,13 @@ class RiderState:
             ints.put(n)
         _put_ring(ints, self.hour_tags, self.hour_rows, trip_min // 60 - HOUR_SLOTS)
         _put_ring(ints, self.day_tags, self.day_rows, trip_min // 1440 - DAY_SLOTS)
-        pending = self.pending
-        ints.put(len(pending))
+        secs, values = self.pending.packed()
+        ints.put(len(secs))
         prev = 0
-        for sec in pending.secs:  # deltas: mostly 1
+        for sec in secs:  # deltas: mostly 1
             ints.put(sec - prev)
             prev = sec
-        ints.data.extend(pending.values)
+        ints.data.extend(values)
         for value in (self.sealed_upto, self.off_since, self.stop_candidate, self.stop_pending, self.folded_minute,
                       self.core_obs_minute, self.fall_base):
             ints.opt(value)
@@ -205,13 +206,13 @@ class RiderState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RiderState:
-        """Inverse of :meth:`to_dict`; also reads versions 1 and 2 (JSON lists)."""
-        if d.get("v") == STATE_VERSION:
+        """Inverse of :meth:`to_dict`; also reads version 3 (4-byte digests) and versions 1 and 2 (JSON lists)."""
+        if d.get("v") in (3, STATE_VERSION):
             return _from_packed(cls.new(d["rider_id"]), d)
         if d.get("v") == 1:
             d = _split_minutes(d)
         elif d.get("v") != 2:
-            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1, 2 or "
+            raise ValueError(f"rider state version {d.get('v')!r} is not one this worker reads (1, 2, 3 or "
                              f"{STATE_VERSION}): a newer riskstream wrote it; run that version or rebuild the state table")
         state = cls.new(d["rider_id"])
         recent = (int(d["trip_ts"] // 60) if d.get("trip_ts") is not None else 0) - TRIP_READ_MINUTES
@@ -278,7 +279,7 @@ def _get_ring(ints: IntReader, n: int, width: int) -> tuple[array[int], array[in
 
 
 def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
-    ints, floats, slots = unpack(d["b"])
+    ints, floats, slots = unpack(d["b"], d["v"])
     state.zone_id, state.status = d.get("zone_id"), d.get("status")
     state.wearable_ts, state.trip_ts = d.get("wearable_ts"), d.get("trip_ts")
     state.wear_tags, state.wear_rows = _get_ring(ints, WEAR_SLOTS, WEAR_WIDTH)
@@ -291,7 +292,7 @@ def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
     secs = ints.take(n)
     for i in range(1, n):
         secs[i] += secs[i - 1]
-    state.pending.secs, state.pending.values = secs, ints.take(n)
+    state.pending = PendingTrips.from_packed(secs, ints.take(n))
     (state.sealed_upto, state.off_since, state.stop_candidate, state.stop_pending, state.folded_minute,
      state.core_obs_minute, state.fall_base) = (ints.opt() for _ in range(7))
     state.online_since_break_s = ints.get()
@@ -302,6 +303,10 @@ def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
     n_wear, n_trip = ints.get(), ints.get()
     state.wear_ids, state.trip_ids = slots[:n_wear], slots[n_wear:n_wear + n_trip]
     state.id_extra = ints.take(ints.get())
+    if slots.typecode != "H":  # version 3: 32-bit CRCs, cut to the 16-bit digests of :func:`_digest`
+        state.wear_ids, state.trip_ids = (array("H", (_short(v) for v in ids)) for ids in (state.wear_ids, state.trip_ids))
+        for i in range(1, len(state.id_extra), 2):
+            state.id_extra[i] = _short(state.id_extra[i])
     state.hr_recovery_bpm, state.hr_rest_bpm, state.core_temp_c, core_temp_var, state.fall_ts = floats
     state.core_temp_var = 0.0 if core_temp_var is None else core_temp_var
     return state
@@ -330,9 +335,24 @@ def _slots_for(lateness_s: float) -> int:
 
 
 def _digest(event_id: str) -> int:
-    # 32 bits, compared only with the records of the same second and stream: a false duplicate needs an
-    # out-of-order record whose second already holds another record with the same CRC (~1 in 4e9)
-    return zlib.crc32(event_id.encode()) or 1
+    """16 bits of the event id's CRC32 (0 is "no record", so 1 stands for it).
+
+    Compared only with the digests of the same second and stream, and only for a record at or before its
+    stream's newest (a record ahead of it is new without a look): a false duplicate needs such a record
+    in a second that already holds another record, with the same 16 bits, 1 in 65,535 of those
+    records. At 1 Hz a second holds one record, so it takes a second record in an applied second (a
+    device sending two in one second, or one with a new id for a reading already sent), not a late or
+    re-sent one. docs/scaling.md has the rate at fleet scale.
+
+    >>> _digest("w1") == zlib.crc32(b"w1") & 0xFFFF
+    True
+    """
+    return _short(zlib.crc32(event_id.encode()))
+
+
+def _short(crc: int) -> int:
+    """A stored 32-bit CRC as its 16-bit digest (version 3 kept the whole CRC)."""
+    return (crc & 0xFFFF) or (1 if crc else 0)
 
 
 def _admit(state: RiderState, ids: array[int], stream: int, event_id: str, ts: float, newest: float | None,
@@ -361,14 +381,14 @@ def _remember(state: RiderState, ids: array[int], stream: int, event_id: str, se
     """Keep the digest of an applied record in its second's slot; ``newest`` is the stream's clock before it."""
     n = _slots_for(cfg.allowed_lateness_s)
     if len(ids) != n:  # first record, or the lateness setting changed: start the slots afresh
-        ids[:] = array("I", bytes(4 * n))
+        ids[:] = array("H", bytes(2 * n))
     if newest is not None:
         last = int(newest // 1)
         if sec > last:  # the clock moves on: free the slots of the seconds it passes
             if sec - last == 1:
                 ids[sec % n] = 0
             elif sec - last >= n:
-                ids[:] = array("I", bytes(4 * n))
+                ids[:] = array("H", bytes(2 * n))
             else:
                 for s in range(last + 1, sec + 1):
                     ids[s % n] = 0
@@ -387,9 +407,11 @@ def _remember(state: RiderState, ids: array[int], stream: int, event_id: str, se
 def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateResult:
     """Apply one ``WearableReading`` (per-second summary) to the state."""
     ts = rec.ts.timestamp()
-    result = _admit(state, state.wear_ids, WEAR_STREAM, rec.event_id, ts, state.wearable_ts, cfg)
-    if result is not None:
-        return result
+    newest = state.wearable_ts
+    if newest is not None and ts <= newest:  # a record ahead of its stream is new and in time: no look needed
+        result = _admit(state, state.wear_ids, WEAR_STREAM, rec.event_id, ts, newest, cfg)
+        if result is not None:
+            return result
     sec = int(ts // 1)
     rows = state.wear_rows
     b = write_at(state.wear_tags, rows, sec // 60, WEAR_WIDTH)  # fields of the row are rows[b + field]
@@ -425,12 +447,13 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
         still = var is not None and mean is not None and var < cfg.fall_stillness_var_g2 and abs(
             mean - 1.0) <= cfg.fall_stillness_mean_tol_g
         mark_fall_bits(state, sec, peak is not None and peak >= cfg.fall_impact_g, still, cfg)
-    if state.wearable_ts is None or ts > state.wearable_ts:
+    if newest is None or ts > newest:
         state.wearable_ts = ts
         final_minute = math.floor((ts - cfg.allowed_lateness_s) / 60.0) - 1
         if state.folded_minute is None or final_minute > state.folded_minute:
             fold_minutes(state, final_minute, cfg)
-        settle_recovery(state, cfg, final=True)
+        if state.stop_pending is not None:
+            settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 
 
@@ -442,15 +465,22 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     weather arrive on different topics.
     """
     ts = rec.ts.timestamp()
-    result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
-    if result is not None:
-        return result
+    if state.trip_ts is not None and ts <= state.trip_ts:  # a record ahead of its stream is new and in time
+        result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
+        if result is not None:
+            return result
     sec = int(ts // 1)
     if state.sealed_upto is not None and sec < state.sealed_upto:
         return UpdateResult.TOO_LATE
     _remember(state, state.trip_ids, TRIP_STREAM, rec.event_id, sec, state.trip_ts, cfg)
     status = rec.status.value if hasattr(rec.status, "value") else str(rec.status)
     entry = [round(ts * 1000), STATUS_CODE[status], round(rec.speed_kmh * SPEED_SCALE), trip_flags(rec, cfg, zone_heat_index_c)]
+    if state.trip_ts is not None and ts - cfg.allowed_lateness_s > state.trip_ts:
+        # a jump past the lateness: seal what waits first (as sealing after the merge would: this record's
+        # second is not before it), so the waiting seconds never span more than the lateness; the tail
+        # would walk the whole gap, so it is rebuilt when features need it
+        state.tail = None
+        seal_trip(state, sealable(ts, cfg), cfg)
     state.pending.merge(sec, entry)
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
@@ -460,11 +490,16 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
             tail.add([(sec, entry)], cfg)
         else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
             state.tail = None
-    seal_trip(state, math.floor(state.trip_ts - cfg.allowed_lateness_s), cfg)
     tail = state.tail  # walked to this record above, so sealing (120 s behind it) never passes it
+    if tail is not None:
+        tail.adopt(sealable(state.trip_ts, cfg), cfg)  # the records it walked are not walked again
+        tail = state.tail
+    else:
+        seal_trip(state, sealable(state.trip_ts, cfg), cfg)
     if tail is not None and state.sealed_upto is not None and state.sealed_upto // 60 != tail.pruned_minute:
         tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
-    settle_recovery(state, cfg, final=True)
+    if state.stop_pending is not None:
+        settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
 
 

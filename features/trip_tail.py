@@ -11,6 +11,12 @@ that follows later writes the same values the overlay holds; overlay rows whose 
 are all sealed are dropped. A record that arrives before the newest one (out of order)
 discards the tail, and the next feature call rebuilds it from the pending records.
 
+Each record is walked once. The state seals on whole minutes (:func:`sealable`), and the
+tail keeps a mark at every whole minute it walks past (:data:`MARK_WIDTH`): the trackers there, the
+qualified stops before it, and its hour and day rows' values there (the minute's own trip and
+brake rows are final once it is past). Sealing adopts the marks (:meth:`TripTail.adopt`)
+instead of walking the same records again; without a tail it walks them, to the same state.
+
 Stops that qualify for an HR-recovery reading are kept as a list, not evaluated: their
 value reads heart rates that may still arrive, so a feature call evaluates them with the
 heart rates it sees, as the replay did.
@@ -31,8 +37,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from features.config import FeatureConfig
+from features.physiology import qualify_stop
 from features.ring import DAY_WIDTH, TRIP_WIDTH, Row
-from features.trip_time import walk
+from features.state_codec import NONE
+from features.trip_time import advance, seal_trip, walk
 
 if TYPE_CHECKING:
     from features.rider_state import RiderState
@@ -47,6 +55,33 @@ def _overlay_row(overlay: dict[int, Row], tags: array[int], rows: array[int], ke
         return None
     row = overlay[key] = rows[i * width:(i + 1) * width] if tags[i] == key else array("q", bytes(8 * width))
     return row
+
+
+def sealable(trip_ts: float, cfg: FeatureConfig) -> int:
+    """Where the state seals to when its newest trip record is at ``trip_ts``: the whole minute at or before
+    the lateness behind it (every second before it can no longer change).
+
+    >>> sealable(1000.5, FeatureConfig())  # 880.5 s behind: sealed up to 840 (minute 14)
+    840
+    """
+    return int((trip_ts - cfg.allowed_lateness_s) // 60) * 60
+
+
+# A mark: the tail at a whole minute ``at`` it walked past, what sealing up to ``at`` leaves in the state,
+# as MARK_WIDTH integers in :attr:`TripTail.marks` (no object per value): ``at``, the carry record (4; NONE
+# first if none), off_since, online_since_break_s, prev_riding, stop_candidate, the stops qualified before
+# ``at`` (counted from the tail's start), the minute's hour row (hour, online seconds) and its day rows (one,
+# or two across local midnight: day, 4 values), as of ``at``; NONE where there is none.
+MARK_WIDTH = 22
+_AT, _CARRY, _OFF, _ONLINE, _PREV, _STOP, _QUALIFIED, _HOUR, _DAYS = 0, 1, 5, 6, 7, 8, 9, 10, 12
+
+
+def _opt(value: int | None) -> int:
+    return NONE if value is None else value
+
+
+def _val(value: int) -> int | None:
+    return None if value == NONE else value
 
 
 @dataclass(slots=True)
@@ -67,6 +102,9 @@ class TripTail:
     day: dict[int, Row] = field(default_factory=dict)
     brakes: dict[int, Row] = field(default_factory=dict)  # minute -> [harsh brakes]
     pruned_minute: int | None = None  # sealed_upto // 60 at the last drop_sealed
+    marks: array[int] = field(default_factory=lambda: array("q"))  # at the minutes walked past, not adopted yet
+    qualified: int = 0  # stops qualified here since the start
+    handed: int = 0  # of them, stops the state has taken (the rest are ``stops``)
 
     @classmethod
     def build(cls, state: RiderState, cfg: FeatureConfig) -> TripTail | None:
@@ -82,20 +120,92 @@ class TripTail:
         return tail
 
     def add(self, items: list[tuple[int, list]], cfg: FeatureConfig) -> None:
-        """Walk in records newer than :attr:`done`, in order."""
-        if items:
-            self.cursor = walk(self, self.cursor, items, None, cfg)
-            self.done = items[-1][0]
+        """Walk in records newer than :attr:`done`, in order, with a mark at each whole minute."""
+        if not items:
+            return
+        cap = cfg.trip_gap_cap_s
+        cursor = self.cursor
+        for item in items:
+            k = item[0]
+            at = (cursor // 60 + 1) * 60
+            while at <= k:  # walk to the minute (split there, as sealing would), mark it
+                cursor = self.cursor = advance(self, cursor, at, cap, cfg)
+                self._mark(at, cfg)
+                at += 60
+            cursor = walk(self, cursor, [item], None, cfg)
+        self.cursor = cursor
+        self.done = items[-1][0]
+
+    def _mark(self, at: int, cfg: FeatureConfig) -> None:
+        hour = (at - 1) // 3600
+        row = self.hour.get(hour)
+        mark = [at, *(self.carry or (NONE, 0, 0, 0)), _opt(self.off_since), self.online_since_break_s,
+                int(self.prev_riding), _opt(self.stop_candidate), self.qualified,
+                NONE if row is None else hour, 0 if row is None else row[0]]
+        offset = cfg.local_utc_offset_h * 3600.0
+        first, last = int((at - 60 + offset) // 86400), int((at - 1 + offset) // 86400)
+        for day in (first, last) if last != first else (first, None):
+            day_row = self.day.get(day) if day is not None else None
+            mark += [NONE, 0, 0, 0, 0] if day_row is None else [day, *day_row]
+        self.marks.extend(mark)
+
+    def adopt(self, upto: int, cfg: FeatureConfig) -> None:
+        """Seal the state up to the whole minute ``upto`` from the marks (no walk); walks only where a mark
+        is missing, after discarding the tail (not expected: the tail has walked past ``upto``)."""
+        state, marks = self.base, self.marks
+        used = 0
+        while used < len(marks) and marks[used + _AT] <= upto:
+            m = marks[used:used + MARK_WIDTH]
+            used += MARK_WIDTH
+            at = m[_AT]
+            if state.sealed_upto is not None and at <= state.sealed_upto:
+                continue
+            state.pending.pop_before(at)
+            minute = at // 60 - 1
+            row = self.trip.get(minute)
+            if row is not None and (into := state.trip_row(minute)) is not None:
+                into[:] = row
+            row = self.brakes.get(minute)
+            if row is not None and (into := state.brake_row(minute)) is not None:
+                into[0] = row[0]
+            if m[_HOUR] != NONE and (into := state.hour_row(m[_HOUR])) is not None:
+                into[0] = m[_HOUR + 1]
+            for d in (_DAYS, _DAYS + 5):
+                if m[d] != NONE and (into := state.day_row(m[d])) is not None:
+                    into[:] = m[d + 1:d + 5]
+            state.carry = None if m[_CARRY] == NONE else list(m[_CARRY:_CARRY + 4])
+            state.off_since, state.online_since_break_s = _val(m[_OFF]), m[_ONLINE]
+            state.prev_riding, state.stop_candidate = bool(m[_PREV]), _val(m[_STOP])
+            for _ in range(m[_QUALIFIED] - self.handed):
+                qualify_stop(state, self.stops.pop(0))
+            self.handed = m[_QUALIFIED]
+            state.sealed_upto = at
+        del marks[:used]
+        first = state.pending.first()
+        if (first is not None and first < upto) if state.sealed_upto is None else state.sealed_upto < upto:
+            state.tail = None
+            seal_trip(state, upto, cfg)
 
     def ahead(self, upto: int, cfg: FeatureConfig) -> TripTail:
-        """A copy sealed on to ``upto`` (the feature call's clock); this tail is not changed."""
-        out = TripTail(self.base, self.cursor, self.done, None if self.carry is None else self.carry[:], self.off_since,
+        """A copy sealed on to ``upto`` (the feature call's clock); this tail is not changed.
+
+        The copy shares the rows the walk to ``upto`` cannot write: it writes only the minute, hour and day rows
+        of the seconds ``cursor .. upto - 1``, and no brake row (no record is walked in, so no harsh onset).
+        """
+        trip, hour, day = dict(self.trip), dict(self.hour), dict(self.day)
+        cursor = self.cursor
+        if upto > cursor:
+            last, offset = upto - 1, cfg.local_utc_offset_h * 3600.0
+            for rows, lo, hi in ((trip, cursor // 60, last // 60), (hour, cursor // 3600, last // 3600),
+                                 (day, int((cursor + offset) // 86400), int((last + offset) // 86400))):
+                for key, row in rows.items():
+                    if lo <= key <= hi:
+                        rows[key] = array("q", row)
+        out = TripTail(self.base, cursor, self.done, None if self.carry is None else self.carry[:], self.off_since,
                        self.online_since_break_s, self.prev_riding, self.stop_candidate, self.stops[:],
-                       {k: array("q", r) for k, r in self.trip.items()}, {k: array("q", r) for k, r in self.hour.items()},
-                       {k: array("q", r) for k, r in self.day.items()},
-                       {k: array("q", r) for k, r in self.brakes.items()})
-        if upto > out.cursor:
-            out.cursor = walk(out, out.cursor, [], upto, cfg)
+                       trip, hour, day, dict(self.brakes))
+        if upto > cursor:
+            out.cursor = walk(out, cursor, [], upto, cfg)
         return out
 
     def drop_sealed(self, sealed_upto: int, cfg: FeatureConfig) -> None:
@@ -122,3 +232,4 @@ class TripTail:
 
     def qualify(self, stop: int) -> None:
         self.stops.append(stop)
+        self.qualified += 1

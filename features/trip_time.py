@@ -3,12 +3,13 @@
 Trip records arrive about once a second and may arrive out of order. Each record
 covers the seconds from its own until the next record, at most ``cfg.trip_gap_cap_s``
 (so a dropout is not riding). Records wait in ``state.pending`` (one per second) until
-they are older than the allowed lateness, then they are *sealed*: their seconds are
-walked in event-time order into the minute/hour/day buckets and the sequence trackers
-(off-run, break, stop). Nothing that arrives within the lateness can change a sealed
-second, so the result does not depend on arrival order. Features see the newest records
-without waiting through :class:`features.trip_tail.TripTail`, the same walk run ahead into
-an overlay (:func:`walk` writes to either through :class:`TripSink`).
+they are older than the allowed lateness, then they are *sealed*, a whole minute at a time
+(:func:`features.trip_tail.sealable`): their seconds are walked in event-time order into the
+minute/hour/day buckets and the sequence trackers (off-run, break, stop). Nothing that arrives
+within the lateness can change a sealed second, so the result does not depend on arrival order.
+Features see the newest records without waiting through :class:`features.trip_tail.TripTail`,
+the same walk run ahead into an overlay (:func:`walk` writes to either through :class:`TripSink`);
+where the rider has a tail, sealing adopts what it walked instead of walking the records again.
 """
 
 from __future__ import annotations
@@ -100,13 +101,13 @@ def walk(sink: TripSink, cursor: int, items: list[tuple[int, list]], upto: int |
     up to ``upto`` (None: stop at the last record, which stays the carry). Returns the new cursor."""
     cap = cfg.trip_gap_cap_s
     for k, (_ts_ms, status, speed_q, flags) in items:
-        cursor = _advance(sink, cursor, k, cap, cfg)
+        cursor = advance(sink, cursor, k, cap, cfg)
         _count_onsets(sink, k, flags, sink.carry, cap)
         sink.carry = [k, status, speed_q, flags]
-    return cursor if upto is None else _advance(sink, cursor, upto, cap, cfg)
+    return cursor if upto is None else advance(sink, cursor, upto, cap, cfg)
 
 
-def _advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) -> int:
+def advance(sink: TripSink, cursor: int, k: int, cap: int, cfg: FeatureConfig) -> int:
     carry = sink.carry
     if carry is not None:
         end = min(k, carry[0] + cap)

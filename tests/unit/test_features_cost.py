@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from features import FeatureConfig, RiderState, UpdateResult, rider_features, update_trip, update_wearable
+from features.rider_state import STATE_VERSION
 
 CFG = FeatureConfig()
 T0 = 1_782_864_000.0
@@ -135,7 +136,7 @@ def test_the_stored_state_gives_the_same_features_after_an_hour() -> None:
         newest = s.newest_ts() or T0
         for now in (newest, newest + 30.0, newest + 400.0):
             assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
-        assert len(json.dumps(s.to_dict())) < 4000  # version 3 (packed); version 2 wrote about 11 KB here
+        assert len(json.dumps(s.to_dict())) < 3100  # version 4 (packed, 2-byte digests); 3 wrote 3,217 B here, 2 about 11 KB
 
 
 def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
@@ -145,8 +146,50 @@ def test_a_version_2_state_still_loads_and_gives_the_same_features() -> None:
     state = RiderState.from_dict(old["state"])
     assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
     again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
-    assert again.to_dict()["v"] == 3
+    assert again.to_dict()["v"] == STATE_VERSION
     assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+
+
+def test_a_version_3_state_still_loads_with_its_dedup_and_gives_the_same_features() -> None:
+    # written by main before the 2-byte digests (4-byte CRC32 slots, base64): tests/unit/data/rider_state_v3.json
+    # holds a rider's state after _random_stream(7, seconds=900) (late records and resends included)
+    old = json.loads((DATA / "rider_state_v3.json").read_text())
+    assert old["state"]["v"] == 3
+    state = RiderState.from_dict(old["state"])
+    assert same(rider_features(state, None, old["now"], CFG), old["features"]) == []
+    again = RiderState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert again.to_dict()["v"] == STATE_VERSION == 4
+    assert same(rider_features(again, None, old["now"], CFG), old["features"]) == []
+    # records applied before the state was written are still known: resent, they are duplicates
+    sent = {rec.event_id: (role, rec) for role, rec in _random_stream(7, seconds=900)}
+    for s in (state, again):
+        resent = [sent[eid] for ids in old["recent_event_ids"].values() for eid in ids]
+        assert len(resent) == 10
+        outcomes = [(update_wearable(s, rec, CFG) if role == "w" else update_trip(s, rec, CFG)) for role, rec in resent]
+        assert outcomes == [UpdateResult.DUPLICATE] * 10
+
+
+def test_a_16_bit_digest_collision_is_a_false_duplicate_only_in_an_occupied_second() -> None:
+    # the documented cost of 2-byte digests: two ids with the same 16 bits of CRC32
+    from features.rider_state import _digest
+
+    seen: dict[int, str] = {}
+    a = b = ""
+    for i in range(100_000):
+        eid = f"w-{i}"
+        if (d := _digest(eid)) in seen:
+            a, b = seen[d], eid
+            break
+        seen[d] = eid
+    assert a and _digest(a) == _digest(b)
+    s = RiderState.new("r1")
+    for i in range(10):
+        update_wearable(s, wear(i), CFG)
+    assert update_wearable(s, wear(20.2, eid=a), CFG) is UpdateResult.APPLIED
+    assert update_wearable(s, wear(25.0), CFG) is UpdateResult.APPLIED
+    assert update_wearable(s, wear(20.6, eid=b), CFG) is UpdateResult.DUPLICATE  # late, into a's second: false
+    assert update_wearable(s, wear(26.0, eid=b), CFG) is UpdateResult.APPLIED  # ahead of the stream: never looked up
+    assert update_wearable(s, wear(15.5, eid=b), CFG) is UpdateResult.APPLIED  # late, into an empty second
 
 
 def test_a_resent_record_is_a_duplicate_after_the_state_is_stored_and_read_back() -> None:
@@ -173,3 +216,98 @@ def test_dedup_slots_follow_the_clock_and_do_not_grow() -> None:
     assert update_wearable(s, wear(999.7), CFG) is UpdateResult.DUPLICATE
     assert update_wearable(s, wear(2000.0), CFG) is UpdateResult.APPLIED  # a jump past the whole window
     assert len(s.id_extra) == 0 and sum(1 for d in s.wear_ids if d) == 1
+
+
+def test_waiting_trip_seconds_match_a_plain_dict_under_random_merges_and_seals() -> None:
+    # the dense run of waiting seconds (8 bytes a second) against the obvious dict: out of order, late,
+    # duplicate and the same second twice, jumps ahead (a clock jump), and seals at random points
+    import random
+
+    from features.pending import PendingTrips
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        p, ref = PendingTrips(), {}
+        newest, sealed = 0, 0
+        for _ in range(400):
+            roll = rng.random()
+            if roll < 0.6:
+                sec = newest + rng.choice([0, 1, 1, 1, 2, 5])  # in order, dropouts
+            elif roll < 0.85:
+                sec = max(sealed, newest - rng.randint(0, 130))  # late, or the same second again
+            else:
+                sec = newest + rng.randint(100, 5000)  # a jump: seal what waits first, as update_trip does
+                got, want = p.pop_before(sec - 120), sorted((s, v) for s, v in ref.items() if s < sec - 120)
+                assert got == want
+                ref = {s: v for s, v in ref.items() if s >= sec - 120}
+                sealed = max(sealed, sec - 120)
+            entry = [sec * 1000 + rng.randint(0, 999), rng.randint(0, 3), rng.randint(0, 200_000), 1 << rng.randint(0, 6)]
+            p.merge(sec, entry)
+            if sec in ref:
+                old = ref[sec]
+                later = max(old, entry, key=lambda e: (e[0], e[1], e[2]))
+                ref[sec] = [later[0], later[1], later[2], old[3] | entry[3]]
+            else:
+                ref[sec] = entry
+            newest = max(newest, sec)
+            if rng.random() < 0.3:
+                upto = newest - rng.randint(0, 125)
+                assert p.pop_before(upto) == sorted((s, v) for s, v in ref.items() if s < upto)
+                ref = {s: v for s, v in ref.items() if s >= upto}
+                sealed = max(sealed, upto)
+            assert p.items() == sorted(ref.items()) and len(p) == len(ref)
+            assert p.first() == (min(ref) if ref else None)
+            assert len(p.vals) <= 2 * 130 + 1  # the run spans the lateness, whatever the clock did
+            back = PendingTrips.from_packed(*p.packed())
+            assert back.items() == p.items() and p.copy().items() == p.items()
+
+
+def _shifted(stream: list[tuple[str, SimpleNamespace]], by_s: float) -> list[tuple[str, SimpleNamespace]]:
+    out = []
+    for role, rec in stream:
+        moved = SimpleNamespace(**vars(rec))
+        moved.ts = datetime.fromtimestamp(rec.ts.timestamp() + by_s, tz=timezone.utc)
+        out.append((role, moved))
+    return out
+
+
+def test_sealing_by_the_tails_marks_leaves_the_same_state_as_walking_the_records_again(monkeypatch) -> None:
+    # A rider scored now and then keeps a tail, and sealing adopts its marks; the same records without
+    # feature calls (no tail) are sealed by walking them. Both states must be equal after every record:
+    # out of order, late, duplicate, trip jumps, and (second config) a local midnight inside a minute.
+    import features.rider_state as rider_state
+    import features.trip_tail as trip_tail
+
+    walks = {"n": 0}
+    real_seal = rider_state.seal_trip
+
+    def counting_seal(*args, **kwargs):
+        walks["n"] += 1
+        return real_seal(*args, **kwargs)
+
+    monkeypatch.setattr(rider_state, "seal_trip", counting_seal)
+    monkeypatch.setattr(trip_tail, "seal_trip", counting_seal)
+    odd = FeatureConfig(local_utc_offset_h=0.0125)  # local midnight 45 s into a UTC minute
+    # the second config's streams start 10 min before its local midnight (T0 is a UTC midnight)
+    for cfg, shift in ((CFG, 0.0), (odd, -600.0 - 45.0)):
+        adopted = walked = 0
+        for seed in range(6):
+            scored, plain = RiderState.new("r1"), RiderState.new("r1")
+            stream = _shifted(_random_stream(seed, seconds=1500), shift)
+            for n, (role, rec) in enumerate(stream):
+                for s in (scored, plain):
+                    before = walks["n"]
+                    if role == "w":
+                        update_wearable(s, rec, cfg)
+                    else:
+                        update_trip(s, rec, cfg, zone_heat_index_c=33.0 if n % 500 < 250 else 20.0)
+                    if s is scored:
+                        adopted += s.tail is not None and walks["n"] == before and role == "t"
+                    else:
+                        walked += walks["n"] - before
+                if n % 29 == 0:
+                    rider_features(scored, None, scored.newest_ts() or T0, cfg)
+                if n % 5 == 0 or n == len(stream) - 1:
+                    assert scored.to_dict() == plain.to_dict(), (seed, n)
+            assert scored.sealed_upto is not None and scored.sealed_upto % 60 == 0
+        assert adopted > 2500 and walked > 2500, (adopted, walked)
