@@ -12,6 +12,9 @@ missing inputs never raise or clear an alert.
 On top of these, a per-rider **alert budget** (:class:`Budget`) keeps the alerts a rider gets
 to about one per ``budget_online_hours_per_alert`` online hours: every alert sent spends one, online time
 earns them back, and a warning or a reminder waits while less than one is left (``budget``).
+It also waits while the model's risk that its advice lowers is below ``budget_min_risk_rr`` times the usual
+(``low_risk``, :meth:`AlertPolicy.risk_ratio`): what a followed alert prevents grows with the risk the rider
+is in, so the budget is kept for a riskier moment rather than spent on the first warning of the day.
 A *first danger* (a danger of heat, strain, fatigue or weather not yet told in its episode) and a
 fall question always go out and never wait for the budget; a model-risk danger, an estimate whose
 advice is a rest after this order, waits like a warning. A rider who is not online (signed off or on a
