@@ -162,5 +162,6 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
                                                                                   (0.7, 1.0)]
     text = report.read_text()
     assert "Regenerate: `riskstream evaluate-outcome --riders 3" in text and "## Scenario `mixed`" in text
+    assert "| arm | crash | fall | heat illness | exhaustion |" in text
     assert (report.parent / "outcome-arms.png").stat().st_size > 0
     assert "policy − placebo" in capsys.readouterr().out
