@@ -188,6 +188,14 @@ class AlertConfig(BaseModel):
         "on top, so the fleet stays under 1 alert per online rider-hour (project choice, measured in "
         "docs/reports/outcome.md)."
     )
+    budget_min_risk_rr: float = Field(
+        1.0, ge=0, description="A warning or reminder spends the budget only while the model's risk that its advice "
+        "lowers (a break: injury and accident; calmer riding: accident) is at least this multiple of the usual "
+        "(alerts.policy.AlertPolicy.risk_ratio); below it the alert waits (`low_risk`) and the budget is kept for a "
+        "riskier moment. First dangers and fall questions never wait. 1 = the usual risk: at 0 (off) the first warning "
+        "of a hot day took the budget at sign-on, when a break prevents least (project choice, measured in "
+        "docs/reports/outcome.md)."
+    )
     budget_burst: float = Field(
         1.0, ge=1, description="Most alerts a rider's budget holds, and what a rider starts with: one warning at "
         "sign-on, then one per budget_online_hours_per_alert (project choice)."

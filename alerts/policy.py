@@ -12,6 +12,9 @@ missing inputs never raise or clear an alert.
 On top of these, a per-rider **alert budget** (:class:`Budget`) keeps the alerts a rider gets
 to about one per ``budget_online_hours_per_alert`` online hours: every alert sent spends one, online time
 earns them back, and a warning or a reminder waits while less than one is left (``budget``).
+It also waits while the model's risk that its advice lowers is below ``budget_min_risk_rr`` times the usual
+(``low_risk``, :meth:`AlertPolicy.risk_ratio`): what a followed alert prevents grows with the risk the rider
+is in, so the budget is kept for a riskier moment rather than spent on the first warning of the day.
 A *first danger* (a danger of heat, strain, fatigue or weather not yet told in its episode) and a
 fall question always go out and never wait for the budget; a model-risk danger, an estimate whose
 advice is a rest after this order, waits like a warning. A rider who is not online (signed off or on a
@@ -45,10 +48,16 @@ from riskstream.contracts.records import Reason, RiskScores, Severity
 _MAX_SENT_TIMES = 32
 _CAP_WINDOW_S = 3600.0
 #: Why an alert was held back (``Suppressed.why``; the ``reason`` label of ``riskstream_alerts_suppressed_total``).
-SUPPRESSION_REASONS: tuple[str, ...] = ("cooldown", "hourly_cap", "covered", "budget", "offline")
+SUPPRESSION_REASONS: tuple[str, ...] = ("cooldown", "hourly_cap", "covered", "budget", "offline", "low_risk")
 #: Kinds whose first danger never waits for the budget: conditions the rider is in, whose danger text says stop
 #: (pause, shelter, rest, go offline). A model-risk danger is an estimate whose advice is a rest after this order.
 FIRST_DANGER_KINDS: frozenset[str] = frozenset({"heat", "strain", "fatigue", "weather"})
+#: The model risks each kind's advice lowers: a break (heat, strain, fatigue, model risk) takes the rider off the road
+#: and out of the effort, so it lowers both; calmer riding (a riding alert, a weather warning) lowers the accident risk.
+ADVICE_LOWERS: dict[str, tuple[str, ...]] = {
+    "heat": ("p_injury", "p_accident"), "strain": ("p_injury", "p_accident"), "fatigue": ("p_injury", "p_accident"),
+    "model_risk": ("p_injury", "p_accident"), "weather": ("p_accident",), "riding": ("p_accident",),
+}
 #: A budget this close to one holds one alert (120 one-minute earnings sum to 0.999...).
 _ONE_ALERT = 1.0 - 1e-9
 
@@ -288,8 +297,11 @@ class AlertPolicy:
             uncapped = exempt or (level == Severity.danger and cfg.danger_bypasses_cap)
             if len(state.sent_times) >= cfg.max_alerts_per_hour and not uncapped:
                 why = "hourly_cap"
-            elif cfg.budget_enabled and not (exempt or first_danger) and (state.budget or 0.0) < _ONE_ALERT:
-                why = "budget"
+            elif cfg.budget_enabled and not (exempt or first_danger):
+                if (state.budget or 0.0) < _ONE_ALERT:
+                    why = "budget"
+                elif self.risk_ratio(kind, values) < cfg.budget_min_risk_rr:
+                    why = "low_risk"
         if why is not None:
             seen = {sig.feature: _clean(x) for sig, _, x in fired}
             self.last_suppressed.append(Suppressed(kind, level, why, reasons, seen))
@@ -304,6 +316,27 @@ class AlertPolicy:
             if state.budget is not None:
                 state.budget = max(0.0, state.budget - 1.0)
         return self._build(kind, level, reasons, thresholds, fired, values, escalation)
+
+    def risk_ratio(self, kind: str, values: dict[str, float]) -> float:
+        """The model's risk that ``kind``'s advice lowers, as a multiple of the usual (:data:`ADVICE_LOWERS`).
+
+        What a followed alert prevents grows with the risk the rider is in while following it, so a
+        budgeted alert is worth its token when this is high. The usual is the population's
+        probability (relative mode) or the absolute warning line over the warning multiple, as in
+        the rider's text. No estimate (no risk scored, NaN) gives ``inf``: the budget alone decides.
+
+        >>> policy = AlertPolicy(AlertConfig())   # no population: usual = 0.10 / 3 for each target
+        >>> _ = policy.evaluate(AlertState(), {}, RiskScores(injury=0.05, accident=0.15, horizon_min=60), now=0.0)
+        >>> round(policy.risk_ratio("heat", {"p_injury": 0.05, "p_accident": 0.15}), 2)   # (0.05 + 0.15) / (2 × 0.10 / 3)
+        3.0
+        >>> round(policy.risk_ratio("riding", {"p_injury": 0.05, "p_accident": 0.15}), 2), policy.risk_ratio("heat", {})
+        (4.5, inf)
+        """
+        targets = ADVICE_LOWERS.get(kind, ())
+        usual = getattr(self, "_usual", None) or self._usual_risk(False, 60.0)
+        p = sum(values.get(t, math.nan) for t in targets)
+        base = sum(float(usual["usual"][t]) for t in targets)
+        return p / base if targets and math.isfinite(p) and base > 0 else math.inf
 
     def _heat_break_due(self, kind: str, values: dict[str, float], since_last_s: float) -> bool:
         """A heat alert is on and the rider rode ``heat_break_after_min`` without the break it advised.

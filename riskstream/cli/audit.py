@@ -78,11 +78,13 @@ _WHY = {
            "covered": "a specific alert on the same risk was sent shortly before",
            "budget": "the rider's alert budget was used up (warnings and reminders wait; dangers do not)",
            "offline": "the rider was not online (warnings and reminders only go to riders at work)",
+           "low_risk": "the rider's estimated risk was too low to spend the alert budget on it (kept for a riskier moment)",
            "no_response": "no answer to 'Are you OK?'", "rider_needs_help": "the rider asked for help"},
     "zh-CN": {"cooldown": "不久前已发送同类提醒（冷却期）", "hourly_cap": "已达每小时提醒上限",
               "covered": "不久前已就同一风险发送具体提醒",
               "budget": "骑手的提醒额度已用完（警告和重复提醒稍后再发，危险提醒不受限）",
               "offline": "骑手不在线（警告和重复提醒只发给在岗骑手）",
+              "low_risk": "骑手的预估风险较低，未动用提醒额度（留给风险更高的时候）",
               "no_response": "骑手未回复“是否安好”", "rider_needs_help": "骑手请求帮助"},
 }
 

@@ -41,6 +41,7 @@ from riskstream.lab.closed_loop import rate_ratio_interval
 from riskstream.lab.matching import AlertEvent, AlertIndex, IncidentEvent, alert_rates, detected_share, warned_share
 from riskstream.simulation import FleetSimulator, SimConfig
 from riskstream.simulation.dynamics import ON_BREAK, RIDING, WAITING
+from riskstream.simulation.hazard import KINDS
 from streams.settings import Settings
 
 ARMS = ("control", "policy", "placebo", "rules", "oracle")
@@ -82,6 +83,8 @@ class ArmRun:
     advice_followed: int
     weather_trace: list[tuple[float, ...]] = field(default_factory=list)  # per weather step, per zone
     moments: list[tuple[str, float]] = field(default_factory=list)
+    #: Σ ∫ true hazard dt over riders by incident kind (crash, fall, heat_illness, exhaustion).
+    expected_by_kind: dict[str, float] = field(default_factory=dict)
 
     @property
     def online_hours(self) -> float:
@@ -130,6 +133,7 @@ def _finish(arm: str, unit: Unit, sim: FleetSimulator, alerts: list[AlertEvent],
                    for i in sim.incident_log],
         alerts=alerts, advice_followed=sum(bool(a["followed"]) for a in sim.advice_log), weather_trace=trace,
         moments=moments or [],
+        expected_by_kind=dict(zip(KINDS, sim.state.expected_by_kind.tolist())),
     )
 
 
@@ -324,6 +328,7 @@ def arm_summary(runs: list[ArmRun]) -> dict[str, Any]:
         "incidents_per_online_rider_hour": _num(sum(len(r.incidents) for r in runs) / hours) if hours else None,
         "expected_incidents_per_online_rider_hour": _num(sum(r.expected for r in runs) / hours) if hours else None,
         "incidents_by_kind": dict(sorted(Counter(i.kind for r in runs for i in r.incidents).items())),
+        "expected_incidents_by_kind": {k: _num(sum(r.expected_by_kind.get(k, 0.0) for r in runs)) for k in KINDS},
         "advice_followed": sum(r.advice_followed for r in runs),
     }
 

@@ -99,6 +99,16 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
             per_text = "n/a" if per is None else f"{100 * per:.2f}"
             lines.append(f"| {arm} | {rate} | {a['incidents']} | {a['expected_incidents']:.2f} | "
                          f"{a['online_rider_hours']:.0f} | {per_text} |")
+        kinds = [k for k in ("crash", "fall", "heat_illness", "exhaustion")
+                 if any(k in s["arms"][arm].get("expected_incidents_by_kind", {}) for arm in ARMS)]
+        if kinds:
+            lines += ["", "Expected incidents by kind (which incidents dominate, and which ones an arm's alerts change):",
+                      "", "| arm | " + " | ".join(k.replace("_", " ") for k in kinds) + " |",
+                      "|---|" + "---|" * len(kinds)]
+            for arm in ARMS:
+                by_kind = s["arms"][arm].get("expected_incidents_by_kind", {})
+                lines.append(f"| {arm} | " + " | ".join(
+                    "n/a" if by_kind.get(k) is None else f"{by_kind[k]:.2f}" for k in kinds) + " |")
         lines += ["", "| difference | expected incidents | 95 % interval | expected per online rider-hour | 95 % interval "
                   "| incidents | 95 % interval (exact) | incidents per online rider-hour | 95 % interval (exact) |",
                   "|---|---|---|---|---|---|---|---|---|"]

@@ -93,6 +93,7 @@ class FleetState:
         self.impact_rng = np.random.default_rng([seed, 9])  # ... and per incident, so the per-tick stream stays aligned
         self.moving_down = np.zeros(n, dtype=bool)  # down after an incident but moving (no stillness)
         self.expected_by_rider = np.zeros(n)  # ∫ true hazard dt per rider (expected incidents)
+        self.expected_by_kind = np.zeros(len(KINDS))  # the same, summed over riders, by incident kind (KINDS)
         self.hazard_now = np.zeros(n)  # true hazard per hour of the last tick (0 when not active)
         self.online_s_by_rider = np.zeros(n)  # seconds waiting, riding or on a break
         self.rng = np.random.default_rng([seed, 2])
@@ -379,6 +380,7 @@ class FleetState:
         total = by_kind.sum(axis=0)
         self.hazard_now = total * active
         self.expected_by_rider += self.hazard_now * (dt / 3600.0)
+        self.expected_by_kind += (by_kind * active).sum(axis=1) * (dt / 3600.0)
         self.online_s_by_rider += active * dt
         hit = active & (U[15] < 1.0 - np.exp(-total * dt / 3600.0))
         status = st.copy()

@@ -67,6 +67,19 @@ def test_control_and_placebo_share_weather_riders_and_schedules() -> None:
     assert control.expected_by_rider != placebo.expected_by_rider
 
 
+def test_expected_incidents_by_kind_add_up_to_the_total_and_show_what_a_break_changes() -> None:
+    unit = Unit("default", 4, 15, 1.0)
+    control = run_simulated_arm("control", unit, None, 0.7)
+    assert set(control.expected_by_kind) == {"crash", "fall", "heat_illness", "exhaustion"}
+    assert sum(control.expected_by_kind.values()) == pytest.approx(control.expected, rel=1e-9)
+    # every rider told to rest at once: a break takes them off the road, so crashes fall most
+    policy = _arm([0.0] * 15, [AlertEvent(f"rider-{i:04d}", 0.0, "heat", "warning") for i in range(15)])
+    policy.online_h_by_rider = [0.05] * 15
+    placebo = run_simulated_arm("placebo", unit, policy, 1.0)
+    assert placebo.advice_followed > 0
+    assert placebo.expected_by_kind["crash"] < control.expected_by_kind["crash"]
+
+
 def test_oracle_sends_the_policy_volume_to_the_highest_true_hazard() -> None:
     unit = Unit("default", 1, 20, 0.5)
     policy = _arm([0.0] * 20, [AlertEvent("rider-0000", 1784080800.0 + 600.0 + 5, "riding", "warning")] * 3)
@@ -134,6 +147,7 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
             assert arm["expected_incidents_per_online_rider_hour"] == pytest.approx(
                 arm["expected_incidents"] / arm["online_rider_hours"], abs=1e-3)
             assert isinstance(arm["incidents"], int) and arm["expected_incidents"] > 0
+            assert sum(arm["expected_incidents_by_kind"].values()) == pytest.approx(arm["expected_incidents"], abs=1e-3)
         assert s["arms"]["control"]["alerts_per_online_rider_hour"] == 0.0
         assert {w["kind"] for w in s["warned_ahead_placebo"]} <= {w["kind"] for w in s["warned_ahead"]} | {
             "crash", "fall", "heat_illness", "exhaustion", "all"}
@@ -148,5 +162,16 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
                                                                                   (0.7, 1.0)]
     text = report.read_text()
     assert "Regenerate: `riskstream evaluate-outcome --riders 3" in text and "## Scenario `mixed`" in text
+    assert "| arm | crash | fall | heat illness | exhaustion |" in text
     assert (report.parent / "outcome-arms.png").stat().st_size > 0
     assert "policy − placebo" in capsys.readouterr().out
+
+
+def test_bench_outcome_prints_an_arms_cpu_per_online_rider_hour(tmp_path: Path) -> None:
+    from benchmarks.bench_outcome import main as bench
+
+    out = tmp_path / "bench.json"
+    assert bench(["--arm", "control", "--riders", "3", "--hours", "0.1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["online_rider_hours"] > 0 and data["cpu_s_per_online_rider_hour"] > 0
+    assert data["world_share"] == 1.0  # the control arm is the world alone
