@@ -49,8 +49,10 @@ class GuardedConsumer(AIOKafkaConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: guarded partition -> the offset of the next record to deliver (known once the consumer was sought)
-        self._next_offsets: dict[Any, int] = {}
+        #: guarded partition -> the offset of the next record to deliver, set where the consumer is sought
+        #: (None: wherever the client is); a guarded partition not in it is not delivered until it is sought
+        self._next_offsets: dict[Any, int | None] = {}
+        self._seeking = False  # perform_seek is running
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         """Faust's fetch, passing on a guarded partition's records only in offset order with none missing.
@@ -59,12 +61,16 @@ class GuardedConsumer(AIOKafkaConsumer):
         or a seek that lost a race) is not delivered: the partition is sought back to the expected offset and
         the rest of its records in this fetch are dropped, so no record is applied before the ones it follows
         and the commit check never has to hold a partition whose later records were already applied. Records
-        before the expected offset (already delivered since the last seek) are dropped too. Records deleted by
-        retention are skipped over, as Faust does."""
+        before the expected offset (already delivered since the last seek) are dropped too, and so are the
+        records of a partition not yet sought since it was assigned, or while :meth:`perform_seek` runs (Faust
+        resumes fetching before it seeks: seen delivering @436 of a partition committed at @397). Records
+        deleted by retention are skipped over, as Faust does."""
         held: set[Any] = set()  # partitions sought back during this fetch
         async for tp, message in super().getmany(timeout):
             if tp.topic in self.guarded:
-                offset, expected = message.offset, self._next_offsets.get(tp)
+                if self._seeking or tp not in self._next_offsets:
+                    continue  # not sought since it was assigned, or being sought: read again from where it is sought
+                offset, expected = message.offset, self._next_offsets[tp]
                 if expected is not None and offset != expected:
                     if tp in held or offset < expected:
                         continue
@@ -126,21 +132,27 @@ class GuardedConsumer(AIOKafkaConsumer):
         partition, and the worker that took it over read it from the log's end as it was then (@446, another
         time @397), although the reset policy is "earliest"; the records before were committed, or later looked
         like replays, unapplied."""
-        await super().perform_seek()
-        self._next_offsets.clear()
-        guarded = [tp for tp in self.assignment() if tp.topic in self.guarded]
-        if not guarded:
-            return
-        committed = await self._committed_or_first(guarded)
-        positions = dict(committed)
-        for tp, offset in (self.rewind(committed) if self.rewind is not None else {}).items():
-            short = committed[tp] - offset
-            metrics.RECOVERED_BEHIND.labels(topic=tp.topic).inc(short)
-            log.warning("the recovered rider states of %s[%d] reach @%d but the group committed @%d: reading the "
-                        "%d records in between again (those the states hold count as replayed; docs/recovery.md)",
-                        tp.topic, tp.partition, offset - 1, committed[tp], short)
-            positions[tp] = offset
-        await self._seek_and_wait(positions)
+        self._seeking = True  # nothing of a guarded partition is delivered until it is sought
+        try:
+            await super().perform_seek()
+            self._next_offsets.clear()
+            guarded = [tp for tp in self.assignment() if tp.topic in self.guarded]
+            if not guarded:
+                return
+            committed = await self._committed_or_first(guarded)
+            positions = dict(committed)
+            for tp, offset in (self.rewind(committed) if self.rewind is not None else {}).items():
+                short = committed[tp] - offset
+                metrics.RECOVERED_BEHIND.labels(topic=tp.topic).inc(short)
+                log.warning("the recovered rider states of %s[%d] reach @%d but the group committed @%d: reading "
+                            "the %d records in between again (those the states hold count as replayed; "
+                            "docs/recovery.md)", tp.topic, tp.partition, offset - 1, committed[tp], short)
+                positions[tp] = offset
+            await self._seek_and_wait(positions)
+            for tp in guarded:  # the broker could not tell where it starts: delivered from wherever it is
+                self._next_offsets.setdefault(tp, None)
+        finally:
+            self._seeking = False
 
     async def _committed_or_first(self, partitions: list[Any]) -> dict[Any, int]:
         """Partition -> its committed offset, or its first offset if the group never committed it (then also its

@@ -166,14 +166,29 @@ def test_records_past_a_missing_one_are_not_delivered_and_the_partition_is_read_
 
 def test_records_already_delivered_are_dropped_and_retention_gaps_are_skipped(monkeypatch) -> None:
     c = consumer({"in"})
-    again, deleted, unknown = TP("in", 0), TP("in", 1), TP("in", 2)
-    c._next_offsets.update({again: 10, deleted: 11})
+    again, deleted, anywhere, unsought = TP("in", 0), TP("in", 1), TP("in", 2), TP("in", 3)
+    c._next_offsets.update({again: 10, deleted: 11, anywhere: None})  # in[2]: sought, its start unknown
     fetch, seeks = fetching(monkeypatch, c, [
-        [(again, 8), (again, 9), (again, 10), (deleted, 20), (deleted, 21), (unknown, 7), (unknown, 8)],
+        [(again, 8), (again, 9), (again, 10), (deleted, 20), (deleted, 21), (anywhere, 7), (anywhere, 8),
+         (unsought, 4)],
     ], {deleted: 20})  # records of in[1] before @20 were deleted by retention
-    assert fetch() == [(again, 10), (deleted, 20), (deleted, 21), (unknown, 7), (unknown, 8)]
+    assert fetch() == [(again, 10), (deleted, 20), (deleted, 21), (anywhere, 7), (anywhere, 8)]
     assert seeks == []
-    assert c._next_offsets == {again: 11, deleted: 22, unknown: 9}
+    assert c._next_offsets == {again: 11, deleted: 22, anywhere: 9}
+
+
+def test_nothing_of_a_guarded_partition_is_delivered_while_the_consumer_seeks(monkeypatch) -> None:
+    """Seen in the three-worker test: Faust resumed fetching before its seek after a rebalance, and a partition
+    committed at @397 delivered @436 (the worker stopped on the skipped range instead of losing it)."""
+    c = consumer({"in"})
+    tp, other = TP("in", 0), TP("other", 0)
+    c._next_offsets[tp] = 397
+    c._seeking = True
+    fetch, seeks = fetching(monkeypatch, c, [[(tp, 436), (other, 3)], [(tp, 397)]], {})
+    assert fetch() == [(other, 3)]
+    c._seeking = False
+    assert fetch() == [(tp, 397)]
+    assert seeks == []
 
 
 def test_every_seek_of_a_guarded_partition_sets_the_next_record_to_deliver(monkeypatch) -> None:
