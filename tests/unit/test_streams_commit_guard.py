@@ -197,3 +197,25 @@ def test_every_seek_of_a_guarded_partition_sets_the_next_record_to_deliver(monke
     fetch, seeks = fetching(monkeypatch, c, [], {})
     asyncio.run(c._seek_and_wait({tp: 42}))
     assert seeks == [(tp, 42)] and c._next_offsets[tp] == 42
+
+
+def test_faust_does_not_drop_the_next_record_after_a_seek_back(monkeypatch) -> None:
+    """Faust's fetch loop drops a record whose offset is below its read offset; a record delivered just before a
+    seek back can set that read offset past the sought position once it is processed (seen: @245 sought, the
+    read offset at @246, record @245 dropped, @246 on applied, @245 then taken for a replay)."""
+    c = consumer({"in"})
+    tp = TP("in", 0)
+    c._next_offsets[tp] = 245
+    c._read_offset[tp] = 246
+    fetching(monkeypatch, c, [[(tp, 245), (tp, 246)]], {})
+
+    async def faust_fetch_loop():  # what Faust's _drain_messages does with each record it gets
+        delivered = []
+        async for tp_, message in c.getmany(timeout=1.0):
+            read = c._read_offset[tp_]
+            if read is None or message.offset >= read:
+                delivered.append(message.offset)
+                c._read_offset[tp_] = message.offset
+        return delivered
+
+    assert asyncio.run(faust_fetch_loop()) == [245, 246]  # before: [246]
