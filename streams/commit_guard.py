@@ -16,14 +16,17 @@ its rules can move a partition's committed offset past records no agent ever saw
 the topics it guards, commits only a contiguous run that starts at the committed offset. A range a fetch skipped
 (records that exist: not deleted by retention) is logged with its topic, partition and offsets, counted in
 ``riskstream_skipped_offsets_total``, and stops the worker before anything past it can be committed: a restart
-reads it from the committed offset. After a rebalance, a partition whose recovered rider states stop short of
-the committed offset is read again from where they stop (:meth:`GuardedConsumer.perform_seek`).
+reads it from the committed offset. After a rebalance every guarded partition is sought explicitly (to its
+committed offset, its first offset if never committed, or back to where its recovered rider states stop short
+of the committed offset: :meth:`GuardedConsumer.perform_seek`), and from then on its records are delivered only
+in offset order with none missing: a fetch that resumes past records is not delivered but read again from the
+first one missing (:meth:`GuardedConsumer.getmany`), so no record is applied before the records it follows.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
@@ -43,6 +46,58 @@ class GuardedConsumer(AIOKafkaConsumer):
 
     #: Topics whose offsets are contiguous (set by the app before the consumer starts).
     guarded: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: guarded partition -> the offset of the next record to deliver, set where the consumer is sought
+        #: (None: wherever the client is); a guarded partition not in it is not delivered until it is sought
+        self._next_offsets: dict[Any, int | None] = {}
+        self._seeking = False  # perform_seek is running
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        """Faust's fetch, passing on a guarded partition's records only in offset order with none missing.
+
+        A record past the next expected offset (a fetch that resumed past records after a seek or a rebalance,
+        or a seek that lost a race) is not delivered: the partition is sought back to the expected offset and
+        the rest of its records in this fetch are dropped, so no record is applied before the ones it follows
+        and the commit check never has to hold a partition whose later records were already applied. Records
+        before the expected offset (already delivered since the last seek) are dropped too, and so are the
+        records of a partition not yet sought since it was assigned, or while :meth:`perform_seek` runs (Faust
+        resumes fetching before it seeks: seen delivering @436 of a partition committed at @397). Records
+        deleted by retention are skipped over, as Faust does. Faust's own fetch loop drops a record below its
+        read offset, which a record delivered before a seek can set past the sought position after the seek
+        (seen: @245 dropped, @246 on delivered): the record passed on here is made the read offset first."""
+        held: set[Any] = set()  # partitions sought back during this fetch
+        async for tp, message in super().getmany(timeout):
+            if tp.topic in self.guarded:
+                if self._seeking or tp not in self._next_offsets:
+                    continue  # not sought since it was assigned, or being sought: read again from where it is sought
+                offset, expected = message.offset, self._next_offsets[tp]
+                if expected is not None and offset != expected:
+                    if tp in held or offset < expected:
+                        continue
+                    start = await self._log_start(tp)
+                    if start is not None and start > expected:  # deleted by retention: nothing left to read there
+                        log.warning("%s[%d]: offsets %d..%d were deleted before they were read (retention); going "
+                                    "on from @%d", tp.topic, tp.partition, expected, start - 1, start)
+                        expected = self._next_offsets[tp] = start
+                    if offset > expected:
+                        held.add(tp)
+                        metrics.SKIPPED_OFFSETS.labels(topic=tp.topic).inc(offset - expected)
+                        log.warning("fetched %s[%d]@%d while the next record to deliver is @%d: records @%d..@%d "
+                                    "were skipped by the fetch; not delivering past them, reading the partition "
+                                    "again from @%d", tp.topic, tp.partition, offset, expected, expected,
+                                    offset - 1, expected)
+                        await self._seek_and_wait({tp: expected})
+                        continue
+                self._next_offsets[tp] = offset + 1
+                read = self._read_offset.get(tp)
+                if read is not None and read > offset:
+                    log.warning("delivering %s[%d]@%d in order although Faust's read offset says @%d (a record "
+                                "delivered before the last seek finished after it); Faust would drop it",
+                                tp.topic, tp.partition, offset, read)
+                self._read_offset[tp] = offset  # this record is next: Faust's fetch loop must not drop it
+            yield tp, message
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         if tp.topic not in self.guarded:
@@ -76,50 +131,69 @@ class GuardedConsumer(AIOKafkaConsumer):
     rewind: Callable[[dict[Any, int]], dict[Any, int]] | None = None
 
     async def perform_seek(self) -> None:
-        """Seek to the committed offsets (a partition never committed: to its first offset), then back to where the
-        recovered states stop short of them."""
-        await super().perform_seek()
-        committed = {tp: offset for tp, offset in self._read_offset.items()
-                     if tp.topic in self.guarded and offset is not None}
-        await self._seek_uncommitted_to_start()
-        if self.rewind is None:
-            return
-        for tp, offset in self.rewind(committed).items():
-            short = committed[tp] - offset
-            metrics.RECOVERED_BEHIND.labels(topic=tp.topic).inc(short)
-            log.warning("the recovered rider states of %s[%d] reach @%d but the group committed @%d: reading the "
-                        "%d records in between again (those the states hold count as replayed; docs/recovery.md)",
-                        tp.topic, tp.partition, offset - 1, committed[tp], short)
-            await self._seek_and_wait(tp, offset)
+        """Seek every guarded partition explicitly: to its committed offset, to its first offset if the group
+        never committed it, or back to where the recovered rider states stop short of the committed offset. The
+        offset sought is the next record :meth:`getmany` delivers from it.
 
-    async def _seek_uncommitted_to_start(self) -> None:
-        """A guarded partition the group never committed is read from its first offset, and that offset is its
-        committed offset for the head check.
+        Faust's own seek leaves a partition the group never committed (or committed at 0) wherever the client
+        put it. Seen in the three-worker test (issue 12): a worker killed before its first commit of a
+        partition, and the worker that took it over read it from the log's end as it was then (@446, another
+        time @397), although the reset policy is "earliest"; the records before were committed, or later looked
+        like replays, unapplied."""
+        self._seeking = True  # nothing of a guarded partition is delivered until it is sought
+        try:
+            await super().perform_seek()
+            self._next_offsets.clear()
+            guarded = [tp for tp in self.assignment() if tp.topic in self.guarded]
+            if not guarded:
+                return
+            committed = await self._committed_or_first(guarded)
+            positions = dict(committed)
+            for tp, offset in (self.rewind(committed) if self.rewind is not None else {}).items():
+                short = committed[tp] - offset
+                metrics.RECOVERED_BEHIND.labels(topic=tp.topic).inc(short)
+                log.warning("the recovered rider states of %s[%d] reach @%d but the group committed @%d: reading "
+                            "the %d records in between again (those the states hold count as replayed; "
+                            "docs/recovery.md)", tp.topic, tp.partition, offset - 1, committed[tp], short)
+                positions[tp] = offset
+            await self._seek_and_wait(positions)
+            for tp in guarded:  # the broker could not tell where it starts: delivered from wherever it is
+                self._next_offsets.setdefault(tp, None)
+        finally:
+            self._seeking = False
 
-        Seen in the three-worker test (issue 12): a worker killed before its first commit of a partition, and
-        the worker that took the partition over started reading it at the log's end as it was then (@446), not
-        at its start, although the consumer's reset policy is "earliest"; the records in between, applied by
-        nobody or only in part, were committed from there on. Faust leaves such a partition wherever the client
-        put it, and checks no head gap while the committed offset is unknown."""
-        unknown = [tp for tp in self.assignment() if tp.topic in self.guarded and self._committed_offset[tp] is None]
-        if not unknown:
-            return
-        starts = await self.earliest_offsets(*unknown)
-        for tp in unknown:
-            start = starts.get(tp)
-            if start is None or start < 0:
-                continue
-            log.info("%s[%d] has no committed offset: reading it from its first offset @%d", tp.topic, tp.partition,
-                     start)
-            await self._seek_and_wait(tp, start)
-            self._committed_offset[tp] = start
+    async def _committed_or_first(self, partitions: list[Any]) -> dict[Any, int]:
+        """Partition -> its committed offset, or its first offset if the group never committed it (then also its
+        committed offset for the head check). A partition whose first offset the broker cannot tell is left out."""
+        committed = {tp: self._read_offset.get(tp) for tp in partitions}  # the committed offsets Faust just read
+        known = {tp: offset for tp, offset in committed.items() if offset is not None and offset >= 0}
+        unknown = [tp for tp in partitions if tp not in known]
+        if unknown:
+            starts = await self.earliest_offsets(*unknown)
+            first = {tp: starts[tp] for tp in unknown if starts.get(tp) is not None and starts[tp] >= 0}
+            if first:
+                log.info("no committed offset for %s: reading from the first offset",
+                         ", ".join(f"{tp.topic}[{tp.partition}]@{offset}" for tp, offset in sorted(first.items())))
+            for tp, offset in first.items():
+                self._committed_offset[tp] = offset
+            known.update(first)
+        return known
 
-    async def _seek_and_wait(self, tp: Any, offset: int) -> None:
-        """Seek in the consumer's own thread and wait until the position is set.
+    async def _seek_and_wait(self, positions: dict[Any, int]) -> None:
+        """Seek in the consumer's own thread and wait until the positions are set.
 
         Faust's ``Consumer.seek`` calls aiokafka's ``seek`` from the app's thread while the client runs in its
         own: seen losing the race (issue 12: a partition sought to @0 went on delivering from @245)."""
-        await self._thread.seek_wait({tp: offset})
+        if not positions:
+            return
+        await self._thread.seek_wait(positions)
+        self._next_offsets.update({tp: offset for tp, offset in positions.items() if tp.topic in self.guarded})
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        """Faust's seek; a guarded partition's next record to deliver is then the one at ``offset``."""
+        await super().seek(partition, offset)
+        if partition.topic in self.guarded:
+            self._next_offsets[partition] = offset
 
     def _new_offset(self, tp: Any) -> int | None:
         if tp.topic in self.guarded:

@@ -66,25 +66,156 @@ def test_rewind_to_the_newest_offset_the_states_hold_per_partition() -> None:
     assert behind_after_recovery(states, {("trip", 0): 100, ("trip", 1): 6}) == {("trip", 0): 39}
 
 
-def test_a_partition_never_committed_is_read_from_its_first_offset_and_its_head_checked() -> None:
+def test_a_partition_never_committed_is_read_from_its_first_offset_and_its_head_checked(monkeypatch) -> None:
     """Issue 12: a worker took over a partition its killed owner had never committed and read it from the log's
-    end (@446); the records before were committed unread. It must start at the partition's first offset."""
+    end (@446, another time @397); the records before were committed unread, or looked like replays. Every
+    guarded partition is now sought explicitly: never committed -> its first offset, which is also the head the
+    commit check starts from."""
+    from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+
     c = consumer({"in"})
-    never, committed, other = TP("in", 0), TP("in", 1), TP("other", 0)
-    c._committed_offset[committed] = 40
-    seeks: list[tuple[TP, int]] = []
+    never, at_zero, committed, other = TP("in", 0), TP("in", 1), TP("in", 2), TP("other", 0)
+
+    async def faust_perform_seek(self):  # what Faust reads from the broker: in[0] was never committed
+        self._read_offset.update({never: None, at_zero: 0, committed: 40, other: 7})
 
     async def earliest(*tps):
-        return {tp: 0 for tp in tps}
+        return {tp: 3 for tp in tps}
 
-    async def seek(tp, offset):
-        seeks.append((tp, offset))
-
-    c.assignment = lambda: {never, committed, other}
+    monkeypatch.setattr(FaustConsumer, "perform_seek", faust_perform_seek)
+    fetch, seeks = fetching(monkeypatch, c, [], {})
+    c.assignment = lambda: {never, at_zero, committed, other}
     c.earliest_offsets = earliest
-    c._seek_and_wait = seek
-    asyncio.run(c._seek_uncommitted_to_start())
-    assert seeks == [(never, 0)]
-    assert c._committed_offset[never] == 0
+    asyncio.run(c.perform_seek())
+    assert dict(seeks) == {never: 3, at_zero: 0, committed: 40}  # Faust's own seek skips 0 and never-committed
+    assert c._next_offsets == {never: 3, at_zero: 0, committed: 40}
+    assert c._committed_offset[never] == 3
     c._acked[never].extend([446, 447])  # what the taken-over worker acknowledged first
-    assert c._new_offset(never) is None  # 0..445 not delivered: no commit past them
+    assert c._new_offset(never) is None  # 3..445 not delivered: no commit past them
+
+
+def test_a_partition_whose_states_stop_short_is_sought_back_to_them(monkeypatch) -> None:
+    from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+
+    c = consumer({"in"})
+    tp, fine = TP("in", 0), TP("in", 1)
+    type(c).rewind = staticmethod(lambda committed: {tp: 61} if committed[tp] == 100 else {})
+
+    async def faust_perform_seek(self):
+        self._read_offset.update({tp: 100, fine: 9})
+
+    monkeypatch.setattr(FaustConsumer, "perform_seek", faust_perform_seek)
+    fetch, seeks = fetching(monkeypatch, c, [], {})
+    c.assignment = lambda: {tp, fine}
+    asyncio.run(c.perform_seek())
+    assert dict(seeks) == {tp: 61, fine: 9}
+    assert c._next_offsets == {tp: 61, fine: 9}
+
+
+Record = namedtuple("Record", "offset")
+
+
+def fetching(monkeypatch: pytest.MonkeyPatch, c, fetches: list[list[tuple[TP, int]]], starts: dict[TP, int]):
+    """Make ``c`` fetch ``fetches`` (one list of (partition, offset) per fetch) and record its seeks."""
+    from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+
+    async def faust_getmany(self, timeout):
+        for tp, offset in fetches.pop(0):
+            yield tp, Record(offset)
+
+    async def log_start(tp):
+        return starts.get(tp, 0)
+
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek_wait(offsets):
+        seeks.extend(offsets.items())
+
+    monkeypatch.setattr(FaustConsumer, "getmany", faust_getmany)
+    c._log_start = log_start
+    c._thread = type("Thread", (), {"seek_wait": staticmethod(seek_wait)})()
+
+    def fetch() -> list[tuple[TP, int]]:
+        async def run():
+            return [(tp, message.offset) async for tp, message in c.getmany(timeout=1.0)]
+        return asyncio.run(run())
+
+    return fetch, seeks
+
+
+def test_records_past_a_missing_one_are_not_delivered_and_the_partition_is_read_again(monkeypatch) -> None:
+    """Issue 12: a seek to @0 lost a race and the fetch went on from @245; those records were applied before the
+    ones they follow. Now nothing past a missing record is delivered; the partition is read again from it."""
+    from streams import metrics
+
+    c = consumer({"in"})
+    tp, other = TP("in", 0), TP("other", 0)
+    c._next_offsets[tp] = 10
+    skipped = metrics.SKIPPED_OFFSETS.labels(topic="in")
+    before = skipped._value.get()
+    fetch, seeks = fetching(monkeypatch, c, [
+        [(tp, 10), (tp, 11), (other, 5), (tp, 14), (other, 9), (tp, 15)],  # 12 and 13 skipped by the fetch
+        [(tp, 12), (tp, 13), (tp, 14)],
+    ], {})
+    assert fetch() == [(tp, 10), (tp, 11), (other, 5), (other, 9)]  # other topics: Faust's rules, untouched
+    assert seeks == [(tp, 12)]
+    assert skipped._value.get() - before == 2
+    assert fetch() == [(tp, 12), (tp, 13), (tp, 14)]
+    assert c._next_offsets[tp] == 15
+
+
+def test_records_already_delivered_are_dropped_and_retention_gaps_are_skipped(monkeypatch) -> None:
+    c = consumer({"in"})
+    again, deleted, anywhere, unsought = TP("in", 0), TP("in", 1), TP("in", 2), TP("in", 3)
+    c._next_offsets.update({again: 10, deleted: 11, anywhere: None})  # in[2]: sought, its start unknown
+    fetch, seeks = fetching(monkeypatch, c, [
+        [(again, 8), (again, 9), (again, 10), (deleted, 20), (deleted, 21), (anywhere, 7), (anywhere, 8),
+         (unsought, 4)],
+    ], {deleted: 20})  # records of in[1] before @20 were deleted by retention
+    assert fetch() == [(again, 10), (deleted, 20), (deleted, 21), (anywhere, 7), (anywhere, 8)]
+    assert seeks == []
+    assert c._next_offsets == {again: 11, deleted: 22, anywhere: 9}
+
+
+def test_nothing_of_a_guarded_partition_is_delivered_while_the_consumer_seeks(monkeypatch) -> None:
+    """Seen in the three-worker test: Faust resumed fetching before its seek after a rebalance, and a partition
+    committed at @397 delivered @436 (the worker stopped on the skipped range instead of losing it)."""
+    c = consumer({"in"})
+    tp, other = TP("in", 0), TP("other", 0)
+    c._next_offsets[tp] = 397
+    c._seeking = True
+    fetch, seeks = fetching(monkeypatch, c, [[(tp, 436), (other, 3)], [(tp, 397)]], {})
+    assert fetch() == [(other, 3)]
+    c._seeking = False
+    assert fetch() == [(tp, 397)]
+    assert seeks == []
+
+
+def test_every_seek_of_a_guarded_partition_sets_the_next_record_to_deliver(monkeypatch) -> None:
+    c = consumer({"in"})
+    tp = TP("in", 3)
+    fetch, seeks = fetching(monkeypatch, c, [], {})
+    asyncio.run(c._seek_and_wait({tp: 42}))
+    assert seeks == [(tp, 42)] and c._next_offsets[tp] == 42
+
+
+def test_faust_does_not_drop_the_next_record_after_a_seek_back(monkeypatch) -> None:
+    """Faust's fetch loop drops a record whose offset is below its read offset; a record delivered just before a
+    seek back can set that read offset past the sought position once it is processed (seen: @245 sought, the
+    read offset at @246, record @245 dropped, @246 on applied, @245 then taken for a replay)."""
+    c = consumer({"in"})
+    tp = TP("in", 0)
+    c._next_offsets[tp] = 245
+    c._read_offset[tp] = 246
+    fetching(monkeypatch, c, [[(tp, 245), (tp, 246)]], {})
+
+    async def faust_fetch_loop():  # what Faust's _drain_messages does with each record it gets
+        delivered = []
+        async for tp_, message in c.getmany(timeout=1.0):
+            read = c._read_offset[tp_]
+            if read is None or message.offset >= read:
+                delivered.append(message.offset)
+                c._read_offset[tp_] = message.offset
+        return delivered
+
+    assert asyncio.run(faust_fetch_loop()) == [245, 246]  # before: [246]
