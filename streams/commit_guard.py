@@ -78,8 +78,7 @@ class GuardedConsumer(AIOKafkaConsumer):
                         continue
                     start = await self._log_start(tp)
                     if start is not None and start > expected:  # deleted by retention: nothing left to read there
-                        log.warning("%s[%d]: offsets %d..%d were deleted before they were read (retention); going "
-                                    "on from @%d", tp.topic, tp.partition, expected, start - 1, start)
+                        _log_deleted(tp, expected, start)
                         expected = self._next_offsets[tp] = start
                     if offset > expected:
                         held.add(tp)
@@ -105,8 +104,7 @@ class GuardedConsumer(AIOKafkaConsumer):
             return
         earliest = await self._log_start(tp)
         if earliest is not None and earliest >= offset_to:  # deleted by retention: nothing left to read
-            log.warning("%s[%d]: offsets %d..%d were deleted before they were read (retention); going on from @%d",
-                        tp.topic, tp.partition, offset_from, offset_to - 1, offset_to)
+            _log_deleted(tp, offset_from, offset_to)
             gap = self._gap[tp]  # done without a record (Faust's own version starts one past the committed offset)
             gap.addi(offset_from, offset_to)
             gap.merge_overlaps()
@@ -210,6 +208,12 @@ class GuardedConsumer(AIOKafkaConsumer):
                 log.warning("committing %s[%d] from @%d with no committed offset known", tp.topic, tp.partition,
                             min(acked))
         return super()._new_offset(tp)
+
+
+def _log_deleted(tp: Any, first: int, end: int) -> None:
+    """Log that offsets ``first``..``end - 1`` of ``tp`` were deleted by retention before they were read."""
+    log.warning("%s[%d]: offsets %d..%d were deleted before they were read (retention); going on from @%d",
+                tp.topic, tp.partition, first, end - 1, end)
 
 
 def guard_commits(app: Any, topics: set[str], rewind: Callable[[dict[Any, int]], dict[Any, int]] | None = None) -> None:
