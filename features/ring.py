@@ -130,3 +130,62 @@ def ring_from_list(n: int, items: list[list[int]]) -> tuple[array[int], array[in
         if row is not None:  # None: two keys of one slot, the newer already written (sorted input has none)
             row[:] = array("q", values)
     return tags, rows
+
+
+def frozen_sums(tags: array[int], rows: array[int], fields: tuple[int, ...], whole: int, spare: int,
+                top: int | None = None) -> list[int]:
+    """Sums for windows of ``whole + 1`` buckets over a ring no write will change before the next call here.
+
+    ``[top, *total, *cut(1), ..., *cut(spare)]``: ``top`` is the ring's newest key (or the newest of the
+    buckets that can no longer change, given: newer ones are left out), ``total`` each of
+    ``fields`` summed over the buckets ``top - whole .. top``, ``cut(d)`` over ``top - whole .. top - whole + d - 1``.
+    A window ``lo .. hi`` with ``hi >= top`` and ``lo = top - whole + d`` then sums to ``total - cut(d)``
+    (:func:`window_from_frozen`): no pass over the ring per call. One pass over the tags here.
+
+    >>> tags, rows = new_ring(4)
+    >>> for key, v in ((5, 1), (6, 10), (7, 100)): write_row(tags, rows, key, 1)[0] += v
+    >>> frozen_sums(tags, rows, (0,), 2, 2)  # top 7; 5..7 = 111; 5..5 = 1; 5..6 = 11
+    [7, 111, 1, 11]
+    """
+    nf = len(fields)
+    if top is None:
+        top = max(tags)
+    out = [top, *[0] * (nf * (spare + 1))]
+    if top == EMPTY or not rows:
+        return out
+    width, base = len(rows) // len(tags), top - whole
+    for i, tag in enumerate(tags):
+        d = tag - base
+        if d < 0 or tag > top:
+            continue
+        b = i * width
+        for j, f in enumerate(fields):
+            value = rows[b + f]
+            out[1 + j] += value
+            for cut in range(d + 1, spare + 1):  # cut(cut) holds this bucket when it is before top - whole + cut
+                out[1 + cut * nf + j] += value
+    return out
+
+
+def window_from_frozen(frozen: list[int] | array[int], at: int, nf: int, whole: int, spare: int, lo: int,
+                       hi: int) -> list[int] | None:
+    """The ``nf`` sums of the window ``lo .. hi`` from :func:`frozen_sums` stored at ``frozen[at:]``; None if
+    they cannot say (the window ends before the ring's newest key, or starts more than ``spare`` after its oldest).
+
+    >>> frozen = [7, 111, 1, 11]
+    >>> window_from_frozen(frozen, 0, 1, 2, 2, 5, 7), window_from_frozen(frozen, 0, 1, 2, 2, 6, 8)
+    ([111], [110])
+    >>> window_from_frozen(frozen, 0, 1, 2, 2, 9, 11), window_from_frozen(frozen, 0, 1, 2, 2, 4, 6)
+    ([0], None)
+    """
+    top = frozen[at]
+    if top == EMPTY or lo > top:
+        return [0] * nf
+    d = lo - (top - whole)
+    if hi < top or d < 0 or d > spare:
+        return None
+    total = frozen[at + 1:at + 1 + nf]
+    if d == 0:
+        return list(total)
+    cut = at + 1 + d * nf
+    return [t - c for t, c in zip(total, frozen[cut:cut + nf])]

@@ -305,9 +305,51 @@ def test_sealing_by_the_tails_marks_leaves_the_same_state_as_walking_the_records
                         adopted += s.tail is not None and walks["n"] == before and role == "t"
                     else:
                         walked += walks["n"] - before
+                        s.tail = None  # a rider's first trip record starts a tail: keep this one walking
                 if n % 29 == 0:
                     rider_features(scored, None, scored.newest_ts() or T0, cfg)
                 if n % 5 == 0 or n == len(stream) - 1:
                     assert scored.to_dict() == plain.to_dict(), (seed, n)
             assert scored.sealed_upto is not None and scored.sealed_upto % 60 == 0
         assert adopted > 2500 and walked > 2500, (adopted, walked)
+
+
+def test_the_window_sums_kept_by_the_updates_are_current_and_read_by_feature_calls(monkeypatch) -> None:
+    # The updates keep the sums of the sealed trip rings and of the final wearable minutes (issue 17: a feature
+    # call reads its windows without a pass over the rings). After every record of random streams (late,
+    # duplicate, out of order, trip jumps) they equal sums computed afresh, feature calls take them (not the
+    # pass over the rings, which the replay reference uses) and give the reference's values.
+    import features.compute as compute
+    from features.compute import rider_features_replay
+    from features.rider_state import final_wear_sums, sealed_sums
+
+    read = {"wear kept": 0, "trip kept": 0, "scanned": 0}
+    real = compute.window_from_frozen
+
+    def counting(frozen, *args):
+        out = real(frozen, *args)
+        which = "wear" if frozen is s.wear_sums else "trip"
+        read[f"{which} kept" if out is not None else "scanned"] += 1
+        return out
+
+    monkeypatch.setattr(compute, "window_from_frozen", counting)
+    for seed in range(8):
+        s = RiderState.new("r1")
+        wearable_only = seed % 4 == 3  # no trip tail: every call reads the wearable windows itself
+        for n, (role, rec) in enumerate(_random_stream(seed, seconds=900)):
+            if role == "w":
+                update_wearable(s, rec, CFG)
+            elif wearable_only:
+                continue
+            else:
+                update_trip(s, rec, CFG, zone_heat_index_c=33.0)
+            if s.sums is not None:
+                assert list(s.sums) == list(sealed_sums(s)), (seed, n)
+            if s.wear_sums is not None:
+                assert list(s.wear_sums) == list(final_wear_sums(s)), (seed, n)
+            if n % 23 == 0:
+                newest = s.newest_ts() or T0
+                for now in (newest, newest + 90.0, newest - 400.0):  # a call behind the kept sums reads the rings
+                    fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+                    assert same(fast, slow) == [], (seed, n, now, [(k, fast[k], slow[k]) for k in same(fast, slow)])
+    assert read["wear kept"] > 500 and read["trip kept"] > 1500 and read["scanned"] > 100, read
