@@ -104,16 +104,15 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
     hmax5 = -1
     hs15 = hn15 = high15 = 0
     sk_old = skn_old = 0
-    frozen = None
+    unkept = m_now - 15  # the 15-min sums read from the ring the minutes from here on
+    ages: tuple[int, ...] | range = range(min(15, n - 1) + 1)
     if final is not None and s.wear_sums is not None and s.wear_sums[0] == final and n > 15:
         at, flds, whole, spare = SUMS_WEAR
         frozen = window_from_frozen(s.wear_sums, at, len(flds), whole, spare, m_now - 15, m_now)
-    if frozen is not None:  # the final minutes' 15-min sums kept by the updates: read only the newer minutes
-        hs15, hn15, high15 = frozen
-        ages = (0, 1, 2, 3, 4, 5, 10, 11)
-    else:
-        final = m_now + 1  # no final sums: every minute of the window is read
-        ages = range(min(15, n - 1) + 1)
+        if frozen is not None:  # the final minutes' 15-min sums kept by the updates: read only the newer minutes
+            hs15, hn15, high15 = frozen
+            unkept = final + 1
+            ages = (0, 1, 2, 3, 4, 5, 10, 11)  # the 1-min, 5-min and trend minutes (the kept sums end <= 4 back)
     for age in ages:
         key = m_now - age
         i = key % n
@@ -121,7 +120,7 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
             continue
         b = i * WEAR_WIDTH
         hs, hn = rows[b + HR_SUM], rows[b + HR_N]
-        if frozen is None or key > final:
+        if key >= unkept:
             hs15 += hs
             hn15 += hn
             high15 += rows[b + HR_HIGH_S]
