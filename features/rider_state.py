@@ -34,7 +34,7 @@ from features.ring import (
     BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
     BRAKE_SLOTS, IMPACT_MAX, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_SLOTS, TRIP_WIDTH,
     VALID_S, WEAR_SLOTS, WEAR_WIDTH,
-    EMPTY, frozen_sums, new_ring, ring_from_list, ring_to_list, write_at, write_row,
+    EMPTY, SMALL, frozen_sums, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
 from features.state_codec import NONE, IntReader, Ints, pack, unpack
 from features.trip_tail import TripTail, sealable
@@ -61,8 +61,8 @@ def _ring(n: int) -> Any:
     return field(default_factory=lambda: new_ring(n)[0])
 
 
-def _rows(n: int) -> Any:
-    return field(default_factory=lambda: new_ring(n)[1])
+def _rows(n: int, typecode: str = "q") -> Any:
+    return field(default_factory=lambda: new_ring(n, typecode)[1])
 
 
 @dataclass(slots=True)
@@ -75,13 +75,13 @@ class RiderState:
     trip_tags: array[int] = _ring(TRIP_SLOTS)  # trip minutes, written as trip seconds are sealed
     trip_rows: array[int] = _rows(TRIP_SLOTS)
     brake_tags: array[int] = _ring(BRAKE_SLOTS)  # harsh brakes per trip minute, for the 60-min window
-    brake_rows: array[int] = _rows(BRAKE_SLOTS)
+    brake_rows: array[int] = _rows(BRAKE_SLOTS, SMALL)
     hr10_tags: array[int] = _ring(HR10_SLOTS)
     hr10_rows: array[int] = _rows(HR10_SLOTS)
     hour_tags: array[int] = _ring(HOUR_SLOTS)
-    hour_rows: array[int] = _rows(HOUR_SLOTS)
+    hour_rows: array[int] = _rows(HOUR_SLOTS, SMALL)
     day_tags: array[int] = _ring(DAY_SLOTS)
-    day_rows: array[int] = _rows(DAY_SLOTS)
+    day_rows: array[int] = _rows(DAY_SLOTS, SMALL)
     wearable_ts: float | None = None  # newest event time per stream
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
@@ -222,9 +222,9 @@ class RiderState:
         recent = (int(d["trip_ts"] // 60) if d.get("trip_ts") is not None else 0) - TRIP_READ_MINUTES
         older = [*d.get("brakes", ()), *((key, row[BRAKES]) for key, *row in d["trip"] if key < recent and row[BRAKES])]
         d = {**d, "trip": [item for item in d["trip"] if item[0] >= recent]}  # 61 full minutes then
-        for prefix, n in (("wear", WEAR_SLOTS), ("trip", TRIP_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
-                          ("day", DAY_SLOTS)):
-            tags, rows = ring_from_list(n, d[prefix])
+        for prefix, n, code in (("wear", WEAR_SLOTS, "q"), ("trip", TRIP_SLOTS, "q"), ("hr10", HR10_SLOTS, "q"),
+                                ("hour", HOUR_SLOTS, SMALL), ("day", DAY_SLOTS, SMALL)):
+            tags, rows = ring_from_list(n, d[prefix], code)
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
         _set_brakes(state, older)
@@ -270,15 +270,15 @@ def _put_ring(ints: Ints, tags: array[int], rows: array[int], oldest: int) -> No
         prev = key
 
 
-def _get_ring(ints: IntReader, n: int, width: int) -> tuple[array[int], array[int]]:
-    tags, rows = new_ring(n)
+def _get_ring(ints: IntReader, n: int, width: int, typecode: str = "q") -> tuple[array[int], array[int]]:
+    tags, rows = new_ring(n, typecode)
     key = 0
     for _ in range(ints.get()):
         key += ints.get()
         row = write_row(tags, rows, key, width)
         values = ints.take(width)
         if row is not None:
-            row[:] = values
+            row[:] = values if typecode == "q" else array(typecode, values)
     return tags, rows
 
 
@@ -290,8 +290,8 @@ def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
     state.hr10_tags, state.hr10_rows = _get_ring(ints, HR10_SLOTS, 2)
     state.trip_tags, state.trip_rows = _get_ring(ints, TRIP_SLOTS, TRIP_WIDTH)
     _set_brakes(state, [(ints.get(), ints.get()) for _ in range(ints.get())])
-    state.hour_tags, state.hour_rows = _get_ring(ints, HOUR_SLOTS, 1)
-    state.day_tags, state.day_rows = _get_ring(ints, DAY_SLOTS, DAY_WIDTH)
+    state.hour_tags, state.hour_rows = _get_ring(ints, HOUR_SLOTS, 1, SMALL)
+    state.day_tags, state.day_rows = _get_ring(ints, DAY_SLOTS, DAY_WIDTH, SMALL)
     n = ints.get()
     secs = ints.take(n)
     for i in range(1, n):

@@ -353,3 +353,24 @@ def test_the_window_sums_kept_by_the_updates_are_current_and_read_by_feature_cal
                     fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
                     assert same(fast, slow) == [], (seed, n, now, [(k, fast[k], slow[k]) for k in same(fast, slow)])
     assert read["wear kept"] > 500 and read["trip kept"] > 1500 and read["scanned"] > 100, read
+
+
+def test_the_count_rings_hold_4_byte_rows_through_sealing_adoption_and_the_changelog() -> None:
+    # brakes a minute, online seconds an hour and seconds a day are counts far below 2**31: their rows are
+    # array('i') (exact, half the bytes); sealing, adopting the tail's rows, storing and reading back keep them so
+    s = RiderState.new("r1")
+    for n, (role, rec) in enumerate(_random_stream(3, seconds=1500)):
+        if role == "w":
+            update_wearable(s, rec, CFG)
+        else:
+            update_trip(s, rec, CFG, zone_heat_index_c=33.0)
+        if n % 50 == 0:
+            rider_features(s, None, s.newest_ts() or T0, CFG)
+    back = RiderState.from_dict(json.loads(json.dumps(s.to_dict())))
+    for state in (s, back):
+        assert [state.brake_rows.typecode, state.hour_rows.typecode, state.day_rows.typecode] == ["i", "i", "i"]
+        assert state.trip_rows.typecode == state.wear_rows.typecode == "q"
+    assert sum(s.day_rows) > 0 and sum(s.brake_rows) > 0
+    assert back.to_dict() == s.to_dict()
+    now = s.newest_ts() or T0
+    assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
