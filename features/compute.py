@@ -106,7 +106,11 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
     sk_old = skn_old = 0
     unkept = m_now - 15  # the 15-min sums read from the ring the minutes from here on
     ages: tuple[int, ...] | range = range(min(15, n - 1) + 1)
-    if final is not None and s.wear_sums is not None and s.wear_sums[0] == final and n > 15:
+    # the kept sums hold minutes up to ``final``; a record since may have taken the slot of one of them (a new
+    # minute evicts the one n minutes before it, so at most the newest minute - n): only windows after that
+    newest_minute = math.floor(s.wearable_ts / 60.0) if s.wearable_ts is not None else m_now
+    if (final is not None and s.wear_sums is not None and s.wear_sums[0] == final and n > 15
+            and m_now - 15 > newest_minute - n):
         at, flds, whole, spare = SUMS_WEAR
         frozen = window_from_frozen(s.wear_sums, at, len(flds), whole, spare, m_now - 15, m_now)
         if frozen is not None:  # the final minutes' 15-min sums kept by the updates: read only the newer minutes

@@ -374,3 +374,20 @@ def test_the_count_rings_hold_4_byte_rows_through_sealing_adoption_and_the_chang
     assert back.to_dict() == s.to_dict()
     now = s.newest_ts() or T0
     assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
+
+
+def test_a_late_record_that_takes_a_kept_minutes_slot_leaves_the_15_min_window_as_the_ring_has_it() -> None:
+    # The first record of a minute takes the ring slot of the minute 17 before it. A late one arriving after the
+    # wearable sums were kept (minute M-1 first written while the newest is in M) evicts minute M-18, which
+    # the kept sums hold; a call whose window still reaches M-18 must read the ring, as the replay does.
+    from features.compute import rider_features_replay
+
+    s, m = RiderState.new("r1"), 20
+    for i in range(m * 60 + 5):
+        if not (m - 1) * 60 <= i < m * 60:
+            update_wearable(s, wear(i, hr=100.0 + i % 9), CFG)
+    assert update_wearable(s, wear((m - 1) * 60 + 30, hr=150.0, eid="late"), CFG) is UpdateResult.APPLIED
+    for minute in range(m - 5, m + 1):
+        now = T0 + minute * 60 + 59
+        fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+        assert same(fast, slow) == [], (minute, [(k, fast[k], slow[k]) for k in same(fast, slow)])
