@@ -14,6 +14,7 @@ HR0 the rider's learned resting HR.
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from dataclasses import fields
 
@@ -35,6 +36,8 @@ from features.weather import ZoneWeather, local_day, weather_features
 
 NAN = math.nan
 _SCALARS = tuple(f.name for f in fields(RiderState))
+_GET_SCALARS = operator.attrgetter(*_SCALARS)  # every field's value in one C call
+_SET_SCALARS = tuple(getattr(RiderState, name).__set__ for name in _SCALARS)  # the slots' setters
 PSI_TC_MAX_C = 39.5  # Moran 1998 PSI: core temperature scale end
 PSI_HR_MAX_BPM = 180.0  # Moran 1998 PSI: heart-rate scale end
 
@@ -67,8 +70,8 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
     if tail is not None and tail.done is not None and tail.done >= upto:
         return rider_features_replay(state, zone, now, cfg)
     s = RiderState.__new__(RiderState)
-    for name in _SCALARS:  # rings are shared: the code below only reads them
-        object.__setattr__(s, name, getattr(state, name))
+    for set_field, value in zip(_SET_SCALARS, _GET_SCALARS(state)):  # rings are shared: the code below only reads them
+        set_field(s, value)
     s.tail = None
     if tail is None:
         return _features(s, zone, now, {}, {}, {}, {}, cfg)
