@@ -14,25 +14,30 @@ HR0 the rider's learned resting HR.
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from dataclasses import fields
 
 from features.catalog import FEATURE_NAMES
 from features.config import FeatureConfig
 from features.physiology import ECTEMP_CT0_C, fold_minutes, qualify_stop, settle_recovery
-from features.rider_state import RiderState
+from features.rider_state import SUMS_BRAKES, SUMS_DAY, SUMS_HOUR, SUMS_TRIP, SUMS_WEAR, RiderState
 from features.ring import (
     Row,
-    ACCELS, BRAKES, CORNERS, DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, DAY_WIDTH, EBIKE_S, G_SCALE,
-    HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM, IMPACT_MAX, ON_BODY_S, PHONE_S, RIDE_S, SKIN_N, SKIN_SCALE,
-    SKIN_SUM, SPEED_SCALE, SPEED_SQ, SPEED_SUM, SPEEDING_S, TRIP_WIDTH, VALID_S, WEAR_WIDTH, read_row,
+    DAY_BREAKS, DAY_HEAT_S, DAY_NIGHT_RIDE_S, DAY_ONLINE_S, G_SCALE,
+    HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM, IMPACT_MAX, ON_BODY_S, RIDE_S, SKIN_N, SKIN_SCALE,
+    SKIN_SUM, SPEED_SCALE, SPEED_SQ, SPEED_SUM, TRIP_WIDTH, VALID_S, WEAR_WIDTH, read_row,
+    window_from_frozen,
 )
+from features.state_codec import NONE
 from features.trip_tail import TripTail
 from features.trip_time import seal_trip
 from features.weather import ZoneWeather, local_day, weather_features
 
 NAN = math.nan
 _SCALARS = tuple(f.name for f in fields(RiderState))
+_GET_SCALARS = operator.attrgetter(*_SCALARS)  # every field's value in one C call
+_SET_SCALARS = tuple(getattr(RiderState, name).__set__ for name in _SCALARS)  # the slots' setters
 PSI_TC_MAX_C = 39.5  # Moran 1998 PSI: core temperature scale end
 PSI_HR_MAX_BPM = 180.0  # Moran 1998 PSI: heart-rate scale end
 
@@ -65,8 +70,8 @@ def rider_features(state: RiderState, zone: ZoneWeather | None, now: float, cfg:
     if tail is not None and tail.done is not None and tail.done >= upto:
         return rider_features_replay(state, zone, now, cfg)
     s = RiderState.__new__(RiderState)
-    for name in _SCALARS:  # rings are shared: the code below only reads them
-        object.__setattr__(s, name, getattr(state, name))
+    for set_field, value in zip(_SET_SCALARS, _GET_SCALARS(state)):  # rings are shared: the code below only reads them
+        set_field(s, value)
     s.tail = None
     if tail is None:
         return _features(s, zone, now, {}, {}, {}, {}, cfg)
@@ -81,6 +86,7 @@ def rider_features_replay(state: RiderState, zone: ZoneWeather | None, now: floa
                           cfg: FeatureConfig) -> dict[str, float]:
     """The same as :func:`rider_features` by sealing a copy of the whole state (the reference it is tested against)."""
     s = state.scratch_copy()
+    s.sums = s.wear_sums = None  # the reference sums every window over the rings, not from the kept sums
     seal_trip(s, math.floor(now) + 1, cfg)  # see the newest trip seconds without waiting for lateness
     return _features(s, zone, now, {}, {}, {}, {}, cfg)
 
@@ -88,6 +94,7 @@ def rider_features_replay(state: RiderState, zone: ZoneWeather | None, now: floa
 def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[int, Row], hour: dict[int, Row],
               day: dict[int, Row], brakes: dict[int, Row], cfg: FeatureConfig) -> dict[str, float]:
     m_now = math.floor(now / 60.0)
+    final = s.folded_minute  # the newest wearable minute no record can change (before the provisional fold)
     fold_minutes(s, m_now, cfg)
     settle_recovery(s, cfg, final=False)
 
@@ -100,16 +107,30 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
     hmax5 = -1
     hs15 = hn15 = high15 = 0
     sk_old = skn_old = 0
-    for age in range(min(15, n - 1) + 1):
+    unkept = m_now - 15  # the 15-min sums read from the ring the minutes from here on
+    ages: tuple[int, ...] | range = range(min(15, n - 1) + 1)
+    # the kept sums hold minutes up to ``final``; a record since may have taken the slot of one of them (a new
+    # minute evicts the one n minutes before it, so at most the newest minute - n): only windows after that
+    newest_minute = math.floor(s.wearable_ts / 60.0) if s.wearable_ts is not None else m_now
+    if (final is not None and s.wear_sums is not None and s.wear_sums[0] == final and n > 15
+            and m_now - 15 > newest_minute - n):
+        at, flds, whole, spare = SUMS_WEAR
+        frozen = window_from_frozen(s.wear_sums, at, len(flds), whole, spare, m_now - 15, m_now)
+        if frozen is not None:  # the final minutes' 15-min sums kept by the updates: read only the newer minutes
+            hs15, hn15, high15 = frozen
+            unkept = final + 1
+            ages = (0, 1, 2, 3, 4, 5, 10, 11)  # the 1-min, 5-min and trend minutes (the kept sums end <= 4 back)
+    for age in ages:
         key = m_now - age
         i = key % n
         if tags[i] != key:
             continue
         b = i * WEAR_WIDTH
         hs, hn = rows[b + HR_SUM], rows[b + HR_N]
-        hs15 += hs
-        hn15 += hn
-        high15 += rows[b + HR_HIGH_S]
+        if key >= unkept:
+            hs15 += hs
+            hn15 += hn
+            high15 += rows[b + HR_HIGH_S]
         if age <= 5:
             hs5 += hs
             hn5 += hn
@@ -154,9 +175,6 @@ def _features(s: RiderState, zone: ZoneWeather | None, now: float, trip: dict[in
     return {name: float(out[name]) for name in FEATURE_NAMES}
 
 
-_TEN_MIN_FIELDS = (BRAKES, ACCELS, CORNERS, SPEEDING_S, EBIKE_S, PHONE_S)
-
-
 def _window_rows(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int, whole: int,
                  width: int) -> list[tuple[Row, int, int]]:
     """``(sequence, offset, key)`` of the rows of buckets ``newest - whole .. newest``: field ``f`` of a row is
@@ -169,21 +187,33 @@ def _window_rows(tags: array[int], rows: array[int], overlay: dict[int, Row], ne
     return out
 
 
-def _field_sum(tags: array[int], rows: array[int], overlay: dict[int, Row], newest: int, whole: int, width: int,
-               f: int) -> int:
-    """Field ``f`` summed over the buckets ``newest - whole .. newest`` (as :func:`_window_rows`)."""
+def _window_sums(s: RiderState, block: tuple[int, tuple[int, ...], int, int], tags: array[int], rows: array[int],
+                 overlay: dict[int, Row], newest: int) -> list[int]:
+    """The block's fields summed over the buckets ``newest - whole .. newest``, the overlay's rows in place of
+    the ring's: from the sums the updates keep (:func:`features.rider_state.sealed_sums`) where they are
+    current and cover the window, else by a pass over the ring (the same numbers)."""
+    at, flds, whole, spare = block
     lo = newest - min(whole, len(tags) - 1)
-    held = sum(rows[i * width + f] for i, tag in enumerate(tags) if lo <= tag <= newest and tag not in overlay)
-    return held + sum(row[f] for key, row in overlay.items() if lo <= key <= newest) if overlay else held
-
-
-def _brakes_60m(s: RiderState, brakes: dict[int, Row], m_now: int) -> int:
-    """Harsh brakes of the 60-min window, read straight from the flat brake ring (no row views)."""
-    tags, rows, lo = s.brake_tags, s.brake_rows, m_now - 60
-    if not rows:
-        return sum(row[0] for key, row in brakes.items() if lo <= key <= m_now)
-    held = sum(rows[i] for i, tag in enumerate(tags) if lo <= tag <= m_now and tag not in brakes)
-    return held + sum(row[0] for key, row in brakes.items() if lo <= key <= m_now)
+    sums = s.sums
+    out = None
+    if sums is not None and sums[0] == (NONE if s.sealed_upto is None else s.sealed_upto):
+        out = window_from_frozen(sums, at, len(flds), whole, spare, lo, newest)
+    if out is None:
+        width = len(rows) // len(tags) if rows else 0
+        out = [0] * len(flds)
+        for seq, b, _key in _window_rows(tags, rows, overlay, newest, whole, width):
+            for j, f in enumerate(flds):
+                out[j] += seq[b + f]
+        return out
+    if overlay:
+        n, width = len(tags), (len(rows) // len(tags) if rows else 0)
+        for key, row in overlay.items():
+            if lo <= key <= newest:
+                i = key % n
+                held = tags[i] == key  # then the sums hold the ring's row: the overlay's replaces it
+                for j, f in enumerate(flds):
+                    out[j] += row[f] - (rows[i * width + f] if held else 0)
+    return out
 
 
 def _fall_flag(s: RiderState, now: float, on_body_recent: int, cfg: FeatureConfig) -> float:
@@ -202,18 +232,24 @@ def _trip_features(s: RiderState, now: float, m_now: int, trip: dict[int, Row], 
         return dict.fromkeys(names, NAN)
     d_now = local_day(now, cfg)
     today = day.get(d_now) or read_row(s.day_tags, s.day_rows, d_now) or [0, 0, 0, 0]
-    online_7d = _field_sum(s.day_tags, s.day_rows, day, d_now, 7, DAY_WIDTH, DAY_ONLINE_S)
-    online_24h = _field_sum(s.hour_tags, s.hour_rows, hour, math.floor(now / 3600.0), 24, 1, 0)
+    online_7d = _window_sums(s, SUMS_DAY, s.day_tags, s.day_rows, day, d_now)[0]
+    online_24h = _window_sums(s, SUMS_HOUR, s.hour_tags, s.hour_rows, hour, math.floor(now / 3600.0))[0]
     on_break = s.off_since is not None and now - s.off_since >= cfg.break_min_minutes * 60.0
+    c10 = _window_sums(s, SUMS_TRIP, s.trip_tags, s.trip_rows, trip, m_now)
+    brakes_60m = _window_sums(s, SUMS_BRAKES, s.brake_tags, s.brake_rows, brakes, m_now)[0]
     ride5 = speed5 = sq5 = 0
-    c10 = [0] * TRIP_WIDTH
-    for seq, b, key in _window_rows(s.trip_tags, s.trip_rows, trip, m_now, 10, TRIP_WIDTH):
-        for f in _TEN_MIN_FIELDS:
-            c10[f] += seq[b + f]
-        if key >= m_now - 5:
-            ride5 += seq[b + RIDE_S]
-            speed5 += seq[b + SPEED_SUM]
-            sq5 += seq[b + SPEED_SQ]
+    tags, rows, n = s.trip_tags, s.trip_rows, len(s.trip_tags)
+    for key in range(m_now - 5, m_now + 1):  # six buckets: read each by its key
+        row = trip.get(key)
+        if row is not None:
+            ride5 += row[RIDE_S]
+            speed5 += row[SPEED_SUM]
+            sq5 += row[SPEED_SQ]
+        elif tags[key % n] == key:
+            b = (key % n) * TRIP_WIDTH
+            ride5 += rows[b + RIDE_S]
+            speed5 += rows[b + SPEED_SUM]
+            sq5 += rows[b + SPEED_SQ]
     mean5 = _ratio(speed5, ride5, SPEED_SCALE)
     msq5 = _ratio(sq5, ride5, SPEED_SCALE * SPEED_SCALE)
     return {
@@ -224,13 +260,13 @@ def _trip_features(s: RiderState, now: float, m_now: int, trip: dict[int, Row], 
         "online_hours_7d": online_7d / 3600.0,
         "night_riding_min_today": today[DAY_NIGHT_RIDE_S] / 60.0,
         "breaks_today": float(today[DAY_BREAKS]),
-        "harsh_brakes_10m": float(c10[BRAKES]),
-        "harsh_brakes_60m": float(_brakes_60m(s, brakes, m_now)),
-        "harsh_accels_10m": float(c10[ACCELS]),
-        "harsh_corners_10m": float(c10[CORNERS]),
-        "speeding_s_10m": float(c10[SPEEDING_S]),
-        "over_ebike_limit_s_10m": float(c10[EBIKE_S]),
-        "phone_handling_s_10m": float(c10[PHONE_S]),
+        "harsh_brakes_10m": float(c10[3]),
+        "harsh_brakes_60m": float(brakes_60m),
+        "harsh_accels_10m": float(c10[4]),
+        "harsh_corners_10m": float(c10[5]),
+        "speeding_s_10m": float(c10[0]),
+        "over_ebike_limit_s_10m": float(c10[1]),
+        "phone_handling_s_10m": float(c10[2]),
         "speed_mean_5m": mean5,
         "speed_std_5m": math.sqrt(max(0.0, msq5 - mean5 * mean5)) if ride5 else NAN,
         "trip_age_s": max(0.0, now - s.trip_ts),

@@ -57,21 +57,25 @@ def kalman_core_step(ct: float, var: float, hr: float | None) -> tuple[float, fl
 def fold_minutes(state: RiderState, upto_minute: int, cfg: FeatureConfig) -> None:
     """Fold whole minutes up to ``upto_minute`` into resting HR (EW low tracker) and core temperature."""
     start = upto_minute - 60 if state.folded_minute is None else max(state.folded_minute + 1, upto_minute - 60)
-    for minute in range(start, upto_minute + 1):
-        row = read_row(state.wear_tags, state.wear_rows, minute)
-        n = row[HR_N] if row is not None else 0
-        hr = row[HR_SUM] / HR_SCALE / n if row is not None and n else 0.0
+    tags, rows = state.wear_tags, state.wear_rows
+    n_slots, width = len(tags), len(rows) // len(tags)
+    rest, core, var, obs = state.hr_rest_bpm, state.core_temp_c, state.core_temp_var, state.core_obs_minute
+    for minute in range(start, upto_minute + 1):  # on locals, straight on the flat ring: no row views
+        i = minute % n_slots
+        n = rows[i * width + HR_N] if tags[i] == minute else 0
+        hr = rows[i * width + HR_SUM] / HR_SCALE / n if n else 0.0
         if n >= MIN_HR_SECONDS_REST:
-            rest = cfg.default_hr_rest_bpm if state.hr_rest_bpm is None else state.hr_rest_bpm
-            alpha = cfg.hr_rest_alpha_down if hr < rest else cfg.hr_rest_alpha_up
-            state.hr_rest_bpm = max(cfg.hr_rest_floor_bpm, rest + alpha * (hr - rest))
+            low = cfg.default_hr_rest_bpm if rest is None else rest
+            alpha = cfg.hr_rest_alpha_down if hr < low else cfg.hr_rest_alpha_up
+            rest = max(cfg.hr_rest_floor_bpm, low + alpha * (hr - low))
         if n >= MIN_HR_SECONDS_CORE:
-            if state.core_temp_c is None or minute - (state.core_obs_minute or minute) > CORE_RESET_MINUTES:
-                state.core_temp_c, state.core_temp_var = ECTEMP_CT0_C, 0.0
-            state.core_temp_c, state.core_temp_var = kalman_core_step(state.core_temp_c, state.core_temp_var, hr)
-            state.core_obs_minute = minute
-        elif state.core_temp_c is not None:
-            state.core_temp_c, state.core_temp_var = kalman_core_step(state.core_temp_c, state.core_temp_var, None)
+            if core is None or minute - (obs or minute) > CORE_RESET_MINUTES:
+                core, var = ECTEMP_CT0_C, 0.0
+            core, var = kalman_core_step(core, var, hr)
+            obs = minute
+        elif core is not None:
+            core, var = kalman_core_step(core, var, None)
+    state.hr_rest_bpm, state.core_temp_c, state.core_temp_var, state.core_obs_minute = rest, core, var, obs
     if state.folded_minute is None or upto_minute > state.folded_minute:
         state.folded_minute = upto_minute
 

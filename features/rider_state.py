@@ -30,12 +30,13 @@ from features.config import FeatureConfig
 from features.physiology import fold_minutes, mark_fall_bits, qualify_stop, settle_recovery
 from features.ring import (
     Row,
+    ACCELS, CORNERS, DAY_ONLINE_S, EBIKE_S, PHONE_S, SPEEDING_S,
     BRAKES, DAY_SLOTS, DAY_WIDTH, G_SCALE, HOUR_SLOTS, HR10_SLOTS, HR_HIGH_S, HR_MAX, HR_N, HR_SCALE, HR_SUM,
     BRAKE_SLOTS, IMPACT_MAX, ON_BODY_S, SKIN_N, SKIN_SCALE, SKIN_SUM, SPEED_SCALE, TRIP_SLOTS, TRIP_WIDTH,
     VALID_S, WEAR_SLOTS, WEAR_WIDTH,
-    EMPTY, new_ring, ring_from_list, ring_to_list, write_at, write_row,
+    EMPTY, SMALL, frozen_sums, new_ring, ring_from_list, ring_to_list, write_at, write_row,
 )
-from features.state_codec import IntReader, Ints, pack, unpack
+from features.state_codec import NONE, IntReader, Ints, pack, unpack
 from features.trip_tail import TripTail, sealable
 from features.pending import PendingTrips
 from features.trip_time import STATUS_CODE, seal_trip, trip_flags
@@ -60,8 +61,8 @@ def _ring(n: int) -> Any:
     return field(default_factory=lambda: new_ring(n)[0])
 
 
-def _rows(n: int) -> Any:
-    return field(default_factory=lambda: new_ring(n)[1])
+def _rows(n: int, typecode: str = "q") -> Any:
+    return field(default_factory=lambda: new_ring(n, typecode)[1])
 
 
 @dataclass(slots=True)
@@ -74,13 +75,13 @@ class RiderState:
     trip_tags: array[int] = _ring(TRIP_SLOTS)  # trip minutes, written as trip seconds are sealed
     trip_rows: array[int] = _rows(TRIP_SLOTS)
     brake_tags: array[int] = _ring(BRAKE_SLOTS)  # harsh brakes per trip minute, for the 60-min window
-    brake_rows: array[int] = _rows(BRAKE_SLOTS)
+    brake_rows: array[int] = _rows(BRAKE_SLOTS, SMALL)
     hr10_tags: array[int] = _ring(HR10_SLOTS)
     hr10_rows: array[int] = _rows(HR10_SLOTS)
     hour_tags: array[int] = _ring(HOUR_SLOTS)
-    hour_rows: array[int] = _rows(HOUR_SLOTS)
+    hour_rows: array[int] = _rows(HOUR_SLOTS, SMALL)
     day_tags: array[int] = _ring(DAY_SLOTS)
-    day_rows: array[int] = _rows(DAY_SLOTS)
+    day_rows: array[int] = _rows(DAY_SLOTS, SMALL)
     wearable_ts: float | None = None  # newest event time per stream
     trip_ts: float | None = None
     zone_id: str | None = None  # from the newest trip record
@@ -109,6 +110,9 @@ class RiderState:
     trip_ids: array[int] = field(default_factory=lambda: array("H"))
     id_extra: array[int] = field(default_factory=lambda: array("q"))  # pairs [second * 2 + stream, digest]
     tail: TripTail | None = field(default=None, repr=False, compare=False)  # derived: never stored, rebuilt on need
+    # derived, never stored: window sums of the sealed trip rings (:func:`sealed_sums`), for ``sealed_upto`` in [0]
+    sums: array[int] | None = field(default=None, repr=False, compare=False)
+    wear_sums: array[int] | None = field(default=None, repr=False, compare=False)  # :func:`final_wear_sums`
 
     @classmethod
     def new(cls, rider_id: str) -> RiderState:
@@ -218,9 +222,9 @@ class RiderState:
         recent = (int(d["trip_ts"] // 60) if d.get("trip_ts") is not None else 0) - TRIP_READ_MINUTES
         older = [*d.get("brakes", ()), *((key, row[BRAKES]) for key, *row in d["trip"] if key < recent and row[BRAKES])]
         d = {**d, "trip": [item for item in d["trip"] if item[0] >= recent]}  # 61 full minutes then
-        for prefix, n in (("wear", WEAR_SLOTS), ("trip", TRIP_SLOTS), ("hr10", HR10_SLOTS), ("hour", HOUR_SLOTS),
-                          ("day", DAY_SLOTS)):
-            tags, rows = ring_from_list(n, d[prefix])
+        for prefix, n, code in (("wear", WEAR_SLOTS, "q"), ("trip", TRIP_SLOTS, "q"), ("hr10", HR10_SLOTS, "q"),
+                                ("hour", HOUR_SLOTS, SMALL), ("day", DAY_SLOTS, SMALL)):
+            tags, rows = ring_from_list(n, d[prefix], code)
             setattr(state, prefix + "_tags", tags)
             setattr(state, prefix + "_rows", rows)
         _set_brakes(state, older)
@@ -266,15 +270,15 @@ def _put_ring(ints: Ints, tags: array[int], rows: array[int], oldest: int) -> No
         prev = key
 
 
-def _get_ring(ints: IntReader, n: int, width: int) -> tuple[array[int], array[int]]:
-    tags, rows = new_ring(n)
+def _get_ring(ints: IntReader, n: int, width: int, typecode: str = "q") -> tuple[array[int], array[int]]:
+    tags, rows = new_ring(n, typecode)
     key = 0
     for _ in range(ints.get()):
         key += ints.get()
         row = write_row(tags, rows, key, width)
         values = ints.take(width)
         if row is not None:
-            row[:] = values
+            row[:] = values if typecode == "q" else array(typecode, values)
     return tags, rows
 
 
@@ -286,8 +290,8 @@ def _from_packed(state: RiderState, d: dict[str, Any]) -> RiderState:
     state.hr10_tags, state.hr10_rows = _get_ring(ints, HR10_SLOTS, 2)
     state.trip_tags, state.trip_rows = _get_ring(ints, TRIP_SLOTS, TRIP_WIDTH)
     _set_brakes(state, [(ints.get(), ints.get()) for _ in range(ints.get())])
-    state.hour_tags, state.hour_rows = _get_ring(ints, HOUR_SLOTS, 1)
-    state.day_tags, state.day_rows = _get_ring(ints, DAY_SLOTS, DAY_WIDTH)
+    state.hour_tags, state.hour_rows = _get_ring(ints, HOUR_SLOTS, 1, SMALL)
+    state.day_tags, state.day_rows = _get_ring(ints, DAY_SLOTS, DAY_WIDTH, SMALL)
     n = ints.get()
     secs = ints.take(n)
     for i in range(1, n):
@@ -452,6 +456,7 @@ def update_wearable(state: RiderState, rec: Any, cfg: FeatureConfig) -> UpdateRe
         final_minute = math.floor((ts - cfg.allowed_lateness_s) / 60.0) - 1
         if state.folded_minute is None or final_minute > state.folded_minute:
             fold_minutes(state, final_minute, cfg)
+            state.wear_sums = final_wear_sums(state)
         if state.stop_pending is not None:
             settle_recovery(state, cfg, final=True)
     return UpdateResult.APPLIED
@@ -465,6 +470,7 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     weather arrive on different topics.
     """
     ts = rec.ts.timestamp()
+    sealed_before = state.sealed_upto
     if state.trip_ts is not None and ts <= state.trip_ts:  # a record ahead of its stream is new and in time
         result = _admit(state, state.trip_ids, TRIP_STREAM, rec.event_id, ts, state.trip_ts, cfg)
         if result is not None:
@@ -485,7 +491,11 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
     if state.trip_ts is None or ts >= state.trip_ts:
         state.trip_ts, state.zone_id, state.status = ts, rec.zone_id, status
     tail = state.tail
-    if tail is not None:
+    if tail is None and state.sealed_upto is None and len(state.pending) == 1:
+        # a rider's first trip record: start the tail now (one record to walk), so sealing adopts from the start
+        # and the first feature call does not walk the minute before it
+        state.tail = TripTail.build(state, cfg)
+    elif tail is not None:
         if sec > tail.done if tail.done is not None else sec >= tail.cursor:
             tail.add([(sec, entry)], cfg)
         else:  # out of order, or a second merged with one the tail has walked: rebuild when features need it
@@ -500,7 +510,46 @@ def update_trip(state: RiderState, rec: Any, cfg: FeatureConfig, *, zone_heat_in
         tail.drop_sealed(state.sealed_upto, cfg)  # rows end on whole minutes: look once a minute
     if state.stop_pending is not None:
         settle_recovery(state, cfg, final=True)
+    if state.sealed_upto != sealed_before:  # the sealed rings changed (once a minute): their window sums with them
+        state.sums = sealed_sums(state)
     return UpdateResult.APPLIED
+
+
+# Window sums of the sealed trip rings (:func:`features.ring.frozen_sums`), one block per ring:
+# (offset in the array, fields, whole buckets before the newest, spare starts after the oldest).
+TEN_MIN_FIELDS = (SPEEDING_S, EBIKE_S, PHONE_S, BRAKES, ACCELS, CORNERS)
+SUM_SPARE = 4  # a window may start up to 4 buckets after the kept sums' oldest (a feature call is ~3 minutes ahead)
+SUMS_TRIP = (1, TEN_MIN_FIELDS, 10, SUM_SPARE)
+SUMS_BRAKES = (SUMS_TRIP[0] + 1 + 6 * (SUM_SPARE + 1), (0,), 60, SUM_SPARE)
+SUMS_HOUR = (SUMS_BRAKES[0] + 1 + (SUM_SPARE + 1), (0,), 24, 2)
+SUMS_DAY = (SUMS_HOUR[0] + 1 + 3, (DAY_ONLINE_S,), 7, 2)
+
+
+WEAR_15_FIELDS = (HR_SUM, HR_N, HR_HIGH_S)
+SUMS_WEAR = (1, WEAR_15_FIELDS, 15, SUM_SPARE)
+
+
+def final_wear_sums(state: RiderState) -> array[int]:
+    """``[folded_minute, *block]``: the 15-min window sums of the wearable minutes up to ``folded_minute``,
+    which no record can change any more (they are older than the lateness); kept current by the updates."""
+    top = state.folded_minute
+    out = array("q", [NONE if top is None else top])
+    if top is not None:
+        out.extend(frozen_sums(state.wear_tags, state.wear_rows, WEAR_15_FIELDS, 15, SUM_SPARE, top))
+    return out
+
+
+def sealed_sums(state: RiderState) -> array[int]:
+    """``[sealed_upto, *trip block, *brake block, *hour block, *day block]``: kept current by the updates, so
+    a feature call reads its 10-min, 60-min, 24-h and 7-d windows without a pass over the rings. The sealed
+    rings change only where ``sealed_upto`` moves on (once a minute), so that is the key of their validity."""
+    out = array("q", [NONE if state.sealed_upto is None else state.sealed_upto])
+    for tags, rows, (_, flds, whole, spare) in ((state.trip_tags, state.trip_rows, SUMS_TRIP),
+                                                 (state.brake_tags, state.brake_rows, SUMS_BRAKES),
+                                                 (state.hour_tags, state.hour_rows, SUMS_HOUR),
+                                                 (state.day_tags, state.day_rows, SUMS_DAY)):
+        out.extend(frozen_sums(tags, rows, flds, whole, spare))
+    return out
 
 
 __all__ = ["DAY_WIDTH", "RiderState", "UpdateResult", "update_trip", "update_wearable"]

@@ -4,8 +4,10 @@ A ring has ``n`` slots; slot ``key % n`` holds bucket ``key`` (a minute, hour or
 number) and its tag says which. Writing a newer key resets the slot; a key older than
 the one a slot holds cannot be written (it fell out of the ring). Sums are integers
 (fixed-point), so they are exact and do not depend on the order events arrive in.
-Tags and rows are flat ``array('q')`` (8 bytes a value, not a Python object each); a row is a
-view into its slot.
+Tags and rows are flat arrays (not a Python object a value): tags ``array('q')``, rows ``array('q')``
+(8 bytes) or, for the rings whose every value is a count of seconds or events in its bucket and so far
+below 2**31 (brakes a minute, online seconds an hour, seconds a day), ``array('i')`` (4 bytes, exact);
+a row is a view into its slot.
 
 >>> tags, rows = new_ring(3)
 >>> write_row(tags, rows, 7, 2)[0] += 5
@@ -51,12 +53,14 @@ HR_SCALE, SKIN_SCALE, SPEED_SCALE, G_SCALE = 100, 1000, 1000, 1000
 # Day bucket fields
 DAY_ONLINE_S, DAY_NIGHT_RIDE_S, DAY_HEAT_S, DAY_BREAKS = range(4)
 DAY_WIDTH = 4
-_ZEROS = array("q", bytes(8 * max(WEAR_WIDTH, TRIP_WIDTH)))
+_ZEROS = {code: array(code, bytes(8 * max(WEAR_WIDTH, TRIP_WIDTH))) for code in "qi"}
+SMALL = "i"  # the typecode of rings whose values are counts below 2**31 (see the module docstring)
 
 
-def new_ring(n: int) -> tuple[array[int], array[int]]:
-    """Empty ring of ``n`` slots: (tags, rows). The rows are one flat array, allocated at the first write."""
-    return array("q", [EMPTY]) * n, array("q")
+def new_ring(n: int, typecode: str = "q") -> tuple[array[int], array[int]]:
+    """Empty ring of ``n`` slots: (tags, rows). The rows are one flat array of ``typecode``, allocated at the
+    first write."""
+    return array("q", [EMPTY]) * n, array(typecode)
 
 
 def _view(rows: array[int], i: int, width: int) -> Row:
@@ -79,10 +83,10 @@ def write_row(tags: array[int], rows: array[int], key: int, width: int) -> Row |
     if tag > key:
         return None
     if not rows:
-        rows.frombytes(bytes(8 * n * width))
+        rows.frombytes(bytes(rows.itemsize * n * width))
     tags[i] = key
     row = _view(rows, i, width)
-    row[:] = _ZEROS[:width]
+    row[:] = _ZEROS[rows.typecode][:width]
     return row
 
 
@@ -103,9 +107,9 @@ def write_at(tags: array[int], rows: array[int], key: int, width: int) -> int:
     if tag > key:
         return -1
     if not rows:
-        rows.frombytes(bytes(8 * n * width))
+        rows.frombytes(bytes(rows.itemsize * n * width))
     tags[i] = key
-    rows[b:b + width] = _ZEROS[:width]
+    rows[b:b + width] = _ZEROS[rows.typecode][:width]
     return b
 
 
@@ -122,11 +126,70 @@ def ring_to_list(tags: array[int], rows: array[int], oldest: int) -> list[list[i
                   if tag >= oldest and any(_view(rows, i, width)))
 
 
-def ring_from_list(n: int, items: list[list[int]]) -> tuple[array[int], array[int]]:
+def ring_from_list(n: int, items: list[list[int]], typecode: str = "q") -> tuple[array[int], array[int]]:
     """Inverse of :func:`ring_to_list`."""
-    tags, rows = new_ring(n)
+    tags, rows = new_ring(n, typecode)
     for key, *values in items:
         row = write_row(tags, rows, key, len(values))
         if row is not None:  # None: two keys of one slot, the newer already written (sorted input has none)
-            row[:] = array("q", values)
+            row[:] = array(typecode, values)
     return tags, rows
+
+
+def frozen_sums(tags: array[int], rows: array[int], fields: tuple[int, ...], whole: int, spare: int,
+                top: int | None = None) -> list[int]:
+    """Sums for windows of ``whole + 1`` buckets over a ring no write will change before the next call here.
+
+    ``[top, *total, *cut(1), ..., *cut(spare)]``: ``top`` is the ring's newest key (or the newest of the
+    buckets that can no longer change, given: newer ones are left out), ``total`` each of
+    ``fields`` summed over the buckets ``top - whole .. top``, ``cut(d)`` over ``top - whole .. top - whole + d - 1``.
+    A window ``lo .. hi`` with ``hi >= top`` and ``lo = top - whole + d`` then sums to ``total - cut(d)``
+    (:func:`window_from_frozen`): no pass over the ring per call. One pass over the tags here.
+
+    >>> tags, rows = new_ring(4)
+    >>> for key, v in ((5, 1), (6, 10), (7, 100)): write_row(tags, rows, key, 1)[0] += v
+    >>> frozen_sums(tags, rows, (0,), 2, 2)  # top 7; 5..7 = 111; 5..5 = 1; 5..6 = 11
+    [7, 111, 1, 11]
+    """
+    nf = len(fields)
+    if top is None:
+        top = max(tags)
+    out = [top, *[0] * (nf * (spare + 1))]
+    if top == EMPTY or not rows:
+        return out
+    width, base = len(rows) // len(tags), top - whole
+    for i, tag in enumerate(tags):
+        d = tag - base
+        if d < 0 or tag > top:
+            continue
+        b = i * width
+        for j, f in enumerate(fields):
+            value = rows[b + f]
+            out[1 + j] += value
+            for cut in range(d + 1, spare + 1):  # cut(cut) holds this bucket when it is before top - whole + cut
+                out[1 + cut * nf + j] += value
+    return out
+
+
+def window_from_frozen(frozen: list[int] | array[int], at: int, nf: int, whole: int, spare: int, lo: int,
+                       hi: int) -> list[int] | None:
+    """The ``nf`` sums of the window ``lo .. hi`` from :func:`frozen_sums` stored at ``frozen[at:]``; None if
+    they cannot say (the window ends before the ring's newest key, or starts more than ``spare`` after its oldest).
+
+    >>> frozen = [7, 111, 1, 11]
+    >>> window_from_frozen(frozen, 0, 1, 2, 2, 5, 7), window_from_frozen(frozen, 0, 1, 2, 2, 6, 8)
+    ([111], [110])
+    >>> window_from_frozen(frozen, 0, 1, 2, 2, 9, 11), window_from_frozen(frozen, 0, 1, 2, 2, 4, 6)
+    ([0], None)
+    """
+    top = frozen[at]
+    if top == EMPTY or lo > top:
+        return [0] * nf
+    d = lo - (top - whole)
+    if hi < top or d < 0 or d > spare:
+        return None
+    total = frozen[at + 1:at + 1 + nf]
+    if d == 0:
+        return list(total)
+    cut = at + 1 + d * nf
+    return [t - c for t, c in zip(total, frozen[cut:cut + nf])]

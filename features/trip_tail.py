@@ -53,7 +53,8 @@ def _overlay_row(overlay: dict[int, Row], tags: array[int], rows: array[int], ke
     i = key % len(tags)
     if tags[i] > key:  # the state's ring holds a newer bucket there: as write_row, too old
         return None
-    row = overlay[key] = rows[i * width:(i + 1) * width] if tags[i] == key else array("q", bytes(8 * width))
+    row = overlay[key] = (rows[i * width:(i + 1) * width] if tags[i] == key
+                          else array(rows.typecode, bytes(rows.itemsize * width)))  # the ring's typecode: adopted as is
     return row
 
 
@@ -172,7 +173,7 @@ class TripTail:
                 into[0] = m[_HOUR + 1]
             for d in (_DAYS, _DAYS + 5):
                 if m[d] != NONE and (into := state.day_row(m[d])) is not None:
-                    into[:] = m[d + 1:d + 5]
+                    into[:] = array(state.day_rows.typecode, m[d + 1:d + 5])
             state.carry = None if m[_CARRY] == NONE else list(m[_CARRY:_CARRY + 4])
             state.off_since, state.online_since_break_s = _val(m[_OFF]), m[_ONLINE]
             state.prev_riding, state.stop_candidate = bool(m[_PREV]), _val(m[_STOP])

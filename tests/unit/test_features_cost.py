@@ -305,9 +305,89 @@ def test_sealing_by_the_tails_marks_leaves_the_same_state_as_walking_the_records
                         adopted += s.tail is not None and walks["n"] == before and role == "t"
                     else:
                         walked += walks["n"] - before
+                        s.tail = None  # a rider's first trip record starts a tail: keep this one walking
                 if n % 29 == 0:
                     rider_features(scored, None, scored.newest_ts() or T0, cfg)
                 if n % 5 == 0 or n == len(stream) - 1:
                     assert scored.to_dict() == plain.to_dict(), (seed, n)
             assert scored.sealed_upto is not None and scored.sealed_upto % 60 == 0
         assert adopted > 2500 and walked > 2500, (adopted, walked)
+
+
+def test_the_window_sums_kept_by_the_updates_are_current_and_read_by_feature_calls(monkeypatch) -> None:
+    # The updates keep the sums of the sealed trip rings and of the final wearable minutes (issue 17: a feature
+    # call reads its windows without a pass over the rings). After every record of random streams (late,
+    # duplicate, out of order, trip jumps) they equal sums computed afresh, feature calls take them (not the
+    # pass over the rings, which the replay reference uses) and give the reference's values.
+    import features.compute as compute
+    from features.compute import rider_features_replay
+    from features.rider_state import final_wear_sums, sealed_sums
+
+    read = {"wear kept": 0, "trip kept": 0, "scanned": 0}
+    real = compute.window_from_frozen
+
+    def counting(frozen, *args):
+        out = real(frozen, *args)
+        which = "wear" if frozen is s.wear_sums else "trip"
+        read[f"{which} kept" if out is not None else "scanned"] += 1
+        return out
+
+    monkeypatch.setattr(compute, "window_from_frozen", counting)
+    for seed in range(8):
+        s = RiderState.new("r1")
+        wearable_only = seed % 4 == 3  # no trip tail: every call reads the wearable windows itself
+        for n, (role, rec) in enumerate(_random_stream(seed, seconds=900)):
+            if role == "w":
+                update_wearable(s, rec, CFG)
+            elif wearable_only:
+                continue
+            else:
+                update_trip(s, rec, CFG, zone_heat_index_c=33.0)
+            if s.sums is not None:
+                assert list(s.sums) == list(sealed_sums(s)), (seed, n)
+            if s.wear_sums is not None:
+                assert list(s.wear_sums) == list(final_wear_sums(s)), (seed, n)
+            if n % 23 == 0:
+                newest = s.newest_ts() or T0
+                for now in (newest, newest + 90.0, newest - 400.0):  # a call behind the kept sums reads the rings
+                    fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+                    assert same(fast, slow) == [], (seed, n, now, [(k, fast[k], slow[k]) for k in same(fast, slow)])
+    assert read["wear kept"] > 500 and read["trip kept"] > 1500 and read["scanned"] > 100, read
+
+
+def test_the_count_rings_hold_4_byte_rows_through_sealing_adoption_and_the_changelog() -> None:
+    # brakes a minute, online seconds an hour and seconds a day are counts far below 2**31: their rows are
+    # array('i') (exact, half the bytes); sealing, adopting the tail's rows, storing and reading back keep them so
+    s = RiderState.new("r1")
+    for n, (role, rec) in enumerate(_random_stream(3, seconds=1500)):
+        if role == "w":
+            update_wearable(s, rec, CFG)
+        else:
+            update_trip(s, rec, CFG, zone_heat_index_c=33.0)
+        if n % 50 == 0:
+            rider_features(s, None, s.newest_ts() or T0, CFG)
+    back = RiderState.from_dict(json.loads(json.dumps(s.to_dict())))
+    for state in (s, back):
+        assert [state.brake_rows.typecode, state.hour_rows.typecode, state.day_rows.typecode] == ["i", "i", "i"]
+        assert state.trip_rows.typecode == state.wear_rows.typecode == "q"
+    assert sum(s.day_rows) > 0 and sum(s.brake_rows) > 0
+    assert back.to_dict() == s.to_dict()
+    now = s.newest_ts() or T0
+    assert same(rider_features(back, None, now, CFG), rider_features(s, None, now, CFG)) == []
+
+
+def test_a_late_record_that_takes_a_kept_minutes_slot_leaves_the_15_min_window_as_the_ring_has_it() -> None:
+    # The first record of a minute takes the ring slot of the minute 17 before it. A late one arriving after the
+    # wearable sums were kept (minute M-1 first written while the newest is in M) evicts minute M-18, which
+    # the kept sums hold; a call whose window still reaches M-18 must read the ring, as the replay does.
+    from features.compute import rider_features_replay
+
+    s, m = RiderState.new("r1"), 20
+    for i in range(m * 60 + 5):
+        if not (m - 1) * 60 <= i < m * 60:
+            update_wearable(s, wear(i, hr=100.0 + i % 9), CFG)
+    assert update_wearable(s, wear((m - 1) * 60 + 30, hr=150.0, eid="late"), CFG) is UpdateResult.APPLIED
+    for minute in range(m - 5, m + 1):
+        now = T0 + minute * 60 + 59
+        fast, slow = rider_features(s, None, now, CFG), rider_features_replay(s, None, now, CFG)
+        assert same(fast, slow) == [], (minute, [(k, fast[k], slow[k]) for k in same(fast, slow)])
