@@ -3,21 +3,30 @@
 For each rider count, a fresh worker reads fresh topics on the embedded broker while a producer sends
 every rider's 1 Hz wearable and 1 Hz trip records, and every zone's weather, at their event time
 (one wall second per event-time second), in envelopes of ``--envelope`` records (1: one record per
-message). Measured over the second half of each level's window (the first half lets the worker start
-and catch up):
+message; an envelope is sent when its newest record is due). Measured over the second half of each
+level's window (the first half lets the worker start and catch up):
 
 - sustained throughput: readings consumed per second (the worker's Prometheus counter);
 - consumer lag: records not yet committed (``riskstream_consumer_lag_records``, rider topics), at the end;
-- event → alert and event → insurer-record latency, p50 and p99: an output's Kafka timestamp minus the
-  wall time its event time (``ts``) was due in the replay — so an envelope's wait on the device counts;
+- event → alert and event → insurer-record latency, p50 and p99, two ways:
+
+  - **worker latency** (what the worker adds): an output's Kafka timestamp minus the wall time the message
+    carrying the reading it was decided at was sent (the first such message, when the rider's wearable and
+    trip streams both carry a reading at that event time). It is what ``p99_s`` and "sustained" use;
+  - **device-inclusive latency**: an output's Kafka timestamp minus the wall time its event time (``ts``) was
+    due in the replay, so a reading's wait on the device for its envelope counts (up to ``--envelope`` - 1
+    seconds: with envelopes of 10 no worker can bring its p99 under 1 s). Reported beside it, not judged;
 - the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
-  the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading).
+  the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading),
+  and the input messages per rider-second (a changed rider's state is written once per batch, so about
+  once per message it sends: the floor of the writes per rider-second while states are written per batch).
 
-A level is sustained when the lag at its end is under ``--lag-s`` seconds of input and the p99 of both
-latencies is at most 1 s; the report names the largest sustained level (``riders_per_worker``).
+A level is sustained when the lag at its end is under ``--lag-s`` seconds of input, the worker consumed at
+least 90 % of the input rate, and the worker latency's p99 of both outputs is at most 1 s; the report names
+the largest sustained level (``riders_per_worker``, with its ``p99_s`` and ``changelog_bytes_per_rider_s``).
 
-The fleet: the simulator puts only some of its riders on shift; the riders seen on shift in a
-simulated noon are cloned (renamed riders and event ids) up to each level's count; a clone's rider id must
+The fleet: the simulator puts only some of its riders on shift, and logs them in over its first ~10
+minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned (renamed riders and event ids) up to each level's count; a clone's rider id must
 match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
 
     python -m benchmarks.bench_capacity                  # 250, 500, 1000, 2000 riders, 60 s each
@@ -35,12 +44,13 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from alerts.pseudonym import pseudonymize
 from riskstream.simulation import FleetSimulator, SimConfig
 from riskstream.simulation.envelopes import envelopes
 from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
@@ -53,6 +63,8 @@ ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "esc
          "dlq")
 NOON = datetime(2026, 7, 15, 4, 0, tzinfo=timezone.utc)  # 12:00 local: the simulator's busiest riders on shift
 P99_LIMIT_S = 1.0
+#: Simulated seconds before the measured window: the simulator logs its riders in over its first ~10 minutes.
+WARMUP_S = 600.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envelope", type=int, default=1,
                         help="records per message (default 1: each reading sent as it happens)")
     parser.add_argument("--lag-s", type=float, default=5.0,
-                        help="bounded lag: at most this many seconds of input uncommitted at the end (default 5)")
+                        help="bounded lag: at most this many seconds of input uncommitted at the end (default 5); "
+                        "a level is sustained with bounded lag and a worker-latency p99 <= 1 s (output's Kafka "
+                        "timestamp minus the send time of the message carrying its reading); the latency from the "
+                        "reading's event time, which counts its wait on the device for the envelope, is printed "
+                        "beside it and not judged")
     parser.add_argument("--batch-within-s", type=float, default=0.5,
                         help="the worker's worker.batch_within_s, the longest wait to fill a batch: it bounds the "
                         "latency from below (default 0.5; the setting's default is 1.0)")
@@ -85,27 +101,43 @@ def main(argv: list[str] | None = None) -> int:
     best = max((lv for lv in levels if lv["sustained"]), key=lambda lv: lv["riders"], default=None)
     report = {
         "riders_per_worker": best["riders"] if best else 0,
-        "p99_s": best["p99_s"] if best else None,
+        "p99_s": best["p99_s"] if best else None,  # the worker latency's p99 (module docstring)
+        "p99_device_s": best["p99_device_s"] if best else None,
         "changelog_bytes_per_rider_s": best["changelog_bytes_per_rider_s"] if best else None,
+        "latency": "p99_s: output's Kafka timestamp - send time of the message carrying its reading (worker); "
+                   "p99_device_s: output's Kafka timestamp - the wall time its event time was due (device-inclusive)",
         "envelope_size": args.envelope, "seconds_per_level": args.seconds, "batch_within_s": args.batch_within_s,
         "levels": levels,
     }
-    print(f"\nlargest fleet one worker sustains (lag < {args.lag_s:g} s of input, p99 ≤ {P99_LIMIT_S:g} s): "
+    print(f"\nlargest fleet one worker sustains (lag < {args.lag_s:g} s of input, worker p99 ≤ {P99_LIMIT_S:g} s): "
           f"{report['riders_per_worker']} riders"
-          + (f" (p99 {report['p99_s']:.2f} s, changelog {report['changelog_bytes_per_rider_s']:,.0f} B per "
-             "rider-second; target ≤ 200 B)" if best else "; not even the smallest level"))
+          + (f" (worker p99 {report['p99_s']:.2f} s, device-inclusive p99 {report['p99_device_s']:.2f} s, changelog "
+             f"{report['changelog_bytes_per_rider_s']:,.0f} B per rider-second; target ≤ 200 B)"
+             if best else "; not even the smallest level"))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
-def fleet(riders: int, seconds: float, seed: int) -> list[Any]:
-    """``riders`` riders' records over ``seconds`` of event time, in event-time order (see the module docstring)."""
+def fleet(riders: int, seconds: float, seed: int, warmup_s: float = WARMUP_S) -> list[Any]:
+    """``riders`` riders' records over ``seconds`` of event time, in event-time order (see the module docstring).
+
+    The simulator starts with every rider logged out and logs them in over its first minutes, so the window
+    starts ``warmup_s`` after it; only riders sending trip records in at least 90 % of the window's seconds are
+    kept (and cloned), so a level's riders send about a wearable and a trip record per second throughout."""
     sim = FleetSimulator(SimConfig(riders=min(3000, max(500, 2 * riders)), seed=seed, scenario="mixed", start=NOON))
-    base = [r for r in sim.records(seconds) if r.raw is None and r.role in ("wearable", "trip", "weather")]
-    on_shift = sorted({r.key for r in base if r.role == "trip"})
+    for _ in sim.records(warmup_s, drain=False):
+        pass
+    start = (NOON + timedelta(seconds=warmup_s)).timestamp()
+    base = [r for r in sim.records(seconds) if r.raw is None and r.role in ("wearable", "trip", "weather")
+            and r.value.ts.timestamp() >= start]
+    trip_seconds: dict[str, set[int]] = {}
+    for r in base:
+        if r.role == "trip":
+            trip_seconds.setdefault(r.key, set()).add(int(r.value.ts.timestamp()))
+    on_shift = sorted(k for k, secs in trip_seconds.items() if len(secs) >= 0.9 * seconds)
     if not on_shift:
-        raise SystemExit("no simulated rider on shift: raise --seconds")
+        raise SystemExit("no simulated rider on shift through the window: raise the simulated riders or --seed")
     out = [r for r in base if r.role == "weather"]
     checked = False
     for copy in range(math.ceil(riders / len(on_shift))):
@@ -147,18 +179,26 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
         rss = _rss_bytes(proc.proc.pid)
     finally:
         proc.stop()
-    lat_alert, lat_ins = result["latency"]["alerts"], result["latency"]["risk_scores"]
-    p99s = [_pct(x, 99) for x in (lat_alert, lat_ins) if x]
+    device, worker = result["latency"], result["worker_latency"]
+    p99s_device = [_pct(x, 99) for x in device.values() if x]
+    p99s = [_pct(x, 99) for x in worker.values() if x]
     rate_in = n_readings / args.seconds
     lag_limit = args.lag_s * len(messages) / args.seconds
     sustained = (result["lag_end"] <= lag_limit and bool(p99s) and max(p99s) <= P99_LIMIT_S
                  and result["consumed_per_s"] >= 0.9 * rate_in)
+    rider_messages = sum(1 for m in messages if m.role != "weather")
+
+    def summary(xs: list[float]) -> dict[str, Any]:
+        return {"n": len(xs), "p50": _pct(xs, 50), "p99": _pct(xs, 99)}
+
     return {
         "riders": riders, "readings": n_readings, "messages": len(messages), "input_per_s": rate_in,
         "consumed_per_s": result["consumed_per_s"], "lag_end": result["lag_end"], "lag_limit": lag_limit,
-        "alert_latency_s": {"n": len(lat_alert), "p50": _pct(lat_alert, 50), "p99": _pct(lat_alert, 99)},
-        "insurer_latency_s": {"n": len(lat_ins), "p50": _pct(lat_ins, 50), "p99": _pct(lat_ins, 99)},
-        "p99_s": max(p99s) if p99s else None, "rss_bytes": rss,
+        "alert_latency_s": summary(device["alerts"]), "insurer_latency_s": summary(device["risk_scores"]),
+        "alert_worker_latency_s": summary(worker["alerts"]), "insurer_worker_latency_s": summary(worker["risk_scores"]),
+        "outputs_unmatched": result["unmatched"],
+        "p99_s": max(p99s) if p99s else None, "p99_device_s": max(p99s_device) if p99s_device else None,
+        "rss_bytes": rss, "messages_per_rider_s": rider_messages / args.seconds / riders,
         "changelog_bytes_per_s": result["changelog_bytes_per_s"],
         "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders,
         "changelog_writes_per_rider_s": result["changelog_writes_per_s"] / riders,
@@ -179,6 +219,8 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     t0 = time.time()
     half = t0 + args.seconds / 2
     latency: dict[str, list[float]] = {"alerts": [], "risk_scores": []}
+    outputs: list[tuple[str, str, float, float]] = []  # (role, rider id or pseudonym, event time, Kafka timestamp)
+    sent_at: list[float] = []  # wall time each message was handed to the producer, in the order of ``messages``
     changelog_bytes = changelog_writes = changelog_values = 0
     stop = asyncio.Event()
 
@@ -197,9 +239,11 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
                             changelog_writes += 1
                             changelog_values += len(rec.value or b"")
                         continue
-                    ts = datetime.fromisoformat(json.loads(rec.value)["ts"]).timestamp()
+                    value = json.loads(rec.value)
+                    ts = datetime.fromisoformat(value["ts"]).timestamp()
                     role = "alerts" if tp.topic == topics["alerts"] else "risk_scores"
                     latency[role].append(at - (t0 + ts - ev0))
+                    outputs.append((role, value.get("rider_id") or value["rider_pseudonym"], ts, at))
 
     async def send_all() -> None:
         pending: list[Any] = []
@@ -207,6 +251,7 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
             due = t0 + _event_time(msg) - ev0
             if due - time.time() > 0.005:
                 await asyncio.sleep(due - time.time())
+            sent_at.append(time.time())
             pending.append(await producer.send(topics[msg.role], value=msg.value_bytes(), key=msg.key.encode()))
             if len(pending) >= 1000:
                 await asyncio.gather(*pending)
@@ -227,10 +272,67 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     await reader
     await consumer.stop()
     await producer.stop()
+    key = settings.privacy.hmac_key.get_secret_value().encode()
+    riders = {m.key for m in messages if m.role != "weather"}
+    worker, unmatched = worker_latencies(outputs, first_sent(messages, sent_at),
+                                         {pseudonymize(r, key): r for r in riders})
     return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
-            "latency": latency, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
+            "latency": latency, "worker_latency": worker, "unmatched": unmatched, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
             "changelog_writes_per_s": changelog_writes / (t_end - half),
             "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None}
+
+
+def readings_of(msg: Any) -> list[tuple[str, float]]:
+    """(rider id, event time) of each reading a wearable or trip message carries: one, or an envelope's records.
+
+    >>> from riskstream.simulation.envelopes import pack
+    >>> from riskstream.contracts.records import WearableReading
+    >>> recs = [WearableReading(event_id=f"e{t}", ts=1_784_080_800 + t, rider_id="r1", accel_peak_g=1.2,
+    ...                         accel_mean_g=1.0, accel_var=0.01) for t in range(3)]
+    >>> readings_of(pack("wearable", "r1", recs))
+    [('r1', 1784080800.0), ('r1', 1784080801.0), ('r1', 1784080802.0)]
+    """
+    if msg.role not in ("wearable", "trip"):
+        return []
+    if getattr(msg, "value", None) is not None:
+        return [(msg.key, round(msg.value.ts.timestamp(), 3))]
+    return [(msg.key, round(datetime.fromisoformat(r["ts"]).timestamp(), 3)) for r in json.loads(msg.raw)["records"]]
+
+
+def first_sent(messages: list[Any], sent_at: list[float]) -> dict[tuple[str, float], float]:
+    """(rider id, event time) → the wall time the first message carrying such a reading was sent (messages not
+    sent, past the end of ``sent_at``, are left out)."""
+    out: dict[tuple[str, float], float] = {}
+    for msg, at in zip(messages, sent_at, strict=False):
+        for reading in readings_of(msg):
+            if reading not in out or at < out[reading]:
+                out[reading] = at
+    return out
+
+
+def worker_latencies(outputs: list[tuple[str, str, float, float]], sent: dict[tuple[str, float], float],
+                     riders_by_pseudonym: dict[str, str]) -> tuple[dict[str, list[float]], int]:
+    """The worker latency of each output, by role, and how many outputs matched no sent reading.
+
+    An output ``(role, rider id or pseudonym, event time, Kafka timestamp)`` is decided at one of its rider's
+    readings (the score point's event time); its worker latency is its Kafka timestamp minus the time the first
+    message carrying a reading of that rider at that event time was sent.
+
+    >>> sent = {("r1", 100.0): 1000.0, ("r2", 100.0): 1002.0}
+    >>> worker_latencies([("alerts", "r1", 100.0, 1000.5), ("risk_scores", "p2", 100.0, 1002.25),
+    ...                   ("alerts", "r1", 101.0, 1003.0)], sent, {"p2": "r2"})
+    ({'alerts': [0.5], 'risk_scores': [0.25]}, 1)
+    """
+    out: dict[str, list[float]] = {"alerts": [], "risk_scores": []}
+    unmatched = 0
+    for role, who, ts, at in outputs:
+        rider = riders_by_pseudonym.get(who, who) if role == "risk_scores" else who
+        sent_at = sent.get((rider, round(ts, 3)))
+        if sent_at is None:
+            unmatched += 1
+            continue
+        out[role].append(at - sent_at)
+    return out, unmatched
 
 
 def _event_time(msg: Any) -> float:
@@ -264,12 +366,16 @@ def print_level(lv: dict[str, Any]) -> None:
         return f"{d[k]:.2f}" if d[k] is not None else "-"
 
     a, i = lv["alert_latency_s"], lv["insurer_latency_s"]
+    wa, wi = lv["alert_worker_latency_s"], lv["insurer_worker_latency_s"]
     print(f"{lv['riders']:>6} riders: {lv['input_per_s']:,.0f} readings/s in, {lv['consumed_per_s']:,.0f}/s consumed, "
-          f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); event→alert p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s "
-          f"(n={a['n']}), event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s (n={i['n']}); RSS "
+          f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); worker latency: →alert p50/p99 "
+          f"{ms(wa, 'p50')}/{ms(wa, 'p99')} s (n={wa['n']}), →insurer {ms(wi, 'p50')}/{ms(wi, 'p99')} s "
+          f"(n={wi['n']}; {lv['outputs_unmatched']} outputs matched no reading); device-inclusive: event→alert "
+          f"p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s, event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s; RSS "
           f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "
           f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second ({lv['changelog_writes_per_rider_s']:.3f} "
-          f"writes per rider-second × {lv['changelog_value_bytes_mean'] or 0:,.0f} B mean value); "
+          f"writes per rider-second × {lv['changelog_value_bytes_mean'] or 0:,.0f} B mean value; "
+          f"{lv['messages_per_rider_s']:.3f} input messages per rider-second); "
           f"{'sustained' if lv['sustained'] else 'NOT sustained'}", flush=True)
 
 
