@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.riders, args.minutes, args.min_readings = 600, 3.0, 10_000
     quix_python = args.quix_python or (BENCH_VENV_PYTHON if BENCH_VENV_PYTHON.exists() else Path(sys.executable))
+    if problem := quix_problem(quix_python):
+        parser.error(f"the quixstreams baseline cannot run in {quix_python}: {problem}; run `make bench-venv` "
+                     "(it makes .venv-bench beside this checkout) or pass --quix-python with an interpreter that "
+                     "has quixstreams")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     tag = uuid.uuid4().hex[:6]
@@ -115,6 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def quix_problem(python: Path) -> str | None:
+    """Why ``python`` cannot run the quixstreams baseline (None: it can), found before any round runs.
+
+    >>> quix_problem(Path("/nonexistent/python"))
+    'no such interpreter'
+    """
+    if not python.exists():
+        return "no such interpreter"
+    done = subprocess.run([str(python), "-c", "import quixstreams"], capture_output=True, text=True, check=False)
+    if done.returncode:
+        return (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    return None
 
 
 def rate(result: tuple[int, float]) -> float:
