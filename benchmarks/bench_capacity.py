@@ -19,7 +19,9 @@ level's window (the first half lets the worker start and catch up):
 - the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
   the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading),
   and the input messages per rider-second (a changed rider's state is written once per batch, so about
-  once per message it sends: the floor of the writes per rider-second while states are written per batch).
+  once per message it sends: the floor of the writes per rider-second while states are written per batch);
+- the bytes per rider-second the worker writes to each output topic (alerts, insurer records, audit records,
+  escalations, dead letters; keys + values).
 
 A level is sustained when the lag at its end is under ``--lag-s`` seconds of input, the worker consumed at
 least 90 % of the input rate, and the worker latency's p99 of both outputs is at most 1 s; the report names
@@ -63,6 +65,8 @@ ROLES = ("wearable", "trip", "weather", "incidents", "responses", "alerts", "esc
          "dlq")
 NOON = datetime(2026, 7, 15, 4, 0, tzinfo=timezone.utc)  # 12:00 local: the simulator's busiest riders on shift
 P99_LIMIT_S = 1.0
+#: The worker's output topics whose bytes per rider-second are measured (keys + values).
+OUTPUTS = ("alerts", "risk_scores", "audit", "escalations", "dlq")
 #: Simulated seconds before the measured window: the simulator logs its riders in over its first ~10 minutes.
 WARMUP_S = 600.0
 
@@ -202,7 +206,9 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
         "changelog_bytes_per_s": result["changelog_bytes_per_s"],
         "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders,
         "changelog_writes_per_rider_s": result["changelog_writes_per_s"] / riders,
-        "changelog_value_bytes_mean": result["changelog_value_bytes_mean"], "sustained": sustained,
+        "changelog_value_bytes_mean": result["changelog_value_bytes_mean"],
+        "output_bytes_per_rider_s": {role: b / riders for role, b in result["output_bytes_per_s"].items()},
+        "sustained": sustained,
     }
 
 
@@ -210,7 +216,7 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
                  args: argparse.Namespace) -> dict[str, Any]:
     """Send ``messages`` at their event time while reading the outputs and the changelog; measure the second half."""
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka))
-    consumer = AIOKafkaConsumer(topics["alerts"], topics["risk_scores"], changelog, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(*(topics[r] for r in OUTPUTS), changelog, auto_offset_reset="earliest",
                                 group_id=None, metadata_max_age_ms=1000,  # the changelog appears once the worker runs
                                 **consumer_kwargs(settings.kafka))
     await producer.start()
@@ -222,6 +228,7 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     outputs: list[tuple[str, str, float, float]] = []  # (role, rider id or pseudonym, event time, Kafka timestamp)
     sent_at: list[float] = []  # wall time each message was handed to the producer, in the order of ``messages``
     changelog_bytes = changelog_writes = changelog_values = 0
+    output_bytes: dict[str, int] = {}  # output topic → keys + values in the measured half
     stop = asyncio.Event()
 
     async def read_outputs() -> None:
@@ -232,6 +239,11 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
                 for rec in recs:
                     at = rec.timestamp / 1000.0
                     if at < half:
+                        continue
+                    if tp.topic != changelog and at <= t0 + args.seconds:
+                        output_bytes[tp.topic] = (output_bytes.get(tp.topic, 0) + len(rec.key or b"")
+                                                  + len(rec.value or b""))
+                    if tp.topic in (topics["audit"], topics["escalations"], topics["dlq"]):
                         continue
                     if tp.topic == changelog:
                         if at <= t0 + args.seconds:  # the rate is over the window's second half
@@ -279,7 +291,8 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
             "latency": latency, "worker_latency": worker, "unmatched": unmatched, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
             "changelog_writes_per_s": changelog_writes / (t_end - half),
-            "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None}
+            "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None,
+            "output_bytes_per_s": {role: output_bytes.get(topics[role], 0) / (t_end - half) for role in OUTPUTS}}
 
 
 def readings_of(msg: Any) -> list[tuple[str, float]]:
@@ -375,7 +388,9 @@ def print_level(lv: dict[str, Any]) -> None:
           f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "
           f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second ({lv['changelog_writes_per_rider_s']:.3f} "
           f"writes per rider-second × {lv['changelog_value_bytes_mean'] or 0:,.0f} B mean value; "
-          f"{lv['messages_per_rider_s']:.3f} input messages per rider-second); "
+          f"{lv['messages_per_rider_s']:.3f} input messages per rider-second); outputs "
+          + ", ".join(f"{role} {b:,.1f}" for role, b in lv["output_bytes_per_rider_s"].items())
+          + " B per rider-second; "
           f"{'sustained' if lv['sustained'] else 'NOT sustained'}", flush=True)
 
 
