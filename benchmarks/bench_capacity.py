@@ -30,8 +30,11 @@ the largest sustained level (``riders_per_worker``, with its ``p99_s`` and ``cha
 The fleet: the simulator puts only some of its riders on shift, and logs them in over its first ~10
 minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned (renamed riders and event ids) up to each level's count; a clone's rider id must
 match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
+The riders come online one after another over the window's first half, so in the measured half every rider is
+online and scored once per ``worker.score_every_event_s`` (60 s) at a phase of its own, as riders of a city are;
+a level therefore lasts at least twice that (``--seconds`` 120), or its measured half would hold no score.
 
-    python -m benchmarks.bench_capacity                  # 250, 500, 1000, 2000 riders, 60 s each
+    python -m benchmarks.bench_capacity                  # 250, 500, 1000, 2000 riders, 120 s each
     python -m benchmarks.bench_capacity --quick --json out.json
 """
 
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--riders", type=int, nargs="+", default=[250, 500, 1000, 2000],
                         help="rider counts to try, rising (default 250 500 1000 2000)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="wall seconds per level (default 60)")
+    parser.add_argument("--seconds", type=float, default=120.0,
+                        help="wall seconds per level, at least twice the worker's score_every_event_s (default 120)")
     parser.add_argument("--envelope", type=int, default=1,
                         help="records per message (default 1: each reading sent as it happens)")
     parser.add_argument("--lag-s", type=float, default=5.0,
@@ -88,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the worker's worker.batch_within_s, the longest wait to fill a batch: it bounds the "
                         "latency from below (default 0.5; the setting's default is 1.0)")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="CI-sized: 100 and 300 riders, 30 s each")
+    parser.add_argument("--quick", action="store_true", help="CI-sized: 100 and 300 riders, 120 s each")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.riders, args.seconds = [100, 300], 30.0
+        args.riders, args.seconds = [100, 300], 120.0
+    score_every = Settings().worker.score_every_event_s
+    if args.seconds < 2 * score_every:
+        parser.error(f"--seconds {args.seconds:g} is less than twice the worker's score_every_event_s ({score_every:g} s):"
+                     f" the measured half would hold no score; use --seconds {2 * score_every:g} or more")
     tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
     levels: list[dict[str, Any]] = []
     with EmbeddedBroker("127.0.0.1", free_port(), log_path=tmp / "tansu.log") as broker:
@@ -128,7 +136,9 @@ def fleet(riders: int, seconds: float, seed: int, warmup_s: float = WARMUP_S) ->
 
     The simulator starts with every rider logged out and logs them in over its first minutes, so the window
     starts ``warmup_s`` after it; only riders sending trip records in at least 90 % of the window's seconds are
-    kept (and cloned), so a level's riders send about a wearable and a trip record per second throughout."""
+    kept (and cloned), so a level's riders send about a wearable and a trip record per second. Rider k of n
+    starts k/n of the first half into the window: in the second half, where the benchmark measures, every rider
+    is online and their score points are spread evenly over the scoring interval."""
     sim = FleetSimulator(SimConfig(riders=min(3000, max(500, 2 * riders)), seed=seed, scenario="mixed", start=NOON))
     for _ in sim.records(warmup_s, drain=False):
         pass
@@ -159,6 +169,11 @@ def fleet(riders: int, seconds: float, seed: int, warmup_s: float = WARMUP_S) ->
                                          f"dead-letter every such rider; fix the clone naming in fleet(): {exc}") from exc
                     checked = True
                 out.append(type(r)(r.role, rid, value))
+    # rider k of n comes online k/n of the first half into the window (its score points, every
+    # score_every_event_s from its first record, spread evenly instead of all riders scored in the same second)
+    names = sorted({r.key for r in out if r.role != "weather"})
+    begins = {name: start + k * (seconds / 2) / len(names) for k, name in enumerate(names)}
+    out = [r for r in out if r.role == "weather" or r.value.ts.timestamp() >= begins[r.key]]
     out.sort(key=lambda r: r.value.ts)
     return out
 
