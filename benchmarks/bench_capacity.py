@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-within-s", type=float, default=0.5,
                         help="the worker's worker.batch_within_s, the longest wait to fill a batch: it bounds the "
                         "latency from below (default 0.5; the setting's default is 1.0)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every level, rising and falling in turn, none skipped (default 1: rising, "
+                        "stopping at the first level not sustained); a level is sustained when most of its rounds "
+                        "are, and its figures are the medians of its rounds, with their min and max")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="CI-sized: 100 and 300 riders, 120 s each")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -103,14 +107,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seconds {args.seconds:g} is less than twice the worker's score_every_event_s ({score_every:g} s):"
                      f" the measured half would hold no score; use --seconds {2 * score_every:g} or more")
     tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
-    levels: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     with EmbeddedBroker("127.0.0.1", free_port(), log_path=tmp / "tansu.log") as broker:
-        for riders in sorted(args.riders):
-            level = run_level(broker, riders, args, tmp)
-            levels.append(level)
-            print_level(level)
-            if not level["sustained"]:
-                break
+        for rnd in range(args.repeat):
+            for riders in sorted(args.riders, reverse=rnd % 2 == 1):
+                level = run_level(broker, riders, args, tmp)
+                runs.append(level)
+                print_level(level)
+                if args.repeat == 1 and not level["sustained"]:
+                    break
+    levels = [combine([r for r in runs if r["riders"] == n]) for n in sorted({r["riders"] for r in runs})]
+    if args.repeat > 1:
+        print(f"\nmedians of {args.repeat} rounds [min, max]:")
+        for lv in levels:
+            print(f"{lv['riders']:>6} riders: worker p99 {lv['p99_s']:.2f} s {spread(lv, 'p99_s')}, device-inclusive "
+                  f"p99 {lv['p99_device_s']:.2f} s, lag {lv['lag_end']:,.0f} {spread(lv, 'lag_end', ',.0f')}, RSS "
+                  f"{lv['rss_bytes'] / 2**20:,.0f} MiB, changelog {lv['changelog_bytes_per_rider_s']:,.0f} B per "
+                  f"rider-second {spread(lv, 'changelog_bytes_per_rider_s', ',.0f')}; sustained in "
+                  f"{lv['sustained_rounds']} of {lv['rounds']}", flush=True)
     best = max((lv for lv in levels if lv["sustained"]), key=lambda lv: lv["riders"], default=None)
     report = {
         "riders_per_worker": best["riders"] if best else 0,
@@ -120,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": "p99_s: output's Kafka timestamp - send time of the message carrying its reading (worker); "
                    "p99_device_s: output's Kafka timestamp - the wall time its event time was due (device-inclusive)",
         "envelope_size": args.envelope, "seconds_per_level": args.seconds, "batch_within_s": args.batch_within_s,
-        "levels": levels,
+        "repeat": args.repeat, "levels": levels, "runs": runs,
     }
     print(f"\nlargest fleet one worker sustains (lag < {args.lag_s:g} s of input, worker p99 ≤ {P99_LIMIT_S:g} s): "
           f"{report['riders_per_worker']} riders"
@@ -130,6 +144,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One level from its rounds: the median of each number, its [min, max] under ``spread``; sustained when
+    most rounds were.
+
+    >>> lv = combine([{"riders": 5, "p99_s": x, "sustained": x <= 1.0, "alert_latency_s": {"p99": x}}
+    ...               for x in (0.5, 1.2, 0.75)])
+    >>> lv["p99_s"], lv["spread"]["p99_s"], lv["sustained"], lv["sustained_rounds"], lv["alert_latency_s"]
+    (0.75, [0.5, 1.2], True, 2, {'p99': 0.75})
+    """
+    if len(rounds) == 1:
+        return {**rounds[0], "rounds": 1, "sustained_rounds": int(rounds[0]["sustained"]), "spread": {}}
+
+    def median(values: list[Any]) -> Any:
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        return statistics.median(numbers) if len(numbers) == len(values) else values[0]
+
+    out: dict[str, Any] = {}
+    spreads: dict[str, list[float]] = {}
+    for key, first in rounds[0].items():
+        values = [r[key] for r in rounds]
+        if isinstance(first, dict):
+            out[key] = {k: median([v[k] for v in values]) for k in first}
+        else:
+            out[key] = median(values)
+            if isinstance(out[key], float) and key != "riders":
+                spreads[key] = [min(values), max(values)]
+    sustained_rounds = sum(1 for r in rounds if r["sustained"])
+    out.update(sustained=2 * sustained_rounds > len(rounds), sustained_rounds=sustained_rounds, rounds=len(rounds),
+               spread=spreads)
+    return out
+
+
+def spread(level: dict[str, Any], key: str, fmt: str = ".2f") -> str:
+    lo_hi = level["spread"].get(key)
+    return f"[{lo_hi[0]:{fmt}}, {lo_hi[1]:{fmt}}]" if lo_hi else ""
 
 
 def fleet(riders: int, seconds: float, seed: int, warmup_s: float = WARMUP_S) -> list[Any]:

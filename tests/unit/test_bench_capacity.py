@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from alerts.pseudonym import pseudonymize
-from benchmarks.bench_capacity import first_sent, fleet, readings_of, worker_latencies
+from benchmarks.bench_capacity import combine, first_sent, fleet, readings_of, worker_latencies
 from riskstream.simulation.envelopes import envelopes
 
 
@@ -45,3 +45,13 @@ def test_the_worker_latency_starts_when_the_message_carrying_the_reading_was_sen
     latency, unmatched = worker_latencies(outputs, sent, {pseudonymize(rider, key): rider})
     assert latency == {"alerts": [0.5], "risk_scores": [0.25]}
     assert unmatched == 1
+
+
+def test_a_repeated_level_is_the_median_of_its_rounds_and_sustained_when_most_rounds_were() -> None:
+    rounds = [{"riders": 500, "p99_s": p99, "sustained": p99 <= 1.0, "alert_latency_s": {"n": n, "p99": p99}}
+              for p99, n in ((0.9, 70), (2.25, 60), (0.8, 80))]
+    level = combine(rounds)
+    assert level["p99_s"] == 0.9 and level["spread"]["p99_s"] == [0.8, 2.25]
+    assert level["alert_latency_s"] == {"n": 70, "p99": 0.9}
+    assert level["sustained"] and level["sustained_rounds"] == 2 and level["rounds"] == 3
+    assert not combine(rounds[1:2] * 2 + rounds[:1])["sustained"]
