@@ -17,7 +17,8 @@ level's window (the first half lets the worker start and catch up):
   - **device-inclusive latency**: an output's Kafka timestamp minus the wall time its event time (``ts``) was
     due in the replay, so a reading's wait on the device for its envelope counts (up to ``--envelope`` - 1
     seconds: with envelopes of 10 no worker can bring its p99 under 1 s). Reported beside it, not judged;
-- the worker's RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
+- the worker's CPU (user + system seconds per wall second over the measured half, and per rider-second), its
+  RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
   the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading),
   and the input messages per rider-second (a changed rider's state is written once per batch, so about
   once per message it sends: the floor of the writes per rider-second while states are written per batch);
@@ -45,6 +46,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -246,7 +248,8 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
     proc = start_worker(env, tmp / f"{app_id}.log")
     try:
         wait_until(lambda: scrape(port) is not None, 120, 0.2, "the worker's metrics endpoint", procs=(proc,))
-        result = asyncio.run(replay(settings, messages, port, topics, f"{app_id}-rider-state-changelog", args))
+        result = asyncio.run(replay(settings, messages, port, topics, f"{app_id}-rider-state-changelog", args,
+                                    proc.proc.pid))
         rss = _rss_bytes(proc.proc.pid)
     finally:
         proc.stop()
@@ -272,6 +275,8 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
         "outputs_unmatched": result["unmatched"],
         "p99_s": max(p99s) if p99s else None, "p99_device_s": max(p99s_device) if p99s_device else None,
         "rss_bytes": rss, "messages_per_rider_s": len(rider_messages) / (args.seconds / 2) / riders,
+        "worker_cpu_s_per_s": result["cpu_s_per_s"],
+        "worker_cpu_us_per_rider_s": result["cpu_s_per_s"] / riders * 1e6,
         "changelog_bytes_per_s": result["changelog_bytes_per_s"],
         "changelog_bytes_per_rider_s": result["changelog_bytes_per_s"] / riders,
         "changelog_writes_per_rider_s": result["changelog_writes_per_s"] / riders,
@@ -282,7 +287,7 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
 
 
 async def replay(settings: Settings, messages: list[Any], port: int, topics: dict[str, str], changelog: str,
-                 args: argparse.Namespace) -> dict[str, Any]:
+                 args: argparse.Namespace, pid: int) -> dict[str, Any]:
     """Send ``messages`` at their event time while reading the outputs and the changelog; measure the second half."""
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka))
     consumer = AIOKafkaConsumer(*(topics[r] for r in OUTPUTS), changelog, auto_offset_reset="earliest",
@@ -342,9 +347,9 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     reader = asyncio.create_task(read_outputs())
     sender = asyncio.create_task(send_all())
     await asyncio.sleep(max(0.0, half - time.time()))
-    consumed_half, t_half = await asyncio.to_thread(_consumed, port, topics), time.time()
+    consumed_half, t_half, cpu_half = await asyncio.to_thread(_consumed, port, topics), time.time(), cpu_seconds(pid)
     await asyncio.sleep(max(0.0, t0 + args.seconds - time.time()))
-    consumed_end, t_end = await asyncio.to_thread(_consumed, port, topics), time.time()
+    consumed_end, t_end, cpu_end = await asyncio.to_thread(_consumed, port, topics), time.time(), cpu_seconds(pid)
     await sender
     await asyncio.sleep(6.0)  # the worker publishes its lag every 5 s
     lag_end = await asyncio.to_thread(metric_sum, port, "riskstream_consumer_lag_records",
@@ -358,6 +363,7 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     worker, unmatched = worker_latencies(outputs, first_sent(messages, sent_at),
                                          {pseudonymize(r, key): r for r in riders})
     return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
+            "cpu_s_per_s": (cpu_end - cpu_half) / (t_end - t_half),
             "latency": latency, "worker_latency": worker, "unmatched": unmatched, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
             "changelog_writes_per_s": changelog_writes / (t_end - half),
             "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None,
@@ -430,6 +436,17 @@ def metric_sum(port: int, name: str, topic_names: list[str]) -> float:
     return sum(metric_value(text, name, topic=t) for t in topic_names)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` has used (``/proc/<pid>/stat``).
+
+    >>> import os
+    >>> cpu_seconds(os.getpid()) > 0
+    True
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -453,7 +470,8 @@ def print_level(lv: dict[str, Any]) -> None:
           f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); worker latency: →alert p50/p99 "
           f"{ms(wa, 'p50')}/{ms(wa, 'p99')} s (n={wa['n']}), →insurer {ms(wi, 'p50')}/{ms(wi, 'p99')} s "
           f"(n={wi['n']}; {lv['outputs_unmatched']} outputs matched no reading); device-inclusive: event→alert "
-          f"p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s, event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s; RSS "
+          f"p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s, event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s; worker CPU "
+          f"{lv['worker_cpu_s_per_s']:.2f} s/s = {lv['worker_cpu_us_per_rider_s']:,.0f} µs per rider-second; RSS "
           f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "
           f"{lv['changelog_bytes_per_rider_s']:,.0f} B per rider-second ({lv['changelog_writes_per_rider_s']:.3f} "
           f"writes per rider-second × {lv['changelog_value_bytes_mean'] or 0:,.0f} B mean value; "
