@@ -12,8 +12,10 @@ level's window (the first half lets the worker start and catch up):
 - event → alert and event → insurer-record latency, p50 and p99, two ways:
 
   - **worker latency** (what the worker adds): an output's Kafka timestamp minus the wall time the message
-    carrying the reading it was decided at was sent (the first such message, when the rider's wearable and
-    trip streams both carry a reading at that event time). It is what ``p99_s`` and "sustained" use;
+    it was decided at was sent: the message carrying the reading at the output's event time (the first such
+    message, when the rider's wearable and trip streams both carry one), or the weather message of the rider's
+    zone sent after it, when the zone's weather changed and the worker scored its riders again. It is what
+    ``p99_s`` and "sustained" use;
   - **device-inclusive latency**: an output's Kafka timestamp minus the wall time its event time (``ts``) was
     due in the replay, so a reading's wait on the device for its envelope counts (up to ``--envelope`` - 1
     seconds: with envelopes of 10 no worker can bring its p99 under 1 s). Reported beside it, not judged;
@@ -272,7 +274,7 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
         "consumed_per_s": result["consumed_per_s"], "lag_end": result["lag_end"], "lag_limit": lag_limit,
         "alert_latency_s": summary(device["alerts"]), "insurer_latency_s": summary(device["risk_scores"]),
         "alert_worker_latency_s": summary(worker["alerts"]), "insurer_worker_latency_s": summary(worker["risk_scores"]),
-        "outputs_unmatched": result["unmatched"],
+        "outputs_unmatched": result["unmatched"], "outputs_after_weather": result["after_weather"],
         "p99_s": max(p99s) if p99s else None, "p99_device_s": max(p99s_device) if p99s_device else None,
         "rss_bytes": rss, "messages_per_rider_s": len(rider_messages) / (args.seconds / 2) / riders,
         "worker_cpu_s_per_s": result["cpu_s_per_s"],
@@ -360,11 +362,12 @@ async def replay(settings: Settings, messages: list[Any], port: int, topics: dic
     await producer.stop()
     key = settings.privacy.hmac_key.get_secret_value().encode()
     riders = {m.key for m in messages if m.role != "weather"}
-    worker, unmatched = worker_latencies(outputs, first_sent(messages, sent_at),
-                                         {pseudonymize(r, key): r for r in riders})
+    worker, unmatched, after_weather = worker_latencies(outputs, first_sent(messages, sent_at),
+                                                        {pseudonymize(r, key): r for r in riders},
+                                                        *zones_and_weather(messages, sent_at))
     return {"consumed_per_s": (consumed_end - consumed_half) / (t_end - t_half), "lag_end": lag_end,
             "cpu_s_per_s": (cpu_end - cpu_half) / (t_end - t_half),
-            "latency": latency, "worker_latency": worker, "unmatched": unmatched, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
+            "latency": latency, "worker_latency": worker, "unmatched": unmatched, "after_weather": after_weather, "changelog_bytes_per_s": changelog_bytes / (t_end - half),
             "changelog_writes_per_s": changelog_writes / (t_end - half),
             "changelog_value_bytes_mean": changelog_values / changelog_writes if changelog_writes else None,
             "output_bytes_per_s": {role: output_bytes.get(topics[role], 0) / (t_end - half) for role in OUTPUTS}}
@@ -398,29 +401,54 @@ def first_sent(messages: list[Any], sent_at: list[float]) -> dict[tuple[str, flo
     return out
 
 
+def zones_and_weather(messages: list[Any], sent_at: list[float]) -> tuple[dict[str, str], dict[str, list[float]]]:
+    """Each rider's zone (of its last trip record) and the wall times each zone's weather messages were sent."""
+    zones: dict[str, str] = {}
+    weather: dict[str, list[float]] = {}
+    for msg, at in zip(messages, sent_at, strict=False):
+        if msg.role == "weather":
+            weather.setdefault(msg.value.zone_id, []).append(at)
+        elif msg.role == "trip":
+            zones[msg.key] = (msg.value.zone_id if getattr(msg, "value", None) is not None
+                              else json.loads(msg.raw)["records"][-1]["zone_id"])
+    return zones, weather
+
+
 def worker_latencies(outputs: list[tuple[str, str, float, float]], sent: dict[tuple[str, float], float],
-                     riders_by_pseudonym: dict[str, str]) -> tuple[dict[str, list[float]], int]:
-    """The worker latency of each output, by role, and how many outputs matched no sent reading.
+                     riders_by_pseudonym: dict[str, str], zones: dict[str, str] | None = None,
+                     weather: dict[str, list[float]] | None = None) -> tuple[dict[str, list[float]], int, int]:
+    """The worker latency of each output, by role; how many outputs matched no sent reading; how many were
+    decided at a weather message.
 
     An output ``(role, rider id or pseudonym, event time, Kafka timestamp)`` is decided at one of its rider's
-    readings (the score point's event time); its worker latency is its Kafka timestamp minus the time the first
-    message carrying a reading of that rider at that event time was sent.
+    readings (the score point's event time), or, when its zone's weather changes, at the weather message (the
+    worker then scores the zone's riders at their newest event time). Its worker latency is its Kafka timestamp
+    minus the time the message it was decided at was sent: the latest weather message of the rider's zone sent
+    after the reading and before the output, else the first message carrying a reading of that rider at that
+    event time.
 
     >>> sent = {("r1", 100.0): 1000.0, ("r2", 100.0): 1002.0}
     >>> worker_latencies([("alerts", "r1", 100.0, 1000.5), ("risk_scores", "p2", 100.0, 1002.25),
     ...                   ("alerts", "r1", 101.0, 1003.0)], sent, {"p2": "r2"})
-    ({'alerts': [0.5], 'risk_scores': [0.25]}, 1)
+    ({'alerts': [0.5], 'risk_scores': [0.25]}, 1, 0)
+    >>> worker_latencies([("alerts", "r1", 100.0, 1008.5)], sent, {}, {"r1": "z1"}, {"z1": [990.0, 1008.0]})
+    ({'alerts': [0.5], 'risk_scores': []}, 0, 1)
     """
     out: dict[str, list[float]] = {"alerts": [], "risk_scores": []}
-    unmatched = 0
+    unmatched = after_weather = 0
     for role, who, ts, at in outputs:
         rider = riders_by_pseudonym.get(who, who) if role == "risk_scores" else who
-        sent_at = sent.get((rider, round(ts, 3)))
-        if sent_at is None:
+        start = sent.get((rider, round(ts, 3)))
+        if start is None:
             unmatched += 1
             continue
-        out[role].append(at - sent_at)
-    return out, unmatched
+        zone = (zones or {}).get(rider)
+        later = [w for w in (weather or {}).get(zone or "", []) if start < w <= at]
+        if later:
+            start = max(later)
+            after_weather += 1
+        out[role].append(at - start)
+    return out, unmatched, after_weather
 
 
 def _event_time(msg: Any) -> float:
@@ -469,7 +497,8 @@ def print_level(lv: dict[str, Any]) -> None:
     print(f"{lv['riders']:>6} riders: {lv['input_per_s']:,.0f} readings/s in, {lv['consumed_per_s']:,.0f}/s consumed, "
           f"lag {lv['lag_end']:,.0f} (limit {lv['lag_limit']:,.0f}); worker latency: →alert p50/p99 "
           f"{ms(wa, 'p50')}/{ms(wa, 'p99')} s (n={wa['n']}), →insurer {ms(wi, 'p50')}/{ms(wi, 'p99')} s "
-          f"(n={wi['n']}; {lv['outputs_unmatched']} outputs matched no reading); device-inclusive: event→alert "
+          f"(n={wi['n']}; {lv['outputs_unmatched']} outputs matched no reading, {lv['outputs_after_weather']} decided at "
+          f"a weather message); device-inclusive: event→alert "
           f"p50/p99 {ms(a, 'p50')}/{ms(a, 'p99')} s, event→insurer {ms(i, 'p50')}/{ms(i, 'p99')} s; worker CPU "
           f"{lv['worker_cpu_s_per_s']:.2f} s/s = {lv['worker_cpu_us_per_rider_s']:,.0f} µs per rider-second; RSS "
           f"{lv['rss_bytes'] / 2**20:,.0f} MiB; changelog {lv['changelog_bytes_per_s']:,.0f} B/s = "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from alerts.pseudonym import pseudonymize
-from benchmarks.bench_capacity import combine, first_sent, fleet, readings_of, worker_latencies
+from benchmarks.bench_capacity import combine, first_sent, fleet, readings_of, worker_latencies, zones_and_weather
 from riskstream.simulation.envelopes import envelopes
 
 
@@ -42,9 +42,17 @@ def test_the_worker_latency_starts_when_the_message_carrying_the_reading_was_sen
     outputs = [("alerts", rider, ts, sent[(rider, ts)] + 0.5),
                ("risk_scores", pseudonymize(rider, key), ts, sent[(rider, ts)] + 0.25),
                ("alerts", rider, ts + 3600.0, 5000.0)]  # decided at no reading that was sent
-    latency, unmatched = worker_latencies(outputs, sent, {pseudonymize(rider, key): rider})
+    latency, unmatched, after_weather = worker_latencies(outputs, sent, {pseudonymize(rider, key): rider})
     assert latency == {"alerts": [0.5], "risk_scores": [0.25]}
-    assert unmatched == 1
+    assert (unmatched, after_weather) == (1, 0)
+
+    # the zone's weather changed after the reading was sent: the worker scored the rider again at that event time,
+    # and the latency starts at the weather message (from the reading, it read 8.5 s)
+    zones, _ = zones_and_weather(messages, sent_at)
+    weather = {zones[rider]: [sent[(rider, ts)] + 8.0]}
+    later = [("alerts", rider, ts, sent[(rider, ts)] + 8.5)]
+    assert worker_latencies(later, sent, {}, zones, weather) == ({"alerts": [0.5], "risk_scores": []}, 0, 1)
+    assert worker_latencies(later, sent, {}, zones, {"another-zone": weather[zones[rider]]})[0]["alerts"] == [8.5]
 
 
 def test_a_repeated_level_is_the_median_of_its_rounds_and_sustained_when_most_rounds_were() -> None:
