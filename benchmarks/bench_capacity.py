@@ -22,8 +22,9 @@ level's window (the first half lets the worker start and catch up):
 - the worker's CPU (user + system seconds per wall second over the measured half, and per rider-second), its
   RSS, and the bytes per second written to its ``rider-state`` changelog (keys + values), with
   the writes per rider-second and their mean value size (bytes = writes × size, a check on the reading),
-  and the input messages per rider-second (a changed rider's state is written once per batch, so about
-  once per message it sends: the floor of the writes per rider-second while states are written per batch);
+  and the input messages per rider-second (a changed rider's state is written once per batch it has records
+  in; a rider's wearable and trip envelopes are sent together, so the floor of the writes per rider-second,
+  while states are written per batch, is one per envelope period);
 - the bytes per rider-second the worker writes to each output topic (alerts, insurer records, audit records,
   escalations, dead letters; keys + values).
 
@@ -31,9 +32,11 @@ A level is sustained when the lag at its end is under ``--lag-s`` seconds of inp
 least 90 % of the input rate, and the worker latency's p99 of both outputs is at most 1 s; the report names
 the largest sustained level (``riders_per_worker``, with its ``p99_s`` and ``changelog_bytes_per_rider_s``).
 
+The raw Faust ceiling on the same layout (a no-op agent) is not run here: ``bench_pipeline`` measures it.
+
 The fleet: the simulator puts only some of its riders on shift, and logs them in over its first ~10
-minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned (renamed riders and event ids) up to each level's count; a clone's rider id must
-match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
+minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned
+(renamed riders and event ids) up to each level's count; a clone's rider id must match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
 The riders come online one after another over the window's first half, so in the measured half every rider is
 online and scored once per ``worker.score_every_event_s`` (60 s) at a phase of its own, as riders of a city are;
 a level therefore lasts at least twice that (``--seconds`` 120), or its measured half would hold no score.
