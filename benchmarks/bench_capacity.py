@@ -36,7 +36,8 @@ The raw Faust ceiling on the same layout (a no-op agent) is not run here: ``benc
 
 The fleet: the simulator puts only some of its riders on shift, and logs them in over its first ~10
 minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned
-(renamed riders and event ids) up to each level's count; a clone's rider id must match the contract (``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
+(renamed riders and event ids) up to each level's count; a clone's rider id must match the contract
+(``RiderId``), or every record of it is dead-lettered and the level measures fewer riders.
 The riders come online one after another over the window's first half, so in the measured half every rider is
 online and scored once per ``worker.score_every_event_s`` (60 s) at a phase of its own, as riders of a city are;
 a level therefore lasts at least twice that (``--seconds`` 120), or its measured half would hold no score.
