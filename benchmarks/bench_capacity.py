@@ -32,7 +32,9 @@ A level is sustained when the lag at its end is under ``--lag-s`` seconds of inp
 least 90 % of the input rate, and the worker latency's p99 of both outputs is at most 1 s; the report names
 the largest sustained level (``riders_per_worker``, with its ``p99_s`` and ``changelog_bytes_per_rider_s``).
 
-The raw Faust ceiling on the same layout (a no-op agent) is not run here: ``bench_pipeline`` measures it.
+The raw Faust ceiling: after each round, a no-op Faust agent (``benchmarks/noop_app.py``, as ``bench_pipeline``
+runs it) reads the records of the round's largest level again from its topics; the report gives its readings per
+second (the median over the rounds) and what the largest sustained level consumed as a share of it.
 
 The fleet: the simulator puts only some of its riders on shift, and logs them in over its first ~10
 minutes; the riders on shift through a window that starts 10 simulated minutes after a noon are cloned
@@ -65,6 +67,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from alerts.pseudonym import pseudonymize
+from benchmarks.bench_pipeline import _run_noop
 from riskstream.simulation import FleetSimulator, SimConfig
 from riskstream.simulation.envelopes import envelopes
 from riskstream.testing.workers import free_port, metric_value, scrape, start_worker, wait_until
@@ -116,14 +119,23 @@ def main(argv: list[str] | None = None) -> int:
                      f" the measured half would hold no score; use --seconds {2 * score_every:g} or more")
     tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
     runs: list[dict[str, Any]] = []
+    ceiling: list[float] = []
     with EmbeddedBroker("127.0.0.1", free_port(), log_path=tmp / "tansu.log") as broker:
         for rnd in range(args.repeat):
+            done: list[dict[str, Any]] = []
             for riders in sorted(args.riders, reverse=rnd % 2 == 1):
                 level = run_level(broker, riders, args, tmp)
-                runs.append(level)
+                done.append(level)
                 print_level(level)
                 if args.repeat == 1 and not level["sustained"]:
                     break
+            runs.extend(done)
+            # the raw Faust ceiling on the same records: a no-op agent reads the largest level's topics again
+            top = max(done, key=lambda lv: lv["riders"])
+            n, secs = _run_noop(broker, top["topics"], top["records_sent"], tmp)
+            ceiling.append(n / secs)
+            print(f"  no-op Faust agent on the {top['riders']}-rider level's records: {n:,} readings in {secs:.2f} s = "
+                  f"{n / secs:,.0f} readings/s", flush=True)
     levels = [combine([r for r in runs if r["riders"] == n]) for n in sorted({r["riders"] for r in runs})]
     if args.repeat > 1:
         print(f"\nmedians of {args.repeat} rounds [min, max]:")
@@ -143,12 +155,18 @@ def main(argv: list[str] | None = None) -> int:
                    "p99_device_s: output's Kafka timestamp - the wall time its event time was due (device-inclusive)",
         "envelope_size": args.envelope, "seconds_per_level": args.seconds, "batch_within_s": args.batch_within_s,
         "repeat": args.repeat, "levels": levels, "runs": runs,
+        "noop_records_per_s": statistics.median(ceiling), "noop_runs_records_per_s": ceiling,
+        # what the largest sustained level consumed, as a share of what a no-op agent reads on the same layout
+        "ceiling_ratio": best["consumed_per_s"] / statistics.median(ceiling) if best else None,
     }
     print(f"\nlargest fleet one worker sustains (lag < {args.lag_s:g} s of input, worker p99 ≤ {P99_LIMIT_S:g} s): "
           f"{report['riders_per_worker']} riders"
           + (f" (worker p99 {report['p99_s']:.2f} s, device-inclusive p99 {report['p99_device_s']:.2f} s, changelog "
              f"{report['changelog_bytes_per_rider_s']:,.0f} B per rider-second; target ≤ 200 B)"
              if best else "; not even the smallest level"))
+    print(f"raw Faust ceiling (no-op agent, same records, median of {len(ceiling)}): "
+          f"{report['noop_records_per_s']:,.0f} readings/s"
+          + (f"; the largest sustained level consumed {report['ceiling_ratio']:.3f} of it" if best else ""))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
@@ -275,6 +293,7 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
 
     return {
         "riders": riders, "readings": n_readings, "messages": len(messages), "input_per_s": rate_in,
+        "topics": topics, "records_sent": len(records),
         "consumed_per_s": result["consumed_per_s"], "lag_end": result["lag_end"], "lag_limit": lag_limit,
         "alert_latency_s": summary(device["alerts"]), "insurer_latency_s": summary(device["risk_scores"]),
         "alert_worker_latency_s": summary(worker["alerts"]), "insurer_worker_latency_s": summary(worker["risk_scores"]),
