@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +53,8 @@ BENCH_VENV_PYTHON = Path(__file__).resolve().parents[1] / ".venv-bench" / "bin" 
 #: 12:00 local time (UTC+8) in the simulator's default day: more riders on shift than at its 10:00 default.
 NOON = datetime(2026, 7, 15, 4, 0, tzinfo=timezone.utc)
 RUN_TIMEOUT_S = 900.0
+#: Fewer readings than this and the ratios are noise (issue 17: 15,708 records printed a ratio of 1.44).
+EVIDENCE_READINGS = 100_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=5.0, help="minutes of event time (default 5)")
     parser.add_argument("--envelope", type=int, default=10, help="records per envelope (default 10: 10 s uploads)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of every run (default 3)")
-    parser.add_argument("--min-readings", type=int, default=100_000,
+    parser.add_argument("--min-readings", type=int, default=EVIDENCE_READINGS,
                         help="refuse fewer readings than this: noise must not flip the ratio (default 100000)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
-                        help="CI-sized: 600 riders, 3 minutes, 3 rounds, at least 10000 readings")
+                        help="CI-sized: 600 riders, 3 minutes, 3 rounds, at least 10000 readings (its ratios are "
+                        "no evidence for the targets: it says so)")
     parser.add_argument("--quix-python", type=Path, default=None,
                         help=f"interpreter with quixstreams (default {BENCH_VENV_PYTHON} if it exists, else this one)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -72,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.riders, args.minutes, args.min_readings = 600, 3.0, 10_000
     quix_python = args.quix_python or (BENCH_VENV_PYTHON if BENCH_VENV_PYTHON.exists() else Path(sys.executable))
+    if problem := quix_problem(quix_python):
+        parser.error(f"the quixstreams baseline cannot run in {quix_python}: {problem}; run `make bench-venv` "
+                     "(it makes .venv-bench beside this checkout) or pass --quix-python with an interpreter that "
+                     "has quixstreams")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     tag = uuid.uuid4().hex[:6]
@@ -117,6 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def quix_problem(python: Path) -> str | None:
+    """Why ``python`` cannot run the quixstreams baseline (None: it can), found before any round runs.
+
+    >>> quix_problem(Path("/nonexistent/python"))
+    'no such interpreter'
+    """
+    if not python.exists():
+        return "no such interpreter"
+    done = subprocess.run([str(python), "-c", "import quixstreams"], capture_output=True, text=True, check=False)
+    if done.returncode:
+        return (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    return None
+
+
 def rate(result: tuple[int, float]) -> float:
     return result[0] / result[1]
 
@@ -154,6 +176,10 @@ def print_report(r: dict[str, Any]) -> None:
           f"(min {r['ratio_min']:.2f}, max {r['ratio_max']:.2f}) — {'met' if r['ratio_median'] >= 0.6 else 'missed'}")
     print(f"envelopes buy the no-op agent {noop / r['noop_single_records_per_s']:.1f}× "
           f"({r['noop_single_records_per_s']:,.0f}/s one per message)")
+    if r["readings"] < EVIDENCE_READINGS:
+        print(f"NOTE: {r['readings']:,} readings is fewer than {EVIDENCE_READINGS:,}: runs this short are dominated by "
+              "fixed costs (start, fetch waits) and the ratios above are no evidence for the targets; run without "
+              "--quick")
 
 
 def _written(out: Path, proc: Process) -> Callable[[], bool]:
