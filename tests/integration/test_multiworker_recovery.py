@@ -254,11 +254,6 @@ def test_no_record_is_lost_when_a_worker_is_killed_mid_burst(broker: Any, tmp_pa
         print("workers that crashed by themselves and were restarted:", fleet.crashes)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 12: after session 8's guard (every rider partition sought explicitly after a rebalance, records delivered "
-    "only in offset order with none missing, Faust's read offset kept from dropping the next record) this test passed "
-    "20 runs in a row under load (runs 11-30); it becomes strict once it has passed as often on the merged tree. "
-    "docs/recovery.md"))
 def test_three_workers_one_killed_and_restarted_mid_stream_exactly_once_and_every_hot_rider_alerted(
         broker: Any, tmp_path: Path) -> None:
     """Issue 12: 3 workers, one killed with SIGKILL and restarted mid-stream, three times (a different one each time).
