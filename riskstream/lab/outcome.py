@@ -455,32 +455,46 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
                 section["power"]["rider_hours_for_target_per_hour"] = _num(section["rider_hours"] * (rhw / 0.05) ** 2)
         sens = []
         keys = sorted({k for u in units for k in u.sensitivity} | {(compliance, 1.0)})
-        for c, scale in keys:
+        sens_units = [u for u in units if u.sensitivity]  # every row on the same units (those that ran them)
+        control = [u.arms["control"] for u in sens_units]
+        for c, scale in keys if sens_units else ():
             if (c, scale) == (compliance, 1.0):
-                pol, pla = arms["policy"], arms["placebo"]
+                pol, pla = [u.arms["policy"] for u in sens_units], [u.arms["placebo"] for u in sens_units]
             else:
-                if not all((c, scale) in u.sensitivity for u in units):
+                if not all((c, scale) in u.sensitivity for u in sens_units):
                     continue
-                pol = [u.sensitivity[(c, scale)]["policy"] for u in units]
-                pla = [u.sensitivity[(c, scale)]["placebo"] for u in units]
+                pol = [u.sensitivity[(c, scale)]["policy"] for u in sens_units]
+                pla = [u.sensitivity[(c, scale)]["placebo"] for u in sens_units]
             sens.append({"compliance": c, "rest_scale": scale,
-                         "policy_minus_control": difference(pol, arms["control"]),
+                         "policy_minus_control": difference(pol, control),
                          "policy_minus_placebo": difference(pol, pla)})
         if len(sens) > 1:
             section["sensitivity"] = sens
+            section["sensitivity_seeds"] = sorted(u.unit.seed for u in sens_units)
         out["scenarios"][scenario] = section
     return out
 
 
 SENSITIVITY = ((0.3, 1.0), (0.5, 1.0), (0.7, 0.5))  # (compliance, break length ×) besides the main arm
+#: Placebo placements per unit (a simulator-only arm, about a fifth of a policy arm's cost): 4 halved the policy −
+#: placebo interval's width in `default` against 1 at the same units (20 riders × 2 h × seeds 21, 22).
+PLACEBO_DRAWS = 4
+#: Seeds per scenario that also run the sensitivity table (its three policy arms were 60 % of a unit's cost).
+SENSITIVITY_SEEDS = 1
 
 
 def study_units(scenarios: list[str], seeds: list[int], riders: int, hours: float, compliance: float = 0.7,
-                sensitivity: bool = True, rng_keying: str = "keyed", placebo_draws: int = 1) -> list[Unit]:
-    """The study's units: one per scenario and seed (``rng_keying``, ``placebo_draws``: see :class:`Unit`)."""
+                sensitivity: bool = True, rng_keying: str = "keyed", placebo_draws: int = PLACEBO_DRAWS,
+                sensitivity_seeds: int | None = SENSITIVITY_SEEDS) -> list[Unit]:
+    """The study's units: one per scenario and seed (``rng_keying``, ``placebo_draws``: see :class:`Unit`).
+
+    The sensitivity runs (three more policy arms through the worker's decision path, most of a unit's cost)
+    go to the first ``sensitivity_seeds`` seeds only (None: all), so the main comparison gets the seeds.
+    """
     sens = tuple(x for x in SENSITIVITY if x != (compliance, 1.0)) if sensitivity else ()
-    return [Unit(s, seed, riders, hours, compliance, sens, rng_keying=rng_keying, placebo_draws=placebo_draws)
-            for s in scenarios for seed in seeds]
+    n_sens = len(seeds) if sensitivity_seeds is None else sensitivity_seeds
+    return [Unit(s, seed, riders, hours, compliance, sens if k < n_sens else (), rng_keying=rng_keying,
+                 placebo_draws=placebo_draws) for s in scenarios for k, seed in enumerate(seeds)]
 
 
 def run_units(units: list[Unit], settings: Settings, workers: int = 1, progress: bool = False) -> list[UnitResult]:
