@@ -48,3 +48,12 @@ def test_summary_without_sensitivity_runs_has_no_sensitivity_table() -> None:
     section = summarize(results, 3, 1.0, [1, 2], 0.7, False)["scenarios"]["default"]
     assert "sensitivity" not in section
     assert section["differences"]["policy_minus_control"]["expected_incidents_rel"] < 0
+
+
+def test_the_pairing_benchmark_prints_each_variants_half_widths(capsys) -> None:  # noqa: ANN001 - pytest fixture
+    from benchmarks.outcome_pairing import main
+
+    assert main(["--riders", "3", "--hours", "0.25", "--seeds", "4", "5", "--scenario", "default",
+                 "--variant", "keyed:2"]) == 0
+    out = capsys.readouterr().out
+    assert "keyed:2        default  policy_minus_placebo" in out and "±" in out and "rider-hours" in out
