@@ -142,6 +142,13 @@ class AlertConfig(BaseModel):
         "scorer that never reaches 3x still warns its riskiest 1 %)."
     )
     model_risk_warning_exit_rr: float = Field(2.5, gt=0)
+    model_risk_accident_warning_rr: float = Field(
+        2.0, gt=0, description="Warn at this multiple of the population's accident probability (injury: "
+        "model_risk_warning_rr). Lower than the injury line so that the model's crash risk competes for the alert "
+        "budget: a model-risk warning waits for the budget like any warning, and its advice (a break) takes the rider "
+        "off the road, where the crash hazard is 0 (project choice, measured in docs/reports/outcome.md)."
+    )
+    model_risk_accident_warning_exit_rr: float = Field(1.7, gt=0)
     model_risk_danger_rr: float = Field(6.0, gt=0, description="Danger at 6x the population's probability.")
     model_risk_danger_exit_rr: float = Field(5.0, gt=0)
     model_risk_covered_s: float = Field(
@@ -203,6 +210,11 @@ class AlertConfig(BaseModel):
     budget_gap_max_s: float = Field(
         300.0, gt=0, description="A gap between two evaluations of a rider counts at most this much online time for "
         "the budget (time away, unscored, earns nothing)."
+    )
+    merge_co_occurring: bool = Field(
+        True, description="Alerts of several kinds due in the same evaluation go out as one message: the most severe "
+        "(then the one whose advice lowers the most model risk) leads, the others are named in it and count as told; "
+        "the message spends one alert of the budget. A fall question always goes out on its own."
     )
     danger_bypasses_cap: bool = Field(
         True, description="A danger-level alert (flooding, heat danger, ...) is never held by the hourly cap: "

@@ -28,7 +28,8 @@ from typing import Any
 
 from riskstream.contracts.reasons import LOCALES, MISSING, placeholders, reason_text, render
 
-__all__ = ["LOCALES", "MISSING", "alert_kinds", "load_messages", "placeholders", "reason_text", "render", "render_alert"]
+__all__ = ["LOCALES", "MISSING", "alert_kinds", "load_messages", "placeholders", "reason_text", "render", "render_alert",
+           "render_also"]
 
 #: Reason texts joined with these into the ``{reasons}`` placeholder.
 _JOINERS = {"zh-CN": "；", "en": "; "}
@@ -62,3 +63,16 @@ def render_alert(
         title[loc] = render(spec["title"][loc], params)
         message[loc] = render(spec["message"][loc], params)
     return title, message
+
+
+def render_also(message: str, titles: list[str], locale: str) -> str:
+    """``message`` followed by the titles of the alerts it stands for too (one message for co-occurring risks).
+
+    >>> render_also("Heat index 41 °C: stop and rest", ["Heavy rain: ride slower"], "en")
+    'Heat index 41 °C: stop and rest. Also: Heavy rain: ride slower'
+    >>> render_also("高温", ["大雨"], "zh-CN"), render_also("Heat", [], "en")
+    ('高温。另外：大雨', 'Heat')
+    """
+    if not titles:
+        return message
+    return render(load_messages()["also"][locale], {"message": message, "titles": _JOINERS[locale].join(titles)})

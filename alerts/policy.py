@@ -17,7 +17,12 @@ It also waits while the model's risk that its advice lowers is below ``budget_mi
 is in, so the budget is kept for a riskier moment rather than spent on the first warning of the day.
 A *first danger* (a danger of heat, strain, fatigue or weather not yet told in its episode) and a
 fall question always go out and never wait for the budget; a model-risk danger, an estimate whose
-advice is a rest after this order, waits like a warning. A rider who is not online (signed off or on a
+advice is a rest after this order, waits like a warning. Warnings due at once compete for the budget: the
+one whose advice lowers the highest model risk (:meth:`AlertPolicy.top_risk_ratio`) goes first, a break
+before calmer riding at a tie (:func:`kind_rank_break`); a calmer-riding alert does not cover the model's
+crash risk (:data:`CALM_ADVICE_KINDS`). Alerts of several kinds due in one evaluation go out as one message
+(``merge_co_occurring``): the first leads, the others are named in it and count as told, and it spends one
+alert; a fall question stays a message of its own. A rider who is not online (signed off or on a
 break, ``online=False``) gets no warnings or reminders (``offline``), only first dangers and
 fall questions.
 
@@ -39,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.config import AlertConfig
-from alerts.messages import reason_text, render_alert
+from alerts.messages import reason_text, render_alert, render_also
 from alerts.reference import PopulationRisk
 from alerts.signals import COVERED_BY, KINDS, MESSAGE_INPUTS, RANK, Signal, build_signals
 from riskstream.contracts.records import Reason, RiskScores, Severity
@@ -58,8 +63,24 @@ ADVICE_LOWERS: dict[str, tuple[str, ...]] = {
     "heat": ("p_injury", "p_accident"), "strain": ("p_injury", "p_accident"), "fatigue": ("p_injury", "p_accident"),
     "model_risk": ("p_injury", "p_accident"), "weather": ("p_accident",), "riding": ("p_accident",),
 }
+#: Kinds whose advice (below danger) is calmer riding: the rider stays on the road. They do not cover the model's
+#: crash risk, whose model-risk advice is a break, the one action that takes the crash risk off the road.
+CALM_ADVICE_KINDS: frozenset[str] = frozenset({"riding", "weather"})
+#: Kinds whose advice is a break (a weather danger: off the road); at one severity and risk they go first.
+BREAK_ADVICE_KINDS: frozenset[str] = frozenset({"heat", "strain", "fatigue", "model_risk"})
 #: A budget this close to one holds one alert (120 one-minute earnings sum to 0.999...).
 _ONE_ALERT = 1.0 - 1e-9
+
+
+def kind_rank_break(kind: str, level: Severity) -> int:
+    """0 for an alert whose advice is a break or off the road (a weather danger), 1 for calmer riding.
+
+    >>> kind_rank_break("model_risk", Severity.warning), kind_rank_break("weather", Severity.warning)
+    (0, 1)
+    >>> kind_rank_break("weather", Severity.danger)
+    0
+    """
+    return 0 if kind in BREAK_ADVICE_KINDS or (kind == "weather" and level == Severity.danger) else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +260,13 @@ class AlertPolicy:
                 fired.setdefault(sig.kind, []).append((sig, level, x))
 
         decisions: list[AlertDecision] = []
+        spent_before = (state.budget, list(state.sent_times))
         kinds = sorted({s.kind for s in signals}, key=KINDS.index)
         levels = {k: max((lv for _, lv, _ in fired.get(k, [])), key=RANK.__getitem__, default=None) for k in kinds}
-        # danger first, so the most urgent alert gets a slot under the cap
-        for kind in sorted(kinds, key=lambda k: -RANK[lv] if (lv := levels[k]) else 1):
+        # danger first, so the most urgent alert gets a slot under the cap; at one severity the kind whose advice
+        # lowers the highest model risk first, then a break before calmer riding: it gets the budget (they compete)
+        for kind in sorted(kinds, key=lambda k: (-RANK[lv], -min(self.top_risk_ratio(k, values), 1e9),
+                                                 kind_rank_break(k, lv)) if (lv := levels[k]) else (1, 0.0, 0)):
             level = levels[kind]
             if level is None:
                 state.active_kind.pop(kind, None)
@@ -252,7 +276,37 @@ class AlertPolicy:
             decision = self._decide(state, kind, level, fired[kind], values, now)
             if decision is not None:
                 decisions.append(decision)
+        if self.cfg.merge_co_occurring:
+            decisions = self._merge(state, decisions, now, spent_before)
         return decisions
+
+    def _merge(self, state: AlertState, decisions: list[AlertDecision], now: float,
+               spent_before: tuple[float | None, list[float]]) -> list[AlertDecision]:
+        """One message for the alerts of several kinds due now: the first (most severe, then the highest
+        risk its advice lowers) leads and names the others, which count as told; a fall question stays apart.
+
+        The others were sent as far as the state knows (told, last sent), so they are not repeated; the
+        budget and the hourly cap count one message (``spent_before``: both before this evaluation's alerts).
+        """
+        falls = [d for d in decisions if d.requires_response]
+        rest = [d for d in decisions if not d.requires_response]
+        if len(rest) < 2:
+            return decisions
+        lead, others = rest[0], rest[1:]
+        budget, sent_times = spent_before
+        state.sent_times = [t for t in sent_times if now - t < _CAP_WINDOW_S][-_MAX_SENT_TIMES + 1:] + [float(now)]
+        state.budget = None if budget is None else max(0.0, budget - 1.0)
+        codes = {r.code for r in lead.reasons}
+        reasons = list(lead.reasons) + [r for d in others for r in d.reasons if r.code not in codes]
+        message = {loc: render_also(lead.message[loc], [d.title[loc] for d in others], loc) for loc in lead.message}
+        merged = AlertDecision(
+            kind=lead.kind, severity=lead.severity, reasons=reasons,
+            values={**{k: v for d in others for k, v in d.values.items()}, **lead.values},
+            thresholds={**{k: v for d in others for k, v in d.thresholds.items()}, **lead.thresholds},
+            title=lead.title, message=message, requires_response=False,
+            escalation=lead.escalation or any(d.escalation for d in others),
+        )
+        return falls + [merged]
 
     def _decide(
         self,
@@ -338,6 +392,21 @@ class AlertPolicy:
         base = sum(float(usual["usual"][t]) for t in targets)
         return p / base if targets and math.isfinite(p) and base > 0 else math.inf
 
+    def top_risk_ratio(self, kind: str, values: dict[str, float]) -> float:
+        """The highest of the model's risks that ``kind``'s advice lowers, each as a multiple of its usual
+        (``inf`` without an estimate): what the alerts due at once compete on for the budget.
+
+        >>> policy = AlertPolicy(AlertConfig())   # no population: usual = 0.10 / 3 for each target
+        >>> v = {"p_injury": 0.02, "p_accident": 0.15}
+        >>> round(policy.top_risk_ratio("heat", v), 2), round(policy.top_risk_ratio("weather", v), 2)
+        (4.5, 4.5)
+        """
+        usual = getattr(self, "_usual", None) or self._usual_risk(False, 60.0)
+        ratios = [values.get(t, math.nan) / float(usual["usual"][t]) for t in ADVICE_LOWERS.get(kind, ())
+                  if float(usual["usual"][t]) > 0]
+        finite = [r for r in ratios if math.isfinite(r)]
+        return max(finite) if finite else math.inf
+
     def _heat_break_due(self, kind: str, values: dict[str, float], since_last_s: float) -> bool:
         """A heat alert is on and the rider rode ``heat_break_after_min`` without the break it advised.
 
@@ -364,11 +433,14 @@ class AlertPolicy:
         """Every model-risk signal that is on was just addressed by a specific alert at least as severe."""
         window = self.cfg.model_risk_covered_s
 
-        def recent(kind: str) -> bool:
+        def recent(kind: str, feature: str) -> bool:
             at, sev = state.last_sent_at.get(kind), state.last_sent_severity.get(kind)
+            if feature == "p_accident" and kind in CALM_ADVICE_KINDS and sev != Severity.danger.value:
+                return False  # "ride slower" leaves the rider on the road: the model's break advice is still news
             return at is not None and now - at < window and sev is not None and RANK[Severity(sev)] >= RANK[level]
 
-        return window > 0 and all(any(recent(k) for k in COVERED_BY.get(sig.feature, ())) for sig, _, _ in fired)
+        return window > 0 and all(any(recent(k, sig.feature) for k in COVERED_BY.get(sig.feature, ()))
+                                  for sig, _, _ in fired)
 
     def _usual_risk(self, relative: bool, horizon_min: float) -> dict[str, Any]:
         """What a model risk is compared with in a rider's text: the population's probability (relative mode),

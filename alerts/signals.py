@@ -112,8 +112,9 @@ def _one(kind: str, feature: str, enter: float, exit_: float, code: str) -> Sign
 
 def _relative(feature: str, c: AlertConfig, population: PopulationRisk, target: str, codes: tuple[str, str]) -> Signal:
     """Model risk at multiples of the population probability of ``target`` (thresholds in probability)."""
-    w, wx, d, dx = population.scaled((c.model_risk_warning_rr, c.model_risk_warning_exit_rr, c.model_risk_danger_rr,
-                                      c.model_risk_danger_exit_rr), target)
+    warn, warn_exit = ((c.model_risk_accident_warning_rr, c.model_risk_accident_warning_exit_rr) if target == "accident"
+                       else (c.model_risk_warning_rr, c.model_risk_warning_exit_rr))
+    w, wx, d, dx = population.scaled((warn, warn_exit, c.model_risk_danger_rr, c.model_risk_danger_exit_rr), target)
     w, wx = population.reach(target, w, wx)  # a line the served scorer can reach
     return Signal("model_risk", feature, (Rule(Severity.warning, w, wx, codes[0]), Rule(Severity.danger, d, dx, codes[1])))
 
@@ -123,8 +124,8 @@ def build_signals(c: AlertConfig, population: PopulationRisk | None = None) -> t
 
     >>> ref = PopulationRisk(injury=0.05, accident=0.04)
     >>> acc = next(s for s in build_signals(AlertConfig(), ref) if s.feature == "p_accident")
-    >>> [(r.severity.value, round(r.enter, 3), round(r.exit, 3)) for r in acc.rules]   # 3x, 2.5x, 6x, 5x of 0.04
-    [('warning', 0.12, 0.1), ('danger', 0.24, 0.2)]
+    >>> [(r.severity.value, round(r.enter, 3), round(r.exit, 3)) for r in acc.rules]   # 2x, 1.7x, 6x, 5x of 0.04
+    [('warning', 0.08, 0.068), ('danger', 0.24, 0.2)]
     """
     if population is not None:
         injury = _relative("p_injury", c, population, "injury", ("MODEL_INJURY_WARNING", "MODEL_INJURY_DANGER"))

@@ -106,10 +106,16 @@ class Unit:
     compliance: float = 0.7
     sensitivity: tuple[tuple[float, float], ...] = ()  # extra (compliance, rest_scale) policy/placebo/control runs
     signatures: str = "varied"
+    #: "keyed": every rider's per-tick and event draws keyed by (seed, rider, tick or event), so arms stay on
+    #: common random numbers after their trajectories diverge; "sequential": the open-loop simulator's streams.
+    rng_keying: str = "keyed"
+    #: Placebo runs per unit with different random alert placements; the placebo's expected incidents and online
+    #: hours per rider are their mean (the placebo stands for random alerts, not for one draw of them).
+    placebo_draws: int = 1
 
     def config(self, compliance: float, rest_scale: float = 1.0) -> SimConfig:
         return SimConfig(riders=self.riders, seed=self.seed, scenario=self.scenario, advice_compliance=compliance,
-                         rest_scale=rest_scale, signatures=self.signatures)
+                         rest_scale=rest_scale, signatures=self.signatures, rng_keying=self.rng_keying)
 
 
 def _weather_row(sim: FleetSimulator) -> tuple[float, ...]:
@@ -137,18 +143,19 @@ def _finish(arm: str, unit: Unit, sim: FleetSimulator, alerts: list[AlertEvent],
     )
 
 
-def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: float, rest_scale: float = 1.0) -> ArmRun:
+def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: float, rest_scale: float = 1.0,
+                      draw: int = 0) -> ArmRun:
     """``control``, ``placebo`` or ``oracle``: the world stepped without records, alerts chosen here.
 
     ``policy`` (the policy arm of the same unit) sets the placebo's per-rider rates and kind mix and
-    the oracle's per-minute volume and kinds.
+    the oracle's per-minute volume and kinds. ``draw`` numbers the placebo's random alert placements.
     """
     if arm not in ("control", "placebo", "oracle"):
         raise ValueError(f"{arm!r} is not a simulator-only arm")
     if arm != "control" and policy is None:
         raise ValueError(f"the {arm} arm needs the policy arm of the same unit")
     sim = FleetSimulator(unit.config(compliance if arm != "control" else 0.0, rest_scale))
-    rng = np.random.default_rng([unit.seed, 7, ARMS.index(arm)])
+    rng = np.random.default_rng([unit.seed, 7, ARMS.index(arm)] + ([draw] if draw else []))
     ids = [p.rider_id for p in sim.profiles]
     rate_per_s = np.zeros(len(ids))
     mix: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -191,6 +198,18 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
     return _finish(arm, unit, sim, alerts, trace)
 
 
+def run_placebo(unit: Unit, policy: ArmRun, compliance: float, rest_scale: float = 1.0) -> ArmRun:
+    """The placebo arm over ``unit.placebo_draws`` random placements: draw 0's alerts and incidents, with
+    expected incidents (per rider and by kind) and online hours per rider averaged over the draws."""
+    runs = [run_simulated_arm("placebo", unit, policy, compliance, rest_scale, d) for d in range(max(1, unit.placebo_draws))]
+    first = runs[0]
+    if len(runs) > 1:
+        first.expected_by_rider = np.mean([r.expected_by_rider for r in runs], axis=0).tolist()
+        first.online_h_by_rider = np.mean([r.online_h_by_rider for r in runs], axis=0).tolist()
+        first.expected_by_kind = {k: float(np.mean([r.expected_by_kind[k] for r in runs])) for k in first.expected_by_kind}
+    return first
+
+
 def rules_settings(settings: Settings) -> Settings:
     """The settings with an empty model directory: the worker finds no artifact and scores with the rules."""
     empty = Path(tempfile.mkdtemp(prefix="riskstream-no-model-"))
@@ -231,14 +250,15 @@ def run_unit(unit: Unit, settings: Settings) -> UnitResult:
     policy = run_processor_arm("policy", unit, settings, unit.compliance)
     arms = {"policy": policy}
     for arm in ("control", "placebo", "oracle"):
-        arms[arm] = run_simulated_arm(arm, unit, policy, unit.compliance)
+        arms[arm] = (run_placebo(unit, policy, unit.compliance) if arm == "placebo"
+                     else run_simulated_arm(arm, unit, policy, unit.compliance))
     arms["rules"] = run_processor_arm("rules", unit, settings, unit.compliance)
     sens: dict[tuple[float, float], dict[str, ArmRun]] = {}
     for c, scale in unit.sensitivity:
         if (c, scale) == (unit.compliance, 1.0):
             continue
         p = run_processor_arm("policy", unit, settings, c, scale)
-        sens[(c, scale)] = {"policy": p, "placebo": run_simulated_arm("placebo", unit, p, c, scale),
+        sens[(c, scale)] = {"policy": p, "placebo": run_placebo(unit, p, c, scale),
                             "control": arms["control"]}
     return UnitResult(unit, {a: arms[a] for a in ARMS}, sens)
 
@@ -405,7 +425,9 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
     """The study as the JSON of ``riskstream evaluate-outcome --json`` (the shape issue 16 asks for, plus details)."""
     out: dict[str, Any] = {"scenarios": {}, "setup": {
         "riders": riders, "hours": hours, "seeds": seeds, "compliance": compliance, "quick": quick,
-        "chunk_s": CHUNK_S, "signatures": results[0].unit.signatures if results else None}}
+        "chunk_s": CHUNK_S, "signatures": results[0].unit.signatures if results else None,
+        "rng_keying": results[0].unit.rng_keying if results else None,
+        "placebo_draws": results[0].unit.placebo_draws if results else None}}
     for scenario in sorted({r.unit.scenario for r in results}, key=lambda s: SCENARIOS.index(s) if s in SCENARIOS else 9):
         units = [r for r in results if r.unit.scenario == scenario]
         arms = {a: [u.arms[a] for u in units] for a in ARMS}
@@ -433,31 +455,46 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
                 section["power"]["rider_hours_for_target_per_hour"] = _num(section["rider_hours"] * (rhw / 0.05) ** 2)
         sens = []
         keys = sorted({k for u in units for k in u.sensitivity} | {(compliance, 1.0)})
-        for c, scale in keys:
+        sens_units = [u for u in units if u.sensitivity]  # every row on the same units (those that ran them)
+        control = [u.arms["control"] for u in sens_units]
+        for c, scale in keys if sens_units else ():
             if (c, scale) == (compliance, 1.0):
-                pol, pla = arms["policy"], arms["placebo"]
+                pol, pla = [u.arms["policy"] for u in sens_units], [u.arms["placebo"] for u in sens_units]
             else:
-                if not all((c, scale) in u.sensitivity for u in units):
+                if not all((c, scale) in u.sensitivity for u in sens_units):
                     continue
-                pol = [u.sensitivity[(c, scale)]["policy"] for u in units]
-                pla = [u.sensitivity[(c, scale)]["placebo"] for u in units]
+                pol = [u.sensitivity[(c, scale)]["policy"] for u in sens_units]
+                pla = [u.sensitivity[(c, scale)]["placebo"] for u in sens_units]
             sens.append({"compliance": c, "rest_scale": scale,
-                         "policy_minus_control": difference(pol, arms["control"]),
+                         "policy_minus_control": difference(pol, control),
                          "policy_minus_placebo": difference(pol, pla)})
         if len(sens) > 1:
             section["sensitivity"] = sens
+            section["sensitivity_seeds"] = sorted(u.unit.seed for u in sens_units)
         out["scenarios"][scenario] = section
     return out
 
 
 SENSITIVITY = ((0.3, 1.0), (0.5, 1.0), (0.7, 0.5))  # (compliance, break length ×) besides the main arm
+#: Placebo placements per unit (a simulator-only arm, about a fifth of a policy arm's cost): 4 halved the policy −
+#: placebo interval's width in `default` against 1 at the same units (20 riders × 2 h × seeds 21, 22).
+PLACEBO_DRAWS = 4
+#: Seeds per scenario that also run the sensitivity table (its three policy arms were 60 % of a unit's cost).
+SENSITIVITY_SEEDS = 1
 
 
 def study_units(scenarios: list[str], seeds: list[int], riders: int, hours: float, compliance: float = 0.7,
-                sensitivity: bool = True) -> list[Unit]:
-    """The study's units: one per scenario and seed."""
+                sensitivity: bool = True, rng_keying: str = "keyed", placebo_draws: int = PLACEBO_DRAWS,
+                sensitivity_seeds: int | None = SENSITIVITY_SEEDS) -> list[Unit]:
+    """The study's units: one per scenario and seed (``rng_keying``, ``placebo_draws``: see :class:`Unit`).
+
+    The sensitivity runs (three more policy arms through the worker's decision path, most of a unit's cost)
+    go to the first ``sensitivity_seeds`` seeds only (None: all), so the main comparison gets the seeds.
+    """
     sens = tuple(x for x in SENSITIVITY if x != (compliance, 1.0)) if sensitivity else ()
-    return [Unit(s, seed, riders, hours, compliance, sens) for s in scenarios for seed in seeds]
+    n_sens = len(seeds) if sensitivity_seeds is None else sensitivity_seeds
+    return [Unit(s, seed, riders, hours, compliance, sens if k < n_sens else (), rng_keying=rng_keying,
+                 placebo_draws=placebo_draws) for s in scenarios for k, seed in enumerate(seeds)]
 
 
 def run_units(units: list[Unit], settings: Settings, workers: int = 1, progress: bool = False) -> list[UnitResult]:

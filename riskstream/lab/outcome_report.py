@@ -147,7 +147,8 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
                                                + ("" if p["share"] is None else f" ({100 * p['share']:.0f} %)"))
             lines.append(f"| {w['kind']} | {w['incidents']} | {w['warned']} ({share}) | {chance} | {p_text} |")
         if "sensitivity" in s:
-            lines += ["", "Sensitivity (expected incidents; the control is shared):", "",
+            lines += ["", f"Sensitivity (expected incidents on seeds {s.get('sensitivity_seeds', 'all')}; "
+                      "the control is shared):", "",
                       "| compliance | break length | policy − control | interval | policy − placebo | interval |",
                       "|---|---|---|---|---|---|"]
             for row in s["sensitivity"]:

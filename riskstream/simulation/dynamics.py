@@ -56,6 +56,13 @@ SIGNATURES = ("classic", "varied")
 VARIED_STILL_SHARES = (0.6, 0.25)  # lie still; brief stillness then moving; the rest never still
 KERB_PER_RIDING_S = 1.0 / 1800.0
 DROP_PER_WAITING_S = 1.0 / 7200.0
+#: How random draws are keyed. "sequential": one stream per purpose, shared by the fleet in draw order
+#: (the fleets the served model was trained and evaluated on; the default, byte-identical across versions).
+#: "keyed": the per-tick draws come from a stream keyed by (seed, tick) with one column per rider, and the
+#: event draws (legs, waits, breaks, incidents, impacts) from streams keyed by (seed, rider, leg or tick),
+#: so two runs whose trajectories diverge (one rider follows advice in one arm) still share every other
+#: draw: common random numbers for the outcome study.
+RNG_KEYINGS = ("sequential", "keyed")
 
 
 def zone_centres(zones: Sequence[str]) -> np.ndarray:
@@ -83,10 +90,14 @@ class FleetState:
     """Arrays of rider state; :meth:`step` advances all riders by one tick."""
 
     def __init__(self, profiles: list[RiderProfile], zones: Sequence[str], start_epoch: float, seed: int,
-                 dropout_rate: float = 0.0, signatures: str = "classic", rest_scale: float = 1.0) -> None:
+                 dropout_rate: float = 0.0, signatures: str = "classic", rest_scale: float = 1.0,
+                 rng_keying: str = "sequential") -> None:
         n = len(profiles)
         if signatures not in SIGNATURES:
             raise ValueError(f"signatures {signatures!r} is unknown; choose one of {SIGNATURES}")
+        if rng_keying not in RNG_KEYINGS:
+            raise ValueError(f"rng_keying {rng_keying!r} is unknown; choose one of {RNG_KEYINGS}")
+        self.seed, self.start_epoch, self.keyed = seed, start_epoch, rng_keying == "keyed"
         self.n, self.profiles, self.dropout_rate = n, profiles, dropout_rate
         self.signatures, self.rest_scale = signatures, rest_scale
         self.signature_rng = np.random.default_rng([seed, 8])  # drawn only with "varied" signatures, every tick
@@ -141,20 +152,30 @@ class FleetState:
 
     # ------------------------------------------------------------------ helpers
 
-    def _points(self, zone_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _tick_key(self, t: float) -> int:
+        return int(round((t - self.start_epoch) * 1000.0))  # ms since start: one key per tick
+
+    def _event_rng(self, stream: int, i: int, key: float | int) -> np.random.Generator:
+        """Rider ``i``'s draws for one event: keyed (seed, stream, rider, ``key``), or the shared stream."""
+        if not self.keyed:
+            return {2: self.rng, 13: self.rng, 5: self.incident_rng, 9: self.impact_rng}[stream]
+        return np.random.default_rng([self.seed, stream, 1000 + i, int(key), 1])  # 1: no trailing 0 (it would alias)
+
+    def _points(self, zone_idx: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         m = len(zone_idx)
-        r = ZONE_RADIUS_DEG * np.sqrt(self.rng.random(m))
-        ang = 2.0 * np.pi * self.rng.random(m)
+        rng = self.rng if rng is None else rng
+        r = ZONE_RADIUS_DEG * np.sqrt(rng.random(m))
+        ang = 2.0 * np.pi * rng.random(m)
         c = self.centres[zone_idx]
         return c[:, 0] + r * np.sin(ang), c[:, 1] + r * np.cos(ang) / np.cos(np.radians(c[:, 0]))
 
     def _new_leg(self, i: int, t: float) -> None:
-        rng = self.rng
+        rng = self._event_rng(2, i, 2 * self.leg[i])
         if len(self.centres) > 1 and rng.random() < ZONE_CHANGE_PER_LEG:
             d = np.hypot(*(self.centres - self.centres[self.home[i]]).T)
             w = np.where(d > 0, 1.0 / np.maximum(d, 1e-9), 0.0)
             self.home[i] = int(rng.choice(len(w), p=w / w.sum()))
-        lat, lon = self._points(np.array([self.home[i]]))
+        lat, lon = self._points(np.array([self.home[i]]), rng)
         self.dest_lat[i], self.dest_lon[i] = lat[0], lon[0]
         self.limit[i] = ROAD_LIMITS[int(rng.choice(len(ROAD_LIMITS), p=ROAD_LIMIT_WEIGHTS))]
         rush = 8.0 if rng.random() < 0.1 + 0.4 * self.aggr[i] else 0.0  # running late
@@ -165,7 +186,8 @@ class FleetState:
 
     def _wait(self, i: int, pickup: bool) -> None:
         self.state[i] = WAITING
-        self.left[i] = self.rng.uniform(120.0, 600.0) if pickup else self.rng.uniform(60.0, 360.0)
+        rng = self._event_rng(2, i, 2 * self.leg[i] + 1)
+        self.left[i] = rng.uniform(120.0, 600.0) if pickup else rng.uniform(60.0, 360.0)
         self.walk_frac[i] = 0.25 if pickup else 0.75  # stairs and corridors at drop-off
         self.speed[i] = 0.0
 
@@ -180,18 +202,24 @@ class FleetState:
         self.shifts[i] = blocks
         self.next_start[i] = blocks[0][0]
 
-    def knock_down(self, i: int, kind: str, t: float) -> None:
-        """After an incident: stop, lie still (crash, fall) or sit (heat, exhaustion), then offline."""
+    def knock_down(self, i: int, kind: str, t: float, inc_rng: np.random.Generator | None = None,
+                   imp_rng: np.random.Generator | None = None) -> None:
+        """After an incident: stop, lie still (crash, fall) or sit (heat, exhaustion), then offline.
+
+        ``inc_rng`` and ``imp_rng``: this incident's draws (default: the incident and impact streams).
+        """
         self.state[i] = DOWN
         impact = kind in ("crash", "fall")
-        self.left[i] = self.incident_rng.uniform(20.0, 60.0) if impact else self.incident_rng.uniform(60.0, 180.0)
+        inc_rng = self.incident_rng if inc_rng is None else inc_rng
+        self.left[i] = inc_rng.uniform(20.0, 60.0) if impact else inc_rng.uniform(60.0, 180.0)
         self.still[i] = self.left[i] if impact else 0.0
         self.moving_down[i] = False
         if impact and self.signatures == "varied":
-            u = float(self.impact_rng.random())
+            imp_rng = self.impact_rng if imp_rng is None else imp_rng
+            u = float(imp_rng.random())
             if u >= VARIED_STILL_SHARES[0]:
                 self.moving_down[i] = True  # moving again: the detector has no stillness to see
-                self.still[i] = float(self.impact_rng.uniform(0.0, 4.9)) if u < sum(VARIED_STILL_SHARES) else 0.0
+                self.still[i] = float(imp_rng.uniform(0.0, 4.9)) if u < sum(VARIED_STILL_SHARES) else 0.0
         # the rest of this shift (and a split shift's second half) is lost
         self.shifts[i] = [b for b in self.shifts[i] if b[0] > self.shift_end[i] + 4 * 3600.0]
 
@@ -250,7 +278,7 @@ class FleetState:
                 went_offline.append(i)
             elif s == WAITING and self.cont_s[i] >= self.break_every_s[i]:
                 st[i] = ON_BREAK
-                self.left[i] = self.break_s[i] * self.rng.uniform(0.8, 1.2)
+                self.left[i] = self.break_s[i] * self._event_rng(13, i, self.leg[i]).uniform(0.8, 1.2)
             else:
                 self._new_leg(i, t)
 
@@ -281,7 +309,8 @@ class FleetState:
         """Advance every rider by ``dt`` seconds at epoch ``t``."""
         went_offline: list[int] = []
         self._transitions(t, went_offline)
-        n, rng, st = self.n, self.rng, self.state
+        n, st = self.n, self.state
+        rng = np.random.default_rng([self.seed, 12, self._tick_key(t), 1]) if self.keyed else self.rng
         U = rng.random((20, n))
         N = rng.standard_normal((10, n))
         riding, waiting, brk, down = st == RIDING, st == WAITING, st == ON_BREAK, st == DOWN
@@ -337,7 +366,7 @@ class FleetState:
         self.still = np.where(sit, 15.0 + 15.0 * U[14], self.still)
         self.walking &= ~sit
         if self.signatures == "varied":
-            V = self.signature_rng.random((3, n))
+            V = (rng if self.keyed else self.signature_rng).random((3, n))
             kerb = riding & ~spike & (V[0] < KERB_PER_RIDING_S * dt)
             dropped = waiting & ~self.walking & (V[1] < DROP_PER_WAITING_S * dt)
             spike = spike | kerb | dropped
@@ -399,19 +428,20 @@ class FleetState:
 
         incidents: list[tuple[int, str]] = []
         for i in np.flatnonzero(hit).tolist():
-            x = self.incident_rng.random() * total[i]
+            inc_rng, imp_rng = self._event_rng(5, i, self._tick_key(t)), self._event_rng(9, i, self._tick_key(t))
+            x = inc_rng.random() * total[i]
             j = int(np.searchsorted(np.cumsum(by_kind[:, i]), x, side="right"))
             kind = KINDS[min(j, 3)]
             incidents.append((i, kind))
             if kind in ("crash", "fall"):
-                peak[i] = 4.0 + 6.0 * self.incident_rng.random()  # impact, then stillness (see knock_down)
-                var[i] = 0.3 + 0.5 * self.incident_rng.random()
+                peak[i] = 4.0 + 6.0 * inc_rng.random()  # impact, then stillness (see knock_down)
+                var[i] = 0.3 + 0.5 * inc_rng.random()
                 if self.signatures == "varied":  # a soft fall can stay under 3 g
-                    peak[i] = 2.0 + 8.0 * float(self.impact_rng.random())
+                    peak[i] = 2.0 + 8.0 * float(imp_rng.random())
             if kind == "crash":
                 along[i] = -min(3.0, 1.0 + speed[i] / KMH_PER_G_S)
                 self.speed[i] = speed[i] = 0.0
-            self.knock_down(i, kind, t)
+            self.knock_down(i, kind, t, inc_rng, imp_rng)
 
         self.drop -= dt
         if self.dropout_rate:

@@ -69,6 +69,7 @@ class SimConfig:
     drift_rain_crash_rr: float = 1.0  # ... the crash hazard in rain (≥ 0.5 mm/h) is multiplied by this; 1: no drift
     signatures: str = "classic"  # crash/fall impact signatures and non-incident high-g events (dynamics.SIGNATURES)
     rest_scale: float = 1.0  # followed rest / off-road advice lasts this × 15-30 (30-45) min: the break effect
+    rng_keying: str = "sequential"  # "keyed": draws keyed by (seed, tick / rider, event), see dynamics.RNG_KEYINGS
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -115,7 +116,7 @@ class FleetSimulator:
         self.weather_models = [ZoneWeatherModel(i, zs[z], self.start_epoch, c.seed) for i, z in enumerate(c.zones)]
         self.weather: list[WeatherTruth] = []
         self.state = FleetState(self.profiles, c.zones, self.start_epoch, c.seed, c.wearable_dropout_rate,
-                                c.signatures, c.rest_scale)
+                                c.signatures, c.rest_scale, c.rng_keying)
         self.fault_rng = np.random.default_rng([c.seed, 3])
         self.stats = SimStats()
         self.incident_log: list[dict[str, object]] = []
@@ -151,7 +152,9 @@ class FleetSimulator:
         i = self._index.get(rider_id)
         if p <= 0.0 or action is None or i is None:
             return None
-        followed = bool(self.advice_rng.random() < p) and self.state.follow_advice(i, action, self.now, self.advice_rng)
+        rng = (np.random.default_rng([self.config.seed, 6, 1000 + i, self._k, 1]) if self.config.rng_keying == "keyed"
+               else self.advice_rng)  # keyed: the same alert at the same tick is followed alike in every arm
+        followed = bool(rng.random() < p) and self.state.follow_advice(i, action, self.now, rng)
         self.advice_log.append({"rider_id": rider_id, "kind": kind, "severity": severity, "epoch": self.now,
                                 "action": action, "followed": followed})
         return action if followed else None

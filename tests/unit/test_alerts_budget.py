@@ -134,7 +134,7 @@ def test_budget_never_above_burst_nor_below_zero() -> None:
     for _ in range(1000):
         balance = b.earn(balance, 300.0)
     assert balance == 2.0
-    policy = AlertPolicy(cfg(budget_burst=2.0))
+    policy = AlertPolicy(cfg(budget_burst=2.0, merge_co_occurring=False))  # two messages, two spent
     state = AlertState()
     out = policy.evaluate(state, {"heat_index_c": 41.0, "road_flooding": 1}, None, 0)
     assert kinds(out) == [("heat", "danger"), ("weather", "danger")]

@@ -85,7 +85,7 @@ def test_escalation_bypasses_cooldown(policy: AlertPolicy) -> None:
 
 def test_hourly_cap_holds_warnings_not_danger() -> None:
     assert AlertConfig().max_alerts_per_hour == 1
-    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2, budget_enabled=False))
+    policy = AlertPolicy(AlertConfig(max_alerts_per_hour=2, budget_enabled=False, merge_co_occurring=False))
     state = AlertState()
     features = {"precip_mm_h": 10, "harsh_brakes_10m": 4, "online_hours_today": 9, "heat_index_c": 41}
     out = policy.evaluate(state, features, None, 0)
@@ -146,7 +146,8 @@ def test_every_decision_has_reasons_values_thresholds_and_both_locales() -> None
         "speeding_s_10m": 90, "online_hours_today": 12.5, "fall_suspected": 1,
     }
     state = AlertState()
-    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0, budget_enabled=False)  # see every kind at once
+    cfg = AlertConfig(max_alerts_per_hour=100, model_risk_covered_s=0, budget_enabled=False,
+                      merge_co_occurring=False)  # see every kind at once
     decisions = AlertPolicy(cfg).evaluate(state, features, RiskScores(injury=0.12, accident=0.0), 0)
     assert {d.kind for d in decisions} == {"heat", "strain", "weather", "riding", "fatigue", "fall", "model_risk"}
     for d in decisions:
@@ -208,8 +209,11 @@ def test_a_value_hovering_at_the_danger_line_is_one_episode(policy: AlertPolicy)
     assert hover == [(0, "heat", "danger"), (240, "heat", "danger")]  # the 4-h reminder, no re-escalations
 
 
+THREE_X = {"model_risk_accident_warning_rr": 3.0, "model_risk_accident_warning_exit_rr": 2.5}  # accident at the injury line
+
+
 def test_model_risk_thresholds_are_multiples_of_the_population() -> None:
-    policy = AlertPolicy(AlertConfig(), population=PopulationRisk(injury=0.05, accident=0.04))
+    policy = AlertPolicy(AlertConfig(**THREE_X), population=PopulationRisk(injury=0.05, accident=0.04))
     calm = RiskScores(injury=0.12, accident=0.11)  # 2.4x and 2.75x: under the 3x warning line
     assert policy.evaluate(AlertState(), {}, calm, 0) == []
     high = RiskScores(injury=0.12, accident=0.13)  # accident 3.25x
@@ -300,7 +304,7 @@ def test_a_model_risk_warning_the_served_scorer_cannot_reach_is_lowered_to_its_t
     """Issue 15: injury served by the WBGT estimate alone topped out at p 0.143, below the 3x line (0.19), so
     injury model alerts could never fire; the card's calibration-fleet 99th percentile is the line instead."""
     population = PopulationRisk(injury=0.064, accident=0.075, injury_top_1pct=0.143, accident_top_1pct=0.6)
-    policy = AlertPolicy(AlertConfig(), population=population)
+    policy = AlertPolicy(AlertConfig(**THREE_X), population=population)
     assert policy.evaluate(AlertState(), {}, RiskScores(injury=0.14, accident=0.01), 0) == []
     out = policy.evaluate(AlertState(), {}, RiskScores(injury=0.143, accident=0.01), 0)
     assert [r.code for a in out for r in a.reasons] == ["MODEL_INJURY_WARNING"]
