@@ -79,7 +79,7 @@ async def run_batch(agent: str, events: Sequence[Any], work: Awaitable[Any], *,
     half-way, Faust would ack the whole batch in ``take_events``' ``finally`` and commit it on shutdown, with part
     of it never applied (records in no state, every offset committed). So the batch is shielded from the cancel
     and finished first (up to ``finish_timeout_s``); only a finished batch lets the cancel go on, anything else
-    ``stop``\s the process before a commit.
+    ``stop`` stops the process before a commit.
 
     >>> async def ok(): await asyncio.sleep(0.05); done.append("batch")
     >>> async def main():

@@ -185,10 +185,30 @@ def test_nothing_of_a_guarded_partition_is_delivered_while_the_consumer_seeks(mo
     c._next_offsets[tp] = 397
     c._seeking = True
     fetch, seeks = fetching(monkeypatch, c, [[(tp, 436), (other, 3)], [(tp, 397)]], {})
+    c.assignment = lambda: {tp, other}
     assert fetch() == [(other, 3)]
     c._seeking = False
     assert fetch() == [(tp, 397)]
-    assert seeks == []
+    assert seeks == [(tp, 397)]  # the client had moved past @436: sought back to the next record first
+
+
+def test_a_record_fetched_while_the_consumer_is_sought_is_read_again_after_the_seek(monkeypatch) -> None:
+    """Seen in CI (test_event_ids, test_bounds): a worker restarted and one record was produced; the post-recovery
+    seek to its offset finished in the client's thread, the record was fetched at once and dropped because the
+    seek had not returned yet, and with no later record to show the gap it was never delivered (120 s). The
+    partition is now sought again to its next record before the next fetch."""
+    c = consumer({"in"})
+    tp, revoked = TP("in", 0), TP("in", 1)
+    c._next_offsets.update({tp: 7, revoked: 3})
+    c._seeking = True
+    fetch, seeks = fetching(monkeypatch, c, [[(tp, 7), (revoked, 3)], [], [(tp, 7)], []], {})
+    c.assignment = lambda: {tp}
+    assert fetch() == []  # dropped while seeking: the client's position is now @8
+    assert fetch() == [] and seeks == []  # still seeking: nothing sought yet
+    c._seeking = False
+    assert fetch() == [(tp, 7)]  # before: [] (the fetch has nothing more: the record is never delivered)
+    assert seeks == [(tp, 7)]  # in[1] was revoked meanwhile: not sought
+    assert fetch() == [] and seeks == [(tp, 7)]  # sought once
 
 
 def test_every_seek_of_a_guarded_partition_sets_the_next_record_to_deliver(monkeypatch) -> None:
