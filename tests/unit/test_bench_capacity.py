@@ -63,3 +63,22 @@ def test_a_repeated_level_is_the_median_of_its_rounds_and_sustained_when_most_ro
     assert level["alert_latency_s"] == {"n": 70, "p99": 0.9}
     assert level["sustained"] and level["sustained_rounds"] == 2 and level["rounds"] == 3
     assert not combine(rounds[1:2] * 2 + rounds[:1])["sustained"]
+
+
+def test_a_level_sends_no_burst_of_every_riders_last_partial_envelope_at_the_end() -> None:
+    # the replay's end flushed every rider's open envelope in its last second (893 messages in one batch at 500
+    # riders, about 100 a second before): outputs decided on that burst set the insurer records' p99
+    import statistics
+
+    from benchmarks.bench_capacity import _event_time, fleet, full_envelopes
+    from riskstream.simulation.envelopes import envelopes
+
+    def busiest_second_over_median(messages: list) -> float:
+        per_second = Counter(int(_event_time(m)) for m in messages if m.role != "weather")
+        return max(per_second.values()) / statistics.median(per_second.values())
+
+    packed = list(envelopes(fleet(40, 120, 3), 10))
+    assert busiest_second_over_median(packed) > 5  # the replay's end: every rider's last partial envelope at once
+    sent = full_envelopes(packed, 10)
+    assert busiest_second_over_median(sent) < 3
+    assert all(m.size == 10 for m in sent if m.role != "weather")
