@@ -62,8 +62,15 @@ def report(path: str, batches: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
     for prefix in argv:
-        for path in sorted(glob.glob(prefix + ".*")):
+        paths = sorted(glob.glob(prefix + ".*"))
+        if not paths:
+            print(f"no trace files {prefix}.* (run the worker with BATCH_TRACE={prefix}, as above)", file=sys.stderr)
+            return 2
+        for path in paths:
             with open(path) as f:
                 batches = [json.loads(line) for line in f if line.strip()]
             if len(batches) > 2:
