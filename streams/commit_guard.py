@@ -122,23 +122,23 @@ class GuardedConsumer(AIOKafkaConsumer):
         if self._seeking:
             return
         now = time.monotonic()
-        stalled = self._stalled(now) if now - self._stall_checked >= 1.0 else {}
+        stalled: dict[Any, int] = {}
+        if now - self._stall_checked >= 1.0:  # at most once a second, not on every fetch
+            self._stall_checked = now
+            stalled = self._stalled(now)
         if not self._dropped and not stalled:
             return
-        if stalled:
-            self._stall_checked = now
         assigned = self.assignment()
         positions = {tp: self._next_offsets[tp] for tp in self._dropped
                      if tp in assigned and self._next_offsets.get(tp) is not None}
         self._dropped.clear()
         if positions:
             log.info("reading %s again: records fetched while the consumer was being sought were not delivered",
-                     ", ".join(f"{tp.topic}[{tp.partition}] from @{offset}" for tp, offset in sorted(positions.items())))
+                     _from(positions))
         if stalled:
             log.warning("reading %s again: the partition holds records from there but none was delivered for %.0f s "
                         "(records dropped before they reached the guard, e.g. fetched while Faust had the partition "
-                        "paused)", ", ".join(f"{tp.topic}[{tp.partition}] from @{offset}"
-                                             for tp, offset in sorted(stalled.items())), STALL_S)
+                        "paused)", _from(stalled), STALL_S)
             positions.update(stalled)
         if positions:
             await self._seek_and_wait(positions)
@@ -280,6 +280,11 @@ class GuardedConsumer(AIOKafkaConsumer):
                 log.warning("committing %s[%d] from @%d with no committed offset known", tp.topic, tp.partition,
                             min(acked))
         return super()._new_offset(tp)
+
+
+def _from(positions: dict[Any, int]) -> str:
+    """``topic[partition] from @offset, …`` for a log line."""
+    return ", ".join(f"{tp.topic}[{tp.partition}] from @{offset}" for tp, offset in sorted(positions.items()))
 
 
 def _log_deleted(tp: Any, first: int, end: int) -> None:
