@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import os
 import statistics
@@ -328,10 +329,30 @@ def run_level(broker: EmbeddedBroker, riders: int, args: argparse.Namespace, tmp
     }
 
 
+class _NotYetCreated(logging.Filter):
+    """Drops aiokafka's "Topic … not found in cluster metadata" for the changelog until the worker creates it.
+
+    >>> f = _NotYetCreated("cap-1-rider-state-changelog")
+    >>> rec = lambda *a: logging.LogRecord("aiokafka.cluster", logging.ERROR, "", 0, *a, None)
+    >>> f.filter(rec("Topic %s not found in cluster metadata", ("cap-1-rider-state-changelog",)))
+    False
+    >>> f.filter(rec("Topic %s not found in cluster metadata", ("other",)))
+    True
+    """
+
+    def __init__(self, topic: str) -> None:
+        super().__init__()
+        self.topic = topic
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg.startswith("Topic %s not found") and record.args == (self.topic,))
+
+
 async def replay(settings: Settings, messages: list[Any], port: int, topics: dict[str, str], changelog: str,
                  args: argparse.Namespace, pid: int) -> dict[str, Any]:
     """Send ``messages`` at their event time while reading the outputs and the changelog; measure the second half."""
     producer = AIOKafkaProducer(**producer_kwargs(settings.kafka))
+    logging.getLogger("aiokafka.cluster").addFilter(_NotYetCreated(changelog))
     consumer = AIOKafkaConsumer(*(topics[r] for r in OUTPUTS), changelog, auto_offset_reset="earliest",
                                 group_id=None, metadata_max_age_ms=1000,  # the changelog appears once the worker runs
                                 **consumer_kwargs(settings.kafka))
