@@ -436,6 +436,8 @@ def summarize(results: list[UnitResult], riders: int, hours: float, seeds: list[
             "arms": {a: arm_summary(runs) for a, runs in arms.items()},
             "differences": {name: difference(arms[a], arms[b]) for name, (a, b) in DIFFERENCES.items()},
             "vs_control": {a: difference(arms[a], arms["control"]) for a in ("placebo", "rules", "oracle")},
+            # how much room targeting has over random alerts at the same volume (the oracle's true-hazard targeting)
+            "vs_placebo": {a: difference(arms[a], arms["placebo"]) for a in ("rules", "oracle")},
             "fall_detection": fall_detection(arms["policy"]),
             "warned_ahead": warned(arms["policy"]),
             "warned_ahead_placebo": [{k: w[k] for k in ("kind", "incidents", "warned", "share")}

@@ -112,7 +112,8 @@ def markdown(summary: dict[str, Any], command: str, arms_png: str, rates_png: st
         lines += ["", "| difference | expected incidents | 95 % interval | expected per online rider-hour | 95 % interval "
                   "| incidents | 95 % interval (exact) | incidents per online rider-hour | 95 % interval (exact) |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        rows = [*s["differences"].items(), *((f"{a}_minus_control", d) for a, d in s["vs_control"].items())]
+        rows = [*s["differences"].items(), *((f"{a}_minus_control", d) for a, d in s["vs_control"].items()),
+                *((f"{a}_minus_placebo", d) for a, d in s.get("vs_placebo", {}).items())]
         for name, d in rows:
             lines.append(f"| {name.replace('_', ' ')} | {_pct(d['expected_incidents_rel'])} | {_ci(d['ci'])} | "
                          f"{_pct(d.get('expected_incidents_per_hour_rel'))} | "

@@ -152,6 +152,7 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
         assert {w["kind"] for w in s["warned_ahead_placebo"]} <= {w["kind"] for w in s["warned_ahead"]} | {
             "crash", "fall", "heat_illness", "exhaustion", "all"}
         assert set(s["differences"]) == DIFFS
+        assert set(s["vs_placebo"]) == {"rules", "oracle"}  # the room targeting has over random alerts
         for d in s["differences"].values():
             assert {"expected_incidents_rel", "ci", "incidents_rel", "incidents_ci", "expected_incidents_per_hour_rel",
                     "expected_incidents_per_hour_ci", "incidents_per_hour_rel", "incidents_per_hour_ci"} <= set(d)
@@ -163,6 +164,7 @@ def test_evaluate_outcome_writes_the_issue_json_shape(tmp_path: Path, monkeypatc
     text = report.read_text()
     assert "Regenerate: `riskstream evaluate-outcome --riders 3" in text and "## Scenario `mixed`" in text
     assert "| arm | crash | fall | heat illness | exhaustion |" in text
+    assert "| oracle minus placebo |" in text and "| rules minus placebo |" in text
     assert (report.parent / "outcome-arms.png").stat().st_size > 0
     assert "policy − placebo" in capsys.readouterr().out
 
