@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from alerts.pseudonym import pseudonymize
-from benchmarks.bench_capacity import combine, first_sent, fleet, readings_of, worker_latencies, zones_and_weather
+from benchmarks.bench_capacity import (
+    _NotYetCreated,
+    combine,
+    first_sent,
+    fleet,
+    readings_of,
+    worker_latencies,
+    zones_and_weather,
+)
 from riskstream.simulation.envelopes import envelopes
 
 
@@ -82,3 +91,14 @@ def test_a_level_sends_no_burst_of_every_riders_last_partial_envelope_at_the_end
     sent = full_envelopes(packed, 10)
     assert busiest_second_over_median(sent) < 3
     assert all(m.size == 10 for m in sent if m.role != "weather")
+
+
+def test_aiokafkas_topic_not_found_error_is_dropped_only_for_the_changelog_not_yet_created() -> None:
+    f = _NotYetCreated("cap-1-rider-state-changelog")
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka.cluster", logging.ERROR, "", 0, msg, args, None)
+
+    assert not f.filter(record("Topic %s not found in cluster metadata", "cap-1-rider-state-changelog"))
+    assert f.filter(record("Topic %s not found in cluster metadata", "cap-1.wearable"))  # any other topic: shown
+    assert f.filter(record("Unable connect to node with id %s", 1))
