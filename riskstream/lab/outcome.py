@@ -144,18 +144,23 @@ def _finish(arm: str, unit: Unit, sim: FleetSimulator, alerts: list[AlertEvent],
 
 
 def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: float, rest_scale: float = 1.0,
-                      draw: int = 0) -> ArmRun:
+                      draw: int = 0, hazards: list[np.ndarray] | None = None) -> ArmRun:
     """``control``, ``placebo`` or ``oracle``: the world stepped without records, alerts chosen here.
 
     ``policy`` (the policy arm of the same unit) sets the placebo's per-rider rates and kind mix and
     the oracle's per-minute volume and kinds. ``draw`` numbers the placebo's random alert placements.
+    ``hazards``, if given, receives every rider's true hazard after each simulated minute (one array a minute).
+    ``fleet_placebo``: random alerts at the policy's *fleet* rate (its alerts per online hour, every rider
+    alike) and pooled kind mix: it does not copy whom the policy alerted, so the policy's choice of riders counts.
     """
-    if arm not in ("control", "placebo", "oracle"):
+    if arm not in ("control", "placebo", "oracle", "fleet_placebo"):
         raise ValueError(f"{arm!r} is not a simulator-only arm")
     if arm != "control" and policy is None:
         raise ValueError(f"the {arm} arm needs the policy arm of the same unit")
+    pooled = arm == "fleet_placebo"
     sim = FleetSimulator(unit.config(compliance if arm != "control" else 0.0, rest_scale))
-    rng = np.random.default_rng([unit.seed, 7, ARMS.index(arm)] + ([draw] if draw else []))
+    key = len(ARMS) if pooled else ARMS.index(arm)
+    rng = np.random.default_rng([unit.seed, 7, key] + ([draw] if draw else []))
     ids = [p.rider_id for p in sim.profiles]
     rate_per_s = np.zeros(len(ids))
     mix: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -169,6 +174,11 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
         for a in policy.alerts:
             mix[index[a.rider_id]].append((a.kind, a.severity))
             per_chunk[int((a.epoch - sim.start_epoch) // CHUNK_S)].append((a.kind, a.severity))
+        if pooled:
+            online_s = sum(policy.online_h_by_rider) * 3600.0
+            rate_per_s[:] = len(policy.alerts) / online_s if online_s > 0 else 0.0
+            every = [(a.kind, a.severity) for a in policy.alerts]
+            mix = defaultdict(lambda: every)
     alerts: list[AlertEvent] = []
     trace: list[tuple[float, ...]] = []
     last_oracle = np.full(len(ids), -np.inf)
@@ -176,8 +186,10 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
     for j in range(chunks):
         sim.advance(CHUNK_S)
         trace.append(_weather_row(sim))
+        if hazards is not None:
+            hazards.append(sim.state.hazard_now.copy())
         now = sim.now
-        if arm == "placebo":
+        if arm in ("placebo", "fleet_placebo"):
             active = _active(sim)
             n_alerts = rng.poisson(rate_per_s * CHUNK_S)
             for i in np.flatnonzero(active & (n_alerts > 0)).tolist():
@@ -198,10 +210,62 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
     return _finish(arm, unit, sim, alerts, trace)
 
 
-def run_placebo(unit: Unit, policy: ArmRun, compliance: float, rest_scale: float = 1.0) -> ArmRun:
-    """The placebo arm over ``unit.placebo_draws`` random placements: draw 0's alerts and incidents, with
-    expected incidents (per rider and by kind) and online hours per rider averaged over the draws."""
-    runs = [run_simulated_arm("placebo", unit, policy, compliance, rest_scale, d) for d in range(max(1, unit.placebo_draws))]
+def plan_per_rider(policy: ArmRun, hazard: np.ndarray, start_epoch: float,
+                   rest_s: float = ORACLE_REST_S) -> dict[int, list[tuple[int, str, str]]]:
+    """Each rider's policy alerts moved to that rider's highest-hazard minutes: ``{minute: [(rider, kind, severity)]}``.
+
+    ``hazard`` is minutes × riders of true hazard in the untreated world (the control arm). A rider gets as many
+    alerts as the policy sent that rider, with the same kinds and severities in the same order, at the minutes of
+    highest hazard at least ``rest_s`` apart (greedy): the study's oracle made per rider. The placebo keeps the
+    same per-rider volume and mix at random moments, so a policy beats it only by choosing *when* (whom it
+    alerts, the placebo copies); ``rider_oracle − placebo`` is what choosing when by the world's true hazard
+    earns. It is a yardstick, not a proven ceiling: a break's worth also depends on what the rider would have
+    done (one near a habitual break loses little), which the hazard of the moment does not see.
+
+    >>> run = ArmRun("policy", "d", 0, 0.7, 1.0, ["a", "b"], [1, 1], [0, 0], [],
+    ...              [AlertEvent("a", 0.0, "heat", "danger"), AlertEvent("a", 60.0, "fall", "danger")], 0)
+    >>> h = np.array([[0.1, 0.0], [0.5, 0.9], [0.4, 0.0], [0.2, 0.0], [0.9, 0.0]])
+    >>> plan_per_rider(run, h, 0.0, rest_s=120.0)   # rider a: minutes 4 and 1 (2 is too close to 1); b: none
+    {1: [(0, 'heat', 'danger')], 4: [(0, 'fall', 'danger')]}
+    """
+    index = {rid: i for i, rid in enumerate(policy.rider_ids)}
+    wanted: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for a in sorted(policy.alerts, key=lambda a: a.epoch):
+        wanted[index[a.rider_id]].append((a.kind, a.severity))
+    gap = max(1, int(math.ceil(rest_s / CHUNK_S)))
+    plan: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for i, kinds in wanted.items():
+        chosen: list[int] = []
+        for j in np.argsort(-hazard[:, i], kind="stable").tolist():
+            if len(chosen) == len(kinds) or hazard[j, i] <= 0:
+                break
+            if all(abs(j - k) >= gap for k in chosen):
+                chosen.append(j)
+        for j, (kind, severity) in zip(sorted(chosen), kinds):
+            plan[j].append((i, kind, severity))
+    return dict(sorted(plan.items()))
+
+
+def run_rider_oracle(unit: Unit, policy: ArmRun, hazard: np.ndarray, compliance: float,
+                     rest_scale: float = 1.0) -> ArmRun:
+    """The world stepped with the alerts of :func:`plan_per_rider` (``hazard``: the control arm's, per minute)."""
+    sim = FleetSimulator(unit.config(compliance, rest_scale))
+    ids = [p.rider_id for p in sim.profiles]
+    plan = plan_per_rider(policy, hazard, sim.start_epoch)
+    alerts: list[AlertEvent] = []
+    for j in range(max(1, int(round(unit.hours * 3600.0 / CHUNK_S)))):
+        sim.advance(CHUNK_S)
+        for i, kind, severity in plan.get(j, []):
+            alerts.append(AlertEvent(ids[i], sim.now, kind, severity))
+            sim.advise(ids[i], kind, sim.now, severity)
+    return _finish("rider_oracle", unit, sim, alerts, [])
+
+
+def run_placebo(unit: Unit, policy: ArmRun, compliance: float, rest_scale: float = 1.0,
+                arm: str = "placebo") -> ArmRun:
+    """The placebo arm (or ``fleet_placebo``) over ``unit.placebo_draws`` random placements: draw 0's alerts and
+    incidents, with expected incidents (per rider and by kind) and online hours per rider averaged over the draws."""
+    runs = [run_simulated_arm(arm, unit, policy, compliance, rest_scale, d) for d in range(max(1, unit.placebo_draws))]
     first = runs[0]
     if len(runs) > 1:
         first.expected_by_rider = np.mean([r.expected_by_rider for r in runs], axis=0).tolist()

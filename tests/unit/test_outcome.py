@@ -18,6 +18,8 @@ from riskstream.lab.outcome import (
     expected_ratio,
     fall_detection,
     incidents_rate_ratio,
+    plan_per_rider,
+    run_rider_oracle,
     run_simulated_arm,
 )
 from riskstream.simulation import FleetSimulator, SimConfig
@@ -86,6 +88,45 @@ def test_oracle_sends_the_policy_volume_to_the_highest_true_hazard() -> None:
     oracle = run_simulated_arm("oracle", unit, policy, 1.0)
     assert len(oracle.alerts) == 3 and len({a.rider_id for a in oracle.alerts}) == 3
     assert all(a.epoch == 1784080800.0 + 660.0 for a in oracle.alerts)  # sent at the end of that minute
+
+
+def test_rider_matched_oracle_keeps_each_riders_volume_and_mix_at_that_riders_highest_hazard() -> None:
+    unit = Unit("default", 2, 12, 1.0)
+    hazards: list[np.ndarray] = []
+    control = run_simulated_arm("control", unit, None, 0.0, hazards=hazards)
+    h = np.array(hazards)
+    assert h.shape == (60, 12) and control.expected > 0
+    start = FleetSimulator(unit.config(0.7)).start_epoch
+    sent = [AlertEvent("rider-0003", start + 300.0, "heat", "danger"), AlertEvent("rider-0003", start + 2400.0, "riding",
+            "warning"), AlertEvent("rider-0007", start + 900.0, "heat", "warning")]
+    policy = _arm([0.0] * 12, sent)
+    policy.rider_ids = control.rider_ids
+    plan = plan_per_rider(policy, h, start)
+    placed = sorted((i, j) for j, row in plan.items() for i, _, _ in row)
+    assert [i for i, _ in placed] == [3, 3, 7]
+    # rider 3's two alerts at its two highest-hazard minutes ≥ 30 min apart, in the policy's order of kinds
+    j3 = [j for i, j in placed if i == 3]
+    assert abs(j3[0] - j3[1]) >= 30 and h[j3[0], 3] > 0 and h[j3[1], 3] > 0
+    assert [k for j in sorted(plan) for i, k, _ in plan[j] if i == 3] == ["heat", "riding"]
+    assert max(h[j3, 3]) == h[:, 3].max()
+    assert [j for i, j in placed if i == 7] == [int(np.argmax(h[:, 7]))]
+    oracle = run_rider_oracle(unit, policy, h, 1.0)
+    assert sorted(a.rider_id for a in oracle.alerts) == ["rider-0003", "rider-0003", "rider-0007"]
+    assert oracle.advice_followed > 0 and oracle.expected_by_rider != control.expected_by_rider
+
+
+def test_fleet_placebo_spreads_the_policys_volume_over_every_rider() -> None:
+    unit = Unit("default", 5, 20, 1.0)
+    # the policy alerted two riders four times each: the per-rider placebo copies whom, the fleet placebo does not
+    policy = _arm([0.0] * 20, [AlertEvent(f"rider-{i:04d}", 0.0, "heat", "warning") for i in (2, 9) for _ in range(4)])
+    policy.online_h_by_rider = [0.25] * 20
+    placebo = run_simulated_arm("placebo", unit, policy, 0.7)
+    fleet = run_simulated_arm("fleet_placebo", unit, policy, 0.7)
+    assert {a.rider_id for a in placebo.alerts} <= {"rider-0002", "rider-0009"}
+    assert len({a.rider_id for a in fleet.alerts}) > 2 and {a.kind for a in fleet.alerts} == {"heat"}
+    assert fleet.arm == "fleet_placebo" and fleet.weather_trace == placebo.weather_trace
+    with pytest.raises(ValueError, match="not a simulator-only arm"):
+        run_simulated_arm("policy", unit, policy, 0.7)
 
 
 def test_expected_ratio_interval_covers_a_known_difference_and_needs_paired_units() -> None:
