@@ -127,6 +127,11 @@ def _active(sim: FleetSimulator) -> np.ndarray:
     return (s == RIDING) | (s == WAITING) | (s == ON_BREAK)
 
 
+def _minutes(unit: Unit) -> int:
+    """How many ``CHUNK_S`` steps an arm of ``unit`` runs."""
+    return max(1, int(round(unit.hours * 3600.0 / CHUNK_S)))
+
+
 def _finish(arm: str, unit: Unit, sim: FleetSimulator, alerts: list[AlertEvent], trace: list[tuple[float, ...]],
             moments: list[tuple[str, float]] | None = None) -> ArmRun:
     c = sim.config
@@ -167,23 +172,23 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
     per_chunk: dict[int, list[tuple[str, str]]] = defaultdict(list)
     if policy is not None:
         index = {rid: i for i, rid in enumerate(ids)}
-        counts = Counter(index[a.rider_id] for a in policy.alerts)
-        for i, n in counts.items():
-            online_s = policy.online_h_by_rider[i] * 3600.0
-            rate_per_s[i] = n / online_s if online_s > 0 else 0.0
         for a in policy.alerts:
-            mix[index[a.rider_id]].append((a.kind, a.severity))
             per_chunk[int((a.epoch - sim.start_epoch) // CHUNK_S)].append((a.kind, a.severity))
-        if pooled:
+        if pooled:  # one rate and one mix for every rider
             online_s = sum(policy.online_h_by_rider) * 3600.0
             rate_per_s[:] = len(policy.alerts) / online_s if online_s > 0 else 0.0
             every = [(a.kind, a.severity) for a in policy.alerts]
             mix = defaultdict(lambda: every)
+        else:
+            for i, n in Counter(index[a.rider_id] for a in policy.alerts).items():
+                online_s = policy.online_h_by_rider[i] * 3600.0
+                rate_per_s[i] = n / online_s if online_s > 0 else 0.0
+            for a in policy.alerts:
+                mix[index[a.rider_id]].append((a.kind, a.severity))
     alerts: list[AlertEvent] = []
     trace: list[tuple[float, ...]] = []
     last_oracle = np.full(len(ids), -np.inf)
-    chunks = max(1, int(round(unit.hours * 3600.0 / CHUNK_S)))
-    for j in range(chunks):
+    for j in range(_minutes(unit)):
         sim.advance(CHUNK_S)
         trace.append(_weather_row(sim))
         if hazards is not None:
@@ -210,8 +215,7 @@ def run_simulated_arm(arm: str, unit: Unit, policy: ArmRun | None, compliance: f
     return _finish(arm, unit, sim, alerts, trace)
 
 
-def plan_per_rider(policy: ArmRun, hazard: np.ndarray, start_epoch: float,
-                   rest_s: float = ORACLE_REST_S) -> dict[int, list[tuple[int, str, str]]]:
+def plan_per_rider(policy: ArmRun, hazard: np.ndarray, rest_s: float = ORACLE_REST_S) -> dict[int, list[tuple[int, str, str]]]:
     """Each rider's policy alerts moved to that rider's highest-hazard minutes: ``{minute: [(rider, kind, severity)]}``.
 
     ``hazard`` is minutes × riders of true hazard in the untreated world (the control arm). A rider gets as many
@@ -225,7 +229,7 @@ def plan_per_rider(policy: ArmRun, hazard: np.ndarray, start_epoch: float,
     >>> run = ArmRun("policy", "d", 0, 0.7, 1.0, ["a", "b"], [1, 1], [0, 0], [],
     ...              [AlertEvent("a", 0.0, "heat", "danger"), AlertEvent("a", 60.0, "fall", "danger")], 0)
     >>> h = np.array([[0.1, 0.0], [0.5, 0.9], [0.4, 0.0], [0.2, 0.0], [0.9, 0.0]])
-    >>> plan_per_rider(run, h, 0.0, rest_s=120.0)   # rider a: minutes 4 and 1 (2 is too close to 1); b: none
+    >>> plan_per_rider(run, h, rest_s=120.0)   # rider a: minutes 4 and 1 (2 is too close to 1); b: none
     {1: [(0, 'heat', 'danger')], 4: [(0, 'fall', 'danger')]}
     """
     index = {rid: i for i, rid in enumerate(policy.rider_ids)}
@@ -251,9 +255,9 @@ def run_rider_oracle(unit: Unit, policy: ArmRun, hazard: np.ndarray, compliance:
     """The world stepped with the alerts of :func:`plan_per_rider` (``hazard``: the control arm's, per minute)."""
     sim = FleetSimulator(unit.config(compliance, rest_scale))
     ids = [p.rider_id for p in sim.profiles]
-    plan = plan_per_rider(policy, hazard, sim.start_epoch)
+    plan = plan_per_rider(policy, hazard)
     alerts: list[AlertEvent] = []
-    for j in range(max(1, int(round(unit.hours * 3600.0 / CHUNK_S)))):
+    for j in range(_minutes(unit)):
         sim.advance(CHUNK_S)
         for i, kind, severity in plan.get(j, []):
             alerts.append(AlertEvent(ids[i], sim.now, kind, severity))

@@ -101,7 +101,7 @@ def test_rider_matched_oracle_keeps_each_riders_volume_and_mix_at_that_riders_hi
             "warning"), AlertEvent("rider-0007", start + 900.0, "heat", "warning")]
     policy = _arm([0.0] * 12, sent)
     policy.rider_ids = control.rider_ids
-    plan = plan_per_rider(policy, h, start)
+    plan = plan_per_rider(policy, h)
     placed = sorted((i, j) for j, row in plan.items() for i, _, _ in row)
     assert [i for i, _ in placed] == [3, 3, 7]
     # rider 3's two alerts at its two highest-hazard minutes ≥ 30 min apart, in the policy's order of kinds
